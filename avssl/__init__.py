@@ -1,0 +1,3 @@
+"""avssl: audio-visual self-supervised learning."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,100 @@
+"""`avssl` command line. Training runs through `recipes/` + `accelerate launch`; this serves the rest.
+
+Every sub-command turns a known bad-input error (MediaError, AnnotationError, ConfigError, missing file)
+into one readable line on stderr and a non-zero exit; `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from avssl.config import ConfigError
+from avssl.data.annotations import AnnotationError
+from avssl.data.decoding import MediaError
+
+USER_ERRORS = (MediaError, AnnotationError, ConfigError, FileNotFoundError)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from avssl.demo import run_demo
+
+    return run_demo(args.out, num_windows=args.windows, seed=args.seed)
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from avssl.data.decoding import probe
+
+    for path in args.files:
+        print(json.dumps({"path": path, **probe(path)}))
+    return 0
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    from avssl.data.decoding import read_clip
+
+    clip = read_clip(
+        args.file, args.start, args.duration, fps=args.fps, size=args.size,
+        sample_rate=args.sample_rate, channels=args.channels,
+    )
+    summary = {
+        "path": clip.path,
+        "frames": list(clip.frames.shape) if clip.frames is not None else None,
+        "frame_times": [round(t, 4) for t in clip.frame_times.tolist()] if clip.frame_times is not None else None,
+        "audio": list(clip.audio.shape) if clip.audio is not None else None,
+        "padded": clip.padded,
+        "num_valid_frames": clip.num_valid_frames,
+        "num_valid_samples": clip.num_valid_samples,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="avssl", description="Audio-visual self-supervised learning.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the main job on embedded synthetic data (no downloads)")
+    demo.add_argument("--out", default="demo_out", help="output directory (created; existing files kept)")
+    demo.add_argument("--windows", type=int, default=40, help="number of random windows to decode")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=_cmd_demo)
+
+    probe = sub.add_parser("probe", help="print duration, frame rate, size and audio facts of media files")
+    probe.add_argument("files", nargs="+")
+    probe.set_defaults(func=_cmd_probe)
+
+    decode = sub.add_parser("decode", help="decode one window of a video and print what came back")
+    decode.add_argument("file")
+    decode.add_argument("--start", type=float, default=0.0)
+    decode.add_argument("--duration", type=float, default=1.0)
+    decode.add_argument("--fps", type=float, default=8.0)
+    decode.add_argument("--size", type=int, default=None, help="shorter side in pixels (default: native)")
+    decode.add_argument("--sample-rate", type=int, default=16000)
+    decode.add_argument("--channels", type=int, default=1, choices=[1, 2])
+    decode.set_defaults(func=_cmd_decode)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `avssl` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    if args.debug:
+        return func(args)
+    try:
+        return func(args)
+    except USER_ERRORS as err:
+        print(f"avssl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"avssl {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

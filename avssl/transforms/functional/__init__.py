@@ -1,0 +1,1 @@
+"""Pure transform ops: parameters are passed in, nothing is random here."""
