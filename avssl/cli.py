@@ -36,13 +36,20 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     from avssl.data.decoding import read_clip
 
     clip = read_clip(
-        args.file, args.start, args.duration, fps=args.fps, size=args.size,
-        sample_rate=args.sample_rate, channels=args.channels,
+        args.file,
+        args.start,
+        args.duration,
+        fps=args.fps,
+        size=args.size,
+        sample_rate=args.sample_rate,
+        channels=args.channels,
     )
     summary = {
         "path": clip.path,
         "frames": list(clip.frames.shape) if clip.frames is not None else None,
-        "frame_times": [round(t, 4) for t in clip.frame_times.tolist()] if clip.frame_times is not None else None,
+        "frame_times": [round(t, 4) for t in clip.frame_times.tolist()]
+        if clip.frame_times is not None
+        else None,
         "audio": list(clip.audio.shape) if clip.audio is not None else None,
         "padded": clip.padded,
         "num_valid_frames": clip.num_valid_frames,

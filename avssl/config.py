@@ -199,9 +199,7 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
-def load_config(
-    cls: type[T], path: str | Path | None = None, overrides: typing.Sequence[str] = ()
-) -> T:
+def load_config(cls: type[T], path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> T:
     """Schema defaults ← YAML file ← `key=value` overrides, converted and validated."""
     data = read_yaml(path) if path is not None else {}
     return from_dict(cls, apply_overrides(data, overrides))

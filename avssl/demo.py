@@ -70,16 +70,22 @@ def run_demo(out: str | Path, num_windows: int = 40, seed: int = 0) -> int:
         "vfr_gop12": (TimingClipSpec(vfr_jitter=0.8, seed=seed + 1), VideoEncoding(gop=12)),
     }
     results = {}
-    print(f"avssl demo: writing synthetic h264+aac clips to {out}/ and decoding {num_windows} random windows each")
-    print(f"{'clip':<12} {'max frame err (ms)':>19} {'half frame (ms)':>16} {'max |audio lag| (ms)':>21} {'CPU ms/clip':>12}")
+    print(
+        f"avssl demo: writing synthetic h264+aac clips to {out}/ and decoding {num_windows} random windows each"
+    )
+    print(
+        f"{'clip':<12} {'max frame err (ms)':>19} {'half frame (ms)':>16} {'max |audio lag| (ms)':>21} {'CPU ms/clip':>12}"
+    )
     for name, (spec, encoding) in cases.items():
         path = write_timing_clip(out / f"{name}.mp4", spec, encoding)
         res = _check_windows(path, spec, num_windows, rng)
         sheet = res.pop("sheet")
         write_image(out / f"{name}_window.jpg", sheet)
         results[name] = res
-        print(f"{name:<12} {res['max_frame_error_ms']:>19} {res['half_frame_ms']:>16} "
-              f"{res['max_abs_audio_lag_ms']!s:>21} {res['cpu_ms_per_clip']:>12}")
+        print(
+            f"{name:<12} {res['max_frame_error_ms']:>19} {res['half_frame_ms']:>16} "
+            f"{res['max_abs_audio_lag_ms']!s:>21} {res['cpu_ms_per_clip']:>12}"
+        )
     (out / "summary.json").write_text(json.dumps(results, indent=2))
     ok = all(
         r["max_frame_error_ms"] <= r["half_frame_ms"] * 2 and (r["max_abs_audio_lag_ms"] or 0) < 10

@@ -37,7 +37,9 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise AnnotationError(path, f"malformed JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
+        raise AnnotationError(
+            path, f"malformed JSON at line {err.lineno} column {err.colno}: {err.msg}"
+        ) from None
     except UnicodeDecodeError:
         raise AnnotationError(path, "not a UTF-8 text file") from None
 
@@ -57,7 +59,9 @@ def check_box(box: list[float], where: str, path: str | os.PathLike) -> list[flo
     if len(box) != 4 or not all(math.isfinite(v) for v in box):
         raise AnnotationError(path, f"{where}: box {box} has non-finite or missing coordinates")
     if box[2] <= box[0] or box[3] <= box[1]:
-        raise AnnotationError(path, f"{where}: box {box} is empty or inverted (need xmax > xmin, ymax > ymin)")
+        raise AnnotationError(
+            path, f"{where}: box {box} is empty or inverted (need xmax > xmin, ymax > ymin)"
+        )
     return box
 
 

@@ -181,19 +181,24 @@ def _read_video_into(clip: Clip, container, path: Path, fps: float, size: Size, 
     targets = target_times(clip.start_s, clip.duration_s, fps)
     end = _declared_end(container, stream)
     if end is not None and targets[0] >= end:
-        raise MediaError(path, f"window starts at {targets[0]:.3f} s, after the end of the video ({end:.3f} s)")
+        raise MediaError(
+            path, f"window starts at {targets[0]:.3f} s, after the end of the video ({end:.3f} s)"
+        )
     if threads > 1:
         stream.thread_type = "AUTO"
         stream.thread_count = threads
     chosen = _pick_frames(container, stream, path, targets)
     if not chosen:
-        raise MediaError(path, "no video frame could be decoded")
+        declared = f" although the file declares {end:.2f} s (truncated or corrupt)" if end else ""
+        raise MediaError(path, f"no video frame decodes at {targets[0]:.2f} s{declared}")
     frames, times = _convert(chosen, size)
     last_time = float(times[-1])
     period = _frame_period(stream)
     valid = int(np.sum(targets < last_time + period - 1e-9))
     if end is not None and valid < len(targets) and last_time + period < min(targets[-1], end) - 2 * period:
-        raise MediaError(path, f"truncated: the video declares {end:.2f} s but frames end at {last_time:.2f} s")
+        raise MediaError(
+            path, f"truncated: the video declares {end:.2f} s but frames end at {last_time:.2f} s"
+        )
     clip.frames = torch.from_numpy(frames)
     clip.frame_times = torch.from_numpy(times)
     clip.num_valid_frames = valid
@@ -320,7 +325,10 @@ def _soundfile_audio(path: Path, start_s, duration_s, sample_rate, channels) -> 
             rate, total = f.samplerate, f.frames
             first, stop = _window_bounds(start_s, duration_s, rate)
             if first >= total:
-                raise MediaError(path, f"window starts at {start_s:.3f} s, after the end of the audio ({total / rate:.3f} s)")
+                raise MediaError(
+                    path,
+                    f"window starts at {start_s:.3f} s, after the end of the audio ({total / rate:.3f} s)",
+                )
             f.seek(max(first, 0))
             data = f.read(stop - max(first, 0), dtype="float32", always_2d=True).T  # (C, n)
     except sf.LibsndfileError as err:
@@ -332,7 +340,9 @@ def _soundfile_audio(path: Path, start_s, duration_s, sample_rate, channels) -> 
     return _finish_audio(data, rate, first, total, (start_s, duration_s), (sample_rate, channels))
 
 
-def _container_audio(container, path: Path, start_s, duration_s, sample_rate, channels) -> tuple[np.ndarray, int]:
+def _container_audio(
+    container, path: Path, start_s, duration_s, sample_rate, channels
+) -> tuple[np.ndarray, int]:
     stream = container.streams.audio[0]
     rate = stream.codec_context.sample_rate or stream.rate
     if not rate:
@@ -351,9 +361,14 @@ def _container_audio(container, path: Path, start_s, duration_s, sample_rate, ch
             break
         seek_s -= 1.0 + 2.0 * _attempt
     if begin is None:
-        if start_s > 0:
-            raise MediaError(path, f"window starts at {start_s:.3f} s, after the end of the audio")
-        raise MediaError(path, "no audio could be decoded")
+        end = _declared_end(container, stream)
+        if end is not None and start_s < end:
+            raise MediaError(
+                path,
+                f"no audio decodes at {start_s:.2f} s although the file declares "
+                f"{end:.2f} s (truncated or corrupt)",
+            )
+        raise MediaError(path, f"window starts at {start_s:.3f} s, after the end of the audio")
     data = np.concatenate(pieces, axis=1)
     end_sample = begin + data.shape[1]
     # Align the decoded run to the window's first native sample (pad before the stream start).
@@ -363,7 +378,9 @@ def _container_audio(container, path: Path, start_s, duration_s, sample_rate, ch
         data = data[:, first - begin :]
     total = end_sample if ended else stop
     if ended and first >= total:
-        raise MediaError(path, f"window starts at {start_s:.3f} s, after the end of the audio ({total / rate:.3f} s)")
+        raise MediaError(
+            path, f"window starts at {start_s:.3f} s, after the end of the audio ({total / rate:.3f} s)"
+        )
     return _finish_audio(data, rate, first, total, (start_s, duration_s), (sample_rate, channels))
 
 
@@ -408,7 +425,9 @@ def _frame_to_float(frame) -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
-def _finish_audio(data: np.ndarray, rate: int, first: int, total: int, window, target) -> tuple[np.ndarray, int]:
+def _finish_audio(
+    data: np.ndarray, rate: int, first: int, total: int, window, target
+) -> tuple[np.ndarray, int]:
     """Mix channels, zero what lies outside the file, resample, trim the margins to the exact window."""
     start_s, duration_s = window
     sample_rate, channels = target
@@ -507,8 +526,13 @@ def probe(path: str | os.PathLike) -> dict:
             info = sf.info(str(path))
         except (sf.LibsndfileError, RuntimeError) as err:
             raise MediaError(path, f"not a readable audio file ({err})") from None
-        return {"duration_s": info.frames / info.samplerate, "has_video": False, "has_audio": True,
-                "sample_rate": info.samplerate, "channels": info.channels}
+        return {
+            "duration_s": info.frames / info.samplerate,
+            "has_video": False,
+            "has_audio": True,
+            "sample_rate": info.samplerate,
+            "channels": info.channels,
+        }
     with _open(path) as container:
         out: dict = {"has_video": bool(container.streams.video), "has_audio": bool(container.streams.audio)}
         durations = []

@@ -97,8 +97,9 @@ def timing_audio(spec: TimingClipSpec) -> np.ndarray:
     return audio
 
 
-def write_timing_clip(path: str | Path, spec: TimingClipSpec = TimingClipSpec(),
-                      encoding: VideoEncoding = VideoEncoding()) -> Path:
+def write_timing_clip(
+    path: str | Path, spec: TimingClipSpec = TimingClipSpec(), encoding: VideoEncoding = VideoEncoding()
+) -> Path:
     """Write the timing clip described by `spec` as an h264 + AAC mp4 (or as `encoding` says)."""
     times = frame_times_for(spec)
     frames = (

@@ -21,4 +21,7 @@ CLIPS = {
 @pytest.fixture(scope="session")
 def timing_clips(tmp_path_factory):
     root = tmp_path_factory.mktemp("timing")
-    return {name: (write_timing_clip(root / f"{name}.mp4", spec, enc), spec) for name, (spec, enc) in CLIPS.items()}
+    return {
+        name: (write_timing_clip(root / f"{name}.mp4", spec, enc), spec)
+        for name, (spec, enc) in CLIPS.items()
+    }

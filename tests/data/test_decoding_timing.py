@@ -39,8 +39,10 @@ def test_frames_within_half_a_frame_of_targets(timing_clips, name):
 
 def _whole_decode(path, size):
     with av.open(str(path)) as c:
-        frames = [(f.time, f.to_ndarray(width=size[1], height=size[0], format="rgb24", interpolation="AREA"))
-                  for f in c.decode(video=0)]
+        frames = [
+            (f.time, f.to_ndarray(width=size[1], height=size[0], format="rgb24", interpolation="AREA"))
+            for f in c.decode(video=0)
+        ]
     return np.array([t for t, _ in frames]), [a for _, a in frames]
 
 
@@ -67,8 +69,12 @@ def _click_lag_ms(audio, start, clicks, sample_rate):
             ideal[pos : pos + width] = 1.0
     max_lag = int(0.05 * sample_rate)
     lags = np.arange(-max_lag, max_lag + 1)
-    scores = [np.dot(signal[max(0, lag) : len(signal) + min(0, lag)],
-                     ideal[max(0, -lag) : len(ideal) + min(0, -lag)]) for lag in lags]
+    scores = [
+        np.dot(
+            signal[max(0, lag) : len(signal) + min(0, lag)], ideal[max(0, -lag) : len(ideal) + min(0, -lag)]
+        )
+        for lag in lags
+    ]
     return 1000.0 * lags[int(np.argmax(scores))] / sample_rate
 
 

@@ -1,0 +1,212 @@
+"""The clip dataset every source builds on, and the bad-item policy of training runs.
+
+A source module (folder, manifest, vggsound, …) only produces `ClipItem`s; `ClipDataset` turns an item into
+a sample dict (batch contract in `avssl.data.types`) through `avssl.data.decoding` and a transform.
+
+Bad items: in `mode="train"` an item that fails to load (`MediaError`, `AnnotationError`) becomes a
+`BadItem` instead of an exception; `collate` drops it and lists it under `batch["bad_items"]`, and
+`BadItemTracker` in the training process logs and counts them and stops the run with a clear error once
+their share passes `max_bad_fraction`. In `mode="eval"` a bad item raises: an evaluation must not silently
+score fewer samples.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, default_collate
+
+from avssl.data.annotations import AnnotationError
+from avssl.data.decoding import MediaError, probe, read_clip, read_image_audio
+from avssl.data.sampling import SamplerName, clip_starts
+
+log = logging.getLogger(__name__)
+
+DATA_ERRORS = (MediaError, AnnotationError)
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What a sample contains: window length, frame rate and size, audio rate and channels."""
+
+    duration_s: float = 1.0
+    fps: float = 8.0
+    size: tuple[int, int] | None = (112, 112)
+    sample_rate: int = 16000
+    channels: int = 1
+    sampler: SamplerName = "random"
+
+
+@dataclass
+class ClipItem:
+    """One sample's source. `path` is a video, or an image when `audio_path` is set and `still` is True."""
+
+    id: str
+    path: str
+    start_s: float | None = None
+    media_duration_s: float | None = None
+    audio_path: str | None = None
+    still: bool = False
+    label: int | None = None
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class BadItem:
+    """Marker returned in training mode for an item that could not be loaded."""
+
+    index: int
+    path: str
+    reason: str
+
+
+class ClipDataset(Dataset):
+    """Items → sample dicts: `video` uint8 (T, 3, H, W) before the transform, `audio` (C, S), `index`, …"""
+
+    def __init__(
+        self,
+        items: list[ClipItem],
+        spec: ClipSpec = ClipSpec(),
+        transform: Any = None,
+        mode: Literal["train", "eval"] = "train",
+        seed: int = 0,
+    ):
+        self.items = items
+        self.spec = spec
+        self.transform = transform
+        self.mode = mode
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Random windows depend on (seed, epoch, index) only, so a resumed run sees the same data."""
+        self.epoch = epoch
+
+    def _start(self, index: int, item: ClipItem) -> float:
+        if item.start_s is not None:
+            return item.start_s
+        if item.media_duration_s is None:
+            item.media_duration_s = probe(item.path)["duration_s"] or self.spec.duration_s
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return clip_starts(item.media_duration_s, self.spec.duration_s, self.spec.sampler, rng)[0]
+
+    def load(self, index: int) -> dict:
+        """The sample dict of item `index` (raises MediaError / AnnotationError)."""
+        item, spec = self.items[index], self.spec
+        if item.still:
+            clip = read_image_audio(
+                item.path,
+                item.audio_path,
+                item.start_s or 0.0,
+                spec.duration_s,
+                size=spec.size,
+                sample_rate=spec.sample_rate,
+                channels=spec.channels,
+            )
+        else:
+            clip = read_clip(
+                item.path,
+                self._start(index, item),
+                spec.duration_s,
+                fps=spec.fps,
+                size=spec.size,
+                sample_rate=spec.sample_rate,
+                channels=spec.channels,
+                audio_path=item.audio_path,
+            )
+        sample = {
+            "video": clip.frames.permute(0, 3, 1, 2).contiguous(),  # (T, 3, H, W) uint8
+            "audio": clip.audio,  # (C, S)
+            "sample_rate": clip.sample_rate,
+            "index": index,
+            "meta": {
+                "id": item.id,
+                "path": item.path,
+                "start_s": clip.start_s,
+                "padded": clip.padded,
+                **item.meta,
+            },
+        }
+        if item.label is not None:
+            sample["label"] = item.label
+        return sample
+
+    def __getitem__(self, index: int) -> dict | BadItem:
+        try:
+            sample = self.load(index)
+        except DATA_ERRORS as err:
+            if self.mode != "train":
+                raise
+            return BadItem(index=index, path=self.items[index].path, reason=str(err))
+        return self.transform(sample) if self.transform is not None else sample
+
+
+_LIST_KEYS = ("meta", "boxes", "geometry")
+
+
+def collate(samples: list[dict | BadItem]) -> dict:
+    """Batch sample dicts (video → (B, C, T, H, W) when the transform made (C, T, H, W)); bad items are
+    dropped and listed under `bad_items`; `num_items` counts every item the loader produced."""
+    good = [s for s in samples if not isinstance(s, BadItem)]
+    batch: dict = {"bad_items": [s for s in samples if isinstance(s, BadItem)], "num_items": len(samples)}
+    if not good:
+        return batch
+    for key in good[0]:
+        values = [s[key] for s in good]
+        if key in _LIST_KEYS:
+            batch[key] = values
+        elif key == "sample_rate":
+            batch[key] = values[0]
+        else:
+            batch[key] = default_collate(values)
+    return batch
+
+
+class TooManyBadItems(RuntimeError):
+    """The share of unreadable items passed the configured limit."""
+
+
+class BadItemTracker:
+    """Counts bad items over a run (in the training process), logs each one, stops past a fraction.
+
+    The run stops when bad / seen > max_fraction once at least `min_seen` items were seen, so a few bad
+    files early on do not stop a long run but a wrong data root does, quickly.
+    """
+
+    def __init__(self, max_fraction: float = 0.01, min_seen: int = 200):
+        self.max_fraction = max_fraction
+        self.min_seen = min_seen
+        self.seen = 0
+        self.bad: list[BadItem] = []
+
+    def update(self, batch: dict) -> None:
+        self.seen += int(batch.get("num_items", 0))
+        for item in batch.get("bad_items", []):
+            self.bad.append(item)
+            log.warning("skipped bad item %d: %s", item.index, item.reason)
+        fraction = len(self.bad) / max(self.seen, 1)
+        if self.seen >= self.min_seen and fraction > self.max_fraction:
+            examples = "; ".join(b.reason for b in self.bad[:3])
+            raise TooManyBadItems(
+                f"{len(self.bad)} of {self.seen} items could not be read ({100 * fraction:.1f}% > "
+                f"max_bad_fraction {100 * self.max_fraction:.1f}%). First ones: {examples}"
+            )
+
+    def state_dict(self) -> dict:
+        return {"seen": self.seen, "bad": [b.__dict__ for b in self.bad]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seen = state["seen"]
+        self.bad = [BadItem(**b) for b in state["bad"]]
+
+
+def worker_init(worker_id: int) -> None:
+    """DataLoader worker init: one intra-op thread per worker (decoding is the parallelism)."""
+    torch.set_num_threads(1)

@@ -1,0 +1,94 @@
+"""Typed config: YAML mirrors dataclasses, dotted overrides parsed to the field's type, clear errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from avssl.config import ConfigError, load_config, read_yaml, save_config
+
+
+@dataclass
+class Optim:
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    name: Literal["adamw", "sgd"] = "adamw"
+
+
+@dataclass
+class Train:
+    max_steps: int = 10
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    clip_grad: float | None = None
+    optim: Optim = field(default_factory=Optim)
+
+
+@dataclass
+class Root:
+    output_dir: str = "runs/x"
+    size: list[int] = field(default_factory=lambda: [112, 112])
+    debug: bool = False
+    train: Train = field(default_factory=Train)
+
+
+def test_yaml_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  max_steps: 5\n  optim:\n    lr: 0.1\n")
+    cfg = load_config(
+        Root,
+        path,
+        [
+            "train.optim.lr=3e-4",
+            "size=[64, 48]",
+            "debug=true",
+            "train.clip_grad=1",
+            "train.mixed_precision=bf16",
+            "output_dir=runs/y",
+        ],
+    )
+    assert cfg.train.max_steps == 5 and cfg.train.optim.lr == pytest.approx(3e-4)
+    assert cfg.size == [64, 48] and cfg.debug is True and cfg.train.clip_grad == 1.0
+    assert cfg.train.mixed_precision == "bf16" and cfg.output_dir == "runs/y"
+    assert cfg.train.optim.betas == (0.9, 0.999) and cfg.train.optim.name == "adamw"
+    assert load_config(Root, None, ["train.clip_grad=null"]).train.clip_grad is None
+
+
+def test_save_round_trip(tmp_path):
+    cfg = load_config(Root, None, ["train.optim.betas=[0.5, 0.6]"])
+    save_config(cfg, tmp_path / "run" / "config.yaml")
+    assert read_yaml(tmp_path / "run" / "config.yaml")["train"]["optim"]["betas"] == [0.5, 0.6]
+    assert load_config(Root, tmp_path / "run" / "config.yaml") == cfg
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["train.max_stepz=3"], "unknown config key 'train.max_stepz'"),
+        (["train.max_steps=three"], "config key 'train.max_steps': expected an int, got 'three'"),
+        (["train.optim.lr=fast"], "config key 'train.optim.lr': expected a float"),
+        (["train.mixed_precision=fp8"], "config key 'train.mixed_precision': 'fp8' is not one of"),
+        (["debug=maybe"], "config key 'debug': expected a bool"),
+        (["train.optim.betas=[1, 2, 3]"], "config key 'train.optim.betas': expected 2 items"),
+        (["train=5"], "config key 'train': expected a mapping"),
+        (["noequals"], "override 'noequals' is not of the form key=value"),
+    ],
+)
+def test_errors_name_the_key(overrides, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(Root, None, overrides)
+    assert message in str(info.value)
+
+
+def test_unknown_key_in_yaml_and_missing_or_broken_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  optim:\n    momentum: 0.9\n")
+    with pytest.raises(ConfigError, match="unknown config key 'train.optim.momentum'"):
+        load_config(Root, bad)
+    with pytest.raises(ConfigError, match="config file not found: .*nope.yaml"):
+        load_config(Root, tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("train: [1, 2\n")
+    with pytest.raises(ConfigError, match="broken.yaml is not valid YAML"):
+        load_config(Root, broken)
