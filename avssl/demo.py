@@ -16,7 +16,13 @@ import numpy as np
 
 from avssl.data.decoding import read_clip, target_times
 from avssl.data.media_writer import VideoEncoding, write_image
-from avssl.data.synthetic import TimingClipSpec, click_times, decode_index, frame_times_for, write_timing_clip
+from avssl.data.synthetic.timing import (
+    TimingClipSpec,
+    click_times,
+    decode_index,
+    frame_times_for,
+    write_timing_clip,
+)
 
 
 def _audio_lag_ms(audio: np.ndarray, start: float, clicks: np.ndarray, rate: int) -> float | None:

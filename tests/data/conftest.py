@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from avssl.data.media_writer import VideoEncoding
-from avssl.data.synthetic import TimingClipSpec, write_timing_clip
+from avssl.data.synthetic.timing import TimingClipSpec, write_timing_clip
 
 CLIPS = {
     "cfr_long_gop": (TimingClipSpec(duration_s=6.0), VideoEncoding(gop=250)),

@@ -87,3 +87,23 @@ def test_random_windows_are_reproducible_per_epoch(items):
     assert 0.0 <= second <= 2.0
     sample = ds[0]
     assert sample["video"].dtype == torch.uint8 and sample["label"] == 0
+
+
+def test_transforms_are_deterministic_per_sample_and_epoch(items):
+    from avssl.transforms import build_transforms
+
+    pipeline = build_transforms(
+        [
+            {"name": "random_resized_crop", "size": 24, "scale": [0.3, 1.0]},
+            {"name": "random_horizontal_flip", "p": 0.5},
+            {"name": "normalize"},
+        ]
+    )
+    ds = ClipDataset(items, SPEC, transform=pipeline, seed=3)
+    a, b = ds[1], ds[1]
+    assert torch.equal(a["video"], b["video"]) and a["geometry"] == b["geometry"]
+    assert a["video"].shape == (3, 4, 24, 24) and a["video"].dtype == torch.float32
+    ds.set_epoch(5)
+    assert ds[1]["geometry"] != a["geometry"]
+    batch = collate([ds[0], ds[1]])
+    assert batch["video"].shape == (2, 3, 4, 24, 24) and len(batch["geometry"]) == 2

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from avssl.data.decoding import read_clip, target_times
-from avssl.data.synthetic import click_times, decode_index, frame_times_for
+from avssl.data.synthetic.timing import click_times, decode_index, frame_times_for
 
 CLIP_NAMES = ["cfr_long_gop", "cfr_short_gop", "vfr_long_gop", "vfr_short_gop_30fps_44k"]
 

@@ -43,12 +43,14 @@ class ClipSpec:
 
 @dataclass
 class ClipItem:
-    """One sample's source. `path` is a video, or an image when `audio_path` is set and `still` is True."""
+    """One sample's source: the segment [start_s, end_s) of `path` (end None = end of the media) in which
+    the sampler places the window. `path` is an image when `still` is True (then `audio_path` is needed
+    and start_s is the audio offset)."""
 
     id: str
     path: str
-    start_s: float | None = None
-    media_duration_s: float | None = None
+    start_s: float = 0.0
+    end_s: float | None = None
     audio_path: str | None = None
     still: bool = False
     label: int | None = None
@@ -90,12 +92,12 @@ class ClipDataset(Dataset):
         self.epoch = epoch
 
     def _start(self, index: int, item: ClipItem) -> float:
-        if item.start_s is not None:
-            return item.start_s
-        if item.media_duration_s is None:
-            item.media_duration_s = probe(item.path)["duration_s"] or self.spec.duration_s
+        if item.end_s is None:
+            # probed once per item and worker; a manifest with `end` avoids it
+            item.end_s = probe(item.path)["duration_s"] or item.start_s + self.spec.duration_s
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        return clip_starts(item.media_duration_s, self.spec.duration_s, self.spec.sampler, rng)[0]
+        span = item.end_s - item.start_s
+        return item.start_s + clip_starts(span, self.spec.duration_s, self.spec.sampler, rng)[0]
 
     def load(self, index: int) -> dict:
         """The sample dict of item `index` (raises MediaError / AnnotationError)."""
@@ -145,7 +147,11 @@ class ClipDataset(Dataset):
             if self.mode != "train":
                 raise
             return BadItem(index=index, path=self.items[index].path, reason=str(err))
-        return self.transform(sample) if self.transform is not None else sample
+        if self.transform is None:
+            return sample
+        # Augmentations depend on (seed, epoch, index) only: the same in every worker layout and after resume.
+        generator = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFF_FFFF_FFFF)
+        return self.transform(sample, generator)
 
 
 _LIST_KEYS = ("meta", "boxes", "geometry")

@@ -16,8 +16,10 @@ Conventions (shared by every op):
 
 Frames are resampled with ``torchvision.transforms.v2.functional`` (bilinear + antialias), masks with
 nearest(-exact) sampling, and maps with ``F.grid_sample`` (bilinear); all three agree under the
-pixel-centre convention. A ``ResizedCrop`` is rounded to whole pixels when applied to frames and masks
-(the random wrappers only record pixel-aligned crops, so the rounding is exact there).
+pixel-centre convention (interior pixels are identical; in the outer half-pixel band a frame resize
+replicates the crop's edge pixels while ``apply_map`` reads the true neighbours). A ``ResizedCrop`` is
+rounded to whole pixels when applied to frames and masks (the random wrappers only record pixel-aligned
+crops, so the rounding is exact there).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def _resize_video(video: Tensor, out_size: Size) -> Tensor:
     if tuple(video.shape[-2:]) == out_size:
         return video
     return TF.resize(video, list(out_size), interpolation=InterpolationMode.BILINEAR, antialias=True)
+
+
+def _fresh(out: Tensor, src: Tensor) -> Tensor:
+    """Copy ``out`` if it is a view of ``src`` (crops are slices), so outputs never alias inputs."""
+    return out.clone() if out.untyped_storage().data_ptr() == src.untyped_storage().data_ptr() else out
 
 
 def _resize_mask(mask: Tensor, out_size: Size) -> Tensor:
@@ -148,21 +155,27 @@ class ResizedCrop(GeometricOp):
     def pixel_box(self, in_size: Size) -> tuple[int, int, int, int]:
         """(top, left, height, width) rounded to whole pixels of ``in_size``."""
         h, w = in_size
-        top, left = round(self.top * h), round(self.left * w)
-        return top, left, max(1, round(self.height * h)), max(1, round(self.width * w))
+        top, left = min(round(self.top * h), h - 1), min(round(self.left * w), w - 1)
+        return (
+            top,
+            left,
+            min(max(1, round(self.height * h)), h - top),
+            min(max(1, round(self.width * w)), w - left),
+        )
 
     def apply_video(self, video: Tensor, out_size: Size | None = None) -> Tensor:
         out_size = _out(video.shape[-2:], out_size)
         top, left, h, w = self.pixel_box(video.shape[-2:])
-        return TF.resized_crop(
+        out = TF.resized_crop(
             video, top, left, h, w, list(out_size), interpolation=InterpolationMode.BILINEAR, antialias=True
         )
+        return _fresh(out, video)
 
     def apply_mask(self, mask: Tensor, out_size: Size | None = None) -> Tensor:
         out_size = _out(mask.shape[-2:], out_size)
         top, left, h, w = self.pixel_box(mask.shape[-2:])
         cropped = mask[..., top : top + h, left : left + w]
-        return _resize_mask(cropped, out_size)
+        return _fresh(_resize_mask(cropped, out_size), mask)
 
 
 @dataclass(frozen=True)

@@ -126,10 +126,10 @@ def test_forward_points_track_where_apply_map_moves_a_peak(op, out_size):
     assert torch.allclose(_centroid(moved), want, atol=0.1)
 
 
-def _smooth_frames(size, t=2):
-    """Float clip (T, 3, H, W) of Gaussian blobs that vanish towards the borders."""
+def _smooth_frames(size, sigma=0.2, t=2):
+    """Float clip (T, 3, H, W) of broad Gaussian blobs (std ``sigma * min(H, W)``) near the centre."""
     h, w = size
-    blobs = [((0.45, 0.4), 0.12), ((0.62, 0.6), 0.08), ((0.35, 0.62), 0.1)]
+    blobs = [((0.45, 0.45), sigma), ((0.55, 0.55), 0.8 * sigma), ((0.5, 0.42), sigma)]
     frames = torch.zeros(t, 3, h, w)
     for c, ((cx, cy), s) in enumerate(blobs):
         frames[:, c] = _peak(size, (cx * w, cy * h), s * min(h, w)).float()
@@ -142,33 +142,43 @@ def _f(video, factor):
     return F.avg_pool2d(g[:, None], factor)[:, 0]
 
 
-@pytest.mark.parametrize(
-    ("op", "out_size", "tol"),
-    [
-        (HFlip(), None, 1e-6),
-        (ResizedCrop(0.125, 0.25, 0.625, 0.5), (96, 128), 0.01),
-        (ResizedCrop(0.0, 0.0, 1.0, 1.0), (48, 64), 0.01),
-        (Rotate(33.0), None, 0.01),
-        (Rotate(-120.0), None, 0.01),
-    ],
-    ids=["flip", "crop", "resize", "rot33", "rot-120"],
-)
-def test_map_of_transformed_frames_equals_transformed_map(op, out_size, tol):
+CASES = [
+    (HFlip(), None),
+    (ResizedCrop(0.125, 0.25, 0.625, 0.5), (96, 128)),  # zoom in
+    (ResizedCrop(0.125, 0.25, 0.625, 0.5), (32, 32)),  # zoom out, other aspect ratio
+    (ResizedCrop(0.0, 0.0, 1.0, 1.0), (48, 64)),  # plain resize
+    (Rotate(33.0), None),
+    (Rotate(-120.0), None),
+]
+CASE_IDS = ["flip", "crop-in", "crop-out", "resize", "rot33", "rot-120"]
+
+
+@pytest.mark.parametrize(("op", "out_size"), CASES, ids=CASE_IDS)
+def test_map_of_transformed_frames_equals_transformed_map(op, out_size):
+    """apply_map(op, f(x)) vs f(apply_video(op, x)) with a 4x downsampling f: exact for flips, else
+    within the interpolation error of a 4x coarser map (~3% of the peak)."""
     video = _smooth_frames((96, 128))
-    map_then_op = op.apply_map(_f(video, 8), None if out_size is None else (out_size[0] // 8, out_size[1] // 8))
-    op_then_map = _f(op.apply_video(video, out_size), 8)
+    small_out = None if out_size is None else (out_size[0] // 4, out_size[1] // 4)
+    map_then_op = op.apply_map(_f(video, 4), small_out)
+    op_then_map = _f(op.apply_video(video, out_size), 4)
     assert map_then_op.shape == op_then_map.shape
+    tol = 1e-5 if isinstance(op, HFlip) else 0.04
     assert (map_then_op - op_then_map).abs().max() < tol
 
 
-@pytest.mark.parametrize("op", OPS, ids=_ids)
-def test_apply_map_consistent_across_resolutions(op):
-    fine = _f(_smooth_frames((96, 128), t=1), 1)  # (1, 96, 128)
-    coarse = F.avg_pool2d(fine, 8)  # (1, 12, 16)
-    fine_out = (96, 128) if isinstance(op, ResizedCrop) else None
+@pytest.mark.parametrize(("op", "out_size"), CASES, ids=CASE_IDS)
+def test_apply_map_at_14_agrees_with_224_downsampled(op, out_size):
+    """The same op moves a 14x14 map like the 112x112 map it summarises, within the interpolation error
+    of the coarse map (< 4% of the peak for content this broad)."""
+    size = (112, 112)
+    fine = _f(_smooth_frames(size, sigma=0.3, t=1), 1)  # (1, 112, 112)
+    fine_out = None if out_size is None else (112, 112)
     down_after = F.avg_pool2d(op.apply_map(fine, fine_out), 8)
-    at_coarse = op.apply_map(coarse, (12, 16) if fine_out else None)
-    assert (down_after - at_coarse).abs().max() < 0.02
+    at_coarse = op.apply_map(F.avg_pool2d(fine, 8), None if out_size is None else (14, 14))
+    assert down_after.shape == at_coarse.shape == (1, 14, 14)
+    # compare cells whose 8x8 fine pixels are all in the frame (the fill edge is sharper at 112x112)
+    inside = F.avg_pool2d(op.apply_map(torch.ones(1, *size), fine_out), 8) > 0.999
+    assert (down_after - at_coarse)[inside].abs().max() < 0.05
 
 
 def test_apply_map_equals_torchvision_interior():
@@ -180,7 +190,7 @@ def test_apply_map_equals_torchvision_interior():
     crop = ResizedCrop(0.25, 0.25, 0.5, 0.5)
     up = TF.resized_crop(x, 6, 8, 12, 16, [36, 48], antialias=False)
     assert (crop.apply_map(x, (36, 48)) - up)[..., 2:-2, 2:-2].abs().max() < 1e-5
-    assert torch.equal(HFlip().apply_map(x), TF.hflip(x))
+    assert torch.allclose(HFlip().apply_map(x), TF.hflip(x), atol=1e-6)
 
 
 def test_chain_replay_matches_sequential_ops_and_fill():
@@ -195,7 +205,7 @@ def test_chain_replay_matches_sequential_ops_and_fill():
     assert torch.equal(replay[:, ~valid], torch.zeros_like(replay[:, ~valid]))
     assert (replay - sequential)[:, valid].abs().max() < 0.03
     ones = apply_geometry_to_map(records, torch.ones(12, 16))
-    assert ones.shape == (5, 6) and torch.equal(ones, geometry_valid_mask(records, (5, 6)).float())
+    assert ones.shape == (5, 6) and torch.allclose(ones, geometry_valid_mask(records, (5, 6)).float())
 
 
 def test_per_sample_chains():
