@@ -59,6 +59,30 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
+
+    spec = SynthSpec(
+        n=args.n,
+        seed=args.seed,
+        size=args.size,
+        duration_s=args.duration,
+        fps=args.fps,
+        num_classes=args.classes,
+    )
+    out = write_synthetic(args.layout, args.out, spec)
+    print(f"wrote {args.n} synthetic items in the {args.layout} layout to {out}")
+    return 0
+
+
+def _cmd_check_data(args: argparse.Namespace) -> int:
+    from avssl.data.check import check_dataset, format_report
+
+    report = check_dataset(args.root, args.layout, min_duration_s=args.min_duration, workers=args.workers)
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    return 0 if report["ok"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avssl", description="Audio-visual self-supervised learning.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
@@ -69,6 +93,30 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--windows", type=int, default=40, help="number of random windows to decode")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_cmd_demo)
+
+    from avssl.data.datasets import LAYOUTS
+    from avssl.data.synthetic.layouts import LAYOUTS as SYNTH_LAYOUTS
+
+    synth = sub.add_parser(
+        "synth", help="write a synthetic dataset (real encoded media) in a benchmark layout"
+    )
+    synth.add_argument("--layout", required=True, choices=SYNTH_LAYOUTS)
+    synth.add_argument("--out", required=True)
+    synth.add_argument("--n", type=int, default=16, help="number of items")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--size", type=int, default=128, help="frame size in pixels (videos, VGG-SS images)")
+    synth.add_argument("--duration", type=float, default=4.0, help="clip length in seconds")
+    synth.add_argument("--fps", type=float, default=10.0)
+    synth.add_argument("--classes", type=int, default=4, help="number of object/sound classes (<= 8)")
+    synth.set_defaults(func=_cmd_synth)
+
+    check = sub.add_parser("check-data", help="validate a dataset as downloaded; exit 0 only when clean")
+    check.add_argument("root")
+    check.add_argument("--layout", required=True, choices=sorted(LAYOUTS))
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--min-duration", type=float, default=0.0, help="report clips shorter than this (s)")
+    check.add_argument("--workers", type=int, default=2)
+    check.set_defaults(func=_cmd_check_data)
 
     probe = sub.add_parser("probe", help="print duration, frame rate, size and audio facts of media files")
     probe.add_argument("files", nargs="+")

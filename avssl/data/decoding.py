@@ -490,6 +490,32 @@ def read_frames(paths: list[str | os.PathLike], size: Size = None) -> torch.Tens
     return torch.stack(frames)
 
 
+def read_masks(
+    paths: list[str | os.PathLike | None], size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Binary masks (T, H, W) uint8 from mask images (any non-zero pixel = 1) and a (T,) bool tensor
+    saying which exist (None entries give an all-zero mask marked False). A mask whose size differs from
+    `size` (H, W) is an error: masks are never silently resized."""
+    masks = torch.zeros((len(paths), *size), dtype=torch.uint8)
+    valid = torch.zeros(len(paths), dtype=torch.bool)
+    for t, path in enumerate(paths):
+        if path is None:
+            continue
+        path = _check_file(path)
+        try:
+            with Image.open(path) as img:
+                array = np.asarray(img.convert("L"))
+        except (UnidentifiedImageError, OSError, SyntaxError) as err:
+            raise MediaError(path, f"not a readable mask image ({err})") from None
+        if array.shape != tuple(size):
+            raise MediaError(
+                path, f"mask is {array.shape[1]}x{array.shape[0]}, its frame is {size[1]}x{size[0]}"
+            )
+        masks[t] = torch.from_numpy((array > 0).astype(np.uint8))
+        valid[t] = True
+    return masks, valid
+
+
 def read_image_audio(
     image_path: str | os.PathLike,
     audio_path: str | os.PathLike,
@@ -518,6 +544,23 @@ def read_image_audio(
     )
 
 
+def _wav_declared_bytes(path: Path) -> tuple[int, int] | None:
+    """(declared, present) byte counts of a RIFF/WAVE file's data chunk, or None if not a plain wav."""
+    with path.open("rb") as f:
+        header = f.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return None
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            size = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                start = f.tell()
+                return size, path.stat().st_size - start
+            f.seek(size + (size & 1), os.SEEK_CUR)
+
+
 def probe(path: str | os.PathLike) -> dict:
     """Duration, frame rate, size and audio facts of a media file (for indexing and check-data)."""
     path = _check_file(path)
@@ -526,6 +569,11 @@ def probe(path: str | os.PathLike) -> dict:
             info = sf.info(str(path))
         except (sf.LibsndfileError, RuntimeError) as err:
             raise MediaError(path, f"not a readable audio file ({err})") from None
+        sizes = _wav_declared_bytes(path) if path.suffix.lower() == ".wav" else None
+        if sizes is not None and sizes[0] != 0xFFFFFFFF and sizes[1] < sizes[0]:
+            raise MediaError(
+                path, f"truncated: the wav header declares {sizes[0]} bytes of audio, the file has {sizes[1]}"
+            )
         return {
             "duration_s": info.frames / info.samplerate,
             "has_video": False,

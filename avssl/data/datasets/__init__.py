@@ -1,0 +1,56 @@
+"""Dataset sources, one module per layout, and the `LAYOUTS` registry: name → index builder.
+
+Each builder takes `(root, split)` and returns a `DatasetIndex` (items, class names, skipped entries);
+`ClipDataset(index.items, spec, transform)` turns it into samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from avssl.data.datasets.avsbench import avsbench_items
+from avssl.data.datasets.base import DatasetIndex
+from avssl.data.datasets.binaural import fairplay_items
+from avssl.data.datasets.flickr_soundnet import flickr_items
+from avssl.data.datasets.folder import folder_items
+from avssl.data.datasets.manifest import manifest_items
+from avssl.data.datasets.vggsound import vggsound_items
+from avssl.data.datasets.vggss import vggss_items
+
+
+def _folder(root: Path, split: str | None) -> DatasetIndex:
+    items, classes = folder_items(root)
+    return DatasetIndex(items, classes)
+
+
+def _manifest(root: Path, split: str | None) -> DatasetIndex:
+    path = (
+        root
+        if root.is_file()
+        else next(
+            (root / n for n in ("manifest.csv", "manifest.jsonl") if (root / n).is_file()),
+            root / "manifest.csv",
+        )
+    )
+    items, classes = manifest_items(path)
+    return DatasetIndex(items, classes)
+
+
+LAYOUTS: dict[str, Callable[[Path, str | None], DatasetIndex]] = {
+    "folder": _folder,
+    "manifest": _manifest,
+    "vggsound": lambda root, split: vggsound_items(root, split),
+    "flickr": lambda root, split: flickr_items(root),
+    "vggss": lambda root, split: vggss_items(root),
+    "avsbench-s4": lambda root, split: avsbench_items(root, "s4", split),
+    "avsbench-ms3": lambda root, split: avsbench_items(root, "ms3", split),
+    "fairplay": lambda root, split: fairplay_items(root, split),
+}
+
+
+def load_index(layout: str, root: str | Path, split: str | None = None) -> DatasetIndex:
+    """The items of the dataset at `root` in `layout` (split None = every item the layout lists)."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    return LAYOUTS[layout](Path(root), split)

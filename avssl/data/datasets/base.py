@@ -18,10 +18,21 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+import torchvision.transforms.v2.functional as TF
 from torch.utils.data import Dataset, default_collate
 
 from avssl.data.annotations import AnnotationError
-from avssl.data.decoding import MediaError, probe, read_clip, read_image_audio
+from avssl.data.decoding import (
+    Clip,
+    MediaError,
+    output_size,
+    probe,
+    read_audio,
+    read_clip,
+    read_frames,
+    read_image_audio,
+    read_masks,
+)
 from avssl.data.sampling import SamplerName, clip_starts
 
 log = logging.getLogger(__name__)
@@ -43,17 +54,27 @@ class ClipSpec:
 
 @dataclass
 class ClipItem:
-    """One sample's source: the segment [start_s, end_s) of `path` (end None = end of the media) in which
-    the sampler places the window. `path` is an image when `still` is True (then `audio_path` is needed
-    and start_s is the audio offset)."""
+    """One sample's source.
+
+    kind "video": the sampler places the window inside [start_s, end_s) of the video `path` (end None =
+    end of the media); audio from `audio_path` (a sidecar) when set, else from the container.
+    kind "still": `path` is an image, the audio window is placed inside [start_s, end_s) of `audio_path`.
+    kind "frames": `frames` are image files (one per `1 / len(frames)` of the window), audio from `audio_path`.
+    `boxes` ([x0, y0, x1, y1], several annotators allowed) are in pixels of a `box_space` (W, H) image;
+    `masks` are mask image paths per frame (None where the release has no mask).
+    """
 
     id: str
     path: str
+    kind: Literal["video", "still", "frames"] = "video"
     start_s: float = 0.0
     end_s: float | None = None
     audio_path: str | None = None
-    still: bool = False
     label: int | None = None
+    frames: list[str] | None = None
+    masks: list[str | None] | None = None
+    boxes: list[list[float]] | None = None
+    box_space: tuple[int, int] | None = None
     meta: dict = field(default_factory=dict)
 
 
@@ -94,26 +115,16 @@ class ClipDataset(Dataset):
     def _start(self, index: int, item: ClipItem) -> float:
         if item.end_s is None:
             # probed once per item and worker; a manifest with `end` avoids it
-            item.end_s = probe(item.path)["duration_s"] or item.start_s + self.spec.duration_s
+            media = item.audio_path if item.kind != "video" else item.path
+            item.end_s = probe(media)["duration_s"] or item.start_s + self.spec.duration_s
         rng = np.random.default_rng([self.seed, self.epoch, index])
         span = item.end_s - item.start_s
         return item.start_s + clip_starts(span, self.spec.duration_s, self.spec.sampler, rng)[0]
 
-    def load(self, index: int) -> dict:
-        """The sample dict of item `index` (raises MediaError / AnnotationError)."""
-        item, spec = self.items[index], self.spec
-        if item.still:
-            clip = read_image_audio(
-                item.path,
-                item.audio_path,
-                item.start_s or 0.0,
-                spec.duration_s,
-                size=spec.size,
-                sample_rate=spec.sample_rate,
-                channels=spec.channels,
-            )
-        else:
-            clip = read_clip(
+    def _read(self, index: int, item: ClipItem) -> Clip:
+        spec = self.spec
+        if item.kind == "video":
+            return read_clip(
                 item.path,
                 self._start(index, item),
                 spec.duration_s,
@@ -123,8 +134,44 @@ class ClipDataset(Dataset):
                 channels=spec.channels,
                 audio_path=item.audio_path,
             )
+        if item.audio_path is None:
+            raise AnnotationError(item.path, f"item {item.id!r} has no audio file")
+        start = self._start(index, item)
+        if item.kind == "still":
+            return read_image_audio(
+                item.path,
+                item.audio_path,
+                start,
+                spec.duration_s,
+                size=spec.size,
+                sample_rate=spec.sample_rate,
+                channels=spec.channels,
+            )
+        frames = read_frames(item.frames or [], None)  # native size: masks are checked against it
+        audio, valid = read_audio(
+            item.audio_path, start, spec.duration_s, sample_rate=spec.sample_rate, channels=spec.channels
+        )
+        times = start + (np.arange(len(frames)) + 0.5) * spec.duration_s / len(frames)
+        return Clip(
+            path=item.path,
+            start_s=start,
+            duration_s=spec.duration_s,
+            frames=frames,
+            frame_times=torch.from_numpy(times),
+            audio=audio,
+            sample_rate=spec.sample_rate,
+            num_valid_frames=len(frames),
+            num_valid_samples=valid,
+            padded=valid < audio.shape[1],
+        )
+
+    def load(self, index: int) -> dict:
+        """The sample dict of item `index` (raises MediaError / AnnotationError)."""
+        item = self.items[index]
+        clip = self._read(index, item)
+        video = clip.frames.permute(0, 3, 1, 2).contiguous()  # (T, 3, H, W) uint8
         sample = {
-            "video": clip.frames.permute(0, 3, 1, 2).contiguous(),  # (T, 3, H, W) uint8
+            "video": video,
             "audio": clip.audio,  # (C, S)
             "sample_rate": clip.sample_rate,
             "index": index,
@@ -138,6 +185,16 @@ class ClipDataset(Dataset):
         }
         if item.label is not None:
             sample["label"] = item.label
+        if item.masks is not None:
+            mask, sample["mask_valid"] = read_masks(item.masks, tuple(video.shape[-2:]))
+            sample["mask"] = mask
+        if item.kind == "frames" and self.spec.size is not None:
+            _resize_frames_and_masks(sample, self.spec.size)
+        height, width = sample["video"].shape[-2:]
+        if item.boxes is not None:
+            bw, bh = item.box_space or (width, height)
+            scale = torch.tensor([width / bw, height / bh, width / bw, height / bh], dtype=torch.float32)
+            sample["boxes"] = torch.tensor(item.boxes, dtype=torch.float32).reshape(-1, 4) * scale
         return sample
 
     def __getitem__(self, index: int) -> dict | BadItem:
@@ -152,6 +209,18 @@ class ClipDataset(Dataset):
         # Augmentations depend on (seed, epoch, index) only: the same in every worker layout and after resume.
         generator = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFF_FFFF_FFFF)
         return self.transform(sample, generator)
+
+
+def _resize_frames_and_masks(sample: dict, size: tuple[int, int] | int) -> None:
+    """Resize `video` (antialiased bilinear) and `mask` (nearest) of a sample to `size` in place."""
+    height, width = output_size(sample["video"].shape[-1], sample["video"].shape[-2], size)[::-1]
+    if (height, width) == tuple(sample["video"].shape[-2:]):
+        return
+    sample["video"] = TF.resize(sample["video"], [height, width], antialias=True)
+    if "mask" in sample:
+        sample["mask"] = TF.resize(
+            sample["mask"], [height, width], interpolation=TF.InterpolationMode.NEAREST
+        )
 
 
 _LIST_KEYS = ("meta", "boxes", "geometry")
@@ -216,3 +285,16 @@ class BadItemTracker:
 def worker_init(worker_id: int) -> None:
     """DataLoader worker init: one intra-op thread per worker (decoding is the parallelism)."""
     torch.set_num_threads(1)
+
+
+@dataclass
+class DatasetIndex:
+    """What a layout loader found: the items, the class names, and every entry it had to skip (with the
+    file and the reason) so a training run and `avssl check-data` can report them."""
+
+    items: list[ClipItem]
+    classes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def filter(self, keep) -> DatasetIndex:
+        return DatasetIndex([i for i in self.items if keep(i)], self.classes, self.problems)
