@@ -21,6 +21,7 @@ a seek decodes wrong, so it is never used).
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from dataclasses import dataclass, field
@@ -94,7 +95,31 @@ def output_size(width: int, height: int, size: Size) -> tuple[int, int]:
     return int(size[1]), int(size[0])
 
 
-def _check_file(path: str | os.PathLike) -> Path:
+class MemoryFile(io.BytesIO):
+    """Media bytes held in memory (e.g. a member of a tar shard); `name` is used in messages and to pick
+    the reader by suffix. Every reading function accepts one wherever it accepts a path."""
+
+    def __init__(self, data: bytes, name: str):
+        super().__init__(data)
+        self.name = name
+
+    @property
+    def suffix(self) -> str:
+        return Path(self.name).suffix
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Source = str | os.PathLike | MemoryFile
+
+
+def _check_file(path: Source) -> Path | MemoryFile:
+    if isinstance(path, MemoryFile):
+        if not path.getbuffer().nbytes:
+            raise MediaError(path, "empty file (0 bytes)")
+        path.seek(0)
+        return path
     path = Path(path)
     if not path.exists():
         raise MediaError(path, "file not found")
@@ -107,7 +132,7 @@ def _check_file(path: str | os.PathLike) -> Path:
 
 def _open(path: Path):
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        return av.open(path if isinstance(path, MemoryFile) else str(path), metadata_errors="ignore")
     except av.error.FFmpegError as err:
         raise MediaError(path, f"not a readable media file ({_reason(err)})") from None
 
@@ -117,7 +142,7 @@ def _reason(err: Exception) -> str:
 
 
 def read_clip(
-    path: str | os.PathLike,
+    path: Source,
     start_s: float,
     duration_s: float,
     *,
@@ -125,7 +150,7 @@ def read_clip(
     size: Size = None,
     sample_rate: int | None = 16000,
     channels: int = 1,
-    audio_path: str | os.PathLike | None = None,
+    audio_path: Source | None = None,
     with_video: bool = True,
     threads: int = 1,
 ) -> Clip:
@@ -150,7 +175,7 @@ def read_clip(
             audio, valid = _container_audio(container, path, start_s, duration_s, sample_rate, channels)
             _set_audio(clip, audio, valid, sample_rate)
     if sample_rate is not None and audio_path is not None:
-        audio, valid = _read_audio_array(Path(audio_path), start_s, duration_s, sample_rate, channels)
+        audio, valid = _read_audio_array(audio_path, start_s, duration_s, sample_rate, channels)
         _set_audio(clip, audio, valid, sample_rate)
     return clip
 
@@ -287,7 +312,7 @@ def _convert(chosen: list, size: Size) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_audio(
-    path: str | os.PathLike,
+    path: Source,
     start_s: float,
     duration_s: float,
     *,
@@ -300,7 +325,7 @@ def read_audio(
     return torch.from_numpy(audio), valid
 
 
-def _read_audio_array(path: Path, start_s, duration_s, sample_rate, channels) -> tuple[np.ndarray, int]:
+def _read_audio_array(path: Source, start_s, duration_s, sample_rate, channels) -> tuple[np.ndarray, int]:
     path = _check_file(path)
     if duration_s <= 0:
         raise MediaError(path, f"window duration must be positive, got {duration_s}")
@@ -321,7 +346,7 @@ def _window_bounds(start_s: float, duration_s: float, rate: int) -> tuple[int, i
 
 def _soundfile_audio(path: Path, start_s, duration_s, sample_rate, channels) -> tuple[np.ndarray, int]:
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(path if isinstance(path, MemoryFile) else str(path)) as f:
             rate, total = f.samplerate, f.frames
             first, stop = _window_bounds(start_s, duration_s, rate)
             if first >= total:
@@ -464,7 +489,7 @@ def _mix(data: np.ndarray, channels: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- images
 
 
-def read_image(path: str | os.PathLike, size: Size = None) -> torch.Tensor:
+def read_image(path: Source, size: Size = None) -> torch.Tensor:
     """An image file as RGB uint8 (H, W, 3); grayscale, palette and RGBA images are converted to RGB."""
     path = _check_file(path)
     try:
@@ -478,7 +503,7 @@ def read_image(path: str | os.PathLike, size: Size = None) -> torch.Tensor:
         raise MediaError(path, f"not a readable image ({err})") from None
 
 
-def read_frames(paths: list[str | os.PathLike], size: Size = None) -> torch.Tensor:
+def read_frames(paths: list[Source], size: Size = None) -> torch.Tensor:
     """A list of image files (e.g. an AVSBench frame folder) as uint8 (T, H, W, 3); all the same size."""
     if not paths:
         raise ValueError("read_frames needs at least one image path")
@@ -517,7 +542,7 @@ def read_masks(
 
 
 def read_image_audio(
-    image_path: str | os.PathLike,
+    image_path: Source,
     audio_path: str | os.PathLike,
     start_s: float,
     duration_s: float,
@@ -561,15 +586,17 @@ def _wav_declared_bytes(path: Path) -> tuple[int, int] | None:
             f.seek(size + (size & 1), os.SEEK_CUR)
 
 
-def probe(path: str | os.PathLike) -> dict:
+def probe(path: Source) -> dict:
     """Duration, frame rate, size and audio facts of a media file (for indexing and check-data)."""
     path = _check_file(path)
     if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
         try:
-            info = sf.info(str(path))
+            info = sf.info(path if isinstance(path, MemoryFile) else str(path))
         except (sf.LibsndfileError, RuntimeError) as err:
             raise MediaError(path, f"not a readable audio file ({err})") from None
-        sizes = _wav_declared_bytes(path) if path.suffix.lower() == ".wav" else None
+        sizes = (
+            _wav_declared_bytes(path) if path.suffix.lower() == ".wav" and isinstance(path, Path) else None
+        )
         if sizes is not None and sizes[0] != 0xFFFFFFFF and sizes[1] < sizes[0]:
             raise MediaError(
                 path, f"truncated: the wav header declares {sizes[0]} bytes of audio, the file has {sizes[1]}"

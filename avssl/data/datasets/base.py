@@ -165,9 +165,10 @@ class ClipDataset(Dataset):
             padded=valid < audio.shape[1],
         )
 
-    def load(self, index: int) -> dict:
-        """The sample dict of item `index` (raises MediaError / AnnotationError)."""
-        item = self.items[index]
+    def load(self, index: int, item: ClipItem | None = None) -> dict:
+        """The sample dict of item `index` (raises MediaError / AnnotationError). `item` overrides the
+        listed item (streaming sources hand in items that are not in `self.items`)."""
+        item = self.items[index] if item is None else item
         clip = self._read(index, item)
         video = clip.frames.permute(0, 3, 1, 2).contiguous()  # (T, 3, H, W) uint8
         sample = {
@@ -198,12 +199,17 @@ class ClipDataset(Dataset):
         return sample
 
     def __getitem__(self, index: int) -> dict | BadItem:
+        return self.sample(index)
+
+    def sample(self, index: int, item: ClipItem | None = None) -> dict | BadItem:
+        """Load and transform; in training mode a bad item becomes a BadItem (see the module doc)."""
         try:
-            sample = self.load(index)
+            sample = self.load(index, item)
         except DATA_ERRORS as err:
             if self.mode != "train":
                 raise
-            return BadItem(index=index, path=self.items[index].path, reason=str(err))
+            path = (item or self.items[index]).path
+            return BadItem(index=index, path=str(path), reason=str(err))
         if self.transform is None:
             return sample
         # Augmentations depend on (seed, epoch, index) only: the same in every worker layout and after resume.
