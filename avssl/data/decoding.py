@@ -211,7 +211,8 @@ def _read_video_into(clip: Clip, container, path: Path, fps: float, size: Size, 
         )
     if threads > 1:
         stream.thread_type = "AUTO"
-        stream.thread_count = threads
+    # FFmpeg's default (0) means one thread per core: in DataLoader workers that only adds switching
+    stream.thread_count = threads
     chosen = _pick_frames(container, stream, path, targets)
     if not chosen:
         declared = f" although the file declares {end:.2f} s (truncated or corrupt)" if end else ""

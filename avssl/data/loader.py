@@ -1,0 +1,128 @@
+"""Training and evaluation data loaders from a `DataConfig`: any layout or tar shards, the resumable
+per-rank batch order, workers with one thread each, bad items skipped and counted (see datasets.base)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from avssl.data.datasets import load_index
+from avssl.data.datasets.base import ClipDataset, ClipSpec, collate, worker_init
+from avssl.data.datasets.shards import ShardDataset
+from avssl.transforms import build_transforms
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and what a sample holds. `layout` is a dataset layout or "shards"."""
+
+    root: str = ""
+    layout: str = "vggsound"
+    split: str | None = "train"
+    duration_s: float = 1.0
+    fps: float = 4.0
+    size: int = 112
+    sample_rate: int = 16000
+    channels: int = 1
+    num_workers: int = 2
+    max_bad_fraction: float = 0.01
+    # sizes of resize/crop transforms default to `size` when a spec leaves them out
+    transforms: list[dict] = field(
+        default_factory=lambda: [
+            {"name": "random_resized_crop", "scale": [0.5, 1.0]},
+            {"name": "random_horizontal_flip", "p": 0.5},
+            {"name": "normalize"},
+        ]
+    )
+    eval_transforms: list[dict] = field(
+        default_factory=lambda: [
+            {"name": "resize"},
+            {"name": "center_crop"},
+            {"name": "normalize"},
+        ]
+    )
+
+
+def clip_spec(cfg: DataConfig, sampler: str = "random") -> ClipSpec:
+    """The decoding spec: frames decoded at a shorter side of 1.15 × size (room for crops)."""
+    return ClipSpec(
+        duration_s=cfg.duration_s,
+        fps=cfg.fps,
+        size=round(cfg.size * 1.15) if sampler == "random" else cfg.size,
+        sample_rate=cfg.sample_rate,
+        channels=cfg.channels,
+        sampler=sampler,
+    )
+
+
+class ResumableBatchSampler(Sampler[list[int]]):
+    """Per-epoch permutation from (seed, epoch), dealt to ranks in contiguous batches; full batches only.
+
+    The position (epoch, batch) is state: `start_at(epoch, batch)` resumes mid-epoch, so a resumed run sees
+    exactly the batches the uninterrupted run would have seen.
+    """
+
+    def __init__(self, num_items: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+        self.num_items, self.batch_size, self.seed = num_items, batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self.batches_per_epoch = num_items // (batch_size * world_size)
+        if self.batches_per_epoch == 0:
+            raise ValueError(
+                f"the dataset has {num_items} items, fewer than one global batch "
+                f"({batch_size} × {world_size} processes)"
+            )
+        self.epoch, self.first_batch = 0, 0
+
+    def start_at(self, epoch: int, batch: int) -> None:
+        self.epoch, self.first_batch = epoch, batch
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch - self.first_batch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.num_items)
+        global_batch = self.batch_size * self.world_size
+        for b in range(self.first_batch, self.batches_per_epoch):
+            chunk = order[b * global_batch : (b + 1) * global_batch]
+            yield chunk[self.rank * self.batch_size : (self.rank + 1) * self.batch_size].tolist()
+
+
+def build_dataset(cfg: DataConfig, train: bool, seed: int, rank: int = 0, world_size: int = 1):
+    """A ClipDataset (map-style) for a layout, or a ShardDataset (streaming) for layout "shards"."""
+    spec = clip_spec(cfg, "random" if train else "centre")
+    specs = cfg.transforms if train else cfg.eval_transforms
+    sized = ("random_resized_crop", "resize", "center_crop")
+    transform = build_transforms(
+        [{**t, "size": t.get("size", cfg.size)} if t["name"] in sized else t for t in specs]
+    )
+    mode = "train" if train else "eval"
+    if cfg.layout == "shards":
+        return ShardDataset(cfg.root, spec, transform, mode, seed, rank, world_size)
+    index = load_index(cfg.layout, cfg.root, cfg.split)
+    return ClipDataset(index.items, spec, transform, mode, seed)
+
+
+def build_loader(
+    dataset,
+    batch_size: int,
+    num_workers: int,
+    sampler: ResumableBatchSampler | None = None,
+    shuffle_eval: bool = False,
+) -> DataLoader:
+    """A DataLoader with the project's collate and worker init; `sampler` drives map-style training."""
+    # Its own generator: creating an iterator must not draw from the global RNG (dropout etc. would then
+    # depend on when iterators are made, and a resumed run would diverge).
+    common = {
+        "num_workers": num_workers,
+        "collate_fn": collate,
+        "worker_init_fn": worker_init,
+        "persistent_workers": False,
+        "generator": torch.Generator().manual_seed(0),
+    }
+    if sampler is not None:
+        return DataLoader(dataset, batch_sampler=sampler, **common)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle_eval, **common)

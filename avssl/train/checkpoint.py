@@ -1,0 +1,68 @@
+"""Checkpoints: `RUN/checkpoints/step_N/` holding Accelerate's state (model, optimizer, scheduler, scaler,
+every process's RNG states) plus `train_state.json` (step, epoch, data position, counters).
+
+Written atomically: everything goes to `checkpoints/.tmp_step_N/`, and only when all processes have
+finished writing does the main process rename it to `step_N` — a run killed while saving leaves the
+previous checkpoints intact and never a half-written `step_N`. The last `keep` checkpoints are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from accelerate import Accelerator
+
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+TRAIN_STATE = "train_state.json"
+
+
+def list_checkpoints(output_dir: str | Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints of a run, oldest first."""
+    root = Path(output_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = []
+    for path in root.iterdir():
+        match = _STEP_DIR.match(path.name)
+        if match and path.is_dir() and (path / TRAIN_STATE).is_file():
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint, or None."""
+    found = list_checkpoints(output_dir)
+    return found[-1][1] if found else None
+
+
+def save_checkpoint(
+    accelerator: Accelerator, output_dir: str | Path, step: int, train_state: dict, keep: int
+) -> Path:
+    """Save on every process (collective), publish atomically from the main process, prune old ones."""
+    root = Path(output_dir) / "checkpoints"
+    final, tmp = root / f"step_{step}", root / f".tmp_step_{step}"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    if accelerator.is_main_process:
+        (tmp / TRAIN_STATE).write_text(json.dumps(train_state))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        for _, old in list_checkpoints(output_dir)[:-keep] if keep > 0 else []:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def load_checkpoint(accelerator: Accelerator, path: str | Path) -> dict:
+    """Restore Accelerate's state from `path` and return its train_state."""
+    accelerator.load_state(str(path))
+    return json.loads((Path(path) / TRAIN_STATE).read_text())

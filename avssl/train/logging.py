@@ -1,0 +1,106 @@
+"""Run logging: `metrics.jsonl` (one object per logged step), a tqdm bar on the main process, and
+Accelerate trackers (TensorBoard when `tensorboard` is installed, wandb when `wandb` is)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from tqdm import tqdm
+
+from avssl.train.config import TrainConfig
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def trackers_available() -> list[str]:
+    """Accelerate trackers whose packages are importable."""
+    return [
+        name
+        for name, module in (("tensorboard", "tensorboard"), ("wandb", "wandb"))
+        if importlib.util.find_spec(module) is not None
+    ]
+
+
+def read_metrics(output_dir: str | Path) -> list[dict]:
+    """All logged objects of a run, in order."""
+    path = Path(output_dir) / METRICS_FILE
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class RunLogger:
+    """Averages losses over processes, writes the JSONL log (main process) and drives the progress bar.
+
+    On resume, log lines after the resumed step (written before the interruption) are dropped, so the
+    log reads as one run.
+    """
+
+    def __init__(self, accelerator: Accelerator, output_dir: Path, cfg: TrainConfig, resume_step: int):
+        self.accelerator, self.cfg = accelerator, cfg
+        self.path = Path(output_dir) / METRICS_FILE
+        self.global_batch = cfg.batch_size * accelerator.num_processes * cfg.gradient_accumulation_steps
+        self.bar = None
+        self.sums: dict[str, float] = {}
+        self.count, self.steps, self.seconds, self.waiting = 0, 0, 0.0, 0.0
+        if accelerator.is_main_process:
+            kept = [m for m in read_metrics(output_dir) if m.get("step", 0) <= resume_step]
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text("".join(json.dumps(m) + "\n" for m in kept))
+            tmp.replace(self.path)
+            if cfg.progress_bar:
+                self.bar = tqdm(total=cfg.max_steps, initial=resume_step, desc="train", dynamic_ncols=True)
+            if accelerator.log_with:
+                accelerator.init_trackers("avssl")
+
+    def step(
+        self,
+        step: int,
+        parts: dict[str, torch.Tensor],
+        lr: float,
+        seconds: float,
+        data_wait: float,
+        skipped: bool,
+    ) -> dict:
+        """Record one optimizer step; every `log_every` steps write and return the averaged metrics."""
+        for key, value in parts.items():
+            reduced = self.accelerator.reduce(value.float().reshape(1), reduction="mean")
+            self.sums[key] = self.sums.get(key, 0.0) + float(reduced.item())
+        self.count += 0 if skipped else 1
+        self.steps += 1
+        self.seconds += seconds
+        self.waiting += data_wait
+        if self.bar is not None:
+            self.bar.update(1)
+        if step % self.cfg.log_every != 0 and step != self.cfg.max_steps:
+            return {}
+        n = max(self.count, 1)
+        metrics = {
+            "step": step,
+            **{k: v / n for k, v in self.sums.items()},
+            "lr": lr,
+            "samples_per_s": self.global_batch * self.steps / max(self.seconds, 1e-9),
+            "data_wait_fraction": self.waiting / max(self.seconds, 1e-9),
+            "time": time.time(),
+        }
+        if skipped:
+            metrics["skipped"] = True
+        if self.accelerator.is_main_process:
+            with self.path.open("a") as f:
+                f.write(json.dumps(metrics) + "\n")
+            if self.bar is not None and "loss" in metrics:
+                self.bar.set_postfix(loss=f"{metrics['loss']:.4f}", sps=f"{metrics['samples_per_s']:.1f}")
+            if self.accelerator.log_with:
+                self.accelerator.log({k: v for k, v in metrics.items() if isinstance(v, float)}, step=step)
+        self.sums, self.count, self.steps, self.seconds, self.waiting = {}, 0, 0, 0.0, 0.0
+        return metrics
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,181 @@
+"""The one training loop every task uses.
+
+`task(batch) -> {"loss": scalar, "loss/<part>": …}`; the loop owns Accelerate (devices, DDP, mixed
+precision, gradient accumulation), the optimizer and schedule, gradient clipping, the task's momentum
+hooks (`task.on_step_end(step)` after each optimizer step), checkpoints and resume, the non-finite-loss
+guard, the bad-item policy, and logging (JSONL + progress bar + Accelerate trackers).
+
+Resume continues the SAME run: the batch order comes from `ResumableBatchSampler` (position saved in the
+checkpoint), sample content and augmentations depend only on (seed, epoch, index), and Accelerate restores
+model, optimizer, scheduler and RNG states — so on CPU the losses after a resume equal the uninterrupted
+run's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from accelerate.utils import set_seed
+from torch import nn
+
+from avssl.data.datasets.base import BadItemTracker
+from avssl.data.loader import ResumableBatchSampler, build_loader
+from avssl.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
+from avssl.train.logging import RunLogger, trackers_available
+from avssl.train.optim import build_optimizer
+from avssl.train.schedules import build_scheduler
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss was NaN/inf for too many optimizer steps in a row."""
+
+
+@dataclass
+class LoopSetup:
+    """Everything the loop needs besides the task and the data."""
+
+    train: TrainConfig
+    optim: OptimConfig
+    schedule: ScheduleConfig
+    output_dir: Path
+    num_workers: int = 2
+    max_bad_fraction: float = 0.01
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    """Tensors of a batch moved to `device` (non-blocking); lists and metadata untouched."""
+    return {
+        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()
+    }
+
+
+def make_accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
+    """Accelerator with the run's precision, accumulation and available trackers.
+
+    Accelerate keeps its state per process; it is reset so several runs in one process (tests, notebooks)
+    may use different precisions. The distributed state itself is kept."""
+    AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(
+        mixed_precision=cfg.mixed_precision,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        log_with=trackers_available() or None,
+        project_dir=str(output_dir),
+    )
+
+
+def _batches(dataset, sampler: ResumableBatchSampler | None, setup: LoopSetup, state: dict):
+    """Endless stream of batches from the saved position; advances state["epoch"/"batch"]."""
+    while True:
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(state["epoch"])
+        if sampler is not None:
+            sampler.start_at(state["epoch"], state["batch"])
+        loader = build_loader(dataset, setup.train.batch_size, setup.num_workers, sampler)
+        skip = 0 if sampler is not None else state["batch"]
+        for n, batch in enumerate(loader):
+            if n < skip:
+                continue
+            state["batch"] += 1
+            yield batch
+        state["epoch"], state["batch"] = state["epoch"] + 1, 0
+
+
+def _finite_everywhere(accelerator: Accelerator, loss: torch.Tensor) -> bool:
+    flag = torch.tensor([1.0 if torch.isfinite(loss.detach()).all() else 0.0], device=accelerator.device)
+    return bool(accelerator.gather(flag).min().item() > 0)
+
+
+def run_training(
+    task: nn.Module, dataset, setup: LoopSetup, on_step: Callable[[int, dict], None] | None = None
+) -> dict:
+    """Train `task` on `dataset` until `setup.train.max_steps`; returns the last logged metrics.
+
+    `on_step(step, metrics)` is called after every optimizer step (tests use it to interrupt a run).
+    """
+    cfg = setup.train
+    accelerator = make_accelerator(cfg, setup.output_dir)
+    set_seed(cfg.seed)
+    optimizer = build_optimizer(task, setup.optim)
+    scheduler = build_scheduler(optimizer, cfg.max_steps, setup.schedule)
+    model, optimizer = accelerator.prepare(task, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
+    sampler = None
+    if not isinstance(dataset, torch.utils.data.IterableDataset):
+        sampler = ResumableBatchSampler(
+            len(dataset), cfg.batch_size, cfg.seed, accelerator.process_index, accelerator.num_processes
+        )
+    state = {"step": 0, "epoch": 0, "batch": 0, "nonfinite_in_a_row": 0, "skipped_steps": 0, "bad": None}
+    tracker = BadItemTracker(setup.max_bad_fraction)
+    checkpoint = latest_checkpoint(setup.output_dir) if cfg.resume else None
+    if checkpoint is not None:
+        state.update(load_checkpoint(accelerator, checkpoint))
+        if state["bad"] is not None:
+            tracker.load_state_dict(state["bad"])
+    logger = RunLogger(accelerator, setup.output_dir, cfg, resume_step=state["step"])
+    unwrapped = accelerator.unwrap_model(model)
+    stream = _batches(dataset, sampler, setup, state)
+    metrics: dict = {}
+    model.train()
+    while state["step"] < cfg.max_steps:
+        step_start = time.perf_counter()
+        data_wait, skip, parts = 0.0, False, {}
+        for _ in range(cfg.gradient_accumulation_steps):
+            t0 = time.perf_counter()
+            batch = next(stream)
+            tracker.update(batch)
+            data_wait += time.perf_counter() - t0
+            if "video" not in batch and "audio" not in batch:
+                skip = True  # every item of this batch was bad
+                continue
+            with accelerator.accumulate(model):
+                out = model(to_device(batch, accelerator.device))
+                loss = out["loss"]
+                if not _finite_everywhere(accelerator, loss):
+                    skip = True
+                if not skip:
+                    accelerator.backward(loss)
+                    parts = {k: v.detach() for k, v in out.items() if k.startswith("loss")}
+        if not skip and cfg.clip_grad_norm is not None:
+            accelerator.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+        if skip:
+            optimizer.zero_grad(set_to_none=True)
+            state["nonfinite_in_a_row"] += 1
+            state["skipped_steps"] += 1
+            if state["nonfinite_in_a_row"] >= cfg.max_nonfinite_in_a_row:
+                raise NonFiniteLoss(
+                    f"the loss was not finite (or the batch empty) for {cfg.max_nonfinite_in_a_row} "
+                    f"steps in a row, at step {state['step']}: lower the lr, set "
+                    "train.clip_grad_norm, or check the data"
+                )
+        else:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["nonfinite_in_a_row"] = 0
+        scheduler.step()
+        state["step"] += 1
+        if hasattr(unwrapped, "on_step_end"):
+            unwrapped.on_step_end(state["step"])
+        metrics = logger.step(
+            state["step"],
+            parts,
+            scheduler.get_last_lr()[0],
+            time.perf_counter() - step_start,
+            data_wait,
+            skipped=skip,
+        )
+        if on_step is not None:
+            on_step(state["step"], metrics)
+        if state["step"] % cfg.checkpoint_every == 0 or state["step"] == cfg.max_steps:
+            state["bad"] = tracker.state_dict()
+            save_checkpoint(accelerator, setup.output_dir, state["step"], state, cfg.keep_checkpoints)
+    logger.close()
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return {**metrics, "skipped_steps": state["skipped_steps"], "bad_items": len(tracker.bad)}

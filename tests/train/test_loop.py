@@ -1,0 +1,137 @@
+"""The training loop: resume continues the same run (equal losses), atomic checkpoints, pruning, the
+non-finite guard, accumulation, bf16 on CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from avssl.train.checkpoint import list_checkpoints
+from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
+from avssl.train.logging import read_metrics
+from avssl.train.loop import LoopSetup, NonFiniteLoss, run_training
+
+
+class Toy(Dataset):
+    """Deterministic per index: a 'video' vector and a target."""
+
+    def __init__(self, n=64):
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(n, 8, generator=g)
+        self.y = self.x @ torch.randn(8, 1, generator=g)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return {"video": self.x[i], "audio": self.y[i], "index": i}
+
+
+class ToyTask(nn.Module):
+    """Regression with dropout (exercises the RNG state on resume) and an EMA hook."""
+
+    def __init__(self, poison_after: int | None = None):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 16), nn.Dropout(0.2), nn.Linear(16, 1))
+        self.register_buffer("ema_steps", torch.zeros(()))
+        self.poison_after = poison_after
+        self.calls = 0
+
+    def forward(self, batch):
+        self.calls += 1
+        loss = ((self.net(batch["video"]) - batch["audio"]) ** 2).mean()
+        if self.poison_after is not None and self.calls > self.poison_after:
+            loss = loss * float("nan")
+        return {"loss": loss, "loss/mse": loss}
+
+    def on_step_end(self, step):
+        self.ema_steps += 1
+
+
+def _setup(tmp_path, **train):
+    cfg = TrainConfig(
+        **{
+            "max_steps": 20,
+            "batch_size": 8,
+            "checkpoint_every": 5,
+            "keep_checkpoints": 2,
+            "log_every": 1,
+            "progress_bar": False,
+            **train,
+        }
+    )
+    return LoopSetup(cfg, OptimConfig(lr=1e-2), ScheduleConfig(warmup_steps=3), Path(tmp_path), num_workers=0)
+
+
+def _losses(run):
+    return {m["step"]: m["loss"] for m in read_metrics(run)}
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_continues_the_same_run(tmp_path):
+    torch.manual_seed(0)
+    run_training(ToyTask(), Toy(), _setup(tmp_path / "full"))
+    full = _losses(tmp_path / "full")
+    assert len(full) == 20
+
+    def stop_at_12(step, metrics):
+        if step == 12:
+            raise Interrupt
+
+    torch.manual_seed(0)
+    with pytest.raises(Interrupt):
+        run_training(ToyTask(), Toy(), _setup(tmp_path / "cut"), on_step=stop_at_12)
+    assert [s for s, _ in list_checkpoints(tmp_path / "cut")] == [5, 10]
+    torch.manual_seed(123)  # a different init: the checkpoint must overwrite it
+    task = ToyTask()
+    run_training(task, Toy(), _setup(tmp_path / "cut"))
+    resumed = _losses(tmp_path / "cut")
+    assert sorted(resumed) == list(range(1, 21))
+    for step in range(11, 21):
+        assert resumed[step] == pytest.approx(full[step], abs=1e-6), step
+    assert task.ema_steps.item() == 20  # buffers restored from the step-10 checkpoint, then 10 more hooks
+    assert [s for s, _ in list_checkpoints(tmp_path / "cut")] == [15, 20]
+
+
+def test_without_resume_the_losses_differ(tmp_path):
+    """The resume test can fail: a restart from scratch at step 10 does not reproduce the run."""
+    torch.manual_seed(0)
+    run_training(ToyTask(), Toy(), _setup(tmp_path / "a"))
+    torch.manual_seed(0)
+    run_training(ToyTask(), Toy(), _setup(tmp_path / "b", max_steps=10, resume=False))
+    assert _losses(tmp_path / "a")[3] == pytest.approx(_losses(tmp_path / "b")[3], abs=1e-6)
+    assert _losses(tmp_path / "a")[10] != pytest.approx(_losses(tmp_path / "b")[10], abs=1e-6)
+
+
+def test_half_written_checkpoint_is_ignored(tmp_path):
+    torch.manual_seed(0)
+    run_training(ToyTask(), Toy(), _setup(tmp_path, max_steps=5))
+    (tmp_path / "checkpoints" / ".tmp_step_10").mkdir()
+    (tmp_path / "checkpoints" / "step_15").mkdir()  # no train_state.json: incomplete
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [5]
+
+
+def test_nonfinite_loss_is_skipped_then_stops(tmp_path):
+    torch.manual_seed(0)
+    with pytest.raises(NonFiniteLoss, match="3 steps in a row"):
+        run_training(ToyTask(poison_after=4), Toy(), _setup(tmp_path, max_nonfinite_in_a_row=3))
+    logged = read_metrics(tmp_path)
+    assert [m["step"] for m in logged if m.get("skipped")] == [5, 6]
+
+
+def test_gradient_accumulation_and_bf16_run(tmp_path):
+    torch.manual_seed(0)
+    result = run_training(
+        ToyTask(),
+        Toy(),
+        _setup(tmp_path / "acc", max_steps=4, gradient_accumulation_steps=2, mixed_precision="bf16"),
+    )
+    assert result["step"] == 4 and result["loss"] == result["loss"]
+    assert (tmp_path / "acc" / "checkpoints" / "step_4" / "train_state.json").is_file()
