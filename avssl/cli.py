@@ -83,6 +83,91 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
+def _embeddings(args: argparse.Namespace, split: str | None) -> dict:
+    """Embeddings from --embeddings E.npz, or computed from --run with --data/--layout (or files)."""
+    import numpy as np
+
+    if getattr(args, "embeddings", None):
+        with np.load(args.embeddings) as data:
+            return {k: data[k] for k in data.files}
+    if not args.run:
+        raise FileNotFoundError("give --run RUN (with --data/--layout or files) or --embeddings E.npz")
+    from avssl.evaluation.embed import compute_embeddings, dataset_for_run, eval_data_config, files_dataset
+    from avssl.inference.load import load_run
+
+    task, config = load_run(args.run)
+    if getattr(args, "files", None):
+        dataset = files_dataset(args.files, eval_data_config(config, None, None, None))
+    else:
+        dataset = dataset_for_run(config, args.data, args.layout, split)
+    return compute_embeddings(task, dataset, args.batch_size, args.workers)
+
+
+def _write_json(path: str, data: dict) -> None:
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=1))
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    emb = _embeddings(args, args.split)
+    np.savez(args.out, **emb)
+    print(
+        f"wrote {len(emb['ids'])} embeddings (video {emb['video'].shape}, audio {emb['audio'].shape}) to {args.out}"
+    )
+    return 0
+
+
+def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    import torch
+
+    from avssl.evaluation.retrieval import retrieval_metrics
+
+    emb = _embeddings(args, args.split)
+    metrics = retrieval_metrics(torch.from_numpy(emb["video"]), torch.from_numpy(emb["audio"]), args.chunk)
+    _write_json(args.out, metrics)
+    print(json.dumps(metrics))
+    return 0
+
+
+def _cmd_eval_probe(args: argparse.Namespace) -> int:
+    import torch
+
+    from avssl.evaluation.probe import probe_metrics
+
+    train, test = _embeddings(args, args.train_split), _embeddings(args, args.test_split)
+    if (train["labels"] < 0).any() or (test["labels"] < 0).any():
+        raise FileNotFoundError("the probe needs labelled items (the dataset has no labels)")
+    features = "video" if args.modality == "video" else "audio"
+    num_classes = int(max(train["labels"].max(), test["labels"].max())) + 1
+    metrics = probe_metrics(
+        torch.from_numpy(train[features]),
+        torch.from_numpy(train["labels"]),
+        torch.from_numpy(test[features]),
+        torch.from_numpy(test["labels"]),
+        num_classes,
+    )
+    metrics["modality"] = features
+    _write_json(args.out, metrics)
+    print(json.dumps(metrics))
+    return 0
+
+
+def _add_source_args(parser: argparse.ArgumentParser, files: bool = False, split: bool = True) -> None:
+    parser.add_argument("--run", help="a training run directory")
+    parser.add_argument("--data", help="dataset root (default: the run's data.root)")
+    parser.add_argument("--layout", help="dataset layout (default: the run's data.layout)")
+    if split:
+        parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    if files:
+        parser.add_argument("files", nargs="*", help="video files instead of a dataset")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avssl", description="Audio-visual self-supervised learning.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
@@ -117,6 +202,27 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--min-duration", type=float, default=0.0, help="report clips shorter than this (s)")
     check.add_argument("--workers", type=int, default=2)
     check.set_defaults(func=_cmd_check_data)
+
+    embed = sub.add_parser("embed", help="write video/audio embeddings of a dataset or of files (npz)")
+    _add_source_args(embed, files=True)
+    embed.add_argument("--out", required=True)
+    embed.set_defaults(func=_cmd_embed)
+
+    evaluate = sub.add_parser("eval", help="evaluate with the field's protocols")
+    evals = evaluate.add_subparsers(dest="protocol", required=True)
+    retrieval = evals.add_parser("retrieval", help="audio<->video retrieval: R@1/5/10, MedR, MeanR")
+    _add_source_args(retrieval)
+    retrieval.add_argument("--embeddings", help="an npz from `avssl embed` instead of --run")
+    retrieval.add_argument("--chunk", type=int, default=2048, help="block size (memory ~ chunk^2)")
+    retrieval.add_argument("--out", required=True)
+    retrieval.set_defaults(func=_cmd_eval_retrieval)
+    probe_eval = evals.add_parser("probe", help="kNN (k=20, cosine, weighted) and linear probe: top-1/top-5")
+    _add_source_args(probe_eval, split=False)
+    probe_eval.add_argument("--train-split", default="train")
+    probe_eval.add_argument("--test-split", default="test")
+    probe_eval.add_argument("--modality", choices=["video", "audio"], default="video")
+    probe_eval.add_argument("--out", required=True)
+    probe_eval.set_defaults(func=_cmd_eval_probe)
 
     probe = sub.add_parser("probe", help="print duration, frame rate, size and audio facts of media files")
     probe.add_argument("files", nargs="+")

@@ -21,7 +21,9 @@ rank ``s`` receives ``d(sum_r L_r) / d x_s`` for its own samples. After the DDP 
 is the mean over its local rows, that is exactly the gradient of the single-process loss on the
 concatenated batch (tested in ``tests/test_distributed.py``).
 
-All ranks must pass tensors of the same shape (equal per-rank batch: use ``drop_last=True``).
+All ranks must pass tensors of the same shape (equal per-rank batch: use ``drop_last=True``), and the
+gathered tensor must reach the loss on every rank: its backward is a collective, so a rank that skips
+it leaves the others waiting.
 """
 
 from __future__ import annotations
@@ -44,6 +46,20 @@ def rank() -> int:
 def world_size() -> int:
     """Number of processes; 1 when not distributed."""
     return dist.get_world_size() if is_distributed() else 1
+
+
+def barrier() -> None:
+    """Wait for every process (no-op when not distributed)."""
+    if is_distributed():
+        dist.barrier()
+
+
+def init_from_launcher() -> None:
+    """Join the process group a launcher (torchrun, accelerate launch) set up through environment variables;
+    nothing happens for a plain single process. Accelerate picks the backend (gloo on CPU, nccl on CUDA)."""
+    from accelerate import PartialState
+
+    PartialState()
 
 
 def _all_gather_cat(x: Tensor) -> Tensor:

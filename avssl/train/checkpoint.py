@@ -66,3 +66,22 @@ def load_checkpoint(accelerator: Accelerator, path: str | Path) -> dict:
     """Restore Accelerate's state from `path` and return its train_state."""
     accelerator.load_state(str(path))
     return json.loads((Path(path) / TRAIN_STATE).read_text())
+
+
+def export_model(model, output_dir: str | Path) -> Path:
+    """Write the final weights as `RUN/model/model.safetensors` next to a copy of the run's config.yaml
+    (atomically: temp dir + rename). `avssl` commands load a run from here."""
+    from safetensors.torch import save_file
+
+    out, tmp = Path(output_dir) / "model", Path(output_dir) / ".tmp_model"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    save_file(state, str(tmp / "model.safetensors"))
+    config = Path(output_dir) / "config.yaml"
+    if config.is_file():
+        shutil.copy(config, tmp / "config.yaml")
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out

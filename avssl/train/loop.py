@@ -26,7 +26,7 @@ from torch import nn
 
 from avssl.data.datasets.base import BadItemTracker
 from avssl.data.loader import ResumableBatchSampler, build_loader
-from avssl.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from avssl.train.checkpoint import export_model, latest_checkpoint, load_checkpoint, save_checkpoint
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from avssl.train.logging import RunLogger, trackers_available
 from avssl.train.optim import build_optimizer
@@ -177,5 +177,7 @@ def run_training(
             save_checkpoint(accelerator, setup.output_dir, state["step"], state, cfg.keep_checkpoints)
     logger.close()
     accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        export_model(unwrapped, setup.output_dir)
     accelerator.end_training()
     return {**metrics, "skipped_steps": state["skipped_steps"], "bad_items": len(tracker.bad)}

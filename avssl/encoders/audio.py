@@ -1,0 +1,105 @@
+"""Waveform audio encoder: log-mel front end + 2D ResNet over the (mel, time) plane.
+
+:class:`LogMelFrontEnd` turns a waveform (B, ch, S) into a log-mel "image" (B, 1, n_mels, frames) on the
+input's device with ``torchaudio.transforms.MelSpectrogram``:
+
+    P[m, n] = Σ_k M[m, k] · |STFT(x)[k, n]|^power,   out = log(P + offset)  or  10·log10(max(P, offset))
+    out = (out − mean) / std,   frames = 1 + S // hop (centred, reflect-padded frames)
+
+with a periodic Hann window of ``win_length`` samples zero-padded to ``n_fft``. The defaults (Slaney mel
+scale, Slaney area norm, reflect padding) make ``librosa.feature.melspectrogram(..., pad_mode="reflect")``
+an exact reference; set ``mel_scale="htk"``, ``mel_norm=None`` for torchaudio's/HTK's filters. Channels are
+averaged to mono first. The filters and window are non-persistent buffers: they follow the module's
+device but are not in its state dict (the config fully determines them).
+
+:class:`AudioResNetEncoder` feeds that image to a 1-channel ResNet (as in LVS, EZ-VSL and SSL-TIE, which
+use ResNet-18 on spectrograms): (B, ch, S) → (B, 512, ⌈n_mels/32⌉, ⌈frames/32⌉) at output stride 32.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchaudio
+from torch import Tensor, nn
+
+from avssl.encoders.config import AudioFrontEndConfig
+from avssl.encoders.visual import ResNet2dEncoder, ResNetArch
+from avssl.encoders.weights import ClassifierLayout
+
+
+def ms_to_samples(ms: float, sample_rate: int) -> int:
+    """Window/hop length in samples: round(sample_rate · ms / 1000) (25 ms → 400, 10 ms → 160 at 16 kHz)."""
+    return round(sample_rate * ms / 1000.0)
+
+
+def make_buffers_non_persistent(module: nn.Module) -> None:
+    """Keep every buffer of ``module`` (and its children) out of state dicts; they still follow ``.to()``."""
+    for child in module.modules():
+        for name, buf in list(child.named_buffers(recurse=False)):
+            child.register_buffer(name, buf, persistent=False)
+
+
+class LogMelFrontEnd(nn.Module):
+    """Waveform (B, ch, S) → standardised log-mel (B, 1, n_mels, 1 + S // hop); see the module docstring."""
+
+    def __init__(self, cfg: AudioFrontEndConfig) -> None:
+        super().__init__()
+        win_length = ms_to_samples(cfg.win_ms, cfg.sample_rate)
+        hop_length = ms_to_samples(cfg.hop_ms, cfg.sample_rate)
+        if cfg.n_fft < win_length:
+            raise ValueError(f"n_fft ({cfg.n_fft}) must be ≥ the window ({win_length} samples)")
+        if cfg.log_mode not in ("log", "db"):
+            raise ValueError(f"log_mode must be 'log' or 'db', got {cfg.log_mode!r}")
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=cfg.sample_rate,
+            n_fft=cfg.n_fft,
+            win_length=win_length,
+            hop_length=hop_length,
+            f_min=cfg.f_min,
+            f_max=cfg.f_max,
+            n_mels=cfg.n_mels,
+            power=cfg.power,
+            center=cfg.center,
+            pad_mode="reflect",
+            norm=cfg.mel_norm,
+            mel_scale=cfg.mel_scale,
+        )
+        make_buffers_non_persistent(self.mel)
+        self.cfg = cfg
+        self.hop_length = hop_length
+
+    def mel_power(self, wave: Tensor) -> Tensor:
+        """(B, ch, S) → mel power before the log, (B, n_mels, frames), float32 even under autocast."""
+        if wave.ndim != 3:
+            raise ValueError(f"expected a waveform (B, channels, samples), got shape {tuple(wave.shape)}")
+        with torch.autocast(device_type=wave.device.type, enabled=False):
+            return self.mel(wave.float().mean(dim=1))
+
+    def forward(self, wave: Tensor) -> Tensor:
+        """(B, ch, S) → (B, 1, n_mels, frames)."""
+        power = self.mel_power(wave)
+        if self.cfg.log_mode == "log":
+            logmel = torch.log(power + self.cfg.log_offset)
+        else:
+            logmel = 10.0 * torch.log10(power.clamp_min(self.cfg.log_offset))
+        return ((logmel - self.cfg.mean) / self.cfg.std).unsqueeze(1)
+
+
+class AudioResNetEncoder(nn.Module):
+    """Log-mel + 1-channel ResNet: waveform (B, ch, S) → (B, D, f, t), D = 512 (ResNet-18) / 2048 (ResNet-50)."""
+
+    input_kind = "waveform"
+    classifier_layout = ClassifierLayout(module="backbone", head=("fc.",), first_conv="conv1.weight")
+
+    def __init__(
+        self, cfg: AudioFrontEndConfig, arch: ResNetArch = "resnet18", output_stride: int = 32
+    ) -> None:
+        super().__init__()
+        self.frontend = LogMelFrontEnd(cfg)
+        self.backbone = ResNet2dEncoder(arch, in_channels=1, output_stride=output_stride)
+        self.in_channels = 1  # any channel count is accepted and averaged to mono
+        self.out_dim: int = self.backbone.out_dim
+
+    def forward(self, wave: Tensor) -> Tensor:
+        """(B, ch, S) → (B, out_dim, n_mels/s, frames/s)."""
+        return self.backbone(self.frontend(wave))

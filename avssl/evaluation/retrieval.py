@@ -1,0 +1,65 @@
+"""Cross-modal retrieval (video→audio, audio→video) with the field's protocol, in bounded memory.
+
+Protocol (as CAV-MAE and followers print it): cosine similarity between L2-normalised embeddings; item i's
+true partner is item i of the other modality. The rank of the true pair is the number of candidates, the
+true one included, whose score is ≥ the true score — ties count against the query (pessimistic), so a
+constant embedding gets R@1 = 0, never 100. R@k = percentage of queries with rank ≤ k; MedR / MeanR =
+median / mean rank (1-based).
+
+Scores are computed block by block (queries × candidates, `chunk` rows each), so 200k items never need an
+N×N matrix; they are computed in float64 and rounded to 1e-9 so that exact ties (duplicate embeddings) are
+ties whatever the summation order of each block.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+_TIE_GRID = 1e-9
+
+
+def _normalise(x: torch.Tensor) -> torch.Tensor:
+    x = x.to(torch.float64)
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def _scores(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    return torch.round((q @ c.T) / _TIE_GRID)
+
+
+def retrieval_ranks(queries: torch.Tensor, candidates: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """1-based pessimistic rank of candidate i for query i, for every i; (N,) long. Memory O(chunk²)."""
+    if queries.shape != candidates.shape:
+        raise ValueError(f"queries {tuple(queries.shape)} and candidates {tuple(candidates.shape)} differ")
+    q, c = _normalise(queries), _normalise(candidates)
+    n = q.shape[0]
+    ranks = torch.empty(n, dtype=torch.long)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        rows = q[start:stop]
+        true = torch.round((rows * c[start:stop]).sum(1) / _TIE_GRID)  # (c,)
+        count = torch.zeros(stop - start, dtype=torch.long)
+        for c_start in range(0, n, chunk):
+            block = _scores(rows, c[c_start : c_start + chunk])  # (c, c2)
+            count += (block >= true[:, None]).sum(1)
+        ranks[start:stop] = count
+    return ranks
+
+
+def rank_metrics(ranks: torch.Tensor | np.ndarray, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
+    """R@k in percent, MedR and MeanR from 1-based ranks."""
+    r = np.asarray(ranks, dtype=np.float64)
+    out = {f"R@{k}": float(100.0 * np.mean(r <= k)) for k in ks}
+    out["MedR"] = float(np.median(r))
+    out["MeanR"] = float(np.mean(r))
+    return out
+
+
+def retrieval_metrics(video: torch.Tensor, audio: torch.Tensor, chunk: int = 2048) -> dict:
+    """The M.json of `avssl eval retrieval`: both directions and the number of items."""
+    return {
+        "video_to_audio": rank_metrics(retrieval_ranks(video, audio, chunk)),
+        "audio_to_video": rank_metrics(retrieval_ranks(audio, video, chunk)),
+        "num_items": int(video.shape[0]),
+    }

@@ -1,0 +1,68 @@
+"""Cross-modal contrastive pretraining of a visual and an audio encoder.
+
+Each clip's frames and its own audio window are a positive pair; every other clip of the global batch (all
+processes) is a negative: symmetric cross-modal InfoNCE on projected, pooled features (audio-visual
+instance discrimination: Arandjelović & Zisserman, "Look, Listen and Learn", ICCV 2017; Morgado et al.,
+AVID, CVPR 2021; the symmetric, temperature-scaled form of CLIP, Radford et al. 2021).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from avssl.encoders import EncoderConfig, build_encoder
+from avssl.heads.projection import MLPHead
+from avssl.losses.infonce import CrossModalInfoNCE
+
+
+@dataclass
+class AVContrastiveConfig:
+    """Encoders, projection heads and the loss's temperature."""
+
+    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="resnet18"))
+    audio: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="audio_resnet18"))
+    embed_dim: int = 128
+    proj_hidden: int = 512
+    proj_layers: int = 2
+    temperature: float = 0.07
+    learnable_temperature: bool = False
+
+
+def pool_map(features: Tensor) -> Tensor:
+    """Average over every axis after the channels: (B, D, …) → (B, D)."""
+    return features.flatten(2).mean(2)
+
+
+class AVContrastive(nn.Module):
+    """`forward(batch)` → {"loss", "loss/infonce", "logit_scale"}; `embed_video` / `embed_audio` give
+    L2-normalised (B, embed_dim) embeddings for retrieval."""
+
+    def __init__(self, cfg: AVContrastiveConfig):
+        super().__init__()
+        self.visual_encoder = build_encoder(cfg.visual)
+        self.audio_encoder = build_encoder(cfg.audio)
+        self.visual_head = MLPHead(
+            self.visual_encoder.out_dim, cfg.embed_dim, cfg.proj_hidden, cfg.proj_layers
+        )
+        self.audio_head = MLPHead(self.audio_encoder.out_dim, cfg.embed_dim, cfg.proj_hidden, cfg.proj_layers)
+        self.loss = CrossModalInfoNCE(cfg.temperature, cfg.learnable_temperature)
+
+    def embed_video(self, batch: dict) -> Tensor:
+        """(B, C, T, H, W) video → (B, embed_dim), unit norm."""
+        return F.normalize(self.visual_head(pool_map(self.visual_encoder(batch["video"]))), dim=1)
+
+    def embed_audio(self, batch: dict) -> Tensor:
+        """(B, channels, samples) waveform → (B, embed_dim), unit norm."""
+        return F.normalize(self.audio_head(pool_map(self.audio_encoder(batch["audio"]))), dim=1)
+
+    def forward(self, batch: dict) -> dict[str, Tensor]:
+        loss = self.loss(self.embed_video(batch), self.embed_audio(batch))
+        scale = getattr(self.loss, "logit_scale", None)
+        out = {"loss": loss, "loss/infonce": loss}
+        if isinstance(scale, torch.Tensor):
+            out["logit_scale"] = scale.detach().exp()
+        return out

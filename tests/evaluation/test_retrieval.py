@@ -1,0 +1,70 @@
+"""Retrieval metrics against a naive per-pair loop, with ties (pessimistic) and chunking."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from avssl.evaluation.retrieval import rank_metrics, retrieval_metrics, retrieval_ranks
+
+
+def naive_ranks(q, c):
+    """Rank of the true pair = #candidates (true included) with cosine >= the true cosine."""
+    q, c = np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64)
+
+    def cos(a, b):
+        return math.fsum(a * b) / (math.sqrt(math.fsum(a * a)) * math.sqrt(math.fsum(b * b)))
+
+    ranks = []
+    for i in range(len(q)):
+        true = round(cos(q[i], c[i]), 9)
+        ranks.append(sum(1 for j in range(len(c)) if round(cos(q[i], c[j]), 9) >= true))
+    return np.array(ranks)
+
+
+def naive_metrics(ranks):
+    return {
+        "R@1": 100 * np.mean(ranks <= 1),
+        "R@5": 100 * np.mean(ranks <= 5),
+        "R@10": 100 * np.mean(ranks <= 10),
+        "MedR": float(np.median(ranks)),
+        "MeanR": float(np.mean(ranks)),
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("chunk", [7, 64, 4096])
+def test_ranks_match_naive_loop(seed, chunk):
+    g = torch.Generator().manual_seed(seed)
+    video = torch.randn(53, 6, generator=g)
+    audio = video + 0.8 * torch.randn(53, 6, generator=g)
+    ranks = retrieval_ranks(video, audio, chunk=chunk)
+    np.testing.assert_array_equal(ranks.numpy(), naive_ranks(video.numpy(), audio.numpy()))
+    assert rank_metrics(ranks) == pytest.approx(naive_metrics(ranks.numpy()))
+
+
+def test_ties_count_against_the_query():
+    constant = torch.ones(10, 4)
+    m = retrieval_metrics(constant, constant, chunk=3)
+    assert m["video_to_audio"]["R@1"] == 0.0 and m["video_to_audio"]["MedR"] == 10.0
+    dup = torch.eye(4).repeat_interleave(2, 0)  # pairs of duplicates: each true pair ties with its twin
+    ranks = retrieval_ranks(dup, dup, chunk=3)
+    assert ranks.tolist() == [2] * 8
+    np.testing.assert_array_equal(ranks.numpy(), naive_ranks(dup.numpy(), dup.numpy()))
+
+
+def test_perfect_and_json_shape():
+    x = torch.randn(30, 8)
+    m = retrieval_metrics(x, x)
+    assert m["num_items"] == 30
+    for direction in ("video_to_audio", "audio_to_video"):
+        assert m[direction] == {"R@1": 100.0, "R@5": 100.0, "R@10": 100.0, "MedR": 1.0, "MeanR": 1.0}
+
+
+def test_chance_level_for_random_embeddings():
+    g = torch.Generator().manual_seed(5)
+    m = retrieval_metrics(torch.randn(400, 16, generator=g), torch.randn(400, 16, generator=g), chunk=128)
+    assert m["video_to_audio"]["R@10"] < 6 and 140 < m["video_to_audio"]["MedR"] < 260
