@@ -56,10 +56,11 @@ def barrier() -> None:
 
 def init_from_launcher() -> None:
     """Join the process group a launcher (torchrun, accelerate launch) set up through environment variables;
-    nothing happens for a plain single process. Accelerate picks the backend (gloo on CPU, nccl on CUDA)."""
+    nothing happens for a plain single process. Accelerate picks the backend (gloo on CPU, nccl on CUDA);
+    without CUDA it must be told to use the CPU, or it ignores torchrun's environment."""
     from accelerate import PartialState
 
-    PartialState()
+    PartialState(cpu=not torch.cuda.is_available())
 
 
 def _all_gather_cat(x: Tensor) -> Tensor:
