@@ -156,6 +156,25 @@ def _cmd_eval_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_localize(args: argparse.Namespace) -> int:
+    from avssl.inference.load import load_run
+    from avssl.inference.localize import LocalizeOptions, localize_video
+
+    task, config = load_run(args.run)
+    if not hasattr(task, "localize"):
+        raise ConfigError(f"{args.run}: the {config.get('task')} task has no localize method")
+    options = LocalizeOptions(window_s=args.window_s, stride_s=args.stride_s, overlay=not args.no_overlay)
+    failed = 0
+    for video in args.videos:
+        try:
+            out = localize_video(task, config, video, args.out, options)
+            print(f"{video}: {out}/heatmaps.npz, peaks.json" + ("" if args.no_overlay else ", overlay.mp4"))
+        except MediaError as err:
+            print(f"avssl localize: error: {err}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
 def _add_source_args(parser: argparse.ArgumentParser, files: bool = False, split: bool = True) -> None:
     parser.add_argument("--run", help="a training run directory")
     parser.add_argument("--data", help="dataset root (default: the run's data.root)")
@@ -223,6 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
     probe_eval.add_argument("--modality", choices=["video", "audio"], default="video")
     probe_eval.add_argument("--out", required=True)
     probe_eval.set_defaults(func=_cmd_eval_probe)
+
+    localize = sub.add_parser(
+        "localize", help="sound-source heatmaps, overlay video and peaks of your videos"
+    )
+    localize.add_argument("videos", nargs="+")
+    localize.add_argument("--run", required=True, help="a trained localization run directory")
+    localize.add_argument("--out", required=True)
+    localize.add_argument("--window-s", type=float, default=1.0)
+    localize.add_argument("--stride-s", type=float, default=0.5)
+    localize.add_argument("--no-overlay", action="store_true", help="skip rendering overlay.mp4")
+    localize.set_defaults(func=_cmd_localize)
 
     probe = sub.add_parser("probe", help="print duration, frame rate, size and audio facts of media files")
     probe.add_argument("files", nargs="+")

@@ -1,0 +1,157 @@
+"""`avssl localize`: where the sound comes from in a user's own video, window by window.
+
+For every window (length `window_s`, every `stride_s`) the frame at the window's centre and the window's
+audio go through the trained task's `localize` (the frame is resized to the model's square input, so any
+resolution and aspect ratio works; the map is resized back onto the frame). Long videos are streamed: each
+window is decoded on its own (exact seek) and maps are written to a memory-mapped file, so memory does not
+grow with the video's length. Outputs per video, in `OUT/<name>/`:
+
+- `heatmaps.npz`: `heatmaps` (T, H, W) float32 in [0, 1] (min-max per map; H, W = the frame scaled so its
+  longer side is at most `max_side`, stated in `scale`), `times` (T,) seconds (window centres), `scale`;
+- `overlay.mp4`: every frame with the nearest heatmap blended, the original audio, same fps and duration;
+- `peaks.json`: per time `time`, `x`, `y` (pixels of the original frame), `score` (the map's raw maximum),
+  `box` [x0, y0, x1, y1] (pixels) of the connected region around the peak where the map ≥ 0.5.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+from tqdm import tqdm
+
+from avssl.data.decoding import MediaError, probe, read_clip
+from avssl.inference.overlay import render_overlay
+from avssl.transforms.functional.appearance import IMAGENET_MEAN, IMAGENET_STD
+
+
+@dataclass
+class LocalizeOptions:
+    """Windowing and output options of `avssl localize`."""
+
+    window_s: float = 1.0
+    stride_s: float = 0.5
+    batch_size: int = 8
+    max_side: int = 320
+    overlay: bool = True
+
+
+def window_starts(duration_s: float, window_s: float, stride_s: float) -> list[float]:
+    """Starts covering [0, duration]: every stride, plus a last window ending at the end."""
+    if duration_s <= window_s:
+        return [0.0]
+    starts = list(np.arange(0.0, duration_s - window_s + 1e-9, stride_s))
+    if duration_s - window_s - starts[-1] > 1e-6:
+        starts.append(duration_s - window_s)
+    return [float(s) for s in starts]
+
+
+def _model_input(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (B, H, W, 3) frames → normalised (B, 3, 1, size, size)."""
+    x = frames.permute(0, 3, 1, 2).float() / 255.0
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return ((x - mean) / std).unsqueeze(2)
+
+
+def peak_and_box(heatmap: np.ndarray, scale: float) -> tuple[float, float, list[float]]:
+    """Peak (x, y) and the box of the ≥ 0.5 region containing it, in original-frame pixels."""
+    y, x = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+    labels, _ = ndimage.label(heatmap >= 0.5)
+    ys, xs = np.nonzero(labels == labels[y, x])
+    box = [xs.min() / scale, ys.min() / scale, (xs.max() + 1) / scale, (ys.max() + 1) / scale]
+    return (x + 0.5) / scale, (y + 0.5) / scale, [round(float(v), 1) for v in box]
+
+
+@torch.no_grad()
+def _maps(task, frames: torch.Tensor, audio: torch.Tensor, size: int, device) -> torch.Tensor:
+    batch = {"video": _model_input(frames, size).to(device), "audio": audio.to(device)}
+    return task.localize(batch).float().cpu()  # (B, h, w)
+
+
+def localize_video(
+    task,
+    run_config: dict,
+    video: str | Path,
+    out_dir: str | Path,
+    options: LocalizeOptions = LocalizeOptions(),
+    device: str = "cpu",
+) -> Path:
+    """Localize the sounding regions of `video`; write heatmaps.npz, overlay.mp4 and peaks.json."""
+    video = Path(video)
+    info = probe(video)
+    if not info["has_video"]:
+        raise MediaError(video, "has no video stream")
+    if not info["has_audio"]:
+        raise MediaError(video, "has no audio stream: there is no sound to localize")
+    data = run_config.get("data", {})
+    size, rate, channels = (
+        int(data.get("size", 224)),
+        int(data.get("sample_rate", 16000)),
+        int(data.get("channels", 1)),
+    )
+    duration = float(info["duration_s"] or options.window_s)
+    starts = window_starts(duration, options.window_s, options.stride_s)
+    scale = min(1.0, options.max_side / max(info["width"], info["height"]))
+    height, width = max(1, round(info["height"] * scale)), max(1, round(info["width"] * scale))
+    out = Path(out_dir) / video.stem
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as scratch:
+        maps = np.lib.format.open_memmap(
+            Path(scratch) / "maps.npy", mode="w+", dtype=np.float32, shape=(len(starts), height, width)
+        )
+        peaks = []
+        for first in tqdm(range(0, len(starts), options.batch_size), desc=video.name, leave=False):
+            chunk = starts[first : first + options.batch_size]
+            clips = [
+                read_clip(video, s + options.window_s / 2, 1e-3, fps=1000, size=None, sample_rate=None)
+                for s in chunk
+            ]
+            audio = torch.stack(
+                [
+                    read_clip(
+                        video, s, options.window_s, sample_rate=rate, channels=channels, with_video=False
+                    ).audio
+                    for s in chunk
+                ]
+            )
+            raw = _maps(task, torch.cat([c.frames[:1] for c in clips]), audio, size, device)
+            for k, m in enumerate(raw.numpy()):
+                resized = F.interpolate(
+                    torch.from_numpy(m)[None, None],
+                    size=(height, width),
+                    mode="bilinear",
+                    align_corners=False,
+                )[0, 0].numpy()
+                lo, hi = resized.min(), resized.max()
+                norm = (resized - lo) / (hi - lo) if hi > lo else np.zeros_like(resized)
+                maps[first + k] = norm
+                x, y, box = peak_and_box(norm, scale)
+                peaks.append(
+                    {
+                        "time": round(chunk[k] + options.window_s / 2, 4),
+                        "x": round(x, 1),
+                        "y": round(y, 1),
+                        "score": float(m.max()),
+                        "box": box,
+                    }
+                )
+        times = np.array([p["time"] for p in peaks])
+        np.savez(out / "heatmaps.npz", heatmaps=maps, times=times, scale=np.float32(scale))
+        (out / "peaks.json").write_text(
+            json.dumps(
+                {"video": str(video), "width": info["width"], "height": info["height"], "peaks": peaks},
+                indent=1,
+            )
+        )
+        if options.overlay:
+            render_overlay(video, out / "overlay.mp4", times, maps)
+        del maps
+    return out
