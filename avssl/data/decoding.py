@@ -153,13 +153,17 @@ def read_clip(
     audio_path: Source | None = None,
     with_video: bool = True,
     threads: int = 1,
+    video_offset_s: float = 0.0,
 ) -> Clip:
     """Decode the frames and the audio of [start_s, start_s + duration_s) of a video file.
 
     fps: frames per second sampled from the window; size: None (native), int (shorter side) or (H, W);
     sample_rate: audio rate returned (None = no audio); channels: 1 (mixed down) or 2 (binaural);
     audio_path: a sidecar audio file (e.g. a 16 kHz wav) read instead of the container's audio;
-    threads: decoder threads (1 inside DataLoader workers, more for a single process on large frames).
+    threads: decoder threads (1 inside DataLoader workers, more for a single process on large frames);
+    video_offset_s: frame targets are shifted by this much against the audio window (t_k = start +
+    offset + k / fps): 0.5 with a 1 s window and fps 1 gives the frame at the audio window's centre;
+    other values make the A/V offsets of synchronisation tasks.
     Raises MediaError naming the file and the problem.
     """
     path = _check_file(path)
@@ -168,7 +172,7 @@ def read_clip(
     clip = Clip(path=str(path), start_s=float(start_s), duration_s=float(duration_s))
     with _open(path) as container:
         if with_video:
-            _read_video_into(clip, container, path, fps, size, threads)
+            _read_video_into(clip, container, path, (fps, video_offset_s), size, threads)
         if sample_rate is not None and audio_path is None:
             if not container.streams.audio:
                 raise MediaError(path, "has no audio stream (pass an audio_path sidecar or sample_rate=None)")
@@ -199,11 +203,12 @@ def _declared_end(container, stream) -> float | None:
     return None
 
 
-def _read_video_into(clip: Clip, container, path: Path, fps: float, size: Size, threads: int) -> None:
+def _read_video_into(clip: Clip, container, path: Path, timing: tuple[float, float], size: Size, threads: int) -> None:
     if not container.streams.video:
         raise MediaError(path, "has no video stream")
     stream = container.streams.video[0]
-    targets = target_times(clip.start_s, clip.duration_s, fps)
+    fps, offset = timing
+    targets = target_times(clip.start_s + offset, clip.duration_s, fps)
     end = _declared_end(container, stream)
     if end is not None and targets[0] >= end:
         raise MediaError(

@@ -28,6 +28,7 @@ class DataConfig:
     size: int = 112
     sample_rate: int = 16000
     channels: int = 1
+    video_offset_s: float = 0.0  # frames at start + offset + k / fps (0.5 with 1 s and fps 1: the centre)
     num_workers: int = 2
     max_bad_fraction: float = 0.01
     # sizes of resize/crop transforms default to `size` when a spec leaves them out
@@ -56,6 +57,7 @@ def clip_spec(cfg: DataConfig, sampler: str = "random") -> ClipSpec:
         sample_rate=cfg.sample_rate,
         channels=cfg.channels,
         sampler=sampler,
+        video_offset_s=cfg.video_offset_s,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
+import torch
 
 from avssl.data.decoding import read_clip, target_times
 from avssl.data.synthetic.timing import click_times, decode_index, frame_times_for
@@ -122,3 +123,13 @@ def test_window_past_the_end_is_padded_and_flagged(timing_clips, name):
     assert [decode_index(f) for f in clip.frames[clip.num_valid_frames :].numpy()] == [last] * (
         8 - clip.num_valid_frames
     )
+
+
+def test_video_offset_moves_frames_not_audio(timing_clips):
+    path, spec = timing_clips["cfr_short_gop"]
+    times = frame_times_for(spec)
+    base = read_clip(path, 1.0, 1.0, fps=1, size=(48, 64))
+    centre = read_clip(path, 1.0, 1.0, fps=1, size=(48, 64), video_offset_s=0.5)
+    assert times[decode_index(base.frames[0].numpy())] == pytest.approx(1.0)
+    assert times[decode_index(centre.frames[0].numpy())] == pytest.approx(1.5, abs=0.5 / spec.fps)
+    assert torch.equal(base.audio, centre.audio)

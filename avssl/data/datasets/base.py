@@ -50,6 +50,7 @@ class ClipSpec:
     sample_rate: int = 16000
     channels: int = 1
     sampler: SamplerName = "random"
+    video_offset_s: float = 0.0
 
 
 @dataclass
@@ -133,6 +134,7 @@ class ClipDataset(Dataset):
                 sample_rate=spec.sample_rate,
                 channels=spec.channels,
                 audio_path=item.audio_path,
+                video_offset_s=spec.video_offset_s,
             )
         if item.audio_path is None:
             raise AnnotationError(item.path, f"item {item.id!r} has no audio file")
