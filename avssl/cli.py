@@ -175,6 +175,32 @@ def _cmd_localize(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_eval_localization(args: argparse.Namespace) -> int:
+    from avssl.evaluation.localization import cmd_eval_localization, save_predictions
+
+    if args.run is not None:
+        if args.predictions or args.baseline:
+            raise ConfigError("give one of --run, --predictions or --baseline")
+        from avssl.evaluation.localization_predict import benchmark_dataset, predict_localization
+        from avssl.inference.load import load_run
+
+        task, config = load_run(args.run)
+        if not hasattr(task, "localize"):
+            raise ConfigError(f"{args.run}: the {config.get('task')} task has no localize method")
+        predictions = predict_localization(
+            task,
+            benchmark_dataset(args.benchmark, args.data, config.get("data", {})),
+            num_workers=args.workers,
+        )
+        from pathlib import Path
+
+        target = Path(args.out)
+        args.predictions = str((target.parent if target.suffix == ".json" else target) / "predictions.npz")
+        Path(args.predictions).parent.mkdir(parents=True, exist_ok=True)
+        save_predictions(args.predictions, predictions)
+    return cmd_eval_localization(args)
+
+
 def _add_source_args(parser: argparse.ArgumentParser, files: bool = False, split: bool = True) -> None:
     parser.add_argument("--run", help="a training run directory")
     parser.add_argument("--data", help="dataset root (default: the run's data.root)")
@@ -242,6 +268,25 @@ def build_parser() -> argparse.ArgumentParser:
     probe_eval.add_argument("--modality", choices=["video", "audio"], default="video")
     probe_eval.add_argument("--out", required=True)
     probe_eval.set_defaults(func=_cmd_eval_probe)
+    loc = evals.add_parser(
+        "localization", help="sound-source localization: cIoU and AUC as the reference code"
+    )
+    loc.add_argument("--benchmark", required=True, choices=["flickr", "vggss"])
+    loc.add_argument("--data", required=True, help="the benchmark folder (its own layout)")
+    loc.add_argument("--run", help="a trained localization run (its predictions are saved beside --out)")
+    loc.add_argument("--predictions", help="P.npz: one float (H, W) map per sample id")
+    loc.add_argument("--baseline", choices=["centre", "random"])
+    loc.add_argument(
+        "--threshold-rule",
+        choices=["gt", "ge"],
+        default="gt",
+        help="gt: LVS / SSL-TIE binarisation; ge: EZ-VSL",
+    )
+    loc.add_argument("--seed", type=int, default=0)
+    loc.add_argument("--workers", type=int, default=2)
+    loc.add_argument("--allow-missing", action="store_true")
+    loc.add_argument("--out", required=True, help="M.json path (or a folder)")
+    loc.set_defaults(func=_cmd_eval_localization)
 
     localize = sub.add_parser(
         "localize", help="sound-source heatmaps, overlay video and peaks of your videos"

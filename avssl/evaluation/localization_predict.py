@@ -1,0 +1,50 @@
+"""Predicted localization maps of a trained task on a Flickr-SoundNet / VGG-SS layout, for
+`avssl eval localization --run RUN` and for evaluation during training.
+
+Each test image is resized to the model's square input (the references resize to 224×224 without
+cropping, so the ground-truth boxes stay valid) and its audio window is centred on the clip; the task's
+`localize(batch)` maps (B, h, w) are returned per item id, un-normalised, at the model's resolution —
+`evaluate_localization` then resizes and binarises them exactly as the reference code does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from avssl.config import from_dict
+from avssl.data.datasets import load_index
+from avssl.data.datasets.base import ClipDataset
+from avssl.data.loader import DataConfig, build_loader, clip_spec
+from avssl.train.loop import to_device
+from avssl.transforms import build_transforms
+
+
+def benchmark_dataset(benchmark: str, root: str, run_data: dict) -> ClipDataset:
+    """Items of the benchmark at `root` with the run's audio settings and a square resize."""
+    data = from_dict(DataConfig, run_data)
+    spec = clip_spec(data, "centre")
+    transform = build_transforms([{"name": "resize", "size": [data.size, data.size]}, {"name": "normalize"}])
+    index = load_index(benchmark, root)
+    return ClipDataset(index.items, spec, transform, mode="eval")
+
+
+@torch.no_grad()
+def predict_localization(
+    task: torch.nn.Module,
+    dataset: ClipDataset,
+    batch_size: int = 16,
+    num_workers: int = 2,
+    device: str | torch.device = "cpu",
+) -> dict[str, np.ndarray]:
+    """{item id: (h, w) float32 map} from `task.localize` over the dataset (task put in eval mode and back)."""
+    was_training = task.training
+    task.eval()
+    out: dict[str, np.ndarray] = {}
+    try:
+        for batch in build_loader(dataset, batch_size, num_workers):
+            maps = task.localize(to_device(batch, device)).float().cpu().numpy()
+            out.update({meta["id"]: m for meta, m in zip(batch["meta"], maps)})
+    finally:
+        task.train(was_training)
+    return out
