@@ -21,7 +21,13 @@ USER_ERRORS = (MediaError, AnnotationError, ConfigError, FileNotFoundError)
 def _cmd_demo(args: argparse.Namespace) -> int:
     from avssl.demo import run_demo
 
-    return run_demo(args.out, num_windows=args.windows, seed=args.seed)
+    return run_demo(args.out, steps=args.steps, quick=args.quick, seed=args.seed)
+
+
+def _cmd_selfcheck(args: argparse.Namespace) -> int:
+    from avssl.data.selfcheck import run_selfcheck
+
+    return run_selfcheck(args.out, num_windows=args.windows, seed=args.seed)
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
@@ -218,11 +224,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run the main job on embedded synthetic data (no downloads)")
+    demo = sub.add_parser(
+        "demo", help="the main job on embedded synthetic data: train SSL-TIE, evaluate, localize"
+    )
     demo.add_argument("--out", default="demo_out", help="output directory (created; existing files kept)")
-    demo.add_argument("--windows", type=int, default=40, help="number of random windows to decode")
+    demo.add_argument("--steps", type=int, default=300, help="training steps")
+    demo.add_argument("--quick", action="store_true", help="tiny data (for tests); numbers mean little")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_cmd_demo)
+
+    selfcheck = sub.add_parser("selfcheck", help="check that media decoding is exact on this machine")
+    selfcheck.add_argument("--out", default="selfcheck_out", help="output directory for the test clips")
+    selfcheck.add_argument("--windows", type=int, default=40, help="number of random windows to decode")
+    selfcheck.add_argument("--seed", type=int, default=0)
+    selfcheck.set_defaults(func=_cmd_selfcheck)
 
     from avssl.data.datasets import LAYOUTS
     from avssl.data.synthetic.layouts import LAYOUTS as SYNTH_LAYOUTS

@@ -51,3 +51,16 @@ def prepare_run(cfg: Any, data: DataConfig, train: bool):
     return build_dataset(
         data, train=train, seed=cfg.train.seed, rank=distributed.rank(), world_size=distributed.world_size()
     )
+
+
+def task_from_args(argv: Sequence[str] | None, default: str) -> str:
+    """The task a recipe command line asks for: a `task=` override, else the YAML's `task`, else `default`."""
+    from avssl.config import read_yaml
+
+    args = list(argv) if argv is not None else []
+    for item in args:
+        if item.startswith("task="):
+            return item.split("=", 1)[1]
+    if "--config" in args and args.index("--config") + 1 < len(args):
+        return str(read_yaml(args[args.index("--config") + 1]).get("task", default))
+    return default

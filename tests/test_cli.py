@@ -32,8 +32,8 @@ def test_console_script_exit_code(tmp_path):
     assert "Traceback" not in result.stderr and "file not found" in result.stderr
 
 
-def test_demo_runs_and_reports_alignment(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--windows", "6"]) == 0
+def test_selfcheck_runs_and_reports_alignment(tmp_path, capsys):
+    assert main(["selfcheck", "--out", str(tmp_path / "demo"), "--windows", "6"]) == 0
     out = capsys.readouterr().out
     assert "frames and audio aligned" in out
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())

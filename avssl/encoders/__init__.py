@@ -15,8 +15,8 @@ vggish                     waveform     (B, ch, S) (mixed to mono)       (B, 128
 binaural_resnet18          waveform     (B, 2, S)                        (B, 512, 257/s, frames/s)
 motion_{diff,flow}_r3d_18  clip         (B, 3, T, H, W)                  (B, 512, (T−1)/8, H/16, W/16)
 motion_{diff,flow}_r2plus1d_18
-small                      image        (B, C, H, W) | (B, C, T, H, W)   (B, 256, H/16, W/16) | per frame
-audio_small                waveform     (B, ch, S) (mixed to mono)       (B, 256, n_mels/16, frames/16)
+small                      image        (B, C, H, W) | (B, C, T, H, W)   (B, 256, H/s, W/s) | per frame
+audio_small                waveform     (B, ch, S) (mixed to mono)       (B, 256, n_mels/s, frames/s)
 =========================  ===========  ===============================  =================================
 
 (sizes are ceilings; frames = 1 + S // hop.) ``weights`` in the config are loaded after building
@@ -76,13 +76,12 @@ def _audio_resnet(arch: ResNetArch, cfg: EncoderConfig) -> nn.Module:
 
 
 def _small(cfg: EncoderConfig) -> nn.Module:
-    _require(cfg, fixed_channels=False, stride32=True)  # fixed output stride 16
-    return SmallVisualEncoder(_visual_channels(cfg))
+    return SmallVisualEncoder(_visual_channels(cfg), output_stride=cfg.output_stride)
 
 
 def _audio_small(cfg: EncoderConfig) -> nn.Module:
-    _require(cfg, fixed_channels=True, stride32=True)
-    return SmallAudioEncoder(cfg.audio)
+    _require(cfg, fixed_channels=True, stride32=False)
+    return SmallAudioEncoder(cfg.audio, output_stride=cfg.output_stride)
 
 
 def _vggish(cfg: EncoderConfig) -> nn.Module:

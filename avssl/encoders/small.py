@@ -1,8 +1,9 @@
 """Small convolutional encoders for CPU-scale work: tests, the demo, laptops, quick ablations.
 
-`SmallConvNet`: four 3×3 conv → BatchNorm → ReLU blocks, each halving the resolution (stride 2), widths
-`width·(1, 2, 4, 8)`; output stride 16, so a 224-px frame gives a 14×14 map like the localization papers'
-ResNets with output stride 16, at about 2% of ResNet-18's cost. `SmallVisualEncoder` applies it per frame
+`SmallConvNet`: 3×3 conv → BatchNorm → ReLU blocks, each halving the resolution (stride 2), widths
+`width·(1, 2, 4, 8)` (a fifth block of width 8·width for output stride 32); with output stride 16 a 224-px
+frame gives a 14×14 map like the localization papers' ResNets with output stride 16, at about 2% of
+ResNet-18's cost. `SmallVisualEncoder` applies it per frame
 ((B, C, H, W) → (B, D, h, w); (B, C, T, H, W) → (B, D, T, h, w)); `SmallAudioEncoder` puts the log-mel front
 end in front of it ((B, ch, S) → (B, D, n_mels/16, frames/16)).
 """
@@ -22,11 +23,11 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 class SmallConvNet(nn.Module):
-    """(B, in_channels, H, W) → (B, 8·width, H/16, W/16)."""
+    """(B, in_channels, H, W) → (B, 8·width, H/s, W/s), s = output_stride (16 or 32)."""
 
-    def __init__(self, in_channels: int = 3, width: int = 32):
+    def __init__(self, in_channels: int = 3, width: int = 32, output_stride: int = 16):
         super().__init__()
-        widths = [width, 2 * width, 4 * width, 8 * width]
+        widths = [width, 2 * width, 4 * width, 8 * width] + ([8 * width] if output_stride == 32 else [])
         self.blocks = nn.Sequential(
             *[_block(c_in, c_out) for c_in, c_out in zip([in_channels, *widths[:-1]], widths)]
         )
@@ -39,9 +40,9 @@ class SmallConvNet(nn.Module):
 class SmallVisualEncoder(nn.Module):
     """Per-frame SmallConvNet: images (B, C, H, W) → (B, D, h, w); videos (B, C, T, H, W) → (B, D, T, h, w)."""
 
-    def __init__(self, in_channels: int = 3, width: int = 32):
+    def __init__(self, in_channels: int = 3, width: int = 32, output_stride: int = 16):
         super().__init__()
-        self.net = SmallConvNet(in_channels, width)
+        self.net = SmallConvNet(in_channels, width, output_stride)
         self.out_dim: int = self.net.out_dim
         self.in_channels, self.input_kind = in_channels, "image"
 
@@ -56,10 +57,10 @@ class SmallVisualEncoder(nn.Module):
 class SmallAudioEncoder(nn.Module):
     """Log-mel front end + SmallConvNet: waveform (B, ch, S) → (B, D, n_mels/16, frames/16)."""
 
-    def __init__(self, cfg: AudioFrontEndConfig, width: int = 32):
+    def __init__(self, cfg: AudioFrontEndConfig, width: int = 32, output_stride: int = 16):
         super().__init__()
         self.frontend = LogMelFrontEnd(cfg)
-        self.net = SmallConvNet(1, width)
+        self.net = SmallConvNet(1, width, output_stride)
         self.out_dim: int = self.net.out_dim
         self.in_channels, self.input_kind = 1, "waveform"
 

@@ -12,9 +12,15 @@ from typing import Any
 from torch import nn
 
 from avssl.tasks.av_contrastive import AVContrastive, AVContrastiveConfig
+from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
+from avssl.tasks.lvs import LVS, LVSConfig
+from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
 
 TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "av_contrastive": (AVContrastiveConfig, AVContrastive),
+    "lvs": (LVSConfig, LVS),
+    "ezvsl": (EZVSLConfig, EZVSL),
+    "ssl_tie": (SSLTIEConfig, SSLTIE),
 }
 
 

@@ -69,11 +69,14 @@ class Scene:
     labels: list[int] = field(default_factory=list)
 
 
-def class_sound(cls: int, num_samples: int, sample_rate: int, phase: float = 0.0) -> np.ndarray:
-    """The sound of class `cls`: harmonics of f0 = 180·1.45^cls Hz with a class-specific spectral tilt,
-    amplitude-modulated at (2 + 1.5·cls) Hz. Peak about 0.5."""
+def class_sound(
+    cls: int, num_samples: int, sample_rate: int, phase: float = 0.0, pitch: float = 1.0
+) -> np.ndarray:
+    """The sound of class `cls`: harmonics of f0 = 180·1.45^cls·pitch Hz with a class-specific spectral
+    tilt, amplitude-modulated at (2 + 1.5·cls) Hz. Peak about 0.5. `pitch` (≈ 0.88–1.13 in scenes) keeps
+    classes apart (their fundamentals are 1.45× apart)."""
     t = np.arange(num_samples) / sample_rate
-    f0 = 180.0 * 1.45**cls
+    f0 = 180.0 * 1.45**cls * pitch
     tilt = 0.35 + 0.12 * (cls % 4)
     wave = np.zeros(num_samples)
     for h in range(1, 6):
@@ -214,7 +217,10 @@ def render_audio(
     for obj in scene.objects:
         if not obj.sounding:
             continue
-        wave = obj.loudness * class_sound(obj.cls, n, sample_rate, phase=float(rng.uniform(0, 6.28)))
+        pitch = (0.325 * min(scene.spec.width, scene.spec.height) / obj.size) ** 0.6
+        wave = obj.loudness * class_sound(
+            obj.cls, n, sample_rate, phase=float(rng.uniform(0, 6.28)), pitch=pitch
+        )
         if channels == 1:
             out[0] += wave
             continue

@@ -1,0 +1,77 @@
+"""LVS: sound-source localization with a tri-map and hard negatives from the image's own background.
+
+Chen, Xie, Afouras, Nagrani, Vedaldi, Zisserman, "Localizing Visual Sounds the Hard Way", CVPR 2021.
+A frame's visual map and its clip's max-pooled audio feature give a cosine map; a soft tri-map splits it into
+a positive region (cosine > eps_p), an uncertain band and a background (cosine < eps_n). The positive score
+(soft-masked mean over the positive region) is contrasted against the same image's background (hard
+negative) and against the other clips' sounds in this image (easy negatives, global batch):
+:class:`avssl.losses.trimap.TriMapContrastiveLoss`. Results [P]: Flickr-SoundNet cIoU/AUC 71.9/58.2,
+VGG-SS 34.4/38.2.
+
+Defaults: ResNet-18 for frames and log-mel spectrograms with output stride 16 (the released code keeps
+layer4 at stride 1: 14x14 maps at 224 px), no projection, audio max-pooled, eps_p 0.65, eps_n 0.4,
+tau_m 0.03, tau 0.07 [C]. The paper initialises the visual ResNet from ImageNet: set
+``visual.weights`` (torchvision resnet18 state dict, ``weights_source="classifier"``) to reproduce it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+from avssl.encoders import EncoderConfig
+from avssl.heads.localization import AudioPool, FrameMode
+from avssl.losses.trimap import TriMapContrastiveLoss
+from avssl.tasks.localization_common import AVLocalizer
+
+
+@dataclass
+class TriMapConfig:
+    """Parameters of :class:`~avssl.losses.trimap.TriMapContrastiveLoss` (LVS code defaults)."""
+
+    pos_threshold: float = 0.65
+    neg_threshold: float = 0.4
+    mask_temperature: float = 0.03
+    temperature: float = 0.07
+    trimap: bool = True
+    hard_negatives: bool = True
+
+    def build(self) -> TriMapContrastiveLoss:
+        """The loss module with these parameters."""
+        return TriMapContrastiveLoss(
+            self.pos_threshold,
+            self.neg_threshold,
+            self.mask_temperature,
+            self.temperature,
+            self.trimap,
+            self.hard_negatives,
+        )
+
+
+@dataclass
+class LVSConfig:
+    """Encoders, head and tri-map loss of LVS."""
+
+    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="resnet18", output_stride=16))
+    audio: EncoderConfig = field(
+        default_factory=lambda: EncoderConfig(name="audio_resnet18", output_stride=16)
+    )
+    embed_dim: int | None = None
+    audio_pool: AudioPool = "max"
+    frames: FrameMode = "middle"
+    loss: TriMapConfig = field(default_factory=TriMapConfig)
+
+
+class LVS(AVLocalizer):
+    """``forward(batch)`` -> {"loss", "loss/trimap"}; ``localize(batch)`` -> (B, h, w) cosine maps."""
+
+    def __init__(self, cfg: LVSConfig) -> None:
+        super().__init__(cfg)
+        self.loss = cfg.loss.build()
+
+    def forward(self, batch: dict) -> dict[str, Tensor]:
+        visual = self.visual_maps(self.frames(batch))  # (B, D, h, w)
+        audio = self.audio_embedding(batch["audio"])  # (B, D)
+        loss = self.loss(visual, audio)
+        return {"loss": loss, "loss/trimap": loss.detach()}

@@ -1,0 +1,320 @@
+"""The localization head, SSL-TIE's view generation and equivariance term, and smoke runs of the LVS,
+EZ-VSL and SSL-TIE tasks (every ablation switch) on tiny inputs."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from avssl.config import from_dict, to_dict
+from avssl.encoders import EncoderConfig
+from avssl.heads.localization import (
+    AudioVisualSimilarity,
+    cosine_map,
+    cosine_map_all_pairs,
+    pool_audio,
+    reduce_time,
+)
+from avssl.tasks import ssl_tie
+from avssl.tasks.ezvsl import EZVSL, EZVSLConfig, minmax, object_saliency
+from avssl.tasks.localization_common import (
+    AppearanceConfig,
+    AudioAugConfig,
+    GeometryConfig,
+    augment_appearance,
+    augment_waveform,
+    sample_geometry,
+    select_frames,
+    silence_level,
+    spec_masking,
+    warp_frames,
+)
+from avssl.tasks.lvs import LVS, LVSConfig, TriMapConfig
+from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
+from avssl.transforms.functional.appearance import IMAGENET_MEAN, IMAGENET_STD
+from avssl.transforms.functional.geometry import HFlip, ResizedCrop, Rotate, apply_geometry_to_maps
+
+SAMPLE_RATE = 16000
+
+
+def _small(**extra) -> dict:
+    return {"visual": EncoderConfig(name="small"), "audio": EncoderConfig(name="audio_small"), **extra}
+
+
+def _batch(b: int = 4, size: int = 64, frames: int = 1, seconds: float = 0.5, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "video": torch.randn(b, 3, frames, size, size, generator=g),
+        "audio": torch.randn(b, 1, int(seconds * SAMPLE_RATE), generator=g),
+    }
+
+
+def _build(name: str, **extra) -> nn.Module:
+    torch.manual_seed(0)
+    if name == "lvs":
+        return LVS(LVSConfig(**_small(**extra)))
+    if name == "ezvsl":
+        return EZVSL(EZVSLConfig(**_small(embed_dim=32, **extra)))
+    return SSLTIE(SSLTIEConfig(**_small(**extra)))
+
+
+def _check_step(task: nn.Module, batch: dict) -> dict[str, Tensor]:
+    out = task(batch)
+    assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
+    assert all(k == "loss" or k.startswith("loss/") for k in out)
+    out["loss"].backward()
+    grads = [p.grad for p in task.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    return out
+
+
+# ---------------------------------------------------------------- head
+
+
+def test_cosine_maps_match_loops() -> None:
+    g = torch.Generator().manual_seed(0)
+    v = nn.functional.normalize(torch.randn(3, 5, 2, 4, generator=g), dim=1)
+    a = nn.functional.normalize(torch.randn(2, 5, generator=g), dim=1)
+    pairs = cosine_map_all_pairs(v, a)
+    assert pairs.shape == (2, 3, 2, 4)
+    for i, j, y, x in itertools.product(range(2), range(3), range(2), range(4)):
+        assert pairs[i, j, y, x].item() == pytest.approx(
+            sum(float(a[i, d] * v[j, d, y, x]) for d in range(5)), abs=1e-6
+        )
+    assert torch.allclose(cosine_map(v[:2], a), pairs[[0, 1], [0, 1]])
+
+
+def test_head_normalises_projects_and_pools() -> None:
+    head = AudioVisualSimilarity(6, 4, embed_dim=3)
+    visual, audio = head.visual(torch.randn(2, 6, 3, 3)), head.audio(torch.randn(2, 4, 5, 7))
+    assert visual.shape == (2, 3, 3, 3) and audio.shape == (2, 3)
+    assert torch.allclose(visual.norm(dim=1), torch.ones(2, 3, 3)) and torch.allclose(
+        audio.norm(dim=1), torch.ones(2)
+    )
+    maps = head(torch.randn(2, 6, 3, 3), torch.randn(2, 4))
+    assert maps.shape == (2, 3, 3) and maps.abs().max() <= 1 + 1e-6
+    with pytest.raises(ValueError):
+        AudioVisualSimilarity(6, 4, embed_dim=None)  # widths differ and nothing projects them
+
+
+def test_time_reduction_audio_pooling_and_frame_selection() -> None:
+    feats = torch.randn(2, 3, 5, 4, 4)
+    assert torch.equal(reduce_time(feats, "middle"), feats[:, :, 2])
+    assert torch.allclose(reduce_time(feats, "mean"), feats.mean(2))
+    assert torch.equal(reduce_time(feats[:, :, 0], "mean"), feats[:, :, 0])
+    audio = torch.randn(2, 3, 4, 6)
+    assert torch.equal(pool_audio(audio, "max"), audio.amax(dim=(2, 3)))
+    assert torch.allclose(pool_audio(audio, "mean"), audio.mean(dim=(2, 3)))
+    video = torch.randn(2, 3, 3, 8, 8)
+    assert torch.equal(select_frames(video, "middle"), video[:, :, 1])
+    assert select_frames(video, "mean") is video
+
+
+# ---------------------------------------------------------------- SSL-TIE view generation
+
+
+def test_sampled_chains_and_batched_warp_match_apply_geometry_to_maps() -> None:
+    g = torch.Generator().manual_seed(1)
+    cfg = GeometryConfig(crop_prob=1.0, hflip_prob=0.5, max_rotation=40.0)
+    records = sample_geometry(6, (20, 28), cfg, g)
+    kinds = [[type(r.op) for r in chain] for chain in records]
+    assert all(k[0] is ResizedCrop and k[-1] is Rotate for k in kinds) and any(HFlip in k for k in kinds)
+    assert all(r.in_size == (20, 28) == r.out_size for chain in records for r in chain)
+    frames = torch.randn(6, 3, 20, 28, generator=g)
+    want = apply_geometry_to_maps(records, frames, out_size=(20, 28))
+    assert torch.allclose(warp_frames(frames, records), want, atol=1e-5)
+    clips = torch.randn(6, 3, 2, 20, 28, generator=g)  # every frame of a clip gets the sample's transform
+    assert torch.allclose(
+        warp_frames(clips, records)[:, :, 1], apply_geometry_to_maps(records, clips[:, :, 1]), atol=1e-5
+    )
+
+
+def test_no_geometry_is_the_identity() -> None:
+    records = sample_geometry(3, (16, 16), GeometryConfig(crop_prob=0.0, hflip_prob=0.0, max_rotation=0.0))
+    assert records == [[], [], []]
+    frames = torch.randn(3, 3, 16, 16)
+    assert torch.allclose(warp_frames(frames, records), frames, atol=1e-5)
+
+
+def _pixels_to_frames(pixels: Tensor) -> Tensor:
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1, 1)
+    return (pixels - mean) / std
+
+
+def test_appearance_augmentation() -> None:
+    g = torch.Generator().manual_seed(0)
+    frames = _pixels_to_frames(torch.rand(3, 3, 2, 8, 8, generator=g))
+    off = AppearanceConfig(jitter_prob=0.0, grayscale_prob=0.0)
+    assert torch.allclose(augment_appearance(frames, off), frames, atol=1e-5)
+    gray = augment_appearance(frames, AppearanceConfig(jitter_prob=0.0, grayscale_prob=1.0))
+    pixels = gray * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1, 1) + torch.tensor(IMAGENET_MEAN).view(
+        1, 3, 1, 1, 1
+    )
+    assert torch.allclose(pixels[:, 0], pixels[:, 1], atol=1e-5) and torch.allclose(
+        pixels[:, 1], pixels[:, 2], atol=1e-5
+    )
+    jittered = augment_appearance(frames[:, :, 0], AppearanceConfig(jitter_prob=1.0, grayscale_prob=0.0), g)
+    assert jittered.shape == (3, 3, 8, 8) and not torch.allclose(jittered, frames[:, :, 0], atol=1e-3)
+
+
+def test_waveform_augmentation_is_a_per_sample_gain_and_circular_shift() -> None:
+    g = torch.Generator().manual_seed(0)
+    audio = torch.randn(4, 2, 400, generator=g)
+    shifted = augment_waveform(audio, AudioAugConfig(gain_db=0.0, max_shift_s=0.01), SAMPLE_RATE, g)
+    for b in range(4):
+        shifts = [k for k in range(-160, 161) if torch.allclose(shifted[b], torch.roll(audio[b], k, dims=-1))]
+        assert len(shifts) == 1  # both channels moved by the same shift, at most 0.01 s
+    gained = augment_waveform(audio, AudioAugConfig(gain_db=6.0, max_shift_s=0.0), SAMPLE_RATE, g)
+    ratio = gained / audio
+    assert torch.allclose(ratio, ratio[:, :1, :1].expand_as(ratio), atol=1e-4)
+    assert (ratio[:, 0, 0] >= 10 ** (-6 / 20) - 1e-6).all() and (
+        ratio[:, 0, 0] <= 10 ** (6 / 20) + 1e-6
+    ).all()
+
+
+def test_spec_masking_hook_masks_with_silence_only_inside_the_block() -> None:
+    task = _build("ssl_tie")
+    frontend = task.audio_encoder.frontend
+    silence = frontend(torch.zeros(1, 1, 4000))
+    assert torch.allclose(silence, torch.full_like(silence, silence_level(frontend)))
+    wave = torch.randn(4, 1, 4000) + 1.0
+    clean = frontend(wave)
+    cfg = AudioAugConfig(spec_prob=1.0, spec_time_frac=0.5, spec_freq_frac=0.5)
+    torch.manual_seed(3)
+    with spec_masking(task.audio_encoder, cfg):
+        masked = frontend(wave)
+    changed = ~torch.isclose(masked, clean)
+    assert changed.any() and torch.allclose(masked[changed], torch.tensor(silence_level(frontend)))
+    assert torch.equal(frontend(wave), clean)  # the hook is gone
+
+
+# ---------------------------------------------------------------- SSL-TIE equivariance term
+
+
+def _pixelwise_linear_task() -> SSLTIE:
+    """SSL-TIE whose visual map is a per-pixel linear function of the frame: exactly equivariant."""
+    geometry = GeometryConfig(crop_prob=1.0, hflip_prob=0.5, max_rotation=30.0)
+    task = SSLTIE(SSLTIEConfig(**_small(use_invariance=False, geometry=geometry)))
+    task.pixelwise = nn.Conv2d(3, task.head.out_dim, kernel_size=1)
+    # an instance attribute shadows the method: (B, 3, H, W) -> (B, D, H, W), the frame's resolution
+    task.visual_maps = lambda frames: task.pixelwise(frames)
+    return task
+
+
+def test_equivariance_term_is_zero_for_an_equivariant_model() -> None:
+    torch.manual_seed(0)
+    task = _pixelwise_linear_task()
+    out = task(_batch(size=32))
+    assert task.localize(_batch(size=32)).shape == (4, 32, 32)  # the patched map is in use
+    assert out["loss/equivariance"].item() < 1e-6
+
+
+def test_equivariance_term_detects_untransformed_maps(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    task = _pixelwise_linear_task()
+    monkeypatch.setattr(ssl_tie, "apply_geometry_to_maps", lambda records, maps, out_size=None: maps)
+    assert task(_batch(size=32))["loss/equivariance"].item() > 1e-2
+
+
+def test_equivariance_term_needs_the_valid_mask() -> None:
+    torch.manual_seed(0)
+    task = _pixelwise_linear_task()
+    task.cfg.equivariance_valid_only = False  # the filled corners now count: map(fill) != 0
+    assert task(_batch(size=32))["loss/equivariance"].item() > 1e-4
+
+
+# ---------------------------------------------------------------- tasks
+
+
+@pytest.mark.parametrize("name", ["lvs", "ezvsl", "ssl_tie"])
+def test_task_smoke(name: str) -> None:
+    task = _build(name)
+    batch = _batch()
+    _check_step(task, batch)
+    task.eval()
+    with torch.no_grad():
+        maps = task.localize(batch)
+        video, audio = task.embed_video(batch), task.embed_audio(batch)
+    assert maps.shape == (4, 4, 4) and torch.isfinite(maps).all()
+    assert video.shape == audio.shape == (4, task.head.out_dim)
+    assert torch.allclose(video.norm(dim=1), torch.ones(4)) and torch.allclose(
+        audio.norm(dim=1), torch.ones(4)
+    )
+
+
+@pytest.mark.parametrize("mode", ["middle", "mean"])
+def test_multi_frame_clips(mode: str) -> None:
+    task = _build("ssl_tie", frames=mode)
+    _check_step(task, _batch(b=2, frames=3))
+    assert task.localize(_batch(b=2, frames=3)).shape == (2, 4, 4)
+
+
+@pytest.mark.parametrize("equivariance,invariance", list(itertools.product([True, False], repeat=2)))
+def test_ssl_tie_ablation_switches(equivariance: bool, invariance: bool) -> None:
+    task = _build(
+        "ssl_tie", use_equivariance=equivariance, use_invariance=invariance, feature_consistency_weight=0.5
+    )
+    out = _check_step(task, _batch())
+    two_views = equivariance or invariance
+    assert ("loss/contrastive_view2" in out) == two_views
+    assert ("loss/equivariance" in out) == equivariance
+    assert ("loss/feature_consistency" in out) == invariance
+    if not two_views:
+        assert torch.allclose(out["loss"], out["loss/contrastive"])
+
+
+def test_ssl_tie_unmasked_equivariance_and_l1() -> None:
+    _check_step(_build("ssl_tie", equivariance_valid_only=False, equivariance_distance="l1"), _batch())
+
+
+@pytest.mark.parametrize("trimap,hard", list(itertools.product([True, False], repeat=2)))
+def test_lvs_loss_switches(trimap: bool, hard: bool) -> None:
+    _check_step(_build("lvs", loss=TriMapConfig(trimap=trimap, hard_negatives=hard)), _batch())
+
+
+def test_ezvsl_object_guided_localization() -> None:
+    batch = _batch()
+    task = _build("ezvsl", ogl_alpha=1.0).eval()
+    with torch.no_grad():
+        assert torch.allclose(task.localize(batch, ogl=True), minmax(task.localize(batch)), atol=1e-6)
+        task.ogl_alpha = 0.0
+        prior = object_saliency(task.visual_features(task.frames(batch)))
+        blended = task.localize(batch, ogl=True)
+    assert torch.allclose(blended, minmax(prior), atol=1e-6)
+    assert blended.amin() >= 0 and blended.amax() <= 1 + 1e-6
+    assert torch.equal(minmax(torch.ones(1, 2, 2)), torch.zeros(1, 2, 2))
+
+
+def test_ezvsl_separate_ogl_encoder_stays_frozen() -> None:
+    task = _build("ezvsl", ogl_encoder=EncoderConfig(name="small")).train()
+    assert not task.ogl_encoder.training
+    _check_step(task, _batch())
+    assert all(p.grad is None and not p.requires_grad for p in task.ogl_encoder.parameters())
+    assert task.localize(_batch(), ogl=True).shape == (4, 4, 4)
+
+
+def test_resnet18_encoders_once() -> None:
+    torch.manual_seed(0)
+    task = SSLTIE(SSLTIEConfig())  # ResNet-18 for both streams at output stride 16
+    batch = _batch(b=2)
+    _check_step(task, batch)
+    assert task.localize(batch).shape == (2, 4, 4)  # 64 px / 16
+
+
+@pytest.mark.parametrize("config_cls", [LVSConfig, EZVSLConfig, SSLTIEConfig])
+def test_configs_round_trip_through_the_config_system(config_cls: type) -> None:
+    cfg = config_cls()
+    assert from_dict(config_cls, to_dict(cfg)) == cfg
+    patched = from_dict(config_cls, {"visual": {"name": "small"}, "embed_dim": None})
+    assert patched.visual.name == "small" and patched.embed_dim is None
+
+
+def test_ssl_tie_config_nested_fields() -> None:
+    cfg = from_dict(SSLTIEConfig, {"geometry": {"crop_side": [0.6, 0.9]}, "use_invariance": "false"})
+    assert cfg.geometry.crop_side == (0.6, 0.9) and cfg.use_invariance is False
+    ez = from_dict(EZVSLConfig, {"ogl_encoder": {"name": "resnet18"}})
+    assert ez.ogl_encoder == EncoderConfig(name="resnet18")
