@@ -86,7 +86,8 @@ class EncoderConfig:
     - ``weights_prefix``: keep only keys under this prefix (e.g. ``"visual_encoder."``) and strip it.
     - ``strict``: missing/unexpected/mis-shaped keys are an error; if False they are warned about.
     - ``in_channels``: input channels of the visual/video CNNs (None = 3); audio encoders fix their own.
-    - ``output_stride``: 32 or 16 for the 2D ResNets (16 → 14×14 maps at 224 px, for localization).
+    - ``output_stride``: 32 or 16 for the 2D ResNets (16 → 14×14 maps at 224 px, for localization);
+      8, 16 or 32 for the small CPU encoders (8 → 14×14 maps at 112 px).
     """
 
     name: str
@@ -95,7 +96,7 @@ class EncoderConfig:
     weights_prefix: str = ""
     strict: bool = True
     in_channels: int | None = None
-    output_stride: Literal[32, 16] = 32
+    output_stride: Literal[32, 16, 8] = 32
     audio: AudioFrontEndConfig = field(default_factory=AudioFrontEndConfig)
     binaural: BinauralFrontEndConfig = field(default_factory=BinauralFrontEndConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)

@@ -1,7 +1,7 @@
 """Small convolutional encoders for CPU-scale work: tests, the demo, laptops, quick ablations.
 
 `SmallConvNet`: 3×3 conv → BatchNorm → ReLU blocks, each halving the resolution (stride 2), widths
-`width·(1, 2, 4, 8)` (a fifth block of width 8·width for output stride 32); with output stride 16 a 224-px
+`width·(1, 2, 4, 8)` (3 blocks for output stride 8, 4 for 16, a fifth of width 8·width for 32); with output stride 16 a 224-px
 frame gives a 14×14 map like the localization papers' ResNets with output stride 16, at about 2% of
 ResNet-18's cost. `SmallVisualEncoder` applies it per frame
 ((B, C, H, W) → (B, D, h, w); (B, C, T, H, W) → (B, D, T, h, w)); `SmallAudioEncoder` puts the log-mel front
@@ -27,7 +27,9 @@ class SmallConvNet(nn.Module):
 
     def __init__(self, in_channels: int = 3, width: int = 32, output_stride: int = 16):
         super().__init__()
-        widths = [width, 2 * width, 4 * width, 8 * width] + ([8 * width] if output_stride == 32 else [])
+        if output_stride not in (8, 16, 32):
+            raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride}")
+        widths = [width, 2 * width, 4 * width, 8 * width, 8 * width][: {8: 3, 16: 4, 32: 5}[output_stride]]
         self.blocks = nn.Sequential(
             *[_block(c_in, c_out) for c_in, c_out in zip([in_channels, *widths[:-1]], widths)]
         )
