@@ -61,15 +61,26 @@ def clip_spec(cfg: DataConfig, sampler: str = "random") -> ClipSpec:
     )
 
 
-class ResumableBatchSampler(Sampler[list[int]]):
+class ResumableBatchSampler(Sampler[list[tuple[int, int]]]):
     """Per-epoch permutation from (seed, epoch), dealt to ranks in contiguous batches; full batches only.
+    Yields (index, epoch) keys for datasets that accept them (`ClipDataset`), so workers can stay alive
+    across epochs; plain indices otherwise (`epoch_keys=False`).
 
     The position (epoch, batch) is state: `start_at(epoch, batch)` resumes mid-epoch, so a resumed run sees
     exactly the batches the uninterrupted run would have seen.
     """
 
-    def __init__(self, num_items: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        num_items: int,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        epoch_keys: bool = True,
+    ):
         self.num_items, self.batch_size, self.seed = num_items, batch_size, seed
+        self.epoch_keys = epoch_keys
         self.rank, self.world_size = rank, world_size
         self.batches_per_epoch = num_items // (batch_size * world_size)
         if self.batches_per_epoch == 0:
@@ -90,7 +101,8 @@ class ResumableBatchSampler(Sampler[list[int]]):
         global_batch = self.batch_size * self.world_size
         for b in range(self.first_batch, self.batches_per_epoch):
             chunk = order[b * global_batch : (b + 1) * global_batch]
-            yield chunk[self.rank * self.batch_size : (self.rank + 1) * self.batch_size].tolist()
+            mine = chunk[self.rank * self.batch_size : (self.rank + 1) * self.batch_size].tolist()
+            yield [(index, self.epoch) for index in mine] if self.epoch_keys else mine
 
 
 def build_dataset(cfg: DataConfig, train: bool, seed: int, rank: int = 0, world_size: int = 1):

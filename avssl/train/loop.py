@@ -24,7 +24,7 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from torch import nn
 
-from avssl.data.datasets.base import BadItemTracker
+from avssl.data.datasets.base import BadItemTracker, ClipDataset
 from avssl.data.loader import ResumableBatchSampler, build_loader
 from avssl.train.checkpoint import export_model, latest_checkpoint, load_checkpoint, save_checkpoint
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
@@ -71,15 +71,27 @@ def make_accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
 
 
 def _batches(dataset, sampler: ResumableBatchSampler | None, setup: LoopSetup, state: dict):
-    """Endless stream of batches from the saved position; advances state["epoch"/"batch"]."""
+    """Endless stream of batches from the saved position; advances state["epoch"/"batch"].
+
+    Map-style data: one loader whose workers persist across epochs (the sampler hands out (index, epoch)
+    keys). Streaming shards: a loader per epoch after `set_epoch`, skipping the batches already seen."""
+    persistent = sampler is not None and sampler.epoch_keys
+    loader = build_loader(dataset, setup.train.batch_size, setup.num_workers, sampler) if persistent else None
     while True:
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(state["epoch"])
         if sampler is not None:
             sampler.start_at(state["epoch"], state["batch"])
-        loader = build_loader(dataset, setup.train.batch_size, setup.num_workers, sampler)
-        skip = 0 if sampler is not None else state["batch"]
-        for n, batch in enumerate(loader):
+            epoch_batches = loader or build_loader(
+                dataset, setup.train.batch_size, setup.num_workers, sampler
+            )
+            skip = 0
+        else:
+            epoch_batches, skip = (
+                build_loader(dataset, setup.train.batch_size, setup.num_workers),
+                state["batch"],
+            )
+        for n, batch in enumerate(epoch_batches):
             if n < skip:
                 continue
             state["batch"] += 1
@@ -109,7 +121,12 @@ def run_training(
     sampler = None
     if not isinstance(dataset, torch.utils.data.IterableDataset):
         sampler = ResumableBatchSampler(
-            len(dataset), cfg.batch_size, cfg.seed, accelerator.process_index, accelerator.num_processes
+            len(dataset),
+            cfg.batch_size,
+            cfg.seed,
+            accelerator.process_index,
+            accelerator.num_processes,
+            epoch_keys=isinstance(dataset, ClipDataset),
         )
     state = {"step": 0, "epoch": 0, "batch": 0, "nonfinite_in_a_row": 0, "skipped_steps": 0, "bad": None}
     tracker = BadItemTracker(setup.max_bad_fraction)

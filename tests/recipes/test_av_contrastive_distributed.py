@@ -22,17 +22,44 @@ pytestmark = pytest.mark.slow
 
 
 def _args(data, out):
-    return ["--config", str(ROOT / "recipes/configs/av_contrastive.yaml"), f"data.root={data}", f"output_dir={out}",
-            "train.max_steps=20", "train.batch_size=4", "data.size=48", "data.fps=2", "train.checkpoint_every=10",
-            "train.log_every=1", "train.progress_bar=false", "data.num_workers=1", "model.visual.name=small",
-            "model.audio.name=audio_small", "optim.lr=0.001"]
+    return [
+        "--config",
+        str(ROOT / "recipes/configs/av_contrastive.yaml"),
+        f"data.root={data}",
+        f"output_dir={out}",
+        "train.max_steps=20",
+        "train.batch_size=4",
+        "data.size=48",
+        "data.fps=2",
+        "train.checkpoint_every=10",
+        "train.log_every=1",
+        "train.progress_bar=false",
+        "data.num_workers=1",
+        "model.visual.name=small",
+        "model.audio.name=audio_small",
+        "optim.lr=0.001",
+    ]
 
 
 def _torchrun(data, out):
-    cmd = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", str(29500 + os.getpid() % 1000), RECIPE,
-           *_args(data, out)]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        str(BIN / "torchrun"),
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(29500 + os.getpid() % 1000),
+        RECIPE,
+        *_args(data, out),
+    ]
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def _losses(run):
@@ -60,10 +87,24 @@ def test_torchrun_kill_resume_and_accelerate_launch(vggsound_synth, tmp_path):
     for step in range(11, 21):
         assert b[step] == pytest.approx(a[step], abs=1e-5), step
 
-    launch = subprocess.run([str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
-                             "--main_process_port", str(30500 + os.getpid() % 1000), RECIPE,
-                             *_args(vggsound_synth, tmp_path / "acc")], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    launch = subprocess.run(
+        [
+            str(BIN / "accelerate"),
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--main_process_port",
+            str(30500 + os.getpid() % 1000),
+            RECIPE,
+            *_args(vggsound_synth, tmp_path / "acc"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert launch.returncode == 0, launch.stdout[-2000:] + launch.stderr[-3000:]
     c = _losses(tmp_path / "acc")
     assert sorted(c) == list(range(1, 21))

@@ -200,8 +200,12 @@ class ClipDataset(Dataset):
             sample["boxes"] = torch.tensor(item.boxes, dtype=torch.float32).reshape(-1, 4) * scale
         return sample
 
-    def __getitem__(self, index: int) -> dict | BadItem:
-        return self.sample(index)
+    def __getitem__(self, key: int | tuple[int, int]) -> dict | BadItem:
+        """`dataset[i]`, or `dataset[(i, epoch)]` as the training sampler asks (so persistent workers know
+        the epoch without being restarted)."""
+        if isinstance(key, tuple):
+            key, self.epoch = key
+        return self.sample(key)
 
     def sample(self, index: int, item: ClipItem | None = None) -> dict | BadItem:
         """Load and transform; in training mode a bad item becomes a BadItem (see the module doc)."""
