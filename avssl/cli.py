@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="the main job on embedded synthetic data: train SSL-TIE, evaluate, localize"
     )
     demo.add_argument("--out", default="demo_out", help="output directory (created; existing files kept)")
-    demo.add_argument("--steps", type=int, default=300, help="training steps")
+    demo.add_argument("--steps", type=int, default=200, help="training steps")
     demo.add_argument("--quick", action="store_true", help="tiny data (for tests); numbers mean little")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_cmd_demo)

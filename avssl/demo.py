@@ -30,7 +30,7 @@ def _baselines(test_root: Path) -> dict[str, dict]:
     }
 
 
-def run_demo(out: str | Path, steps: int = 300, quick: bool = False, seed: int = 0) -> int:
+def run_demo(out: str | Path, steps: int = 200, quick: bool = False, seed: int = 0) -> int:
     """Synthesize, train, evaluate, localize; print a table and where the outputs are. Returns 0."""
     from avssl.inference.load import load_run
     from avssl.inference.localize import LocalizeOptions, localize_video
