@@ -117,9 +117,21 @@ def test_training_reads_shards_through_the_same_code(vggsound_synth, tmp_path):
     from recipes.av_contrastive import main as recipe_main
 
     write_shards(load_index("vggsound", vggsound_synth, "train"), tmp_path / "shards", items_per_shard=8)
-    result = recipe_main([f"data.root={tmp_path / 'shards'}", "data.layout=shards", f"output_dir={tmp_path / 'run'}",
-                          "train.max_steps=3", "train.batch_size=4", "data.size=32", "data.fps=1",
-                          "train.progress_bar=false", "data.num_workers=2", "model.visual.name=small",
-                          "model.audio.name=audio_small", "train.log_every=1"])
+    result = recipe_main(
+        [
+            f"data.root={tmp_path / 'shards'}",
+            "data.layout=shards",
+            f"output_dir={tmp_path / 'run'}",
+            "train.max_steps=3",
+            "train.batch_size=4",
+            "data.size=32",
+            "data.fps=1",
+            "train.progress_bar=false",
+            "data.num_workers=2",
+            "model.visual.name=small",
+            "model.audio.name=audio_small",
+            "train.log_every=1",
+        ]
+    )
     assert result["step"] == 3 and result["loss"] == result["loss"]
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
