@@ -25,7 +25,7 @@ def _normalise(x: torch.Tensor) -> torch.Tensor:
 
 
 def _scores(q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    return torch.round((q @ c.T) / _TIE_GRID)
+    return torch.round((q @ c.T) * (1.0 / _TIE_GRID))
 
 
 def retrieval_ranks(queries: torch.Tensor, candidates: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
@@ -38,7 +38,7 @@ def retrieval_ranks(queries: torch.Tensor, candidates: torch.Tensor, chunk: int 
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         rows = q[start:stop]
-        true = torch.round((rows * c[start:stop]).sum(1) / _TIE_GRID)  # (c,)
+        true = torch.round((rows * c[start:stop]).sum(1) * (1.0 / _TIE_GRID))  # (c,)
         count = torch.zeros(stop - start, dtype=torch.long)
         for c_start in range(0, n, chunk):
             block = _scores(rows, c[c_start : c_start + chunk])  # (c, c2)
@@ -56,10 +56,32 @@ def rank_metrics(ranks: torch.Tensor | np.ndarray, ks: tuple[int, ...] = (1, 5, 
     return out
 
 
+def retrieval_ranks_both(
+    video: torch.Tensor, audio: torch.Tensor, chunk: int = 2048
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(video→audio ranks, audio→video ranks) from ONE pass over the score blocks: block (i, j) =
+    V_i A_jᵀ serves the rows of V_i (against their true scores) and, read by columns, the rows of A_j
+    (cosine is symmetric, so the true score of pair k is the same in both directions)."""
+    if video.shape != audio.shape:
+        raise ValueError(f"video {tuple(video.shape)} and audio {tuple(audio.shape)} differ")
+    v, a = _normalise(video), _normalise(audio)
+    n = v.shape[0]
+    true = torch.round((v * a).sum(1) * (1.0 / _TIE_GRID))  # (N,)
+    v2a = torch.zeros(n, dtype=torch.long)
+    a2v = torch.zeros(n, dtype=torch.long)
+    for i in range(0, n, chunk):
+        for j in range(0, n, chunk):
+            block = _scores(v[i : i + chunk], a[j : j + chunk])  # (c_i, c_j)
+            v2a[i : i + chunk] += (block >= true[i : i + chunk, None]).sum(1)
+            a2v[j : j + chunk] += (block >= true[None, j : j + chunk]).sum(0)
+    return v2a, a2v
+
+
 def retrieval_metrics(video: torch.Tensor, audio: torch.Tensor, chunk: int = 2048) -> dict:
     """The M.json of `avssl eval retrieval`: both directions and the number of items."""
+    v2a, a2v = retrieval_ranks_both(video, audio, chunk)
     return {
-        "video_to_audio": rank_metrics(retrieval_ranks(video, audio, chunk)),
-        "audio_to_video": rank_metrics(retrieval_ranks(audio, video, chunk)),
+        "video_to_audio": rank_metrics(v2a),
+        "audio_to_video": rank_metrics(a2v),
         "num_items": int(video.shape[0]),
     }

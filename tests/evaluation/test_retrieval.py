@@ -68,3 +68,16 @@ def test_chance_level_for_random_embeddings():
     g = torch.Generator().manual_seed(5)
     m = retrieval_metrics(torch.randn(400, 16, generator=g), torch.randn(400, 16, generator=g), chunk=128)
     assert m["video_to_audio"]["R@10"] < 6 and 140 < m["video_to_audio"]["MedR"] < 260
+
+
+@pytest.mark.parametrize("chunk", [5, 16, 1000])
+def test_one_pass_both_directions_equals_each_direction(chunk):
+    from avssl.evaluation.retrieval import retrieval_ranks_both
+
+    g = torch.Generator().manual_seed(9)
+    video = torch.randn(37, 6, generator=g)
+    audio = video + torch.randn(37, 6, generator=g)
+    audio[3] = audio[4]  # a tie
+    v2a, a2v = retrieval_ranks_both(video, audio, chunk)
+    np.testing.assert_array_equal(v2a.numpy(), naive_ranks(video.numpy(), audio.numpy()))
+    np.testing.assert_array_equal(a2v.numpy(), naive_ranks(audio.numpy(), video.numpy()))
