@@ -41,7 +41,11 @@ SAMPLE_RATE = 16000
 
 
 def _small(**extra) -> dict:
-    return {"visual": EncoderConfig(name="small"), "audio": EncoderConfig(name="audio_small"), **extra}
+    return {
+        "visual": EncoderConfig(name="small", output_stride=16),
+        "audio": EncoderConfig(name="audio_small", output_stride=16),
+        **extra,
+    }
 
 
 def _batch(b: int = 4, size: int = 64, frames: int = 1, seconds: float = 0.5, seed: int = 0) -> dict:
@@ -290,7 +294,7 @@ def test_ezvsl_object_guided_localization() -> None:
 
 
 def test_ezvsl_separate_ogl_encoder_stays_frozen() -> None:
-    task = _build("ezvsl", ogl_encoder=EncoderConfig(name="small")).train()
+    task = _build("ezvsl", ogl_encoder=EncoderConfig(name="small", output_stride=16)).train()
     assert not task.ogl_encoder.training
     _check_step(task, _batch())
     assert all(p.grad is None and not p.requires_grad for p in task.ogl_encoder.parameters())
