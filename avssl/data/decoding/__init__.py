@@ -1,6 +1,6 @@
 """Exact, fast media decoding: the frames and the audio of one time window, aligned.
 
-This is the only module that reads media (PyAV for containers, soundfile for wav/flac, Pillow for
+This package is the only place that reads media (PyAV for containers, soundfile for wav/flac, Pillow for
 images). Every dataset goes through `read_clip` (videos, optional wav sidecar), `read_image_audio`
 (Flickr-SoundNet / VGG-SS style image + wav) or `read_frames` + `read_audio` (AVSBench frame folders).
 
