@@ -15,14 +15,21 @@ from avssl.data.loader import DataConfig, build_dataset
 T = TypeVar("T")
 
 
-def parse_recipe_args(schema: type[T], argv: Sequence[str] | None) -> T:
-    """`--config FILE` plus `key=value` overrides → the validated recipe config."""
-    parser = argparse.ArgumentParser(description=f"avssl recipe ({schema.__name__})")
+def recipe_arguments(argv: Sequence[str] | None) -> tuple[str | None, list[str]]:
+    """`[--config FILE] key=value …` → (config file or None, overrides)."""
+    parser = argparse.ArgumentParser(description="avssl recipe")
     parser.add_argument("--config", default=None, help="YAML file mirroring the recipe config")
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. train.max_steps=100")
     args = parser.parse_args(list(argv) if argv is not None else None)
+    return args.config, args.overrides
+
+
+def parse_recipe_args(schema: type[T], argv: Sequence[str] | None) -> T:
+    """`--config FILE` plus `key=value` overrides → the validated recipe config (joins the launcher's
+    process group first)."""
+    config_file, overrides = recipe_arguments(argv)
     distributed.init_from_launcher()
-    return load_config(schema, args.config, args.overrides)
+    return load_config(schema, config_file, overrides)
 
 
 def synthesize_if_empty(data: DataConfig, output_dir: Path, layout: str, n: int = 64) -> None:
@@ -57,10 +64,8 @@ def task_from_args(argv: Sequence[str] | None, default: str) -> str:
     """The task a recipe command line asks for: a `task=` override, else the YAML's `task`, else `default`."""
     from avssl.config import read_yaml
 
-    args = list(argv) if argv is not None else []
-    for item in args:
+    config_file, overrides = recipe_arguments(argv)
+    for item in overrides:
         if item.startswith("task="):
             return item.split("=", 1)[1]
-    if "--config" in args and args.index("--config") + 1 < len(args):
-        return str(read_yaml(args[args.index("--config") + 1]).get("task", default))
-    return default
+    return str(read_yaml(config_file).get("task", default)) if config_file else default

@@ -105,14 +105,21 @@ class ResumableBatchSampler(Sampler[list[tuple[int, int]]]):
             yield [(index, self.epoch) for index in mine] if self.epoch_keys else mine
 
 
+_SIZED_TRANSFORMS = ("random_resized_crop", "resize", "center_crop")
+
+
+def data_transforms(cfg: DataConfig, train: bool):
+    """The training or evaluation pipeline of `cfg`; resize/crop specs without a size get `cfg.size`."""
+    specs = cfg.transforms if train else cfg.eval_transforms
+    return build_transforms(
+        [{**t, "size": t.get("size", cfg.size)} if t["name"] in _SIZED_TRANSFORMS else t for t in specs]
+    )
+
+
 def build_dataset(cfg: DataConfig, train: bool, seed: int, rank: int = 0, world_size: int = 1):
     """A ClipDataset (map-style) for a layout, or a ShardDataset (streaming) for layout "shards"."""
     spec = clip_spec(cfg, "random" if train else "centre")
-    specs = cfg.transforms if train else cfg.eval_transforms
-    sized = ("random_resized_crop", "resize", "center_crop")
-    transform = build_transforms(
-        [{**t, "size": t.get("size", cfg.size)} if t["name"] in sized else t for t in specs]
-    )
+    transform = data_transforms(cfg, train)
     mode = "train" if train else "eval"
     if cfg.layout == "shards":
         return ShardDataset(cfg.root, spec, transform, mode, seed, rank, world_size)

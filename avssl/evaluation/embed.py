@@ -10,9 +10,8 @@ from tqdm import tqdm
 
 from avssl.config import from_dict
 from avssl.data.datasets.base import ClipDataset, ClipItem
-from avssl.data.loader import DataConfig, build_dataset, build_loader, clip_spec
+from avssl.data.loader import DataConfig, build_dataset, build_loader, clip_spec, data_transforms
 from avssl.train.loop import to_device
-from avssl.transforms import build_transforms
 
 
 def eval_data_config(run_config: dict, root: str | None, layout: str | None, split: str | None) -> DataConfig:
@@ -27,11 +26,7 @@ def eval_data_config(run_config: dict, root: str | None, layout: str | None, spl
 def files_dataset(files: list[str], cfg: DataConfig) -> ClipDataset:
     """Centre windows of arbitrary video files, with the run's eval transforms."""
     items = [ClipItem(id=Path(f).stem, path=str(f)) for f in files]
-    sized = ("random_resized_crop", "resize", "center_crop")
-    transform = build_transforms(
-        [{**t, "size": t.get("size", cfg.size)} if t["name"] in sized else t for t in cfg.eval_transforms]
-    )
-    return ClipDataset(items, clip_spec(cfg, "centre"), transform, mode="eval")
+    return ClipDataset(items, clip_spec(cfg, "centre"), data_transforms(cfg, train=False), mode="eval")
 
 
 @torch.no_grad()

@@ -6,16 +6,14 @@ cIoU / AUC evaluation on a Flickr-SoundNet or VGG-SS layout, and the final evalu
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Literal
 
 from avssl import distributed
-from avssl.config import load_config
 from avssl.data.loader import DataConfig
-from avssl.recipe import prepare_run, synthesize_if_empty, task_from_args
+from avssl.recipe import parse_recipe_args, prepare_run, synthesize_if_empty, task_from_args
 from avssl.tasks import TASKS, build_task
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from avssl.train.loop import LoopSetup, run_training
@@ -82,13 +80,7 @@ def _evaluate(task, cfg, out: Path) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Train and evaluate; returns the final localization metrics (cIoU, AUC in percent)."""
-    argv = list(argv) if argv is not None else sys.argv[1:]
-    distributed.init_from_launcher()
-    schema = recipe_schema(task_from_args(argv, "ssl_tie"))
-    parsed_config = [a for a in argv if a != "--config"]
-    config_file = argv[argv.index("--config") + 1] if "--config" in argv else None
-    overrides = [a for a in parsed_config if "=" in a]
-    cfg = load_config(schema, config_file, overrides)
+    cfg = parse_recipe_args(recipe_schema(task_from_args(argv, "ssl_tie")), argv)
     run = Path(cfg.output_dir)
     synthetic = not cfg.data.root
     synthesize_if_empty(cfg.data, run, layout="vggsound", n=96)
