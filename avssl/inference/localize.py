@@ -110,18 +110,21 @@ def localize_video(
         peaks = []
         for first in tqdm(range(0, len(starts), options.batch_size), desc=video.name, leave=False):
             chunk = starts[first : first + options.batch_size]
+            # one decode per window: the frame at the window's centre and the window's audio
             clips = [
-                read_clip(video, s + options.window_s / 2, 1e-3, fps=1000, size=None, sample_rate=None)
+                read_clip(
+                    video,
+                    s,
+                    options.window_s,
+                    fps=1.0 / options.window_s,
+                    size=None,
+                    sample_rate=rate,
+                    channels=channels,
+                    video_offset_s=options.window_s / 2,
+                )
                 for s in chunk
             ]
-            audio = torch.stack(
-                [
-                    read_clip(
-                        video, s, options.window_s, sample_rate=rate, channels=channels, with_video=False
-                    ).audio
-                    for s in chunk
-                ]
-            )
+            audio = torch.stack([c.audio for c in clips])
             raw = _maps(task, torch.cat([c.frames[:1] for c in clips]), audio, size, device)
             for k, m in enumerate(raw.numpy()):
                 resized = F.interpolate(
