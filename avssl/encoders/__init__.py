@@ -16,11 +16,14 @@ binaural_resnet18          waveform     (B, 2, S)                        (B, 512
 motion_{diff,flow}_r3d_18  clip         (B, 3, T, H, W)                  (B, 512, (T−1)/8, H/16, W/16)
 motion_{diff,flow}_r2plus1d_18
 small                      image        (B, C, H, W) | (B, C, T, H, W)   (B, 256, H/s, W/s) | per frame
+pvt_v2_b2 / pvt_v2_b5      image        (B, 3, H, W) | (B, 3, T, H, W)   (B, 512, H/32, W/32) | per frame
 audio_small                waveform     (B, ch, S) (mixed to mono)       (B, 256, n_mels/s, frames/s)
 =========================  ===========  ===============================  =================================
 
 (sizes are ceilings; frames = 1 + S // hop.) ``weights`` in the config are loaded after building
-(:mod:`avssl.encoders.weights`).
+(:mod:`avssl.encoders.weights`). ``OPTIONAL_ENCODERS`` names the entries that need an optional package
+(building one without it raises ImportError saying what to install). Image encoders with a
+``forward_features`` method (resnet*, small, pvt_v2_*) also give their 4 stage maps (multi-scale decoders).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from avssl.encoders.audio import AudioResNetEncoder, LogMelFrontEnd
 from avssl.encoders.binaural import BinauralFrontEnd, BinauralResNetEncoder
 from avssl.encoders.config import AudioFrontEndConfig, BinauralFrontEndConfig, EncoderConfig, FlowConfig
 from avssl.encoders.motion import MotionEncoder, MotionSource
+from avssl.encoders.pvt import PVTv2Encoder
 from avssl.encoders.small import SmallAudioEncoder, SmallVisualEncoder
 from avssl.encoders.vggish import VGGish, vggish_patches
 from avssl.encoders.video import PyTorchVideoArch, PyTorchVideoEncoder, VideoResNetArch, VideoResNetEncoder
@@ -89,6 +93,11 @@ def _vggish(cfg: EncoderConfig) -> nn.Module:
     return VGGish(cfg.audio.sample_rate)
 
 
+def _pvt(arch: str, cfg: EncoderConfig) -> nn.Module:
+    _require(cfg, fixed_channels=True, stride32=True)
+    return PVTv2Encoder(arch)
+
+
 def _binaural_resnet(arch: ResNetArch, cfg: EncoderConfig) -> nn.Module:
     _require(cfg, fixed_channels=True, stride32=False)
     return BinauralResNetEncoder(cfg.binaural, arch, cfg.output_stride)
@@ -116,7 +125,10 @@ ENCODERS: dict[str, EncoderBuilder] = {
     "motion_flow_r2plus1d_18": partial(_motion, "flow", "r2plus1d_18"),
     "small": _small,
     "audio_small": _audio_small,
+    "pvt_v2_b2": partial(_pvt, "pvt_v2_b2"),
+    "pvt_v2_b5": partial(_pvt, "pvt_v2_b5"),
 }
+OPTIONAL_ENCODERS: dict[str, str] = {"pvt_v2_b2": "timm", "pvt_v2_b5": "timm"}  # name → package it needs
 
 
 def build_encoder(cfg: EncoderConfig) -> nn.Module:
@@ -139,6 +151,7 @@ def build_encoder(cfg: EncoderConfig) -> nn.Module:
 
 __all__ = [
     "ENCODERS",
+    "OPTIONAL_ENCODERS",
     "AudioFrontEndConfig",
     "AudioResNetEncoder",
     "BinauralFrontEnd",

@@ -5,11 +5,14 @@
 frame gives a 14×14 map like the localization papers' ResNets with output stride 16, at about 2% of
 ResNet-18's cost. `SmallVisualEncoder` applies it per frame
 ((B, C, H, W) → (B, D, h, w); (B, C, T, H, W) → (B, D, T, h, w)); `SmallAudioEncoder` puts the log-mel front
-end in front of it ((B, ch, S) → (B, D, n_mels/16, frames/16)).
+end in front of it ((B, ch, S) → (B, D, n_mels/16, frames/16)). `SmallVisualEncoder.forward_features`
+returns the outputs of the last four blocks (strides 2-16 at output stride 16, 4-32 at 32) for multi-scale
+decoders (audio-visual segmentation).
 """
 
 from __future__ import annotations
 
+from einops import rearrange
 from torch import Tensor, nn
 
 from avssl.encoders.audio import LogMelFrontEnd
@@ -47,6 +50,25 @@ class SmallVisualEncoder(nn.Module):
         self.net = SmallConvNet(in_channels, width, output_stride)
         self.out_dim: int = self.net.out_dim
         self.in_channels, self.input_kind = in_channels, "image"
+        self.feature_dims: tuple[int, ...] = tuple(b[0].out_channels for b in self.net.blocks)[-4:]
+
+    def forward_features(self, x: Tensor) -> list[Tensor]:
+        """Outputs of the last 4 blocks ((B, D_i, h_i, w_i), or per frame (B, D_i, T, h_i, w_i) for clips);
+        needs output stride 16 or 32 (4 or 5 blocks)."""
+        if len(self.net.blocks) < 4:
+            raise ValueError("multi-scale features need output_stride 16 or 32 (at 8 there are 3 blocks)")
+        clip = x.ndim == 5
+        if clip:
+            batch = x.shape[0]
+            x = rearrange(x, "b c t h w -> (b t) c h w")
+        maps = []
+        for block in self.net.blocks:
+            x = block(x)
+            maps.append(x)
+        maps = maps[-4:]
+        if clip:
+            maps = [rearrange(m, "(b t) d h w -> b d t h w", b=batch) for m in maps]
+        return maps
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 4:

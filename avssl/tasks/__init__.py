@@ -12,6 +12,7 @@ from typing import Any
 from torch import nn
 
 from avssl.tasks.av_contrastive import AVContrastive, AVContrastiveConfig
+from avssl.tasks.avs import AVSConfig, AVSegmenter
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
 from avssl.tasks.lvs import LVS, LVSConfig
 from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
@@ -21,6 +22,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "lvs": (LVSConfig, LVS),
     "ezvsl": (EZVSLConfig, EZVSL),
     "ssl_tie": (SSLTIEConfig, SSLTIE),
+    "avs": (AVSConfig, AVSegmenter),
 }
 
 

@@ -1,0 +1,143 @@
+"""TPAVI against the explicit N×N non-local computation, shapes of the head, and that audio matters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from einops import rearrange
+
+from avssl.encoders import EncoderConfig
+from avssl.heads.segmentation import AVSegmentationHead
+from avssl.heads.tpavi import TPAVI
+from avssl.losses.avs import AudioVisualMappingLoss, frame_bce, masked_average
+from avssl.tasks.avs import AVSConfig, AVSegmenter, per_frame_audio
+
+
+def _naive_tpavi(block: TPAVI, visual: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+    """Z = LN(V + W_z(Σ_j f_ij g(V_j))) with the full (B, N, N) matrix f."""
+    b, c, t, h, w = visual.shape
+    f = block.attention(visual, audio)  # (B, N, N)
+    g = block.g(visual).flatten(2)  # (B, C', N)
+    y = torch.einsum("bij,bkj->bki", f, g).reshape(b, -1, t, h, w)
+    z = visual + block.w_z(y)
+    return rearrange(block.norm(rearrange(z, "b c t h w -> b t h w c")), "b t h w c -> b c t h w")
+
+
+def test_tpavi_equals_the_full_non_local_attention() -> None:
+    torch.manual_seed(0)
+    block = TPAVI(channels=16, audio_dim=12).double()
+    visual, audio = torch.randn(2, 16, 3, 4, 5).double(), torch.randn(2, 3, 12).double()
+    fused, audio_c = block(visual, audio)
+    assert fused.shape == visual.shape and audio_c.shape == (2, 3, 16)
+    torch.testing.assert_close(fused, _naive_tpavi(block, visual, audio))
+
+
+def test_attention_is_constant_over_each_frame_of_the_audio_axis() -> None:
+    torch.manual_seed(1)
+    block = TPAVI(channels=8, audio_dim=4)
+    f = block.attention(torch.randn(1, 8, 2, 3, 3), torch.randn(1, 2, 4))  # positions (t, h, w), N = 18
+    assert f.shape == (1, 18, 18)
+    per_frame = f.reshape(1, 18, 2, 9)
+    torch.testing.assert_close(per_frame, per_frame[..., :1].expand_as(per_frame))  # audio broadcast
+
+
+def test_tpavi_output_depends_on_the_audio_of_every_frame() -> None:
+    torch.manual_seed(2)
+    block = TPAVI(channels=8, audio_dim=4)
+    visual, audio = torch.randn(1, 8, 3, 4, 4), torch.randn(1, 3, 4)
+    base, _ = block(visual, audio)
+    changed = audio.clone()
+    changed[:, 2] += 1.0  # only frame 2's audio: every frame's output moves (temporal interaction)
+    other, _ = block(visual, changed)
+    assert ((base - other).abs().amax(dim=(0, 1, 3, 4)) > 1e-4).all()
+
+
+def test_head_shapes_and_stage_outputs() -> None:
+    torch.manual_seed(3)
+    head = AVSegmentationHead((8, 16, 32, 32), audio_dim=6, channels=16, tpavi_stages=(1, 3))
+    stages = [torch.randn(2, d, 3, s, s) for d, s in zip((8, 16, 32, 32), (16, 8, 4, 2))]
+    logits, fused = head(stages, torch.randn(2, 3, 6), (64, 64))
+    assert logits.shape == (2, 3, 64, 64)
+    assert [v.shape for v, _ in fused] == [(6, 16, 8, 8), (6, 16, 2, 2)]
+    assert [a.shape for _, a in fused] == [(6, 16), (6, 16)]
+    with pytest.raises(ValueError, match="tpavi_stages"):
+        AVSegmentationHead((8, 16, 32, 32), 6, 16, (4,))
+
+
+def _small_model(**changes) -> AVSegmenter:
+    cfg = AVSConfig(
+        visual=EncoderConfig(name="small", output_stride=32),
+        audio=EncoderConfig(name="audio_small"),
+        channels=16,
+        **changes,
+    )
+    return AVSegmenter(cfg)
+
+
+def _batch(frames: int = 5, size: int = 64) -> dict:
+    g = torch.Generator().manual_seed(0)
+    return {
+        "video": torch.randn(2, 3, frames, size, size, generator=g),
+        "audio": 0.1 * torch.randn(2, 1, 16000 * frames, generator=g),
+        "mask": (torch.rand(2, frames, size, size, generator=g) > 0.5).to(torch.uint8),
+        "mask_valid": torch.tensor([[True] + [False] * (frames - 1), [True] * frames]),
+    }
+
+
+def test_task_trains_and_the_audio_changes_the_masks() -> None:
+    torch.manual_seed(4)
+    model = _small_model(supervise="all", avm_weight=0.5)
+    batch = _batch()
+    out = model(batch)
+    assert set(out) == {"loss", "loss/bce", "loss/avm"} and torch.isfinite(out["loss"])
+    out["loss"].backward()
+    assert all(p.grad is not None for p in model.head.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.audio_encoder.parameters())
+    model.eval()
+    probs = model.segment(batch)
+    assert probs.shape == (2, 5, 64, 64) and probs.min() >= 0 and probs.max() <= 1
+    swapped = model.segment({**batch, "audio": batch["audio"].flip(0)})
+    assert (probs - swapped).abs().max() > 1e-5
+
+
+def test_zero_audio_variant_ignores_the_audio() -> None:
+    torch.manual_seed(5)
+    model = _small_model(zero_audio=True).eval()
+    batch = _batch()
+    a = model.segment(batch)
+    b = model.segment({**batch, "audio": torch.randn_like(batch["audio"])})
+    torch.testing.assert_close(a, b)
+
+
+def test_first_frame_supervision_ignores_other_frames() -> None:
+    torch.manual_seed(6)
+    model = _small_model(supervise="first")
+    batch = _batch()
+    flipped = {**batch, "mask": batch["mask"].clone()}
+    flipped["mask"][:, 1:] = 1 - flipped["mask"][:, 1:]
+    torch.testing.assert_close(model(batch)["loss"], model(flipped)["loss"])
+
+
+def test_frame_bce_and_masked_average_by_hand() -> None:
+    logits = torch.zeros(1, 2, 2, 2)
+    masks = torch.ones(1, 2, 2, 2)
+    loss = frame_bce(logits, masks, torch.tensor([[True, False]]))
+    assert loss.item() == pytest.approx(torch.log(torch.tensor(2.0)).item())
+    features = torch.arange(8.0).reshape(1, 2, 2, 2)
+    prob = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
+    torch.testing.assert_close(masked_average(features, prob), torch.tensor([[1.5, 5.5]]), atol=1e-5, rtol=0)
+
+
+def test_avm_loss_is_zero_when_masked_visual_matches_audio() -> None:
+    visual = torch.randn(3, 8, 1, 1).expand(3, 8, 4, 4)
+    logits = torch.full((3, 16, 16), 5.0)
+    loss = AudioVisualMappingLoss()([(visual, visual[:, :, 0, 0])], logits)
+    assert loss.abs().item() < 1e-5
+    assert AudioVisualMappingLoss()([(visual, -visual[:, :, 0, 0])], logits) > 1e-3
+
+
+def test_per_frame_audio_bins_time() -> None:
+    feats = torch.arange(10.0).reshape(1, 1, 1, 10).expand(1, 2, 3, 10)
+    out = per_frame_audio(feats, 5)
+    assert out.shape == (1, 5, 2)
+    torch.testing.assert_close(out[0, :, 0], torch.tensor([0.5, 2.5, 4.5, 6.5, 8.5]))
