@@ -207,6 +207,48 @@ def _cmd_eval_localization(args: argparse.Namespace) -> int:
     return cmd_eval_localization(args)
 
 
+def _cmd_eval_segmentation(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from avssl.evaluation.segmentation import cmd_eval_segmentation, save_predictions
+
+    if args.run is not None:
+        if args.predictions or args.baseline:
+            raise ConfigError("give one of --run, --predictions or --baseline")
+        from avssl.evaluation.segmentation_predict import avsbench_test_dataset, predict_segmentation
+        from avssl.inference.load import load_run
+
+        task, config = load_run(args.run)
+        if not hasattr(task, "segment"):
+            raise ConfigError(f"{args.run}: the {config.get('task')} task has no segment method")
+        dataset = avsbench_test_dataset(args.benchmark, args.data, config.get("data", {}))
+        predictions = predict_segmentation(task, dataset, args.batch_size, args.workers)
+        target = Path(args.out)
+        args.predictions = str((target.parent if target.suffix == ".json" else target) / "predictions.npz")
+        Path(args.predictions).parent.mkdir(parents=True, exist_ok=True)
+        save_predictions(args.predictions, predictions)
+    return cmd_eval_segmentation(args)
+
+
+def _cmd_segment(args: argparse.Namespace) -> int:
+    from avssl.inference.load import load_run
+    from avssl.inference.segment import SegmentOptions, segment_video
+
+    task, config = load_run(args.run)
+    if not hasattr(task, "segment"):
+        raise ConfigError(f"{args.run}: the {config.get('task')} task has no segment method")
+    options = SegmentOptions(overlay=not args.no_overlay)
+    failed = 0
+    for video in args.videos:
+        try:
+            out = segment_video(task, config, video, args.out, options)
+            print(f"{video}: {out}/masks.npz, frames.json" + ("" if args.no_overlay else ", overlay.mp4"))
+        except MediaError as err:
+            print(f"avssl segment: error: {err}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
 def _add_source_args(parser: argparse.ArgumentParser, files: bool = False, split: bool = True) -> None:
     parser.add_argument("--run", help="a training run directory")
     parser.add_argument("--data", help="dataset root (default: the run's data.root)")
@@ -302,6 +344,36 @@ def build_parser() -> argparse.ArgumentParser:
     loc.add_argument("--allow-missing", action="store_true")
     loc.add_argument("--out", required=True, help="M.json path (or a folder)")
     loc.set_defaults(func=_cmd_eval_localization)
+
+    seg = evals.add_parser(
+        "segmentation", help="audio-visual segmentation on AVSBench: mIoU and F-score as the released code"
+    )
+    seg.add_argument("--benchmark", required=True, choices=["avsbench-s4", "avsbench-ms3"])
+    seg.add_argument(
+        "--data", required=True, help="the AVSBench folder (with the meta csv), test split scored"
+    )
+    seg.add_argument("--run", help="a trained avs run (its predictions are saved beside --out)")
+    seg.add_argument("--predictions", help="P.npz: one (5, H, W) probability array per video id")
+    seg.add_argument("--baseline", choices=["all-foreground", "centre-blob"])
+    seg.add_argument(
+        "--f-mode",
+        choices=["per-frame", "avsbench"],
+        default="per-frame",
+        help="per-frame: batch-independent; avsbench: the released loop (depends on --batch-size)",
+    )
+    seg.add_argument("--batch-size", type=int, default=4, help="videos per evaluation batch (avsbench mode)")
+    seg.add_argument("--workers", type=int, default=2)
+    seg.add_argument("--out", required=True, help="M.json path (or a folder)")
+    seg.set_defaults(func=_cmd_eval_segmentation)
+
+    segment = sub.add_parser(
+        "segment", help="masks of the sounding objects, overlay video and areas of your videos"
+    )
+    segment.add_argument("videos", nargs="+")
+    segment.add_argument("--run", required=True, help="a trained avs run directory")
+    segment.add_argument("--out", required=True)
+    segment.add_argument("--no-overlay", action="store_true", help="skip rendering overlay.mp4")
+    segment.set_defaults(func=_cmd_segment)
 
     localize = sub.add_parser(
         "localize", help="sound-source heatmaps, overlay video and peaks of your videos"
