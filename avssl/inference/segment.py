@@ -4,7 +4,7 @@ The video is cut into windows of the run's clip length (`data.duration_s`, 5 s f
 `duration_s · fps` frames (one per second by default, each at the centre of its second) and the window's
 audio; each window goes through `task.segment` (frames resized to the model's square input, masks resized
 back). A last window ending at the video's end covers the tail; frames it shares with the previous window
-are not repeated; a video shorter than one window is analysed with its valid frames (audio zero-padded).
+are not repeated; a video shorter than one window is analysed with its valid frames and their audio.
 Windows are decoded one at a time (exact seek) and masks are written to a memory-mapped file, so memory
 does not grow with the video's length. Outputs in `OUT/<name>/`:
 
@@ -115,7 +115,8 @@ def segment_video(
                 channels=channels, video_offset_s=0.5 * window_s / frames,
             )  # fmt: skip
             got = clip.frames[: max(1, clip.num_valid_frames)]
-            probs = task.segment({"video": clip_input(got, size), "audio": clip.audio[None]})[0]  # (T', s, s)
+            audio = clip.audio[:, : round(len(got) * rate * window_s / frames)]  # the valid frames' seconds
+            probs = task.segment({"video": clip_input(got, size), "audio": audio[None]})[0]  # (T', s, s)
             probs = F.interpolate(
                 probs[:, None].float(), size=(height, width), mode="bilinear", align_corners=False
             )

@@ -176,3 +176,13 @@ def test_segment_errors_are_one_line(s4_run, tmp_path, capsys) -> None:
     assert err.count("\n") == 1 and "junk.mp4" in err
     assert cli(["segment", str(silent), "--run", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
     assert "run directory not found" in capsys.readouterr().err
+
+
+def test_segment_a_video_shorter_than_one_window(s4_run, tmp_path) -> None:
+    run, _ = s4_run
+    video = _write_scene_video(tmp_path / "short.mp4", 3.0)
+    assert cli(["segment", str(video), "--run", str(run), "--out", str(tmp_path), "--no-overlay"]) == 0
+    with np.load(tmp_path / "short" / "masks.npz") as z:
+        assert z["masks"].shape == (3, 80, 96)
+        np.testing.assert_allclose(z["times"], [0.5, 1.5, 2.5])
+    assert not (tmp_path / "short" / "overlay.mp4").exists()
