@@ -75,6 +75,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         fps=args.fps,
         num_classes=args.classes,
+        silent=tuple(args.silent) if args.silent else None,
+        sizes=tuple(args.object_sizes) if args.object_sizes else None,
     )
     out = write_synthetic(args.layout, args.out, spec)
     print(f"wrote {args.n} synthetic items in the {args.layout} layout to {out}")
@@ -295,6 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--duration", type=float, default=4.0, help="clip length in seconds")
     synth.add_argument("--fps", type=float, default=10.0)
     synth.add_argument("--classes", type=int, default=4, help="number of object/sound classes (<= 8)")
+    synth.add_argument(
+        "--silent", type=int, nargs=2, metavar=("MIN", "MAX"), help="silent distractors per video (default 0 1)"
+    )
+    synth.add_argument(
+        "--object-sizes",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        help="video objects' size range as fractions of the frame's shorter side (default 0.25 0.4)",
+    )
     synth.set_defaults(func=_cmd_synth)
 
     check = sub.add_parser("check-data", help="validate a dataset as downloaded; exit 0 only when clean")

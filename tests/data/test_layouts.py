@@ -220,3 +220,19 @@ def test_avsbench_masks_follow_the_transforms(synth_root, layout):
             # the frames moved with the masks: the map replay of the truth agrees away from the borders
             smooth = apply_geometry_to_map(sample["geometry"], truth.float(), out_size=(112, 112))
             assert _iou(sample["mask"][0].numpy() > 0, smooth[0].numpy() > 0.5) >= 0.9
+
+
+def test_synth_cli_controls_distractors_and_object_sizes(tmp_path):
+    common = ["synth", "--layout", "vggsound", "--n", "6", "--size", "64", "--duration", "1", "--fps", "2"]
+    assert main([*common, "--out", str(tmp_path / "plain"), "--silent", "0", "0"]) == 0
+    assert main([*common, "--out", str(tmp_path / "crowded"), "--silent", "1", "1"]) == 0
+    assert main([*common, "--out", str(tmp_path / "big"), "--silent", "0", "0", "--object-sizes", "0.6", "0.7"]) == 0
+    assert all(not g["silent"] for g in _gt(tmp_path / "plain")["items"].values())
+    assert all(len(g["silent"]) == 1 for g in _gt(tmp_path / "crowded")["items"].values())
+
+    def widest(name):  # per clip, the widest box over its frames (boxes are clipped at the frame's edge)
+        items = _gt(tmp_path / name)["items"].values()
+        return np.array([max(b[0][2] - b[0][0] for b in g["boxes"]) for g in items])
+
+    # a 0.6–0.7 object spans far more than a 0.25–0.4 one (64 px frames)
+    assert np.median(widest("big")) > 36 > 28 > np.max(widest("plain"))

@@ -42,12 +42,18 @@ class SynthSpec:
     num_classes: int = 4
     sample_rate: int = 16000
     gop: int = 50
+    silent: tuple[int, int] | None = None  # silent distractors per video scene (min, max); None: (0, 1)
+    sizes: tuple[float, float] | None = None  # video objects' size range (fractions of the shorter side)
 
 
 def _scene_spec(spec: SynthSpec, **changes) -> SceneSpec:
     base = SceneSpec(
         width=spec.size, height=spec.size, duration_s=spec.duration_s, num_classes=spec.num_classes
     )
+    if spec.silent is not None:
+        base = SceneSpec(**{**base.__dict__, "num_silent": tuple(spec.silent)})
+    if spec.sizes is not None:
+        base = SceneSpec(**{**base.__dict__, "size_range": tuple(spec.sizes)})
     return SceneSpec(**{**base.__dict__, **changes})
 
 
