@@ -13,6 +13,7 @@ x3d_s / slow_r50           clip         (B, C, T, H, W)                  (B, 192
 audio_resnet18/50          waveform     (B, ch, S) (mixed to mono)       (B, 512|2048, n_mels/s, frames/s)
 vggish                     waveform     (B, ch, S) (mixed to mono)       (B, 128, 1, n_patches)
 binaural_resnet18          waveform     (B, 2, S)                        (B, 512, 257/s, frames/s)
+binaural_small             waveform     (B, 2, S)                        (B, 256, 257/s, frames/s)
 motion_{diff,flow}_r3d_18  clip         (B, 3, T, H, W)                  (B, 512, (T−1)/8, H/16, W/16)
 motion_{diff,flow}_r2plus1d_18
 small                      image        (B, C, H, W) | (B, C, T, H, W)   (B, 256, H/s, W/s) | per frame
@@ -35,7 +36,7 @@ from functools import partial
 from torch import nn
 
 from avssl.encoders.audio import AudioResNetEncoder, LogMelFrontEnd
-from avssl.encoders.binaural import BinauralFrontEnd, BinauralResNetEncoder
+from avssl.encoders.binaural import BinauralFrontEnd, BinauralResNetEncoder, SmallBinauralEncoder
 from avssl.encoders.config import AudioFrontEndConfig, BinauralFrontEndConfig, EncoderConfig, FlowConfig
 from avssl.encoders.motion import MotionEncoder, MotionSource
 from avssl.encoders.pvt import PVTv2Encoder
@@ -103,6 +104,11 @@ def _binaural_resnet(arch: ResNetArch, cfg: EncoderConfig) -> nn.Module:
     return BinauralResNetEncoder(cfg.binaural, arch, cfg.output_stride)
 
 
+def _binaural_small(cfg: EncoderConfig) -> nn.Module:
+    _require(cfg, fixed_channels=True, stride32=False)
+    return SmallBinauralEncoder(cfg.binaural, output_stride=cfg.output_stride)
+
+
 def _motion(source: MotionSource, arch: VideoResNetArch, cfg: EncoderConfig) -> nn.Module:
     _require(cfg, fixed_channels=True, stride32=True)
     return MotionEncoder(source, arch, cfg.flow)
@@ -119,6 +125,7 @@ ENCODERS: dict[str, EncoderBuilder] = {
     "audio_resnet50": partial(_audio_resnet, "resnet50"),
     "vggish": _vggish,
     "binaural_resnet18": partial(_binaural_resnet, "resnet18"),
+    "binaural_small": _binaural_small,
     "motion_diff_r3d_18": partial(_motion, "diff", "r3d_18"),
     "motion_diff_r2plus1d_18": partial(_motion, "diff", "r2plus1d_18"),
     "motion_flow_r3d_18": partial(_motion, "flow", "r3d_18"),
@@ -165,6 +172,7 @@ __all__ = [
     "MotionEncoder",
     "PyTorchVideoEncoder",
     "ResNet2dEncoder",
+    "SmallBinauralEncoder",
     "VGGish",
     "VideoResNetEncoder",
     "WeightsError",

@@ -13,6 +13,8 @@ and swapping the ears negates ILD and sin IPD. The cues are the classic duplex-t
 IPD for low frequencies; Rayleigh 1907) that binaural SSL methods rely on to tell left from right.
 
 Encoder: those 5 channels → ResNet with 5 input channels: (B, 2, S) → (B, 512, ⌈257/32⌉, ⌈T/32⌉).
+`SmallBinauralEncoder` puts the same front end in front of the CPU-scale `SmallConvNet` (tests, synthetic
+multi-task runs): (B, 2, S) → (B, 256, ⌈257/s⌉, ⌈T/s⌉).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from avssl.encoders.config import BinauralFrontEndConfig
+from avssl.encoders.small import SmallConvNet
 from avssl.encoders.visual import ResNet2dEncoder, ResNetArch
 from avssl.encoders.weights import ClassifierLayout
 
@@ -91,3 +94,20 @@ class BinauralResNetEncoder(nn.Module):
     def forward(self, wave: Tensor) -> Tensor:
         """(B, 2, S) → (B, out_dim, F/s, T/s)."""
         return self.backbone(self.frontend(wave))
+
+
+class SmallBinauralEncoder(nn.Module):
+    """Binaural cues + `SmallConvNet` (5 input channels): (B, 2, S) → (B, 256, F/s, T/s)."""
+
+    input_kind = "waveform"
+
+    def __init__(self, cfg: BinauralFrontEndConfig, width: int = 32, output_stride: int = 16) -> None:
+        super().__init__()
+        self.frontend = BinauralFrontEnd(cfg)
+        self.net = SmallConvNet(N_CUE_CHANNELS, width, output_stride)
+        self.in_channels = 2
+        self.out_dim: int = self.net.out_dim
+
+    def forward(self, wave: Tensor) -> Tensor:
+        """(B, 2, S) → (B, out_dim, F/s, T/s)."""
+        return self.net(self.frontend(wave))

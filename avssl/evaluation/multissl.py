@@ -1,0 +1,87 @@
+"""Evaluation of multi-SSL models: held-out pretext-task accuracy, and frozen-feature probes.
+
+* `pretext_accuracy` asks every pretext task `repeats` fresh questions per held-out clip, with plans drawn
+  from a fixed generator (the same questions for every model evaluated with the same seed), and reports
+  the accuracy in percent next to chance (1 / number of classes: the plans draw labels uniformly).
+* `feature_probe` fits kNN and linear probes (`avssl.evaluation.probe`) on pooled visual and audio
+  features of the training split and scores the held-out split (class labels of synthetic data come from
+  its `synth_gt.json`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from avssl.data.datasets import load_index
+from avssl.data.datasets.base import ClipDataset
+from avssl.data.loader import DataConfig, build_loader, clip_spec, data_transforms
+from avssl.evaluation.probe import probe_metrics
+from avssl.train.loop import to_device
+
+
+def eval_dataset(cfg: DataConfig, split: str | None) -> ClipDataset:
+    """Centre windows of `split` with the evaluation transforms; labels from `synth_gt.json` when present."""
+    index = load_index(cfg.layout, cfg.root, split)
+    gt_file = Path(cfg.root) / "synth_gt.json"
+    if gt_file.is_file():
+        gt = json.loads(gt_file.read_text())["items"]
+        for item in index.items:
+            if item.label is None and item.id in gt:
+                item.label = int(gt[item.id]["label"])
+    return ClipDataset(index.items, clip_spec(cfg, "centre"), data_transforms(cfg, train=False), mode="eval")
+
+
+@torch.no_grad()
+def pretext_accuracy(
+    task: torch.nn.Module, dataset, names: list[str], repeats: int = 4, seed: int = 0, batch_size: int = 16
+) -> dict[str, dict[str, float]]:
+    """{name: {"accuracy", "chance", "n"}} (percent) over `repeats` plans per clip of `dataset`."""
+    was_training = task.training
+    task.eval()
+    generator = torch.Generator().manual_seed(seed)
+    correct = dict.fromkeys(names, 0)
+    total = dict.fromkeys(names, 0)
+    device = next(task.parameters()).device
+    for batch in build_loader(dataset, batch_size, num_workers=0):
+        batch = to_device(batch, device)
+        for name in names:
+            for _ in range(repeats):
+                logits, labels = task.pretext_logits(name, batch, generator)
+                correct[name] += int((logits.argmax(1) == labels).sum())
+                total[name] += int(labels.numel())
+    task.train(was_training)
+    return {
+        n: {
+            "accuracy": 100.0 * correct[n] / max(total[n], 1),
+            "chance": 100.0 / task.pretexts[n].num_classes,
+            "n": total[n],
+        }
+        for n in names
+    }
+
+
+@torch.no_grad()
+def _features(task: torch.nn.Module, dataset, batch_size: int = 16) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    task.eval()
+    device = next(task.parameters()).device
+    feats: dict[str, list[torch.Tensor]] = {"visual": [], "audio": []}
+    labels = []
+    for batch in build_loader(dataset, batch_size, num_workers=0):
+        batch = to_device(batch, device)
+        feats["visual"].append(task.embed_video(batch).cpu())
+        feats["audio"].append(task.embed_audio(batch).cpu())
+        labels.append(batch["label"].cpu())
+    return {k: torch.cat(v) for k, v in feats.items()}, torch.cat(labels)
+
+
+def feature_probe(task: torch.nn.Module, train_set, test_set, num_classes: int) -> dict[str, dict]:
+    """{"visual": probe_metrics(...), "audio": …} with features of the centre clip of each window."""
+    train_feats, train_labels = _features(task, train_set)
+    test_feats, test_labels = _features(task, test_set)
+    return {
+        k: probe_metrics(train_feats[k], train_labels, test_feats[k], test_labels, num_classes)
+        for k in train_feats
+    }

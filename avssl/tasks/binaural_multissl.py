@@ -1,0 +1,135 @@
+"""Binaural multi-task self-supervision: a visual and a binaural encoder shared by three pretext tasks
+(spatial alignment, temporal synchronisation, temporal gap; `avssl.tasks.binaural_pretext`), trained
+jointly (weighted sum or uncertainty weighting) or incrementally (one stage after another, with a frozen
+teacher from the previous stage; `avssl.tasks.multissl_common`, `avssl.train.incremental`).
+
+Seed paper: METHODS.md "Binaural multi-SSL" (binaural STFT n_fft 512, hop 160, window 400 — the
+`binaural_*` encoders' front end). Heads of every pretext are always built, so every stage of an
+incremental run has the same parameters (a stage starts from the previous one's weights); the heads a
+stage does not use are frozen.
+
+`forward(batch)` → {"loss", "loss/<task>", …, "acc/<task>"}; `embed_video` / `embed_audio` give pooled,
+L2-normalised encoder features of the window's centre clip (probe and retrieval downstream);
+`pretext_logits(name, batch, generator)` answers one pretext's questions (held-out accuracy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from avssl.encoders import EncoderConfig, build_encoder
+from avssl.tasks.binaural_pretext import (
+    PRETEXT_CLASSES,
+    PRETEXTS,
+    ClipGeometry,
+    PretextConfig,
+    audio_at,
+    frames_at,
+)
+from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, StrategyConfig, freeze, load_teacher
+
+
+@dataclass
+class BinauralMultiSSLConfig:
+    """Encoders, pretext geometry, the strategy (which tasks, how combined) and forgetting control.
+    `teacher`: run directory of the previous incremental stage (set by the stage runner)."""
+
+    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="small", output_stride=16))
+    audio: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="binaural_small", output_stride=16))
+    pretext: PretextConfig = field(default_factory=PretextConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    teacher: str | None = None
+
+
+class BinauralMultiSSL(nn.Module):
+    """Shared encoders + one head per pretext; see the module docstring."""
+
+    def __init__(self, cfg: BinauralMultiSSLConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoders = nn.ModuleDict({"visual": build_encoder(cfg.visual), "audio": build_encoder(cfg.audio)})
+        if getattr(self.encoders["audio"], "in_channels", 2) != 2:
+            raise ValueError(f"the audio encoder must take binaural input; {cfg.audio.name!r} does not")
+        dims = (self.encoders["visual"].out_dim, self.encoders["audio"].out_dim)
+        self.pretexts = nn.ModuleDict({n: PRETEXT_CLASSES[n](cfg.pretext, *dims) for n in PRETEXTS})
+        self.objective = MultiSSLObjective(list(PRETEXTS), cfg.strategy, cfg.distill)
+        self.tasks = self.objective.tasks  # the pretexts trained now (strategy.tasks, empty = all)
+        # a plain list: the teacher is rebuilt from its stage's run directory, never saved with this model
+        self._teacher: list[BinauralMultiSSL] = []
+        if cfg.teacher:
+            self._teacher.append(load_teacher(cfg.teacher, BinauralMultiSSL, BinauralMultiSSLConfig))
+        for name in set(PRETEXTS) - set(self.tasks) - set(self.rehearsed):
+            freeze(self.pretexts[name]).train()  # frozen weights, but the module follows train()/eval()
+
+    @property
+    def teacher(self) -> BinauralMultiSSL | None:
+        return self._teacher[0] if self._teacher else None
+
+    @property
+    def rehearsed(self) -> list[str]:
+        """Earlier stages' tasks whose heads are replayed or distilled in this stage."""
+        if self.teacher is None or (self.cfg.distill.output_weight <= 0 and self.cfg.distill.replay_weight <= 0):
+            return []
+        return [n for n in self.teacher.tasks if n not in self.tasks]
+
+    def pretext_logits(self, name: str, batch: dict, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """(logits (B, C), labels (B,)) of pretext `name` on a freshly drawn plan."""
+        plan = self.pretexts[name].plan(batch, generator)
+        logits = self.pretexts[name](self.encoders, batch, plan)
+        return logits, plan["label"].to(logits.device)
+
+    def _centre_clip(self, batch: dict) -> tuple[Tensor, Tensor]:
+        geo = ClipGeometry(batch, self.cfg.pretext)
+        frame = torch.full((geo.batch_size,), (geo.frames - geo.clip_frames) // 2, device=batch["video"].device)
+        return frames_at(batch["video"], frame, geo.clip_frames), audio_at(
+            batch["audio"], geo.audio_start(frame), geo.audio_len
+        )
+
+    def features(self, batch: dict) -> dict[str, Tensor]:
+        """Pooled (B, D) visual and audio features of the window's centre clip."""
+        frames, audio = self._centre_clip(batch)
+        return {
+            "visual": self.encoders["visual"](frames).flatten(2).mean(2),
+            "audio": self.encoders["audio"](audio).flatten(2).mean(2),
+        }
+
+    def embed_video(self, batch: dict) -> Tensor:
+        """(B, D) unit-norm visual features of the centre frame(s)."""
+        frames, _ = self._centre_clip(batch)
+        return F.normalize(self.encoders["visual"](frames).flatten(2).mean(2), dim=1)
+
+    def embed_audio(self, batch: dict) -> Tensor:
+        """(B, D) unit-norm binaural features of the centre audio clip."""
+        _, audio = self._centre_clip(batch)
+        return F.normalize(self.encoders["audio"](audio).flatten(2).mean(2), dim=1)
+
+    def forward(self, batch: dict) -> dict[str, Tensor]:
+        teacher = self.teacher
+        if teacher is not None:
+            teacher.to(batch["video"].device).eval()
+        losses, replayed, outputs, accuracy = {}, {}, [], {}
+        for name in [*self.tasks, *self.rehearsed]:
+            plan = self.pretexts[name].plan(batch)
+            logits = self.pretexts[name](self.encoders, batch, plan)
+            labels = plan["label"].to(logits.device)
+            ce = F.cross_entropy(logits, labels)
+            accuracy[f"acc/{name}"] = (logits.argmax(1) == labels).float().mean().detach()
+            if name in self.tasks:
+                losses[name] = ce
+                continue
+            replayed[name] = ce
+            if self.cfg.distill.output_weight > 0:
+                with torch.no_grad():
+                    outputs.append((logits, teacher.pretexts[name](teacher.encoders, batch, plan)))
+        features = []
+        if teacher is not None and self.cfg.distill.feature_weight > 0:
+            with torch.no_grad():
+                target = teacher.features(batch)
+            current = self.features(batch)
+            features = [(current[k], target[k]) for k in ("visual", "audio")]
+        return {**self.objective(losses, replayed, outputs, features), **accuracy}

@@ -1,0 +1,114 @@
+"""What every multi-SSL task shares: which pretext tasks are trained and how their losses combine (joint
+multi-task), and the forgetting control of incremental learning (a frozen teacher from the previous stage,
+output and feature distillation, replay of the earlier tasks' objectives).
+
+Seed paper (METHODS.md, "Binaural multi-SSL"): several self-supervised tasks combined either jointly or
+incrementally, stage by stage; the incremental model beats every single task. The stage runner is
+`avssl.train.incremental`; a stage's task is built with `teacher` = the previous stage's run directory.
+
+Replay here rehearses the earlier stages' *objectives* on the current batch (their heads stay trainable,
+their loss is added with `replay_weight`): every stage sees the same unlabelled videos, so what could be
+forgotten is the task, not the data — a buffer of stored samples would hold the same kind of clips.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from avssl.losses.distill import FeatureDistillation, OutputDistillation
+from avssl.losses.multitask import UncertaintyWeighting, weighted_sum
+
+
+@dataclass
+class StrategyConfig:
+    """The pretext tasks trained now (empty = all of the model's) and how their losses combine (weighted
+    sum, or Kendall et al.'s uncertainty weighting when `uncertainty`)."""
+
+    tasks: list[str] = field(default_factory=list)
+    weights: dict[str, float] = field(default_factory=dict)
+    uncertainty: bool = False
+
+
+@dataclass
+class DistillConfig:
+    """Forgetting control against the teacher (previous stage): weights of output distillation (earlier
+    tasks' heads), feature distillation (pooled encoder features) and replay (earlier tasks' own losses)."""
+
+    output_weight: float = 0.0
+    feature_weight: float = 0.0
+    temperature: float = 2.0
+    replay_weight: float = 0.0
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """`module` in eval mode with every parameter's requires_grad off (returned for chaining)."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()
+
+
+def load_teacher(run_dir: str | Path, builder: Any, config_cls: type) -> nn.Module:
+    """The frozen model of a finished stage: `builder(config)` from `run_dir/model/config.yaml` (its own
+    teacher dropped: only one generation is needed) with `run_dir/model/model.safetensors` loaded."""
+    from safetensors.torch import load_file
+
+    from avssl.config import from_dict, read_yaml
+
+    model_dir = Path(run_dir) / "model"
+    weights, config_file = model_dir / "model.safetensors", model_dir / "config.yaml"
+    if not weights.is_file() or not config_file.is_file():
+        raise FileNotFoundError(f"{run_dir}: the teacher stage has not finished (no {weights.name}/config)")
+    cfg = from_dict(config_cls, read_yaml(config_file).get("model", {}))
+    cfg.teacher = None
+    teacher = builder(cfg)
+    teacher.load_state_dict(load_file(str(weights)), strict=True)
+    return freeze(teacher)
+
+
+class MultiSSLObjective(nn.Module):
+    """Combines the current tasks' losses, the replayed and distilled earlier tasks, and feature
+    distillation into {"loss", "loss/<task>", "loss/replay", "loss/distill_out", "loss/distill_feat"}."""
+
+    def __init__(self, names: list[str], strategy: StrategyConfig, distill: DistillConfig) -> None:
+        super().__init__()
+        unknown = set(strategy.tasks) - set(names)
+        if unknown:
+            raise ValueError(f"strategy.tasks must be a subset of {names}, got {strategy.tasks}")
+        self.tasks = list(strategy.tasks) or list(names)
+        self.strategy, self.distill = copy.deepcopy(strategy), copy.deepcopy(distill)
+        self.uncertainty = UncertaintyWeighting(names) if strategy.uncertainty else None
+        if self.uncertainty is not None:  # only the trained tasks' log-variances learn (DDP: no unused ones)
+            for name, p in self.uncertainty.log_vars.items():
+                p.requires_grad_(name in self.tasks)
+        self.output_loss = OutputDistillation(distill.temperature)
+        self.feature_loss = FeatureDistillation()
+
+    def forward(
+        self,
+        losses: dict[str, Tensor],
+        replayed: dict[str, Tensor],
+        outputs: list[tuple[Tensor, Tensor]],
+        features: list[tuple[Tensor, Tensor]],
+    ) -> dict[str, Tensor]:
+        """losses / replayed: {task: CE}; outputs, features: (student, teacher) pairs."""
+        combined = (
+            self.uncertainty(losses) if self.uncertainty is not None else weighted_sum(losses, self.strategy.weights)
+        )
+        out = {f"loss/{n}": v.detach() for n, v in losses.items()}
+        d = self.distill
+        if replayed and d.replay_weight > 0:
+            replay = torch.stack(list(replayed.values())).mean()
+            combined, out["loss/replay"] = combined + d.replay_weight * replay, replay.detach()
+        if outputs and d.output_weight > 0:
+            kd = torch.stack([self.output_loss(s, t) for s, t in outputs]).mean()
+            combined, out["loss/distill_out"] = combined + d.output_weight * kd, kd.detach()
+        if features and d.feature_weight > 0:
+            fd = torch.stack([self.feature_loss(s, t) for s, t in features]).mean()
+            combined, out["loss/distill_feat"] = combined + d.feature_weight * fd, fd.detach()
+        return {"loss": combined, **out}
