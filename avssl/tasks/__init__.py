@@ -13,6 +13,7 @@ from torch import nn
 
 from avssl.tasks.av_contrastive import AVContrastive, AVContrastiveConfig
 from avssl.tasks.avs import AVSConfig, AVSegmenter
+from avssl.tasks.binaural_multissl import BinauralMultiSSL, BinauralMultiSSLConfig
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
 from avssl.tasks.lvs import LVS, LVSConfig
 from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
@@ -23,6 +24,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "ezvsl": (EZVSLConfig, EZVSL),
     "ssl_tie": (SSLTIEConfig, SSLTIE),
     "avs": (AVSConfig, AVSegmenter),
+    "binaural_multissl": (BinauralMultiSSLConfig, BinauralMultiSSL),
 }
 
 
