@@ -1,0 +1,77 @@
+"""The binaural multi-SSL task: forward/backward in every strategy, frozen unused heads, the teacher's
+distillation terms, and the registry entry."""
+
+from __future__ import annotations
+
+import torch
+
+from avssl.tasks import TASKS, build_task
+from avssl.tasks.binaural_multissl import BinauralMultiSSL, BinauralMultiSSLConfig
+from avssl.tasks.multissl_common import DistillConfig, StrategyConfig
+
+B = 4
+
+
+def _batch() -> dict:
+    g = torch.Generator().manual_seed(0)
+    return {
+        "video": torch.randn(B, 3, 12, 32, 32, generator=g),
+        "audio": 0.1 * torch.randn(B, 2, 48000, generator=g),
+        "sample_rate": 16000,
+    }
+
+
+def _cfg(**changes) -> BinauralMultiSSLConfig:
+    return BinauralMultiSSLConfig(**changes)
+
+
+def test_joint_forward_backward_gives_every_part_and_gradients() -> None:
+    torch.manual_seed(0)
+    task = build_task("binaural_multissl", _cfg(strategy=StrategyConfig(uncertainty=True)))
+    out = task(_batch())
+    assert {"loss/spatial", "loss/sync", "loss/gap", "acc/spatial"} <= set(out)
+    out["loss"].backward()
+    without = [n for n, p in task.named_parameters() if p.requires_grad and p.grad is None]
+    assert not without
+    assert task.objective.uncertainty.log_vars["gap"].grad is not None
+    assert torch.isfinite(out["loss"])
+
+
+def test_single_task_freezes_the_other_heads() -> None:
+    task = BinauralMultiSSL(_cfg(strategy=StrategyConfig(tasks=["sync"])))
+    out = task(_batch())
+    assert set(k for k in out if k.startswith("loss/")) == {"loss/sync"}
+    out["loss"].backward()
+    trainable = {n.split(".")[1] for n, p in task.named_parameters() if n.startswith("pretexts.") and p.requires_grad}
+    assert trainable == {"sync"}
+    assert all(p.grad is not None for n, p in task.named_parameters() if p.requires_grad)
+
+
+def test_teacher_distillation_and_replay_terms(tmp_path) -> None:
+    from avssl.config import save_config
+    from avssl.train.checkpoint import export_model
+
+    torch.manual_seed(0)
+    first_cfg = _cfg(strategy=StrategyConfig(tasks=["spatial"]))
+    first = BinauralMultiSSL(first_cfg)
+    save_config({"task": "binaural_multissl", "model": first_cfg}, tmp_path / "config.yaml")
+    export_model(first, tmp_path)
+    distill = DistillConfig(output_weight=1.0, feature_weight=1.0, replay_weight=0.5)
+    second = BinauralMultiSSL(_cfg(strategy=StrategyConfig(tasks=["gap"]), distill=distill, teacher=str(tmp_path)))
+    second.load_state_dict(first.state_dict())
+    assert second.rehearsed == ["spatial"]
+    assert not any(p.requires_grad for p in second.teacher.parameters())
+    assert "teacher" not in "".join(second.state_dict())  # never saved with the model
+    torch.manual_seed(1)
+    out = second.eval()(_batch())
+    # same weights and (in eval mode) the same BatchNorm statistics as the teacher: no distillation loss
+    assert float(out["loss/distill_out"]) < 1e-6 and float(out["loss/distill_feat"]) < 1e-6
+    out = second.train()(_batch())
+    assert {"loss/gap", "loss/replay"} <= set(out)
+    out["loss"].backward()
+    assert second.pretexts["spatial"].head.net[0].weight.grad is not None  # replayed head keeps learning
+
+
+def test_registry_entry() -> None:
+    config_cls, builder = TASKS["binaural_multissl"]
+    assert config_cls is BinauralMultiSSLConfig and builder is BinauralMultiSSL
