@@ -17,6 +17,7 @@ binaural_small             waveform     (B, 2, S)                        (B, 256
 motion_{diff,flow}_r3d_18  clip         (B, 3, T, H, W)                  (B, 512, (T−1)/8, H/16, W/16)
 motion_{diff,flow}_r2plus1d_18
 small                      image        (B, C, H, W) | (B, C, T, H, W)   (B, 256, H/s, W/s) | per frame
+small_context              image        as small, + 2 dilated context blocks (receptive field ~111 px at s = 8)
 pvt_v2_b2 / pvt_v2_b5      image        (B, 3, H, W) | (B, 3, T, H, W)   (B, 512, H/32, W/32) | per frame
 audio_small                waveform     (B, ch, S) (mixed to mono)       (B, 256, n_mels/s, frames/s)
 =========================  ===========  ===============================  =================================
@@ -84,6 +85,10 @@ def _small(cfg: EncoderConfig) -> nn.Module:
     return SmallVisualEncoder(_visual_channels(cfg), output_stride=cfg.output_stride)
 
 
+def _small_context(cfg: EncoderConfig) -> nn.Module:
+    return SmallVisualEncoder(_visual_channels(cfg), output_stride=cfg.output_stride, context=2)
+
+
 def _audio_small(cfg: EncoderConfig) -> nn.Module:
     _require(cfg, fixed_channels=True, stride32=False)
     return SmallAudioEncoder(cfg.audio, output_stride=cfg.output_stride)
@@ -131,6 +136,7 @@ ENCODERS: dict[str, EncoderBuilder] = {
     "motion_flow_r3d_18": partial(_motion, "flow", "r3d_18"),
     "motion_flow_r2plus1d_18": partial(_motion, "flow", "r2plus1d_18"),
     "small": _small,
+    "small_context": _small_context,
     "audio_small": _audio_small,
     "pvt_v2_b2": partial(_pvt, "pvt_v2_b2"),
     "pvt_v2_b5": partial(_pvt, "pvt_v2_b5"),

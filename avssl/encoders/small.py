@@ -25,10 +25,28 @@ def _block(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-class SmallConvNet(nn.Module):
-    """(B, in_channels, H, W) → (B, 8·width, H/s, W/s), s = output_stride (16 or 32)."""
+class ContextBlock(nn.Module):
+    """Residual dilated 3×3 conv → BatchNorm → ReLU at constant resolution: widens the receptive field
+    without lowering the map's resolution (the role of dilation in output-stride-16 ResNets; Yu & Koltun,
+    "Multi-Scale Context Aggregation by Dilated Convolutions", ICLR 2016)."""
 
-    def __init__(self, in_channels: int = 3, width: int = 32, output_stride: int = 16):
+    def __init__(self, channels: int, dilation: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation, bias=False)
+        self.bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x + self.bn(self.conv(x))).relu()
+
+
+class SmallConvNet(nn.Module):
+    """(B, in_channels, H, W) → (B, 8·width, H/s, W/s), s = output_stride (8, 16 or 32).
+
+    `context` > 0 appends that many `ContextBlock`s (dilations 2, 4, 8, …) on the last map: at output
+    stride 8 two of them take the receptive field from 15 px to about 111 px, so a 14×14 map of a 112-px
+    frame sees whole objects (the plain stride-8 net only sees 15-px patches: noisy localization maps)."""
+
+    def __init__(self, in_channels: int = 3, width: int = 32, output_stride: int = 16, context: int = 0):
         super().__init__()
         if output_stride not in (8, 16, 32):
             raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride}")
@@ -37,17 +55,18 @@ class SmallConvNet(nn.Module):
             *[_block(c_in, c_out) for c_in, c_out in zip([in_channels, *widths[:-1]], widths)]
         )
         self.out_dim: int = widths[-1]
+        self.context = nn.Sequential(*[ContextBlock(widths[-1], 2 ** (i + 1)) for i in range(context)])
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.blocks(x)
+        return self.context(self.blocks(x))
 
 
 class SmallVisualEncoder(nn.Module):
     """Per-frame SmallConvNet: images (B, C, H, W) → (B, D, h, w); videos (B, C, T, H, W) → (B, D, T, h, w)."""
 
-    def __init__(self, in_channels: int = 3, width: int = 32, output_stride: int = 16):
+    def __init__(self, in_channels: int = 3, width: int = 32, output_stride: int = 16, context: int = 0):
         super().__init__()
-        self.net = SmallConvNet(in_channels, width, output_stride)
+        self.net = SmallConvNet(in_channels, width, output_stride, context)
         self.out_dim: int = self.net.out_dim
         self.in_channels, self.input_kind = in_channels, "image"
         self.feature_dims: tuple[int, ...] = tuple(b[0].out_channels for b in self.net.blocks)[-4:]
@@ -65,6 +84,7 @@ class SmallVisualEncoder(nn.Module):
         for block in self.net.blocks:
             x = block(x)
             maps.append(x)
+        maps[-1] = self.net.context(maps[-1])
         maps = maps[-4:]
         if clip:
             maps = [rearrange(m, "(b t) d h w -> b d t h w", b=batch) for m in maps]

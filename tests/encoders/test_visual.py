@@ -6,6 +6,7 @@ import pytest
 import torch
 import torchvision
 
+from avssl.encoders import EncoderConfig, build_encoder
 from avssl.encoders.video import PyTorchVideoEncoder, VideoResNetEncoder
 from avssl.encoders.visual import ResNet2dEncoder
 
@@ -82,3 +83,21 @@ def test_video_encoders_shapes() -> None:
         assert PyTorchVideoEncoder("x3d_s", in_channels=2).eval()(clip).shape == (1, 192, 8, 2, 2)
     with pytest.raises(ValueError, match="clip"):
         VideoResNetEncoder("r3d_18")(torch.randn(1, 3, 64, 64))
+
+
+def _receptive_rows(name: str) -> tuple[int, int]:
+    """Rows of a 112-px input that influence the centre location of the stride-8 map."""
+    torch.manual_seed(0)
+    encoder = build_encoder(EncoderConfig(name=name, output_stride=8)).eval()
+    x = torch.randn(1, 3, 112, 112, requires_grad=True)
+    encoder(x)[0, :, 7, 7].sum().backward()
+    rows = torch.nonzero(x.grad.abs().sum(dim=(0, 1, 3)) > 0).flatten()
+    return int(rows.min()), int(rows.max())
+
+
+def test_small_context_widens_the_receptive_field_at_the_same_resolution():
+    plain, context = _receptive_rows("small"), _receptive_rows("small_context")
+    assert plain[1] - plain[0] + 1 == 15  # three stride-2 3×3 convs
+    assert context[1] - context[0] + 1 >= 100  # + dilated blocks (2, 4): 15 + 2·(2 + 4)·8 = 111 px
+    out = build_encoder(EncoderConfig(name="small_context", output_stride=8))(torch.randn(2, 3, 112, 112))
+    assert out.shape == (2, 128, 14, 14)
