@@ -34,11 +34,11 @@ from avssl.train.incremental import StageConfig, run_multissl
 
 
 def binaural_data() -> DataConfig:
-    """3 s windows of 2-channel audio with 12 frames at 64 px; no flips or crops (they would change which
+    """4 s windows of 2-channel audio with 16 frames at 64 px; no flips or crops (they would change which
     side a source is on, the very thing the spatial pretext asks)."""
     return DataConfig(
         layout="fairplay",
-        duration_s=3.0,
+        duration_s=4.0,
         fps=4.0,
         size=64,
         channels=2,

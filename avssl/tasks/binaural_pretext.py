@@ -5,9 +5,9 @@ several pretext tasks learned jointly or incrementally (evaluated on OmniAudio).
 
 (a) **spatial alignment** — is the binaural audio's left/right consistent with the video? Negatives swap
     the two audio channels, or (the flipped-video variant) mirror the frames horizontally; 2 classes.
-(b) **temporal synchronisation** — does the audio window belong to the same instant as the frames, or is
-    it shifted by Δ (|Δ| ≥ `sync_min_shift_s`) *within the same clip*: hard negatives with the same
-    sources and the same room, only the position/time differ; 2 classes.
+(b) **temporal synchronisation** — of two audio windows of the same clip, one of the frames' instant and
+    one shifted by Δ (|Δ| ≥ `sync_min_shift_s`) *within the same clip* (a hard negative: same sources,
+    same room, only the time differs), which one is shifted; 2 classes.
 (c) **temporal gap** — two clips (frames) of the same video: classify their time gap into `gap_bins`
     (inclusive ranges of frame gaps; the clip order is randomised so only |gap| matters); len(bins) classes.
 
@@ -36,9 +36,9 @@ class PretextConfig:
     """Clip geometry and the pretext tasks' options (frames and seconds inside a sample window)."""
 
     clip_frames: int = 1
-    audio_s: float = 1.0
+    audio_s: float = 0.5
     negatives: list[str] = field(default_factory=lambda: ["swap", "flip"])  # spatial-alignment negatives
-    sync_min_shift_s: float = 1.0
+    sync_min_shift_s: float = 1.5
     gap_bins: list[list[int]] = field(default_factory=lambda: [[1, 2], [4, 6], [8, 11]])
     reduce_dim: int = 32
     grid: int = 4
@@ -147,14 +147,19 @@ class SpatialAlignment(Pretext):
 
 
 class TemporalSync(Pretext):
-    """(b) audio of the frames' own instant (label 0) or of the same clip shifted by ≥ min shift (label 1)."""
+    """(b) which of two audio windows of the same clip is synchronised with the frames: the frames' own
+    instant, or the same clip shifted by ≥ `sync_min_shift_s` (a hard negative: same sources, same room).
+    The two windows come in random order; label = the slot of the shifted one (0 or 1).
+
+    Asking for the choice between the two (rather than a verdict on one pair) gives the head the very
+    cue that differs — where the source was at each time — side by side; chance stays 50%."""
 
     num_classes = 2
 
     def __init__(self, cfg: PretextConfig, visual_dim: int, audio_dim: int):
         super().__init__(cfg)
         self.pool = GridPool(visual_dim, cfg.reduce_dim, cfg.grid)
-        self.head = PretextClassifier(self.pool.out_dim + audio_dim, 2, cfg.hidden_dim)
+        self.head = PretextClassifier(self.pool.out_dim + 3 * audio_dim, 2, cfg.hidden_dim)
 
     def plan(self, batch: dict, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         geo = ClipGeometry(batch, self.cfg)
@@ -171,14 +176,17 @@ class TemporalSync(Pretext):
             )
         u = _uniform_int(left + right, geo.batch_size, generator)
         shifted = torch.where(u < left, u, own + gap + (u - left))
-        return {"label": label, "frame": frame, "audio_start": torch.where(label == 1, shifted, own)}
+        first, second = torch.where(label == 1, own, shifted), torch.where(label == 1, shifted, own)
+        return {"label": label, "frame": frame, "audio_start": torch.stack([first, second], 1)}
 
     def forward(self, encoders: nn.ModuleDict, batch: dict, plan: dict[str, Tensor]) -> Tensor:
         geo = ClipGeometry(batch, self.cfg)
         device = batch["video"].device
         frames = frames_at(batch["video"], plan["frame"].to(device), geo.clip_frames)
-        audio = audio_at(batch["audio"], plan["audio_start"].to(device), geo.audio_len)
-        fused = torch.cat([self.pool(encoders["visual"](frames)), pooled_audio(encoders, audio)], dim=1)
+        starts = plan["audio_start"].to(device)
+        windows = [audio_at(batch["audio"], starts[:, i], geo.audio_len) for i in range(2)]
+        a0, a1 = pooled_audio(encoders, torch.cat(windows)).chunk(2)  # one encoder pass for both
+        fused = torch.cat([self.pool(encoders["visual"](frames)), a0, a1, a0 - a1], dim=1)
         return self.head(fused)
 
 

@@ -17,7 +17,7 @@ from avssl.tasks.binaural_pretext import (
     frames_at,
 )
 
-B, T, S, SR = 64, 12, 48000, 16000
+B, T, S, SR = 64, 16, 64000, 16000
 
 
 def _batch() -> dict:
@@ -75,7 +75,7 @@ def test_spatial_head_sees_swapped_ears_and_mirrored_frames() -> None:
         expected = frame.flip(-1) if plan["flip"][b] else frame
         assert torch.equal(seen["visual"][b], expected)
         start = int(geo.audio_start(plan["frame"][b : b + 1])[0])
-        audio = batch["audio"][b, :, start : start + SR]
+        audio = batch["audio"][b, :, start : start + geo.audio_len]
         assert torch.equal(seen["audio"][b], audio.flip(0) if plan["swap"][b] else audio)
 
 
@@ -86,12 +86,13 @@ def test_sync_negatives_are_shifted_by_at_least_the_minimum_within_the_clip() ->
     plan = pretext.plan(batch, _gen())
     geo = ClipGeometry(batch, cfg)
     own = geo.audio_start(plan["frame"])
-    shift = (plan["audio_start"] - own).abs()
-    assert torch.equal(shift[plan["label"] == 0], torch.zeros_like(shift[plan["label"] == 0]))
-    assert (shift[plan["label"] == 1] >= SR).all()
-    assert (plan["audio_start"] >= 0).all() and (plan["audio_start"] <= S - SR).all()
+    rows = torch.arange(B)
+    synced, shifted = plan["audio_start"][rows, 1 - plan["label"]], plan["audio_start"][rows, plan["label"]]
+    assert torch.equal(synced, own)
+    assert ((shifted - own).abs() >= SR).all()
+    assert (plan["audio_start"] >= 0).all() and (plan["audio_start"] <= S - geo.audio_len).all()
     with pytest.raises(ValueError, match="sync_min_shift_s"):
-        TemporalSync(PretextConfig(sync_min_shift_s=2.5), 16, 16).plan(batch, _gen())
+        TemporalSync(PretextConfig(sync_min_shift_s=3.5), 16, 16).plan(batch, _gen())
 
 
 def test_gap_plans_fall_inside_their_bins_in_both_orders() -> None:
@@ -103,7 +104,7 @@ def test_gap_plans_fall_inside_their_bins_in_both_orders() -> None:
     assert (plan["frame_a"] < plan["frame_b"]).any() and (plan["frame_a"] > plan["frame_b"]).any()
     assert (torch.maximum(plan["frame_a"], plan["frame_b"]) <= T - 1).all()
     with pytest.raises(ValueError, match="do not fit"):
-        TemporalGap(PretextConfig(gap_bins=[[1, 12]]), 16, 16).plan(_batch(), _gen())
+        TemporalGap(PretextConfig(gap_bins=[[1, 16]]), 16, 16).plan(_batch(), _gen())
 
 
 class _Recorder(torch.nn.Module):

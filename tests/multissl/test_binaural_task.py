@@ -15,8 +15,8 @@ B = 4
 def _batch() -> dict:
     g = torch.Generator().manual_seed(0)
     return {
-        "video": torch.randn(B, 3, 12, 32, 32, generator=g),
-        "audio": 0.1 * torch.randn(B, 2, 48000, generator=g),
+        "video": torch.randn(B, 3, 16, 32, 32, generator=g),
+        "audio": 0.1 * torch.randn(B, 2, 64000, generator=g),
         "sample_rate": 16000,
     }
 
