@@ -15,6 +15,7 @@ from avssl.tasks.av_contrastive import AVContrastive, AVContrastiveConfig
 from avssl.tasks.avs import AVSConfig, AVSegmenter
 from avssl.tasks.binaural_multissl import BinauralMultiSSL, BinauralMultiSSLConfig
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
+from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
 from avssl.tasks.lvs import LVS, LVSConfig
 from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
 
@@ -25,6 +26,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "ssl_tie": (SSLTIEConfig, SSLTIE),
     "avs": (AVSConfig, AVSegmenter),
     "binaural_multissl": (BinauralMultiSSLConfig, BinauralMultiSSL),
+    "image_multissl": (ImageMultiSSLConfig, ImageMultiSSL),
 }
 
 

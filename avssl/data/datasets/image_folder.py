@@ -1,0 +1,63 @@
+"""ImageFolder layout (torchvision's): `root/<class>/**/<image>` — for the image variant of multi-SSL.
+
+    root/train/dog/img_0001.jpg      a split folder per split (`root/<split>/<class>/…`), or
+    root/dog/img_0001.jpg            the classes directly under root (split None)
+
+Class index = position of the class folder in sorted order. `ImageViewsDataset` returns `views`: the
+image under `num_views` independent draws of the transform (MoCo / DenseCL pairs), plus `video` = the
+first view (B, 3, H, W) after collate, `label` and `index`. Augmentations depend on (seed, epoch, index,
+view) only, so a resumed run sees the same views.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from avssl.data.annotations import AnnotationError
+from avssl.data.decoding.images import read_image
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def image_folder_items(root: str | Path, split: str | None = None) -> tuple[list[tuple[str, int]], list[str]]:
+    """([(path, class index)], class names) of every image under `root[/split]`, sorted."""
+    folder = Path(root) / split if split else Path(root)
+    if not folder.is_dir():
+        raise AnnotationError(folder, "image folder not found")
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    items = [
+        (str(p), k)
+        for k, name in enumerate(classes)
+        for p in sorted((folder / name).rglob("*"))
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    ]
+    if not items:
+        raise AnnotationError(folder, f"no images ({', '.join(IMAGE_SUFFIXES)}) in class folders")
+    return items, classes
+
+
+class ImageViewsDataset(Dataset):
+    """Images → {"views": [{"video": (3, H, W)}] × num_views, "video": first view, "label", "index"}."""
+
+    def __init__(self, items: list[tuple[str, int]], transform, num_views: int = 2, seed: int = 0):
+        self.items, self.transform, self.num_views, self.seed = items, transform, num_views, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> dict:
+        path, label = self.items[index]
+        image = read_image(path).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8: a one-frame clip
+        views = []
+        for v in range(self.num_views):
+            seed = hash((self.seed, self.epoch, index, v)) & 0x7FFF_FFFF_FFFF
+            out = self.transform({"video": image}, torch.Generator().manual_seed(seed))
+            views.append({"video": out["video"][:, 0]})  # (C, 1, H, W) → (C, H, W)
+        return {"views": views, "video": views[0]["video"], "label": label, "index": index}

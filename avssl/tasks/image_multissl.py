@@ -1,0 +1,135 @@
+"""Image multi-SSL: MoCo v2 (global) and DenseCL (dense) as two pretext tasks of one backbone, with the
+joint / incremental machinery of the binaural variant (`avssl.tasks.multissl_common`).
+
+* MoCo v2 — Chen, Fan, Girshick & He, "Improved Baselines with Momentum Contrastive Learning", 2020: MLP
+  projection of the pooled backbone map, momentum key encoder, queue of keys, τ = 0.2 (MoCo, He et al.
+  CVPR 2020, Eq. 1-2). Loss: `avssl.losses.moco.MoCoLoss`.
+* DenseCL — Wang et al., CVPR 2021: a dense projection head (1×1 conv, ReLU, 1×1 conv) on the backbone map;
+  positives matched by backbone-feature similarity between the two views' maps, negatives from a dense
+  queue of per-image mean key vectors; joint loss (1 − λ)·L_moco + λ·L_dense with λ = 0.5 (the default
+  `strategy.weights`). Loss: `avssl.losses.densecl.DenseCLLoss`.
+
+Seed paper (METHODS.md): MoCo v2 + DenseCL combined with the multi-SSL scheme (VOC07 / COCO gains).
+View 1 feeds the query encoder, view 2 the momentum key encoder (as both papers do). Incremental stages
+distil the pooled backbone features of the previous stage (feature distillation; the contrastive heads
+have no class outputs to distil). `embed_video(batch)` gives pooled, L2-normalised backbone features
+(linear probe).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from avssl.encoders import EncoderConfig, build_encoder
+from avssl.heads.projection import MLPHead
+from avssl.losses.densecl import DenseCLLoss, dense_queue_keys
+from avssl.losses.moco import MemoryQueue, MoCoLoss, ema_update, momentum_copy
+from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, StrategyConfig, freeze, load_teacher
+
+IMAGE_PRETEXTS = ("moco", "densecl")
+
+
+@dataclass
+class ImageMultiSSLConfig:
+    """Backbone, heads, queues, momentum and temperature; strategy / distillation / teacher as for the
+    binaural task."""
+
+    backbone: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="small", output_stride=16))
+    embed_dim: int = 128
+    hidden_dim: int = 512
+    queue_size: int = 4096
+    dense_queue_size: int = 4096
+    momentum: float = 0.99
+    temperature: float = 0.2
+    strategy: StrategyConfig = field(default_factory=lambda: StrategyConfig(weights={"moco": 0.5, "densecl": 0.5}))
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    teacher: str | None = None
+
+
+class DenseHead(nn.Module):
+    """DenseCL's dense projection: (B, C, h, w) → (B, D, h·w) by 1×1 conv, ReLU, 1×1 conv."""
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(in_dim, hidden_dim, 1), nn.ReLU(inplace=True), nn.Conv2d(hidden_dim, out_dim, 1))
+
+    def forward(self, maps: Tensor) -> Tensor:
+        return self.net(maps).flatten(2)
+
+
+class ImageMultiSSL(nn.Module):
+    """`forward(batch)` with `batch["views"]` = two augmented views → {"loss", "loss/moco", "loss/densecl", …}."""
+
+    def __init__(self, cfg: ImageMultiSSLConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = build_encoder(cfg.backbone)
+        dim = self.backbone.out_dim
+        self.heads = nn.ModuleDict(
+            {
+                "moco": MLPHead(dim, cfg.embed_dim, cfg.hidden_dim, 2, batch_norm=False),
+                "densecl": DenseHead(dim, cfg.hidden_dim, cfg.embed_dim),
+            }
+        )
+        self.key_backbone, self.key_heads = momentum_copy(self.backbone), momentum_copy(self.heads)
+        self.queues = nn.ModuleDict(
+            {
+                "moco": MemoryQueue(cfg.embed_dim, cfg.queue_size, seed=1),
+                "densecl": MemoryQueue(cfg.embed_dim, cfg.dense_queue_size, seed=2),
+            }
+        )
+        self.moco_loss, self.dense_loss = MoCoLoss(cfg.temperature), DenseCLLoss(cfg.temperature)
+        self.objective = MultiSSLObjective(list(IMAGE_PRETEXTS), cfg.strategy, cfg.distill)
+        self.tasks = self.objective.tasks
+        self._teacher: list[ImageMultiSSL] = []
+        if cfg.teacher:
+            self._teacher.append(load_teacher(cfg.teacher, ImageMultiSSL, ImageMultiSSLConfig))
+        for name in set(IMAGE_PRETEXTS) - set(self.tasks):
+            freeze(self.heads[name]).train()
+
+    @property
+    def teacher(self) -> ImageMultiSSL | None:
+        return self._teacher[0] if self._teacher else None
+
+    def embed_video(self, batch: dict) -> Tensor:
+        """(B, 3, H, W) images → (B, C) unit-norm pooled backbone features."""
+        return F.normalize(self.backbone(batch["video"]).flatten(2).mean(2), dim=1)
+
+    def forward(self, batch: dict) -> dict[str, Tensor]:
+        view_q, view_k = batch["views"][0]["video"], batch["views"][1]["video"]
+        maps_q = self.backbone(view_q)  # (B, C, h, w)
+        with torch.no_grad():
+            maps_k = self.key_backbone(view_k)
+        losses = {}
+        if "moco" in self.tasks:
+            q = self.heads["moco"](maps_q.flatten(2).mean(2))
+            with torch.no_grad():
+                k = F.normalize(self.key_heads["moco"](maps_k.flatten(2).mean(2)), dim=1)
+            losses["moco"] = self.moco_loss(q, k, self.queues["moco"].keys)
+            self.queues["moco"].enqueue(k)
+        if "densecl" in self.tasks:
+            q_dense = self.heads["densecl"](maps_q)  # (B, D, S)
+            with torch.no_grad():
+                k_dense = self.key_heads["densecl"](maps_k)
+            losses["densecl"] = self.dense_loss(
+                q_dense, k_dense, maps_q.flatten(2), maps_k.flatten(2), self.queues["densecl"].keys
+            )
+            self.queues["densecl"].enqueue(dense_queue_keys(k_dense))
+        features = []
+        teacher = self.teacher
+        if teacher is not None and self.cfg.distill.feature_weight > 0:
+            teacher.to(view_q.device).eval()
+            with torch.no_grad():
+                target = teacher.backbone(view_q).flatten(2).mean(2)
+            features = [(maps_q.flatten(2).mean(2), target)]
+        return self.objective(losses, {}, [], features)
+
+    def on_step_end(self, step: int) -> None:
+        """Momentum update of the key encoder after each optimizer step (MoCo Eq. 2)."""
+        ema_update(self.key_backbone, self.backbone, self.cfg.momentum)
+        ema_update(self.key_heads, self.heads, self.cfg.momentum)
+
