@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--extra", nargs="*", default=[], help="key=value overrides for every run")
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    torch.set_num_threads(1)  # modest on shared machines; the data loader adds one worker per run
     out = Path(args.out)
     data = out / "data"
     if not (data / "synth_gt.json").is_file():
