@@ -58,17 +58,22 @@ def test_quick_learning_beats_the_untrained_model(vggsound_synth, tmp_path):
 
 @pytest.mark.slow
 def test_held_out_retrieval_beats_chance_and_the_untrained_model(tmp_path):
-    """Measured here: held-out R@1 8.3 / 12.5 % (V→A / A→V) against 2.1 % chance and R@10 43.8 / 43.8 %
-    against 22.9 / 20.8 % untrained. (The engine issue asks for ≥ 5× chance in both directions: not reached
-    yet at this scale — V→A is at 4×.)"""
+    """The engine issue's bar: held-out R@1 ≥ 5× chance in both directions, and better than untrained.
+
+    480 synthetic clips (8 classes; 360 train / 120 held-out, chance R@1 = 0.83 %), 300 steps of batch 32.
+    Scenes without silent distractors: with one, the video alone cannot tell which of its two objects the
+    audio belongs to, which caps retrieval by ambiguity rather than by learning. Measured here (this test):
+    R@1 11.7 / 14.2 % (V→A / A→V, 14× / 17× chance), MeanR 5.9 / 6.1 of 120, untrained R@1 0.8 / 0.8 %,
+    MeanR 60.6 / 60.9; a script run of the same setup with distractors (default scenes): R@1 6.7 / 8.3 %."""
     data = tmp_path / "data"
-    write_synthetic("vggsound", data, SynthSpec(n=192, seed=1, size=64, duration_s=2.0, num_classes=8))
+    spec = SynthSpec(n=480, seed=1, size=64, duration_s=2.0, num_classes=8, silent=(0, 0))
+    write_synthetic("vggsound", data, spec)
     recipe_main(
         [
             f"data.root={data}",
             f"output_dir={tmp_path / 'run'}",
-            "train.max_steps=200",
-            "train.batch_size=24",
+            "train.max_steps=300",
+            "train.batch_size=32",
             "data.num_workers=2",
             *SMALL,
         ]
@@ -79,6 +84,7 @@ def test_held_out_retrieval_beats_chance_and_the_untrained_model(tmp_path):
     chance = 100.0 / trained["num_items"]
     print("trained", trained, "untrained", untrained, "chance R@1", chance)
     for direction in ("video_to_audio", "audio_to_video"):
-        assert trained[direction]["R@1"] >= 2 * chance, trained
+        assert trained[direction]["R@1"] >= 5 * chance, trained
+        assert trained[direction]["R@1"] > untrained[direction]["R@1"], (trained, untrained)
         assert trained[direction]["R@10"] >= 1.5 * untrained[direction]["R@10"], (trained, untrained)
-        assert trained[direction]["MeanR"] < 0.75 * untrained[direction]["MeanR"], (trained, untrained)
+        assert trained[direction]["MeanR"] < 0.5 * untrained[direction]["MeanR"], (trained, untrained)
