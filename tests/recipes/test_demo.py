@@ -1,6 +1,6 @@
 """`avssl demo` end to end on tiny data: synthesis in two layouts, SSL-TIE training, exact cIoU/AUC next
-to the baselines, and `avssl localize` on a held-out video. (The learning criterion of the localization
-issue — ssl_tie ≥ centre prior + 15 cIoU points — is not met yet at CPU scale; see the README.)"""
+to the baselines, and `avssl localize` on a held-out video. (The full-size demo's learning bar is
+tests/recipes/test_localization_learning.py, a slow test.)"""
 
 from __future__ import annotations
 
