@@ -22,7 +22,7 @@ from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
 from recipes.binaural_multissl import main
 
 CONFIG = Path(__file__).resolve().parents[2] / "recipes" / "configs" / "binaural_multissl_single.yaml"
-STEPS = {"spatial": 120, "sync": 200, "gap": 120}
+STEPS = {"spatial": 120, "sync": 150, "gap": 120}
 
 
 @pytest.fixture(scope="module")
