@@ -8,6 +8,9 @@ Columns: held-out accuracy (percent, `repeats` questions per clip) of each prete
 method trained (chance: spatial 50, sync 50, gap 33.3), kNN / linear-probe top-1 on pooled visual and audio
 features (synthetic class labels, chance 1/8), and forgetting: task-1 (spatial) accuracy after stage 1 and
 after the last stage of the incremental run. Reruns reuse finished runs (each run resumes / is skipped).
+With `--superres-steps N` each final model's frozen visual encoder also feeds a spatial sound
+super-resolution head trained for N steps (`avssl.evaluation.superres`): STFT / envelope distances on the
+held-out clips, next to the mono baseline (lower is better).
 """
 
 from __future__ import annotations
@@ -34,6 +37,20 @@ def _run(config: str, out: Path, data: Path, steps: int, extra: list[str]) -> di
     return train(args)["eval"]
 
 
+def _superres(run_dir: str, steps: int) -> str:
+    """"STFT / envelope (mono: STFT / envelope)" of a super-resolution head on the run's frozen encoder."""
+    from avssl.config import from_dict
+    from avssl.data.loader import DataConfig
+    from avssl.evaluation.multissl import eval_dataset
+    from avssl.evaluation.superres import SuperResConfig, train_superres
+    from avssl.inference.load import load_run
+
+    task, config = load_run(run_dir)
+    data = from_dict(DataConfig, config["data"])
+    s = train_superres(task, eval_dataset(data, data.split), eval_dataset(data, "val"), SuperResConfig(steps=steps))
+    return f"{s['stft']:.3f} / {s['envelope']:.4f} (mono {s['mono_stft']:.3f} / {s['mono_envelope']:.4f})"
+
+
 def _row(name: str, evaluation: dict) -> dict:
     pretext, probe = evaluation["pretext"], evaluation.get("probe", {})
     row = {"method": name}
@@ -52,6 +69,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--items", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=4)
+    parser.add_argument("--superres-steps", type=int, default=0, help="0: skip the super-resolution column")
     parser.add_argument("--extra", nargs="*", default=[], help="key=value overrides for every run")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # modest on shared machines; the data loader adds one worker per run
@@ -74,6 +92,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     results = list(evaluation.values())
     rows.append(_row("incremental", results[-1]))
     first, last = results[0]["pretext"]["spatial"]["accuracy"], results[-1]["pretext"]["spatial"]["accuracy"]
+    if args.superres_steps > 0:
+        run_dirs = [out / f"single_{t}" for t in PRETEXTS] + [out / "joint", Path(next(reversed(evaluation)))]
+        for row, run_dir in zip(rows, run_dirs):
+            row["superres STFT / env"] = _superres(str(run_dir), args.superres_steps)
     columns = list(rows[0])
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(r[c] for c in columns) + " |" for r in rows]
