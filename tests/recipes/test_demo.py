@@ -15,5 +15,8 @@ def test_quick_demo_runs_end_to_end(tmp_path, capsys):
     assert "centre prior" in out and "overlay video:" in out
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert set(metrics) == {"ssl_tie (trained)", "centre prior", "random"}
+    # the smaller learning check: 40 steps on 32 clips already beat the centre prior on the 12 test images
+    # (measured here: cIoU 41.7 against 25.0 — 5 against 3 images at cIoU ≥ 0.5)
+    assert metrics["ssl_tie (trained)"]["cIoU"] > metrics["centre prior"]["cIoU"], metrics
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
     assert next((tmp_path / "localize").glob("*/heatmaps.npz")).stat().st_size > 0
