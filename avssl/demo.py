@@ -34,6 +34,7 @@ def run_demo(out: str | Path, steps: int = 200, quick: bool = False, seed: int =
     """Synthesize, train, evaluate, localize; print a table and where the outputs are. Returns 0."""
     from avssl.inference.load import load_run
     from avssl.inference.localize import LocalizeOptions, localize_video
+    from avssl.train.localization import SYNTHETIC_TRAIN_SIZES
     from avssl.train.localization import main as train_localization
 
     out = Path(out)
@@ -43,13 +44,15 @@ def run_demo(out: str | Path, steps: int = 200, quick: bool = False, seed: int =
         f"avssl demo: synthetic data → {out}/data (VGG-Sound layout for training, Flickr-SoundNet layout for test)"
     )
     write_synthetic(
-        "vggsound", out / "data" / "vggsound", SynthSpec(n=n_train, seed=seed, size=128, num_classes=8)
+        "vggsound",
+        out / "data" / "vggsound",
+        SynthSpec(n=n_train, seed=seed, size=128, num_classes=8, sizes=SYNTHETIC_TRAIN_SIZES),
     )
     write_synthetic("flickr", out / "data" / "flickr", SynthSpec(n=n_test, seed=seed + 1000, num_classes=8))
     write_synthetic(
         "folder",
         out / "data" / "heldout",
-        SynthSpec(n=1, seed=seed + 2000, size=192, num_classes=8, duration_s=4.0),
+        SynthSpec(n=1, seed=seed + 2000, size=192, num_classes=8, duration_s=6.0, sizes=SYNTHETIC_TRAIN_SIZES),
     )
     run = out / "run"
     print(f"training SSL-TIE for {steps} steps on CPU-sized encoders → {run}")

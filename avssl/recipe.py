@@ -32,16 +32,18 @@ def parse_recipe_args(schema: type[T], argv: Sequence[str] | None) -> T:
     return load_config(schema, config_file, overrides)
 
 
-def synthesize_if_empty(data: DataConfig, output_dir: Path, layout: str, n: int = 64) -> None:
+def synthesize_if_empty(
+    data: DataConfig, output_dir: Path, layout: str, n: int = 64, sizes: tuple[float, float] | None = None
+) -> None:
     """With `data.root` empty, write (once, on the main process) a synthetic set in `layout` under the run
-    directory and point `data.root` at it."""
+    directory and point `data.root` at it (`sizes`: the objects' size range, see `SynthSpec.sizes`)."""
     if data.root:
         return
     from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
 
     root = output_dir / "synthetic"
     if distributed.rank() == 0 and not (root / "synth_gt.json").is_file():
-        write_synthetic(layout, root, SynthSpec(n=n, num_classes=8))
+        write_synthetic(layout, root, SynthSpec(n=n, num_classes=8, sizes=sizes))
     distributed.barrier()
     data.root, data.layout = str(root), layout
 

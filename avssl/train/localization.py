@@ -19,6 +19,10 @@ from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from avssl.train.loop import LoopSetup, run_training
 
 LOCALIZATION_TASKS = ("ssl_tie", "lvs", "ezvsl")
+# Synthetic training videos for localization show objects of 0.4–0.65 of the frame, the scale of the
+# synthetic Flickr / VGG-SS test images (0.45–0.65, see STILL_SIZES) and of real Flickr-SoundNet boxes;
+# trained on the default 0.25–0.4 the demo scored 16.7 cIoU against 41.7 (measured here, 200 steps).
+SYNTHETIC_TRAIN_SIZES = (0.4, 0.65)
 
 
 @dataclass
@@ -83,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     cfg = parse_recipe_args(recipe_schema(task_from_args(argv, "ssl_tie")), argv)
     run = Path(cfg.output_dir)
     synthetic = not cfg.data.root
-    synthesize_if_empty(cfg.data, run, layout="vggsound", n=96)
+    synthesize_if_empty(cfg.data, run, layout="vggsound", n=96, sizes=SYNTHETIC_TRAIN_SIZES)
     if not cfg.eval.root and synthetic:
         from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
 
