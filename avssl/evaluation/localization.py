@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import sys
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -31,9 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from avssl.data.annotations import AnnotationError
 from avssl.data.datasets import load_index
 from avssl.data.datasets.base import DatasetIndex
+from avssl.evaluation.predictions import PredictionError, load_arrays, save_arrays
 
 Rule = Literal["gt", "ge"]
 ResizeMode = Literal["cv2", "align_corners"]
@@ -41,12 +40,6 @@ SIZE = 224
 # Each rule's reference resize: LVS/SSL-TIE cv2.resize(INTER_LINEAR); EZ-VSL F.interpolate(align_corners=True).
 REFERENCE_RESIZE: dict[str, ResizeMode] = {"gt": "cv2", "ge": "align_corners"}
 AUC_THRESHOLDS = [0.05 * i for i in range(21)]  # as the reference builds them: 0.15000000000000002 at i=3
-
-
-class PredictionError(AnnotationError):
-    """A prediction file (P.npz) or set is missing or malformed; the message names the file and the id.
-
-    A subclass of AnnotationError so that the CLI reports it as one line, like any bad input file."""
 
 
 # ---------------------------------------------------------------------------------------------- ground truth
@@ -261,31 +254,12 @@ def _check_map(array: np.ndarray, key: str, where: str | os.PathLike) -> np.ndar
 
 def save_predictions(path: str | os.PathLike, predictions: Mapping[str, np.ndarray]) -> None:
     """Write P.npz: one (H, W) float array per sample id (any H×W), stored under the id (written atomically)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-        for key, value in predictions.items():
-            array = _check_map(np.asarray(value), str(key), path)
-            with archive.open(f"{key}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
-    os.replace(tmp, path)
+    save_arrays(path, predictions, _check_map)
 
 
 def load_predictions(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read P.npz into {id: (H, W) array}; a non-2-D map or non-finite values raise PredictionError."""
-    if not Path(path).is_file():
-        raise PredictionError(path, "prediction file not found")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise PredictionError(path, f"not a readable .npz of maps ({err})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise PredictionError(path, "expected an .npz archive of per-id maps, got a single array")
-    with archive:
-        try:
-            return {key: _check_map(archive[key], key, path) for key in archive.files}
-        except (zipfile.BadZipFile, ValueError, OSError) as err:
-            raise PredictionError(path, f"not a readable .npz of maps ({err})") from None
+    return load_arrays(path, _check_map, "maps")
 
 
 # ---------------------------------------------------------------------------------------------- evaluation

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import sys
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -28,7 +27,7 @@ import torch.nn.functional as F
 from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipItem
 from avssl.data.decoding import read_masks
-from avssl.evaluation.localization import PredictionError
+from avssl.evaluation.predictions import PredictionError, load_arrays, save_arrays
 from avssl.evaluation.segmentation_metrics import FMode, score_videos
 
 BENCHMARKS = ("avsbench-s4", "avsbench-ms3")
@@ -104,31 +103,12 @@ def _check(array: np.ndarray, key: str, where) -> np.ndarray:
 
 def save_predictions(path: str | os.PathLike, predictions: Mapping[str, np.ndarray]) -> None:
     """Write P.npz (one (T, H, W) float array per video id), atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-        for key, value in predictions.items():
-            array = _check(np.asarray(value), str(key), path)
-            with archive.open(f"{key}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
-    os.replace(tmp, path)
+    save_arrays(path, predictions, _check)
 
 
 def load_predictions(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read P.npz into {video id: (T, H, W) array}; malformed files raise PredictionError naming them."""
-    if not Path(path).is_file():
-        raise PredictionError(path, "prediction file not found")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise PredictionError(path, f"not a readable .npz of masks ({err})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise PredictionError(path, "expected an .npz archive of per-video arrays, got a single array")
-    with archive:
-        try:
-            return {key: _check(archive[key], key, path) for key in archive.files}
-        except (zipfile.BadZipFile, ValueError, OSError) as err:
-            raise PredictionError(path, f"not a readable .npz of masks ({err})") from None
+    return load_arrays(path, _check, "masks")
 
 
 def evaluate_segmentation(
