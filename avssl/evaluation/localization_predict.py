@@ -9,6 +9,8 @@ cropping, so the ground-truth boxes stay valid) and its audio window is centred 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -20,16 +22,41 @@ from avssl.train.loop import to_device
 from avssl.transforms import build_transforms
 
 
-def benchmark_dataset(benchmark: str, root: str, run_data: dict) -> ClipDataset:
-    """Items of the benchmark at `root` with the run's audio settings and a square resize."""
-    data = from_dict(DataConfig, run_data)
+def benchmark_dataset(
+    benchmark: str, root: str, run_data: dict | DataConfig, split: str | None = None
+) -> ClipDataset:
+    """Items of the benchmark at `root` (`split`, None = the layout's test items) with the run's audio
+    settings and a square resize to the run's `data.size` (no crop, so boxes and masks stay valid)."""
+    data = run_data if isinstance(run_data, DataConfig) else from_dict(DataConfig, run_data)
     spec = clip_spec(data, "centre")
     transform = build_transforms([{"name": "resize", "size": [data.size, data.size]}, {"name": "normalize"}])
-    index = load_index(benchmark, root)
+    index = load_index(benchmark, root, split) if split else load_index(benchmark, root)
     return ClipDataset(index.items, spec, transform, mode="eval")
 
 
 @torch.no_grad()
+def predict_items(
+    predict: Callable[[dict], torch.Tensor],
+    task: torch.nn.Module,
+    dataset: ClipDataset,
+    batch_size: int,
+    num_workers: int = 2,
+    device: str | torch.device = "cpu",
+) -> dict[str, np.ndarray]:
+    """{item id: float32 array} from `predict(batch)` (a method of `task`, which is put in eval mode and
+    restored afterwards), batch by batch over `dataset`."""
+    was_training = task.training
+    task.eval()
+    out: dict[str, np.ndarray] = {}
+    try:
+        for batch in build_loader(dataset, batch_size, num_workers):
+            arrays = predict(to_device(batch, device)).float().cpu().numpy()
+            out.update({meta["id"]: m for meta, m in zip(batch["meta"], arrays)})
+    finally:
+        task.train(was_training)
+    return out
+
+
 def predict_localization(
     task: torch.nn.Module,
     dataset: ClipDataset,
@@ -38,13 +65,4 @@ def predict_localization(
     device: str | torch.device = "cpu",
 ) -> dict[str, np.ndarray]:
     """{item id: (h, w) float32 map} from `task.localize` over the dataset (task put in eval mode and back)."""
-    was_training = task.training
-    task.eval()
-    out: dict[str, np.ndarray] = {}
-    try:
-        for batch in build_loader(dataset, batch_size, num_workers):
-            maps = task.localize(to_device(batch, device)).float().cpu().numpy()
-            out.update({meta["id"]: m for meta, m in zip(batch["meta"], maps)})
-    finally:
-        task.train(was_training)
-    return out
+    return predict_items(task.localize, task, dataset, batch_size, num_workers, device)

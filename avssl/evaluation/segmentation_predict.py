@@ -11,24 +11,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from avssl.config import from_dict
-from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset
-from avssl.data.loader import DataConfig, build_loader, clip_spec
-from avssl.train.loop import to_device
-from avssl.transforms import build_transforms
+from avssl.data.loader import DataConfig
+from avssl.evaluation.localization_predict import benchmark_dataset, predict_items
 
 
 def avsbench_test_dataset(benchmark: str, root: str, run_data: dict | DataConfig) -> ClipDataset:
     """The test videos of `root` (layout `benchmark`) with the run's audio settings and a square resize."""
-    data = run_data if isinstance(run_data, DataConfig) else from_dict(DataConfig, run_data)
-    spec = clip_spec(data, "centre")
-    transform = build_transforms([{"name": "resize", "size": [data.size, data.size]}, {"name": "normalize"}])
-    index = load_index(benchmark, root, "test")
-    return ClipDataset(index.items, spec, transform, mode="eval")
+    return benchmark_dataset(benchmark, root, run_data, split="test")
 
 
-@torch.no_grad()
 def predict_segmentation(
     task: torch.nn.Module,
     dataset: ClipDataset,
@@ -37,13 +29,4 @@ def predict_segmentation(
     device: str | torch.device = "cpu",
 ) -> dict[str, np.ndarray]:
     """{video id: (T, H, W) float32 probabilities} from `task.segment` (task in eval mode, then restored)."""
-    was_training = task.training
-    task.eval()
-    out: dict[str, np.ndarray] = {}
-    try:
-        for batch in build_loader(dataset, batch_size, num_workers):
-            probs = task.segment(to_device(batch, device)).float().cpu().numpy()
-            out.update({meta["id"]: p for meta, p in zip(batch["meta"], probs)})
-    finally:
-        task.train(was_training)
-    return out
+    return predict_items(task.segment, task, dataset, batch_size, num_workers, device)
