@@ -76,6 +76,18 @@ def _maps(task, frames: torch.Tensor, audio: torch.Tensor, size: int, device) ->
     return task.localize(batch).float().cpu()  # (B, h, w)
 
 
+def open_av_input(video: Path, run_config: dict, verb: str) -> tuple[dict, tuple[int, int, int]]:
+    """`probe(video)` after checking it has both a video and an audio stream (else MediaError naming the
+    file), and the run's (frame size, sample rate, audio channels)."""
+    info = probe(video)
+    if not info["has_video"]:
+        raise MediaError(video, "has no video stream")
+    if not info["has_audio"]:
+        raise MediaError(video, f"has no audio stream: there is no sound to {verb}")
+    data = run_config.get("data", {})
+    return info, (int(data.get("size", 224)), int(data.get("sample_rate", 16000)), int(data.get("channels", 1)))
+
+
 def localize_video(
     task,
     run_config: dict,
@@ -86,17 +98,7 @@ def localize_video(
 ) -> Path:
     """Localize the sounding regions of `video`; write heatmaps.npz, overlay.mp4 and peaks.json."""
     video = Path(video)
-    info = probe(video)
-    if not info["has_video"]:
-        raise MediaError(video, "has no video stream")
-    if not info["has_audio"]:
-        raise MediaError(video, "has no audio stream: there is no sound to localize")
-    data = run_config.get("data", {})
-    size, rate, channels = (
-        int(data.get("size", 224)),
-        int(data.get("sample_rate", 16000)),
-        int(data.get("channels", 1)),
-    )
+    info, (size, rate, channels) = open_av_input(video, run_config, "localize")
     duration = float(info["duration_s"] or options.window_s)
     starts = window_starts(duration, options.window_s, options.stride_s)
     scale = min(1.0, options.max_side / max(info["width"], info["height"]))

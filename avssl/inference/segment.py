@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from avssl.data.decoding import MediaError, probe, read_clip
-from avssl.inference.localize import window_starts
+from avssl.data.decoding import read_clip
+from avssl.inference.localize import open_av_input, window_starts
 from avssl.inference.overlay import render_overlay
 from avssl.transforms.functional.appearance import IMAGENET_MEAN, IMAGENET_STD
 
@@ -84,17 +84,8 @@ def segment_video(
 ) -> Path:
     """Segment the sounding objects of `video`; write masks.npz, overlay.mp4 and frames.json."""
     video = Path(video)
-    info = probe(video)
-    if not info["has_video"]:
-        raise MediaError(video, "has no video stream")
-    if not info["has_audio"]:
-        raise MediaError(video, "has no audio stream: there is no sound to segment")
+    info, (size, rate, channels) = open_av_input(video, run_config, "segment")
     data = run_config.get("data", {})
-    size, rate, channels = (
-        int(data.get("size", 224)),
-        int(data.get("sample_rate", 16000)),
-        int(data.get("channels", 1)),
-    )
     window_s = float(data.get("duration_s", 5.0))
     frames = max(1, round(window_s * float(data.get("fps", 1.0))))
     duration = float(info["duration_s"] or window_s)
