@@ -8,6 +8,7 @@ expected type. `save_config` writes the resolved config so every run directory r
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -27,8 +28,10 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _convert(value: Any, tp: Any, key: str) -> Any:
-    """Convert `value` (from YAML or an override string) to type `tp`, or raise ConfigError naming `key`."""
+def _convert(value: Any, tp: Any, key: str, base: Any = None) -> Any:
+    """Convert `value` (from YAML or an override string) to type `tp`, or raise ConfigError naming `key`.
+    `base`: the default this value patches (a dataclass instance for a section: keys `value` leaves out
+    keep the base's values, not the section type's own defaults)."""
     origin = get_origin(tp)
     if tp is Any:
         return value
@@ -42,7 +45,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             if arg is type(None):
                 continue
             try:
-                return _convert(value, arg, key)
+                return _convert(value, arg, key, base)
             except ConfigError as err:
                 errors.append(str(err))
         raise ConfigError(f"config key '{key}': {value!r} is not a valid {_type_name(tp)}")
@@ -55,7 +58,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"config key '{key}': expected a mapping for {tp.__name__}, got {value!r}")
-        return _build(tp, value, key)
+        return _build(tp, value, key, base if isinstance(base, tp) else None)
     if origin in (list, tuple):
         if isinstance(value, str):
             value = _parse_scalar(value)
@@ -112,7 +115,18 @@ def _parse_scalar(text: str) -> Any:
         return text
 
 
-def _build(cls: type[T], data: dict, prefix: str = "") -> T:
+def _field_default(f: dataclasses.Field, base: Any) -> Any:
+    """The value field `f` has when a config leaves it out: the base section's value, else its default."""
+    if base is not None:
+        return getattr(base, f.name)
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def _build(cls: type[T], data: dict, prefix: str = "", base: Any = None) -> T:
+    """`cls` from `data`; a nested section given in part patches its default (the parent's default_factory
+    or `base`), so `data.size: 64` keeps the recipe's own data transforms."""
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
@@ -120,7 +134,12 @@ def _build(cls: type[T], data: dict, prefix: str = "") -> T:
         key = f"{prefix}.{name}" if prefix else str(name)
         if name not in fields:
             raise ConfigError(f"unknown config key '{key}' (valid keys here: {', '.join(sorted(fields))})")
-        kwargs[name] = _convert(value, hints[name], key)
+        default = _field_default(fields[name], base) if isinstance(value, dict) else None
+        kwargs[name] = _convert(value, hints[name], key, default if dataclasses.is_dataclass(default) else None)
+    if base is not None:  # fields the data leaves out keep the base's values
+        for name in fields:
+            if name not in kwargs and fields[name].init:
+                kwargs[name] = copy.deepcopy(getattr(base, name))
     missing = [
         n
         for n, f in fields.items()

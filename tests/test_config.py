@@ -92,3 +92,32 @@ def test_unknown_key_in_yaml_and_missing_or_broken_file(tmp_path):
     broken.write_text("train: [1, 2\n")
     with pytest.raises(ConfigError, match="broken.yaml is not valid YAML"):
         load_config(Root, broken)
+
+
+@dataclass
+class Recipe:
+    """A recipe whose sections' defaults differ from the section types' own defaults."""
+
+    train: Train = field(default_factory=lambda: Train(max_steps=99, optim=Optim(lr=0.5, name="sgd")))
+    maybe: Optim | None = field(default_factory=lambda: Optim(lr=0.25))
+
+
+def test_a_partial_section_patches_the_recipe_default_not_the_type_default(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  mixed_precision: bf16\n")
+    cfg = load_config(Recipe, path, ["train.optim.betas=[0.5, 0.6]", "maybe.name=sgd"])
+    assert cfg.train.mixed_precision == "bf16" and cfg.train.max_steps == 99
+    assert cfg.train.optim.lr == 0.5 and cfg.train.optim.name == "sgd" and cfg.train.optim.betas == (0.5, 0.6)
+    assert cfg.maybe.lr == 0.25 and cfg.maybe.name == "sgd"
+    untouched = load_config(Recipe)
+    assert untouched.train.optim.lr == 0.5 and untouched.maybe.lr == 0.25
+    assert load_config(Recipe, None, ["maybe=null"]).maybe is None
+    # a fresh default every time: patching one config never changes the next one's defaults
+    assert load_config(Recipe).train.optim.betas == (0.9, 0.999)
+
+
+def test_localization_recipe_keeps_its_data_transforms_when_yaml_sets_data_keys():
+    from avssl.train.localization import localization_data, recipe_schema
+
+    cfg = load_config(recipe_schema("ssl_tie"), None, ["data.size=64", "data.layout=vggsound"])
+    assert cfg.data.size == 64 and cfg.data.transforms == localization_data().transforms
