@@ -5,8 +5,9 @@
 Every method gets the same number of optimizer steps (`--steps`; incremental: steps / 3 per stage, in the
 order spatial → sync → gap, with output + feature distillation and replay), the same data, seed and model.
 Columns: held-out accuracy (percent, `repeats` questions per clip) of each pretext task whose head the
-method trained (chance: spatial 50, sync 50, gap 33.3), kNN / linear-probe top-1 on pooled visual and audio
-features (synthetic class labels, chance 1/8), and forgetting: task-1 (spatial) accuracy after stage 1 and
+method trained (chance: spatial 50, sync 50, gap 33.3), kNN / linear-probe top-1 and class-retrieval R@1
+(held-out clips query the training clips) on pooled visual and audio features (synthetic class labels,
+8 classes), and forgetting: task-1 (spatial) accuracy after stage 1 and
 after the last stage of the incremental run. Reruns reuse finished runs (each run resumes / is skipped).
 With `--superres-steps N` each final model's frozen visual encoder also feeds a spatial sound
 super-resolution head trained for N steps (`avssl.evaluation.superres`): STFT / envelope distances on the
@@ -58,7 +59,9 @@ def _row(name: str, evaluation: dict) -> dict:
         row[task] = f"{pretext[task]['accuracy']:.1f}" if task in pretext else "–"
     for modality in ("visual", "audio"):
         p = probe.get(modality)
-        row[f"{modality} knn/lin"] = f"{p['knn']['top1']:.1f} / {p['linear']['top1']:.1f}" if p else "–"
+        row[f"{modality} knn / lin / R@1"] = (
+            f"{p['knn']['top1']:.1f} / {p['linear']['top1']:.1f} / {p['retrieval']['R@1']:.1f}" if p else "–"
+        )
     return row
 
 

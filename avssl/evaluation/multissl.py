@@ -4,7 +4,8 @@
   from a fixed generator (the same questions for every model evaluated with the same seed), and reports
   the accuracy in percent next to chance (1 / number of classes: the plans draw labels uniformly).
 * `feature_probe` fits kNN and linear probes (`avssl.evaluation.probe`) on pooled visual and audio
-  features of the training split and scores the held-out split (class labels of synthetic data come from
+  features of the training split and scores the held-out split, and scores class retrieval (held-out
+  clips query the training clips) (class labels of synthetic data come from
   its `synth_gt.json`).
 """
 
@@ -19,6 +20,7 @@ from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset
 from avssl.data.loader import DataConfig, build_loader, clip_spec, data_transforms
 from avssl.evaluation.probe import probe_metrics
+from avssl.evaluation.retrieval import class_retrieval_metrics
 from avssl.train.loop import to_device
 
 
@@ -78,10 +80,15 @@ def _features(task: torch.nn.Module, dataset, batch_size: int = 16) -> tuple[dic
 
 
 def feature_probe(task: torch.nn.Module, train_set, test_set, num_classes: int) -> dict[str, dict]:
-    """{"visual": probe_metrics(...), "audio": …} with features of the centre clip of each window."""
+    """{"visual": probe_metrics(...) + {"retrieval": R@1/5/10, MedR, MeanR}, "audio": …} with features of
+    the centre clip of each window; retrieval: held-out clips query the training clips by class
+    (`class_retrieval_metrics`)."""
     train_feats, train_labels = _features(task, train_set)
     test_feats, test_labels = _features(task, test_set)
     return {
-        k: probe_metrics(train_feats[k], train_labels, test_feats[k], test_labels, num_classes)
+        k: {
+            **probe_metrics(train_feats[k], train_labels, test_feats[k], test_labels, num_classes),
+            "retrieval": class_retrieval_metrics(test_feats[k], test_labels, train_feats[k], train_labels),
+        }
         for k in train_feats
     }

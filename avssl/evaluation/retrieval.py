@@ -85,3 +85,31 @@ def retrieval_metrics(video: torch.Tensor, audio: torch.Tensor, chunk: int = 204
         "audio_to_video": rank_metrics(a2v),
         "num_items": int(video.shape[0]),
     }
+
+
+def class_retrieval_ranks(
+    queries: torch.Tensor, query_labels: torch.Tensor, gallery: torch.Tensor, gallery_labels: torch.Tensor
+) -> torch.Tensor:
+    """Same-modality retrieval by class (the video-retrieval protocol of self-supervised video papers, e.g.
+    UCF101 clip retrieval: held-out clips query the training clips by cosine similarity; a hit is a
+    retrieved clip of the query's class). Returns each query's 1-based pessimistic rank of its first
+    same-class gallery item: the number of gallery items scoring ≥ the best same-class score (ties count
+    against the query); a query whose class is absent from the gallery gets rank len(gallery) + 1."""
+    if queries.shape[1] != gallery.shape[1]:
+        raise ValueError(f"queries {tuple(queries.shape)} and gallery {tuple(gallery.shape)} differ in dimension")
+    scores = _scores(_normalise(queries), _normalise(gallery))  # (Q, G)
+    same = query_labels.view(-1, 1) == gallery_labels.view(1, -1)
+    best = torch.where(same, scores, torch.full_like(scores, -torch.inf)).max(1).values
+    ranks = (scores >= best[:, None]).sum(1)
+    return torch.where(same.any(1), ranks, torch.full_like(ranks, gallery.shape[0] + 1))
+
+
+def class_retrieval_metrics(
+    queries: torch.Tensor,
+    query_labels: torch.Tensor,
+    gallery: torch.Tensor,
+    gallery_labels: torch.Tensor,
+    ks: tuple[int, ...] = (1, 5, 10),
+) -> dict[str, float]:
+    """R@k (percent of queries with a same-class item among the k nearest), MedR and MeanR."""
+    return rank_metrics(class_retrieval_ranks(queries, query_labels, gallery, gallery_labels), ks)

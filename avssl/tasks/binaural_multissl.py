@@ -36,7 +36,8 @@ from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, Strate
 @dataclass
 class BinauralMultiSSLConfig:
     """Encoders, pretext geometry, the strategy (which tasks, how combined) and forgetting control.
-    `teacher`: run directory of the previous incremental stage (set by the stage runner)."""
+    `teacher`: run directory of the previous incremental stage; `replay_memory`: the stage's replay memory
+    file (both set by the stage runner)."""
 
     visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="small", output_stride=16))
     audio: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="binaural_small", output_stride=16))
@@ -44,6 +45,7 @@ class BinauralMultiSSLConfig:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     teacher: str | None = None
+    replay_memory: str | None = None
 
 
 class BinauralMultiSSL(nn.Module):
@@ -63,6 +65,11 @@ class BinauralMultiSSL(nn.Module):
         self._teacher: list[BinauralMultiSSL] = []
         if cfg.teacher:
             self._teacher.append(load_teacher(cfg.teacher, BinauralMultiSSL, BinauralMultiSSLConfig))
+        self.memory = None  # stored clips of earlier stages (not part of the weights)
+        if cfg.replay_memory and cfg.distill.replay_weight > 0:
+            from avssl.train.replay import ReplayMemory
+
+            self.memory = ReplayMemory.load(cfg.replay_memory)
         for name in set(PRETEXTS) - set(self.tasks) - set(self.rehearsed):
             freeze(self.pretexts[name]).train()  # frozen weights, but the module follows train()/eval()
 
@@ -113,6 +120,10 @@ class BinauralMultiSSL(nn.Module):
         if teacher is not None:
             teacher.to(batch["video"].device).eval()
         losses, replayed, outputs, accuracy = {}, {}, [], {}
+        d = self.cfg.distill
+        memory = None
+        if self.memory is not None and self.rehearsed:
+            memory = self.memory.sample(d.replay_batch, batch["video"].device)
         for name in [*self.tasks, *self.rehearsed]:
             plan = self.pretexts[name].plan(batch)
             logits = self.pretexts[name](self.encoders, batch, plan)
@@ -122,8 +133,13 @@ class BinauralMultiSSL(nn.Module):
             if name in self.tasks:
                 losses[name] = ce
                 continue
-            replayed[name] = ce
-            if self.cfg.distill.output_weight > 0:
+            if memory is not None:  # rehearsal on stored clips of the earlier stages
+                replay_logits, replay_labels = self.pretext_logits(name, memory)
+                replayed[name] = F.cross_entropy(replay_logits, replay_labels)
+                accuracy[f"acc/replay_{name}"] = (replay_logits.argmax(1) == replay_labels).float().mean().detach()
+            elif d.replay_weight > 0:
+                replayed[name] = ce
+            if d.output_weight > 0:
                 with torch.no_grad():
                     outputs.append((logits, teacher.pretexts[name](teacher.encoders, batch, plan)))
         features = []

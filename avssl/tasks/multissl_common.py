@@ -6,9 +6,10 @@ Seed paper (METHODS.md, "Binaural multi-SSL"): several self-supervised tasks com
 incrementally, stage by stage; the incremental model beats every single task. The stage runner is
 `avssl.train.incremental`; a stage's task is built with `teacher` = the previous stage's run directory.
 
-Replay here rehearses the earlier stages' *objectives* on the current batch (their heads stay trainable,
-their loss is added with `replay_weight`): every stage sees the same unlabelled videos, so what could be
-forgotten is the task, not the data — a buffer of stored samples would hold the same kind of clips.
+Replay rehearses the earlier stages' *objectives* (their heads stay trainable, their loss is added with
+`replay_weight`): on the current batch by default, or, with `replay_buffer` > 0, on `replay_batch` clips
+per step drawn from a replay memory of clips stored from the earlier stages' training data
+(`avssl.train.replay`; the stage runner fills it and passes its path as the model's `replay_memory`).
 """
 
 from __future__ import annotations
@@ -38,12 +39,16 @@ class StrategyConfig:
 @dataclass
 class DistillConfig:
     """Forgetting control against the teacher (previous stage): weights of output distillation (earlier
-    tasks' heads), feature distillation (pooled encoder features) and replay (earlier tasks' own losses)."""
+    tasks' heads), feature distillation (pooled encoder features) and replay (earlier tasks' own losses:
+    on the current batch, or on `replay_batch` clips per step from a memory of `replay_buffer` stored clips
+    when `replay_buffer` > 0)."""
 
     output_weight: float = 0.0
     feature_weight: float = 0.0
     temperature: float = 2.0
     replay_weight: float = 0.0
+    replay_buffer: int = 0
+    replay_batch: int = 8
 
 
 def freeze(module: nn.Module) -> nn.Module:

@@ -5,6 +5,11 @@ directory `OUTPUT/stages/{k:02d}_{name}/` (config.yaml, checkpoints/, model/): i
 final weights and, when its distillation settings ask for it, keeps a frozen copy of stage k−1 as the
 teacher (`model.teacher` = that directory). Every stage's checkpoints and final model are kept.
 
+With `distill.replay_buffer` > 0 (and `replay_weight` > 0) a stage k ≥ 1 rehearses the earlier tasks on a
+replay memory (`avssl.train.replay`) written into its run directory before it trains: an equal share of
+the buffer per earlier stage, stage k−1's clips drawn from the training data, older ones kept from stage
+k−1's memory. The model gets the file as `model.replay_memory`.
+
 Resume works per stage: rerunning the command skips the stages whose `model/` exists and resumes the
 current one from its latest checkpoint (the loop's exact resume), so an interrupted incremental run
 continues where it stopped.
@@ -64,6 +69,26 @@ def stage_config(cfg: Any, k: int, previous: Path | None) -> Any:
     return out
 
 
+def ensure_memory(scfg: Any, k: int, run_dir: Path, previous: Path, dataset) -> None:
+    """Write stage k's replay memory (rank 0, atomic, once: a resumed stage reuses it) and point the
+    stage's model config at it, when its distillation asks for a replay buffer."""
+    from avssl.train.replay import MEMORY_FILE, ReplayMemory, fill_memory
+
+    d = scfg.model.distill
+    if d.replay_buffer <= 0 or d.replay_weight <= 0:
+        return
+    if not hasattr(scfg.model, "replay_memory"):
+        raise ValueError(f"{type(scfg.model).__name__} has no replay memory: set distill.replay_buffer to 0")
+    path = run_dir / MEMORY_FILE
+    if distributed.rank() == 0 and not path.is_file():
+        older = previous / MEMORY_FILE
+        memory = fill_memory(dataset, d.replay_buffer, k, ReplayMemory.load(older) if older.is_file() else None,
+                             seed=scfg.train.seed)
+        memory.save(path)
+    distributed.barrier()
+    scfg.model.replay_memory = str(path)
+
+
 def run_incremental(cfg: Any, dataset, setup: LoopSetup, build: Callable[[Any], nn.Module]) -> list[dict]:
     """Run every unfinished stage of `cfg.stages` (see the module docstring); one result dict per stage
     ({"stage", "run_dir", "skipped"} + the loop's last metrics)."""
@@ -80,6 +105,8 @@ def run_incremental(cfg: Any, dataset, setup: LoopSetup, build: Callable[[Any], 
             previous = run_dir
             continue
         scfg = stage_config(cfg, k, previous)
+        if previous is not None:
+            ensure_memory(scfg, k, run_dir, previous, dataset)
         if distributed.rank() == 0:
             save_config(scfg, run_dir / "config.yaml")
         distributed.barrier()

@@ -81,3 +81,33 @@ def test_one_pass_both_directions_equals_each_direction(chunk):
     v2a, a2v = retrieval_ranks_both(video, audio, chunk)
     np.testing.assert_array_equal(v2a.numpy(), naive_ranks(video.numpy(), audio.numpy()))
     np.testing.assert_array_equal(a2v.numpy(), naive_ranks(audio.numpy(), video.numpy()))
+
+
+def _naive_class_rank(q, ql, gallery, gl):
+    """Walk the gallery from the most similar down (ties: other classes first); rank of the first hit."""
+    sims = [float(np.dot(q, g) / (np.linalg.norm(q) * np.linalg.norm(g))) for g in gallery]
+    order = sorted(range(len(gallery)), key=lambda j: (-round(sims[j], 9), gl[j] == ql))
+    for position, j in enumerate(order, start=1):
+        if gl[j] == ql:
+            return position
+    return len(gallery) + 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_class_retrieval_matches_naive_walk(seed):
+    from avssl.evaluation.retrieval import class_retrieval_metrics, class_retrieval_ranks
+
+    g = torch.Generator().manual_seed(seed)
+    gallery, queries = torch.randn(40, 6, generator=g), torch.randn(15, 6, generator=g)
+    gallery[5] = gallery[4] * 2.0  # an exact tie between two gallery items of different classes
+    queries[0] = gallery[4]
+    gl, ql = torch.randint(0, 4, (40,), generator=g), torch.randint(0, 5, (15,), generator=g)  # class 4: absent
+    gl[4], gl[5], ql[0] = 0, 1, 1  # query 0's class is the tied item 5: pessimistic rank 2
+    ranks = class_retrieval_ranks(queries, ql, gallery, gl)
+    naive = [_naive_class_rank(queries[i].numpy(), int(ql[i]), gallery.numpy(), gl.tolist()) for i in range(15)]
+    assert ranks.tolist() == naive and ranks[0] == 2
+    metrics = class_retrieval_metrics(queries, ql, gallery, gl)
+    assert metrics["R@1"] == pytest.approx(100 * np.mean(np.array(naive) <= 1))
+    # a constant embedding never scores a hit at rank 1 unless every gallery item is of the query's class
+    const = class_retrieval_ranks(torch.ones(3, 6), torch.tensor([0, 1, 2]), torch.ones(40, 6), gl)
+    assert const.tolist() == [40, 40, 41 if not (gl == 2).any() else 40]
