@@ -164,13 +164,35 @@ def _cmd_eval_probe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_localize(args: argparse.Namespace) -> int:
+def _load_task_with(run: str, method: str):
+    """(task, config) of a run directory whose task has `method` (localize / segment), else ConfigError."""
     from avssl.inference.load import load_run
+
+    task, config = load_run(run)
+    if not hasattr(task, method):
+        raise ConfigError(f"{run}: the {config.get('task')} task has no {method} method")
+    return task, config
+
+
+def _predict_run(args: argparse.Namespace, method: str, predict: Callable, save: Callable) -> None:
+    """`eval … --run`: the run's predictions on the benchmark, written to predictions.npz beside --out
+    (args.predictions then points at it, so the evaluation reads them as a user's own file)."""
+    from pathlib import Path
+
+    if args.predictions or args.baseline:
+        raise ConfigError("give one of --run, --predictions or --baseline")
+    task, config = _load_task_with(args.run, method)
+    predictions = predict(task, config.get("data", {}))
+    target = Path(args.out)
+    args.predictions = str((target.parent if target.suffix == ".json" else target) / "predictions.npz")
+    Path(args.predictions).parent.mkdir(parents=True, exist_ok=True)
+    save(args.predictions, predictions)
+
+
+def _cmd_localize(args: argparse.Namespace) -> int:
     from avssl.inference.localize import LocalizeOptions, localize_video
 
-    task, config = load_run(args.run)
-    if not hasattr(task, "localize"):
-        raise ConfigError(f"{args.run}: the {config.get('task')} task has no localize method")
+    task, config = _load_task_with(args.run, "localize")
     options = LocalizeOptions(window_s=args.window_s, stride_s=args.stride_s, overlay=not args.no_overlay)
     failed = 0
     for video in args.videos:
@@ -187,58 +209,34 @@ def _cmd_eval_localization(args: argparse.Namespace) -> int:
     from avssl.evaluation.localization import cmd_eval_localization, save_predictions
 
     if args.run is not None:
-        if args.predictions or args.baseline:
-            raise ConfigError("give one of --run, --predictions or --baseline")
         from avssl.evaluation.localization_predict import benchmark_dataset, predict_localization
-        from avssl.inference.load import load_run
 
-        task, config = load_run(args.run)
-        if not hasattr(task, "localize"):
-            raise ConfigError(f"{args.run}: the {config.get('task')} task has no localize method")
-        predictions = predict_localization(
-            task,
-            benchmark_dataset(args.benchmark, args.data, config.get("data", {})),
-            num_workers=args.workers,
-        )
-        from pathlib import Path
+        def predict(task, data_cfg):
+            dataset = benchmark_dataset(args.benchmark, args.data, data_cfg)
+            return predict_localization(task, dataset, num_workers=args.workers)
 
-        target = Path(args.out)
-        args.predictions = str((target.parent if target.suffix == ".json" else target) / "predictions.npz")
-        Path(args.predictions).parent.mkdir(parents=True, exist_ok=True)
-        save_predictions(args.predictions, predictions)
+        _predict_run(args, "localize", predict, save_predictions)
     return cmd_eval_localization(args)
 
 
 def _cmd_eval_segmentation(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from avssl.evaluation.segmentation import cmd_eval_segmentation, save_predictions
 
     if args.run is not None:
-        if args.predictions or args.baseline:
-            raise ConfigError("give one of --run, --predictions or --baseline")
         from avssl.evaluation.segmentation_predict import avsbench_test_dataset, predict_segmentation
-        from avssl.inference.load import load_run
 
-        task, config = load_run(args.run)
-        if not hasattr(task, "segment"):
-            raise ConfigError(f"{args.run}: the {config.get('task')} task has no segment method")
-        dataset = avsbench_test_dataset(args.benchmark, args.data, config.get("data", {}))
-        predictions = predict_segmentation(task, dataset, args.batch_size, args.workers)
-        target = Path(args.out)
-        args.predictions = str((target.parent if target.suffix == ".json" else target) / "predictions.npz")
-        Path(args.predictions).parent.mkdir(parents=True, exist_ok=True)
-        save_predictions(args.predictions, predictions)
+        def predict(task, data_cfg):
+            dataset = avsbench_test_dataset(args.benchmark, args.data, data_cfg)
+            return predict_segmentation(task, dataset, args.batch_size, args.workers)
+
+        _predict_run(args, "segment", predict, save_predictions)
     return cmd_eval_segmentation(args)
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
-    from avssl.inference.load import load_run
     from avssl.inference.segment import SegmentOptions, segment_video
 
-    task, config = load_run(args.run)
-    if not hasattr(task, "segment"):
-        raise ConfigError(f"{args.run}: the {config.get('task')} task has no segment method")
+    task, config = _load_task_with(args.run, "segment")
     options = SegmentOptions(overlay=not args.no_overlay)
     failed = 0
     for video in args.videos:

@@ -8,20 +8,15 @@ the single-process ones. A variant with a plain (no-grad) all-gather shows the c
 
 from __future__ import annotations
 
-import socket
-import time
-from datetime import timedelta
-from pathlib import Path
 from unittest import mock
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import Tensor, nn
 
 from avssl import distributed
 from avssl.losses import CrossModalInfoNCE, MemoryQueue, MoCoLoss, NTXent, ema_update, momentum_copy
+from avssl.testing import run_gloo_ranks
 
 WORLD = 2
 GLOBAL_BATCH = 8
@@ -134,41 +129,9 @@ def _run_scenarios(world: int, rank: int) -> Results:
     return results
 
 
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank,
-        world_size=world,
-        timeout=timedelta(seconds=60),
-    )
-    try:
-        torch.save(_run_scenarios(world, rank), Path(out_dir) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Results], Results]:
-    out_dir = tmp_path_factory.mktemp("distributed")
-    context = mp.start_processes(
-        _worker, args=(WORLD, _free_port(), str(out_dir)), nprocs=WORLD, join=False, start_method="spawn"
-    )
-    deadline = time.monotonic() + 180
-    while not context.join(timeout=1):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                if process.is_alive():
-                    process.kill()
-            pytest.fail("2-process gloo run timed out")
-    per_rank = [torch.load(out_dir / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    per_rank = run_gloo_ranks(_run_scenarios, tmp_path_factory.mktemp("distributed"), world=WORLD)
     return per_rank, _run_scenarios(world=1, rank=0)
 
 

@@ -67,7 +67,9 @@ class ResumableBatchSampler(Sampler[list[tuple[int, int]]]):
     across epochs; plain indices otherwise (`epoch_keys=False`).
 
     The position (epoch, batch) is state: `start_at(epoch, batch)` resumes mid-epoch, so a resumed run sees
-    exactly the batches the uninterrupted run would have seen.
+    exactly the batches the uninterrupted run would have seen. `endless`: iteration runs on into the next
+    epochs (one DataLoader iterator for a whole run: its workers and their prefetching never stop at an
+    epoch boundary; the keys carry the epoch).
     """
 
     def __init__(
@@ -78,9 +80,12 @@ class ResumableBatchSampler(Sampler[list[tuple[int, int]]]):
         rank: int = 0,
         world_size: int = 1,
         epoch_keys: bool = True,
+        endless: bool = False,
     ):
+        if endless and not epoch_keys:
+            raise ValueError("an endless sampler needs epoch keys (the dataset learns the epoch from them)")
         self.num_items, self.batch_size, self.seed = num_items, batch_size, seed
-        self.epoch_keys = epoch_keys
+        self.epoch_keys, self.endless = epoch_keys, endless
         self.rank, self.world_size = rank, world_size
         self.batches_per_epoch = num_items // (batch_size * world_size)
         if self.batches_per_epoch == 0:
@@ -97,12 +102,17 @@ class ResumableBatchSampler(Sampler[list[tuple[int, int]]]):
         return self.batches_per_epoch - self.first_batch
 
     def __iter__(self) -> Iterator[list[int]]:
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.num_items)
+        epoch, first = self.epoch, self.first_batch
         global_batch = self.batch_size * self.world_size
-        for b in range(self.first_batch, self.batches_per_epoch):
-            chunk = order[b * global_batch : (b + 1) * global_batch]
-            mine = chunk[self.rank * self.batch_size : (self.rank + 1) * self.batch_size].tolist()
-            yield [(index, self.epoch) for index in mine] if self.epoch_keys else mine
+        while True:
+            order = np.random.default_rng([self.seed, epoch]).permutation(self.num_items)
+            for b in range(first, self.batches_per_epoch):
+                chunk = order[b * global_batch : (b + 1) * global_batch]
+                mine = chunk[self.rank * self.batch_size : (self.rank + 1) * self.batch_size].tolist()
+                yield [(index, epoch) for index in mine] if self.epoch_keys else mine
+            if not self.endless:
+                return
+            epoch, first = epoch + 1, 0
 
 
 _SIZED_TRANSFORMS = ("random_resized_crop", "resize", "center_crop")

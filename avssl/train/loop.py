@@ -24,7 +24,7 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from torch import nn
 
-from avssl.data.datasets.base import BadItemTracker, ClipDataset
+from avssl.data.datasets.base import BadItemTracker
 from avssl.data.loader import ResumableBatchSampler, build_loader
 from avssl.train.checkpoint import export_model, latest_checkpoint, load_checkpoint, save_checkpoint
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
@@ -73,19 +73,23 @@ def make_accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
 def _batches(dataset, sampler: ResumableBatchSampler | None, setup: LoopSetup, state: dict):
     """Endless stream of batches from the saved position; advances state["epoch"/"batch"].
 
-    Map-style data: one loader whose workers persist across epochs (the sampler hands out (index, epoch)
-    keys). Streaming shards: a loader per epoch after `set_epoch`, skipping the batches already seen."""
-    persistent = sampler is not None and sampler.epoch_keys
-    loader = build_loader(dataset, setup.train.batch_size, setup.num_workers, sampler) if persistent else None
+    Map-style data: one loader iterator for the whole run over an endless sampler of (index, epoch) keys,
+    so its workers (and their prefetching) never stop at an epoch boundary. Streaming shards: a loader per
+    epoch after `set_epoch`, skipping the batches already seen."""
+    if sampler is not None and sampler.epoch_keys:
+        sampler.endless = True
+        sampler.start_at(state["epoch"], state["batch"])
+        for batch in build_loader(dataset, setup.train.batch_size, setup.num_workers, sampler):
+            state["batch"] += 1
+            if state["batch"] == sampler.batches_per_epoch:
+                state["epoch"], state["batch"] = state["epoch"] + 1, 0
+            yield batch
     while True:
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(state["epoch"])
         if sampler is not None:
             sampler.start_at(state["epoch"], state["batch"])
-            epoch_batches = loader or build_loader(
-                dataset, setup.train.batch_size, setup.num_workers, sampler
-            )
-            skip = 0
+            epoch_batches, skip = build_loader(dataset, setup.train.batch_size, setup.num_workers, sampler), 0
         else:
             epoch_batches, skip = (
                 build_loader(dataset, setup.train.batch_size, setup.num_workers),
@@ -126,7 +130,7 @@ def run_training(
             cfg.seed,
             accelerator.process_index,
             accelerator.num_processes,
-            epoch_keys=isinstance(dataset, ClipDataset),
+            epoch_keys=getattr(dataset, "accepts_epoch_keys", False),
         )
     state = {"step": 0, "epoch": 0, "batch": 0, "nonfinite_in_a_row": 0, "skipped_steps": 0, "bad": None}
     tracker = BadItemTracker(setup.max_bad_fraction)

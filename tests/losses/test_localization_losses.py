@@ -4,21 +4,17 @@
 from __future__ import annotations
 
 import math
-import socket
-import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import Tensor, nn
 
 from avssl import distributed
 from avssl.losses.equivariance import MapEquivarianceLoss
 from avssl.losses.mil_infonce import MaxMILInfoNCE
 from avssl.losses.trimap import TriMapContrastiveLoss
+from avssl.testing import run_gloo_ranks
 
 
 def _unit(x: list[float]) -> list[float]:
@@ -214,41 +210,10 @@ def _scenarios(world: int, rank: int) -> dict[str, dict[str, Tensor]]:
     }
 
 
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank,
-        world_size=world,
-        timeout=timedelta(seconds=60),
-    )
-    try:
-        torch.save(_scenarios(world, rank), Path(out_dir) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_ranks_match_one_process(tmp_path: Path) -> None:
-    context = mp.start_processes(
-        _worker, args=(WORLD, _free_port(), str(tmp_path)), nprocs=WORLD, join=False, start_method="spawn"
-    )
-    deadline = time.monotonic() + 120
-    while not context.join(timeout=1):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                if process.is_alive():
-                    process.kill()
-            pytest.fail("2-process gloo run timed out")
+    per_rank = run_gloo_ranks(_scenarios, tmp_path, world=WORLD, timeout=120)
     single = _scenarios(world=1, rank=0)
-    for rank in range(WORLD):
-        got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+    for got in per_rank:
         for name, want in single.items():
             assert got[name].keys() == want.keys()
             for key, value in want.items():

@@ -6,20 +6,13 @@ DDP-averaged gradients must equal the single-process ones, and both ranks must h
 
 from __future__ import annotations
 
-import socket
-import time
-from datetime import timedelta
-from pathlib import Path
-
-import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import Tensor, nn
 
 from avssl import distributed
 from avssl.losses.densecl import DenseCLLoss, dense_queue_keys
 from avssl.losses.moco import MemoryQueue, ema_update, momentum_copy
+from avssl.testing import run_gloo_ranks
 
 WORLD, GLOBAL_BATCH, STEPS, C, D, S = 2, 8, 3, 6, 5, 4
 
@@ -55,35 +48,8 @@ def _scenario(rank: int, world: int) -> dict[str, Tensor]:
     return out
 
 
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world, timeout=timedelta(seconds=60)
-    )
-    try:
-        torch.save(_scenario(rank, world), Path(out_dir) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_dense_queue_and_densecl_two_ranks_match_one_process(tmp_path) -> None:
-    context = mp.start_processes(
-        _worker, args=(WORLD, _free_port(), str(tmp_path)), nprocs=WORLD, join=False, start_method="spawn"
-    )
-    deadline = time.monotonic() + 180
-    while not context.join(timeout=1):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                if process.is_alive():
-                    process.kill()
-            pytest.fail("2-process gloo run timed out")
-    per_rank = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    per_rank = run_gloo_ranks(_scenario, tmp_path, world=WORLD)
     single = _scenario(0, 1)
     for results in per_rank:
         assert results.keys() == single.keys()

@@ -135,3 +135,60 @@ def test_gradient_accumulation_and_bf16_run(tmp_path):
     )
     assert result["step"] == 4 and result["loss"] == result["loss"]
     assert (tmp_path / "acc" / "checkpoints" / "step_4" / "train_state.json").is_file()
+
+
+class EpochKeyToy(Toy):
+    """Toy data that takes (index, epoch) keys, as ClipDataset does; each item names the worker process."""
+
+    accepts_epoch_keys = True
+
+    def __getitem__(self, key):
+        import os
+
+        index, epoch = key
+        return {**super().__getitem__(index), "epoch": epoch, "pid": os.getpid()}
+
+
+class RecordingToyTask(ToyTask):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, batch):
+        self.seen.append((batch["epoch"].tolist(), batch["index"].tolist(), set(batch["pid"].tolist())))
+        return super().forward(batch)
+
+
+def test_epoch_keyed_data_streams_across_epochs_from_the_same_workers(tmp_path):
+    from avssl.data.loader import ResumableBatchSampler
+
+    torch.manual_seed(0)
+    task = RecordingToyTask()
+    setup = _setup(tmp_path / "a", max_steps=20)
+    setup.num_workers = 1
+    run_training(task, EpochKeyToy(), setup)
+    assert [epochs[0] for epochs, _, _ in task.seen] == [e for e in range(3) for _ in range(8)][:20]
+    assert len(set().union(*(pids for _, _, pids in task.seen))) == 1  # one worker for the whole run
+    sampler = ResumableBatchSampler(64, 8, seed=0, epoch_keys=True)  # the same order as epoch by epoch
+    by_epoch = []
+    for epoch in range(3):
+        sampler.start_at(epoch, 0)
+        by_epoch += [[i for i, _ in b] for b in sampler]
+    assert [indices for _, indices, _ in task.seen] == by_epoch[:20]
+    # and a run interrupted mid-epoch resumes to the same losses
+    torch.manual_seed(0)
+    with pytest.raises(Interrupt):
+        run_training(RecordingToyTask(), EpochKeyToy(), _setup(tmp_path / "cut"), on_step=_stop_at(12))
+    run_training(RecordingToyTask(), EpochKeyToy(), _setup(tmp_path / "cut"))
+    full, resumed = _losses(tmp_path / "a"), _losses(tmp_path / "cut")
+    assert all(resumed[s] == pytest.approx(full[s], abs=1e-6) for s in range(11, 21))
+    with pytest.raises(ValueError, match="epoch keys"):
+        ResumableBatchSampler(64, 8, seed=0, epoch_keys=False, endless=True)
+
+
+def _stop_at(n):
+    def stop(step, metrics):
+        if step == n:
+            raise Interrupt
+
+    return stop

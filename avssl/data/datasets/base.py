@@ -91,6 +91,8 @@ class BadItem:
 class ClipDataset(Dataset):
     """Items → sample dicts: `video` uint8 (T, 3, H, W) before the transform, `audio` (C, S), `index`, …"""
 
+    accepts_epoch_keys = True  # dataset[(index, epoch)] works: the training loop's workers persist
+
     def __init__(
         self,
         items: list[ClipItem],
