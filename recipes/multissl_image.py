@@ -80,7 +80,7 @@ def image_dataset(cfg: ImageDataConfig, split: str | None, train: bool, seed: in
     sized = ("random_resized_crop", "resize", "center_crop")
     transform = build_transforms([{**t, "size": t.get("size", cfg.size)} if t["name"] in sized else t for t in specs])
     items, _ = image_folder_items(cfg.root, split)
-    return ImageViewsDataset(items, transform, num_views=2 if train else 1, seed=seed)
+    return ImageViewsDataset(items, transform, num_views=2 if train else 1, seed=seed, skip_bad=train)
 
 
 def evaluate_run(run_dir: Path, cfg: ImageMultiSSLRecipe) -> dict:

@@ -7,8 +7,8 @@ order spatial → sync → gap, with output + feature distillation and replay), 
 Columns: held-out accuracy (percent, `repeats` questions per clip) of each pretext task whose head the
 method trained (chance: spatial 50, sync 50, gap 33.3), kNN / linear-probe top-1 and class-retrieval R@1
 (held-out clips query the training clips) on pooled visual and audio features (synthetic class labels,
-8 classes), and forgetting: task-1 (spatial) accuracy after stage 1 and
-after the last stage of the incremental run. Reruns reuse finished runs (each run resumes / is skipped).
+8 classes), and forgetting: task-1 (spatial) accuracy after every stage of the incremental runs
+(`--replay-buffer N`, default 32, adds one that rehearses on a replay memory of N stored clips). Reruns reuse finished runs (each run resumes / is skipped).
 With `--superres-steps N` each final model's frozen visual encoder also feeds a spatial sound
 super-resolution head trained for N steps (`avssl.evaluation.superres`): STFT / envelope distances on the
 held-out clips, next to the mono baseline (lower is better).
@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--items", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=4)
+    parser.add_argument("--replay-buffer", type=int, default=32,
+                        help="adds an incremental run rehearsing on a replay memory of N clips (0: skip)")
     parser.add_argument("--superres-steps", type=int, default=0, help="0: skip the super-resolution column")
     parser.add_argument("--extra", nargs="*", default=[], help="key=value overrides for every run")
     args = parser.parse_args(argv)
@@ -90,22 +92,33 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows.append(_row("joint (sum)", next(iter(evaluation.values()))))
     per_stage = args.steps // 3
     stages = ", ".join(f"{{name: {t}, tasks: [{t}], max_steps: {per_stage}}}" for t in PRETEXTS)
-    evaluation = _run("binaural_multissl_incremental.yaml", out / "incremental", data, per_stage,
-                      [f"stages=[{stages}]", *common])
-    results = list(evaluation.values())
-    rows.append(_row("incremental", results[-1]))
-    first, last = results[0]["pretext"]["spatial"]["accuracy"], results[-1]["pretext"]["spatial"]["accuracy"]
+    incremental = {"incremental": (out / "incremental", [])}
+    if args.replay_buffer > 0:
+        incremental[f"incremental + memory {args.replay_buffer}"] = (
+            out / "incremental_memory", [f"model.distill.replay_buffer={args.replay_buffer}"]
+        )
+    forgetting, final_dirs = {}, []
+    for name, (run_out, extra) in incremental.items():
+        evaluation = _run("binaural_multissl_incremental.yaml", run_out, data, per_stage,
+                          [f"stages=[{stages}]", *common, *extra])
+        results = list(evaluation.values())
+        rows.append(_row(name, results[-1]))
+        forgetting[name] = [r["pretext"]["spatial"]["accuracy"] for r in results]
+        final_dirs.append(Path(next(reversed(evaluation))))
     if args.superres_steps > 0:
-        run_dirs = [out / f"single_{t}" for t in PRETEXTS] + [out / "joint", Path(next(reversed(evaluation)))]
+        run_dirs = [out / f"single_{t}" for t in PRETEXTS] + [out / "joint", *final_dirs]
         for row, run_dir in zip(rows, run_dirs):
             row["superres STFT / env"] = _superres(str(run_dir), args.superres_steps)
     columns = list(rows[0])
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(r[c] for c in columns) + " |" for r in rows]
-    lines.append(f"\nforgetting (incremental): spatial accuracy {first:.1f} after stage 1 → {last:.1f} after stage 3")
+    lines.append("")
+    for name, accuracy in forgetting.items():
+        steps = " → ".join(f"{a:.1f}" for a in accuracy)
+        lines.append(f"forgetting ({name}): spatial accuracy after each stage {steps}")
     print("\n".join(lines))
     (out / "table.md").write_text("\n".join(lines) + "\n")
-    (out / "table.json").write_text(json.dumps({"rows": rows, "forgetting": [first, last]}, indent=2))
+    (out / "table.json").write_text(json.dumps({"rows": rows, "forgetting": forgetting}, indent=2))
     return rows
 
 

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from avssl.data.datasets.base import (
+    BadItem,
     BadItemTracker,
     ClipDataset,
     ClipItem,
@@ -46,13 +47,25 @@ def test_train_mode_skips_and_counts_bad_items_across_workers(items):
     good = 0
     for batch in loader:
         tracker.update(batch)
-        if "video" in batch:
-            assert batch["video"].shape[1:] == (4, 3, 32, 32)
-            assert batch["audio"].shape[1:] == (1, 16000)
-            good += batch["video"].shape[0]
-    assert tracker.seen == 20 and len(tracker.bad) == 2 and good == 18
+        assert batch["video"].shape == (4, 4, 3, 32, 32)  # every batch full: a stand-in replaces a bad item
+        assert batch["audio"].shape[1:] == (1, 16000)
+        good += batch["video"].shape[0]
+    assert tracker.seen == 20 and len(tracker.bad) == 2 and good == 20
     assert {b.index for b in tracker.bad} == {3, 13}
     assert all("bad.mp4" in b.reason and "not a readable media file" in b.reason for b in tracker.bad)
+    # the stand-in is a readable item drawn from (seed, epoch, index): the same on every load
+    stand_in = ds[(3, 0)]
+    assert stand_in["index"] not in (3, 13) and [b.index for b in stand_in["replaced"]] == [3]
+    assert ds[(3, 0)]["index"] == stand_in["index"]
+
+
+def test_a_bad_item_without_readable_stand_in_is_dropped(items):
+    from avssl.data.datasets.base import replace_bad
+
+    ds = ClipDataset([items[3]] * 4, SPEC, mode="train")
+    assert isinstance(ds[0], BadItem) and isinstance(replace_bad(ds.sample, 0, 4, 0, 0), BadItem)
+    batch = collate([ds[0], ClipDataset(items[:1], SPEC, mode="train")[0]])
+    assert batch["video"].shape[0] == 1 and len(batch["bad_items"]) == 1 and batch["num_items"] == 2
 
 
 def test_run_stops_past_the_bad_fraction(items):

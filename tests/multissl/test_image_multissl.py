@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from avssl.data.datasets.image_folder import image_folder_items
@@ -65,3 +66,24 @@ def test_image_recipe_joint_and_incremental(tmp_path) -> None:
     assert [r["skipped"] for r in out["train"]] == [False, False]
     assert "loss/distill_feat" in out["train"][1] and "loss/moco" not in out["train"][1]
     assert (tmp_path / "inc" / "stages" / "01_densecl" / "eval.json").is_file()
+
+
+def test_image_recipe_skips_and_counts_an_unreadable_image(tmp_path) -> None:
+    from avssl.data.synthetic.images import write_image_folder
+
+    root = tmp_path / "images"
+    write_image_folder(root, {"train": 8, "val": 4}, size=32, seed=0)
+    broken = next(p for p in sorted((root / "train").rglob("*")) if p.is_file())
+    broken.write_bytes(b"not an image")
+    args = [f"data.root={root}", f"output_dir={tmp_path / 'run'}", "train.max_steps=4", "data.max_bad_fraction=0.5",
+            "eval.split=null", *TINY]
+    out = main(args)
+    assert out["train"][0]["bad_items"] >= 1
+    from recipes.multissl_image import ImageDataConfig, image_dataset
+
+    dataset = image_dataset(ImageDataConfig(root=str(root), size=32), "train", train=True)
+    index = [p for p, _ in dataset.items].index(str(broken))
+    stand_in = dataset[(index, 0)]  # a readable image stands in; the broken one is reported with it
+    assert stand_in["index"] != index and stand_in["replaced"][0].path == str(broken)
+    with pytest.raises(Exception, match=broken.name):  # evaluation names the file instead
+        image_dataset(ImageDataConfig(root=str(root), size=32), "train", train=False)[index]

@@ -3,10 +3,12 @@
 A source module (folder, manifest, vggsound, …) only produces `ClipItem`s; `ClipDataset` turns an item into
 a sample dict (batch contract in `avssl.data.types`) through `avssl.data.decoding` and a transform.
 
-Bad items: in `mode="train"` an item that fails to load (`MediaError`, `AnnotationError`) becomes a
-`BadItem` instead of an exception; `collate` drops it and lists it under `batch["bad_items"]`, and
-`BadItemTracker` in the training process logs and counts them and stops the run with a clear error once
-their share passes `max_bad_fraction`. In `mode="eval"` a bad item raises: an evaluation must not silently
+Bad items: in `mode="train"` an item that fails to load (`MediaError`, `AnnotationError`) does not raise:
+`replace_bad` loads a stand-in drawn from (seed, epoch, index) — so every batch stays full and, under DDP,
+every rank keeps the same batch size (equal all-gathers, queue writes, collectives) — and the bad item
+travels with it; `collate` lists it under `batch["bad_items"]` (a bad item with no readable stand-in
+after a few draws is dropped from the batch instead), and `BadItemTracker` in the training process logs
+and counts them and stops the run with a clear error once their share passes `max_bad_fraction`. In `mode="eval"` a bad item raises: an evaluation must not silently
 score fewer samples.
 """
 
@@ -86,6 +88,26 @@ class BadItem:
     index: int
     path: str
     reason: str
+
+
+REPLACEMENT_DRAWS = 8
+
+
+def replace_bad(load, index: int, num_items: int, seed: int, epoch: int) -> dict | BadItem:
+    """`load(index)`, or when that is a BadItem, the first readable of up to REPLACEMENT_DRAWS items drawn
+    from (seed, epoch, index) — deterministic, so a resumed run sees the same stand-in — carrying the bad
+    item under "replaced" (collate moves it to batch["bad_items"]). Only the requested item is counted as
+    bad; a bad stand-in is counted when the sampler asks for it. All draws bad: the BadItem itself."""
+    sample = load(index)
+    if not isinstance(sample, BadItem):
+        return sample
+    rng = np.random.default_rng([seed, epoch, index, 0xBAD])
+    for _ in range(REPLACEMENT_DRAWS):
+        other = load(int(rng.integers(num_items)))
+        if not isinstance(other, BadItem):
+            other["replaced"] = [sample]
+            return other
+    return sample
 
 
 class ClipDataset(Dataset):
@@ -207,7 +229,9 @@ class ClipDataset(Dataset):
         the epoch without being restarted)."""
         if isinstance(key, tuple):
             key, self.epoch = key
-        return self.sample(key)
+        if self.mode != "train":
+            return self.sample(key)
+        return replace_bad(self.sample, key, len(self.items), self.seed, self.epoch)
 
     def sample(self, index: int, item: ClipItem | None = None) -> dict | BadItem:
         """Load and transform; in training mode a bad item becomes a BadItem (see the module doc)."""
@@ -244,7 +268,10 @@ def collate(samples: list[dict | BadItem]) -> dict:
     """Batch sample dicts (video → (B, C, T, H, W) when the transform made (C, T, H, W)); bad items are
     dropped and listed under `bad_items`; `num_items` counts every item the loader produced."""
     good = [s for s in samples if not isinstance(s, BadItem)]
-    batch: dict = {"bad_items": [s for s in samples if isinstance(s, BadItem)], "num_items": len(samples)}
+    bad = [s for s in samples if isinstance(s, BadItem)]
+    for s in good:  # bad items that a stand-in replaced (`replace_bad`)
+        bad += s.pop("replaced", [])
+    batch: dict = {"bad_items": bad, "num_items": len(samples)}
     if not good:
         return batch
     for key in good[0]:

@@ -6,7 +6,9 @@
 Class index = position of the class folder in sorted order. `ImageViewsDataset` returns `views`: the
 image under `num_views` independent draws of the transform (MoCo / DenseCL pairs), plus `video` = the
 first view (B, 3, H, W) after collate, `label` and `index`. Augmentations depend on (seed, epoch, index,
-view) only, so a resumed run sees the same views.
+view) only, so a resumed run sees the same views; `dataset[(index, epoch)]` keys let the training loop keep
+its workers for the whole run. In training mode (`skip_bad`) an unreadable image is replaced by a stand-in
+and counted as bad (`replace_bad`); otherwise its error names the file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from avssl.data.annotations import AnnotationError
+from avssl.data.datasets.base import DATA_ERRORS, BadItem, replace_bad
 from avssl.data.decoding.images import read_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -42,8 +45,13 @@ def image_folder_items(root: str | Path, split: str | None = None) -> tuple[list
 class ImageViewsDataset(Dataset):
     """Images → {"views": [{"video": (3, H, W)}] × num_views, "video": first view, "label", "index"}."""
 
-    def __init__(self, items: list[tuple[str, int]], transform, num_views: int = 2, seed: int = 0):
+    accepts_epoch_keys = True
+
+    def __init__(
+        self, items: list[tuple[str, int]], transform, num_views: int = 2, seed: int = 0, skip_bad: bool = False
+    ):
         self.items, self.transform, self.num_views, self.seed = items, transform, num_views, seed
+        self.skip_bad = skip_bad
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -52,9 +60,21 @@ class ImageViewsDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict | BadItem:
+        if isinstance(key, tuple):
+            key, self.epoch = key
+        if not self.skip_bad:
+            return self._load(key)
+        return replace_bad(self._load, key, len(self.items), self.seed, self.epoch)
+
+    def _load(self, index: int) -> dict | BadItem:
         path, label = self.items[index]
-        image = read_image(path).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8: a one-frame clip
+        try:
+            image = read_image(path).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8: a one-frame clip
+        except DATA_ERRORS as err:
+            if not self.skip_bad:
+                raise
+            return BadItem(index=index, path=str(path), reason=str(err))
         views = []
         for v in range(self.num_views):
             seed = hash((self.seed, self.epoch, index, v)) & 0x7FFF_FFFF_FFFF
