@@ -56,9 +56,12 @@ class ImageDataConfig:
 
 @dataclass
 class ImageEvalConfig:
-    """Linear probe / kNN after training on `split` (None = skip)."""
+    """After training, on `split` (None = skip): linear probe / kNN of the frozen backbone's pooled features,
+    and view retrieval — each image's first augmented view (training augmentation, seed `view_seed`)
+    queries the second views of all images (R@k, pessimistic ties): the pretext task on held-out images."""
 
     split: str | None = "val"
+    view_seed: int = 12345
 
 
 @dataclass
@@ -84,11 +87,13 @@ def image_dataset(cfg: ImageDataConfig, split: str | None, train: bool, seed: in
 
 
 def evaluate_run(run_dir: Path, cfg: ImageMultiSSLRecipe) -> dict:
-    """kNN and linear-probe top-1 of the frozen backbone's pooled features (train split → eval split)."""
+    """kNN and linear-probe top-1 of the frozen backbone's pooled features (train split → eval split) and
+    held-out view retrieval (see ImageEvalConfig)."""
     import torch
 
     from avssl.data.loader import build_loader
     from avssl.evaluation.probe import probe_metrics
+    from avssl.evaluation.retrieval import rank_metrics, retrieval_ranks
     from avssl.inference.load import load_run
 
     task, _ = load_run(run_dir)
@@ -101,9 +106,19 @@ def evaluate_run(run_dir: Path, cfg: ImageMultiSSLRecipe) -> dict:
             labels.append(batch["label"])
         return torch.cat(feats), torch.cat(labels)
 
+    @torch.no_grad()
+    def view_pairs(split: str | None) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs: tuple[list, list] = ([], [])
+        for batch in build_loader(image_dataset(cfg.data, split, train=True, seed=cfg.eval.view_seed), 64, 0):
+            for k in (0, 1):
+                pairs[k].append(task.embed_video({"video": batch["views"][k]["video"]}))
+        return torch.cat(pairs[0]), torch.cat(pairs[1])
+
     train_x, train_y = features(cfg.data.split)
     test_x, test_y = features(cfg.eval.split)
     out = {"tasks": task.tasks, "probe": probe_metrics(train_x, train_y, test_x, test_y, int(train_y.max()) + 1)}
+    # the pretext on held-out images: does one augmented view find the other view of the same image?
+    out["views"] = rank_metrics(retrieval_ranks(*view_pairs(cfg.eval.split)))
     (run_dir / "eval.json").write_text(json.dumps(out, indent=2))
     return out
 
@@ -126,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if distributed.rank() == 0:
         save_config(cfg, output_dir / "config.yaml")
     dataset = image_dataset(cfg.data, cfg.data.split, train=True, seed=cfg.train.seed)
+    queue = max(cfg.model.queue_size, cfg.model.dense_queue_size)
+    if queue >= len(dataset) and distributed.rank() == 0:
+        print(f"multissl_image: warning: a queue of {queue} keys for {len(dataset)} training images holds every "
+              "image several times as a negative of itself; set model.queue_size / model.dense_queue_size below "
+              "the number of images", file=sys.stderr)
     results, run_dirs = run_multissl(cfg, dataset, lambda model_cfg: build_task(cfg.task, model_cfg))
     evaluations = {}
     if cfg.eval.split is not None and distributed.rank() == 0:

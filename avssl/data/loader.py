@@ -143,6 +143,7 @@ def build_loader(
     num_workers: int,
     sampler: ResumableBatchSampler | None = None,
     shuffle_eval: bool = False,
+    drop_last: bool = False,
 ) -> DataLoader:
     """A DataLoader with the project's collate and worker init; `sampler` drives map-style training."""
     # Its own generator: creating an iterator must not draw from the global RNG (dropout etc. would then
@@ -156,4 +157,4 @@ def build_loader(
     }
     if sampler is not None:
         return DataLoader(dataset, batch_sampler=sampler, **common)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle_eval, **common)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle_eval, drop_last=drop_last, **common)

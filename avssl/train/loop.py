@@ -91,15 +91,24 @@ def _batches(dataset, sampler: ResumableBatchSampler | None, setup: LoopSetup, s
             sampler.start_at(state["epoch"], state["batch"])
             epoch_batches, skip = build_loader(dataset, setup.train.batch_size, setup.num_workers, sampler), 0
         else:
+            # full batches only (each worker's last partial one is dropped): every rank, every queue write and
+            # every gather sees the same batch size
             epoch_batches, skip = (
-                build_loader(dataset, setup.train.batch_size, setup.num_workers),
+                build_loader(dataset, setup.train.batch_size, setup.num_workers, drop_last=True),
                 state["batch"],
             )
+        produced = 0
         for n, batch in enumerate(epoch_batches):
+            produced += 1
             if n < skip:
                 continue
             state["batch"] += 1
             yield batch
+        if produced == 0:
+            raise ValueError(
+                f"an epoch of the training data gave no full batch of {setup.train.batch_size}: each loader "
+                f"worker ({max(setup.num_workers, 1)}) of each process needs at least one batch of items"
+            )
         state["epoch"], state["batch"] = state["epoch"] + 1, 0
 
 

@@ -97,9 +97,13 @@ def test_corrupt_member_is_skipped_and_counted_in_training(vgg, tmp_path):
     write_shards(index, tmp_path / "s", items_per_shard=4)
     victim = _repack_with_junk(tmp_path / "s" / "shard-000001.tar", ".mp4")
     tracker = BadItemTracker(max_fraction=0.5, min_seen=1)
+    sizes = []
     for batch in DataLoader(ShardDataset(tmp_path / "s", SPEC), batch_size=4, collate_fn=collate):
         tracker.update(batch)
+        sizes.append(batch["video"].shape[0])
     assert tracker.seen == len(index.items) and len(tracker.bad) == 1
+    # the bad entry is handed on with the next good sample: only the stream's last batch can be short
+    assert sum(sizes) == len(index.items) - 1 and all(n == 4 for n in sizes[:-1])
     assert f"shard-000001.tar:{victim}" in tracker.bad[0].reason
     with pytest.raises(MediaError, match=victim):
         list(ShardDataset(tmp_path / "s", SPEC, mode="eval"))

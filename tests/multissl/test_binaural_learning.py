@@ -45,3 +45,25 @@ def test_pretext_task_beats_chance_on_held_out_clips(fairplay96: Path, tmp_path:
     print(f"{pretext}: held-out accuracy {result['accuracy']:.1f}% (chance {result['chance']:.1f}%, n={result['n']})")
     assert result["n"] == 96
     assert result["accuracy"] >= result["chance"] + 15
+
+
+@pytest.mark.slow
+def test_joint_uncertainty_weighting_learns_every_pretext(fairplay96: Path, tmp_path: Path) -> None:
+    """Joint training with Kendall et al.'s uncertainty weighting: every pretext above chance + 15 on the
+    same held-out questions, and the learned weights exp(−s) are not all left at their start value."""
+    torch.set_num_threads(1)
+    joint = CONFIG.with_name("binaural_multissl_joint.yaml")
+    out = main(
+        ["--config", str(joint), f"data.root={fairplay96}", f"output_dir={tmp_path / 'joint'}",
+         "model.strategy.uncertainty=true", "train.max_steps=150", "train.progress_bar=false",
+         "train.checkpoint_every=100000", "eval.probe=false"]
+    )
+    pretext = next(iter(out["eval"].values()))["pretext"]
+    print({k: round(v["accuracy"], 1) for k, v in pretext.items()})
+    for name, result in pretext.items():
+        assert result["accuracy"] >= result["chance"] + 15, (name, result)
+    from safetensors.torch import load_file
+
+    weights = load_file(str(tmp_path / "joint" / "model" / "model.safetensors"))
+    log_vars = {k: float(v) for k, v in weights.items() if "log_vars" in k}
+    assert len(log_vars) == 3 and max(abs(v) for v in log_vars.values()) > 0.01, log_vars

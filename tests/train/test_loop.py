@@ -192,3 +192,31 @@ def _stop_at(n):
             raise Interrupt
 
     return stop
+
+
+class StreamToy(torch.utils.data.IterableDataset):
+    """A streaming dataset of `n` toy items (not a multiple of the batch size)."""
+
+    def __init__(self, n):
+        self.toy, self.n = Toy(), n
+
+    def __iter__(self):
+        return (self.toy[i] for i in range(self.n))
+
+
+class SizeRecordingTask(ToyTask):
+    def __init__(self):
+        super().__init__()
+        self.sizes = []
+
+    def forward(self, batch):
+        self.sizes.append(batch["video"].shape[0])
+        return super().forward(batch)
+
+
+def test_streaming_data_gives_full_batches_only(tmp_path):
+    task = SizeRecordingTask()
+    run_training(task, StreamToy(19), _setup(tmp_path / "a", max_steps=6))
+    assert task.sizes == [8] * 6  # 19 items: 2 full batches per epoch, the 3 left over are dropped
+    with pytest.raises(ValueError, match="no full batch of 8"):
+        run_training(ToyTask(), StreamToy(5), _setup(tmp_path / "b", max_steps=2))

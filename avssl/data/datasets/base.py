@@ -269,9 +269,12 @@ def collate(samples: list[dict | BadItem]) -> dict:
     dropped and listed under `bad_items`; `num_items` counts every item the loader produced."""
     good = [s for s in samples if not isinstance(s, BadItem)]
     bad = [s for s in samples if isinstance(s, BadItem)]
-    for s in good:  # bad items that a stand-in replaced (`replace_bad`)
+    extra = 0
+    for s in good:  # bad items a stand-in replaced (`replace_bad`), or a stream skipped before this sample
         bad += s.pop("replaced", [])
-    batch: dict = {"bad_items": bad, "num_items": len(samples)}
+        skipped = s.pop("skipped", [])
+        bad, extra = bad + skipped, extra + len(skipped)
+    batch: dict = {"bad_items": bad, "num_items": len(samples) + extra}
     if not good:
         return batch
     for key in good[0]:

@@ -199,6 +199,9 @@ class ShardDataset(IterableDataset):
         return [self.shards[i] for i in order[slot::slots]]
 
     def __iter__(self) -> Iterator[dict | BadItem]:
+        """Samples of this rank's and worker's shards. Training: a bad entry is skipped and handed on with
+        the next good sample (`skipped`, counted by collate), so batches stay full."""
+        skipped: list[BadItem] = []
         for shard in self.my_shards():
             for key, group in _groups(shard):
                 try:
@@ -207,6 +210,13 @@ class ShardDataset(IterableDataset):
                 except (KeyError, StopIteration, json.JSONDecodeError) as err:
                     if self.loader.mode != "train":
                         raise
-                    yield BadItem(index=-1, path=f"{shard}:{key}", reason=f"incomplete shard entry ({err!r})")
+                    skipped.append(BadItem(index=-1, path=f"{shard}:{key}", reason=f"incomplete shard entry ({err!r})"))
                     continue
-                yield self.loader.sample(index, item)
+                sample = self.loader.sample(index, item)
+                if isinstance(sample, BadItem):
+                    skipped.append(sample)
+                    continue
+                if skipped:
+                    sample["skipped"], skipped = skipped, []
+                yield sample
+        yield from skipped  # bad entries at the very end: no sample left to carry them
