@@ -163,3 +163,17 @@ def test_incremental_run_killed_mid_stage_resumes_to_the_same_result(tmp_path) -
     last = ReplayMemory.load(tmp_path / "cut" / "stages" / "02_gap" / MEMORY_FILE)
     assert last.stage.tolist() == [0, 0, 1, 1]  # an equal share for each earlier stage
     assert not (tmp_path / "cut" / "stages" / "00_spatial" / MEMORY_FILE).exists()
+
+
+def test_image_stages_refuse_a_replay_memory(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from avssl.tasks.image_multissl import ImageMultiSSLConfig
+    from avssl.train.incremental import ensure_memory
+
+    cfg = SimpleNamespace(model=ImageMultiSSLConfig(distill=DistillConfig(replay_weight=1.0, replay_buffer=4)))
+    with pytest.raises(ValueError, match="no replay memory: set distill.replay_buffer to 0"):
+        ensure_memory(cfg, 1, tmp_path, tmp_path, dataset=None)
+    cfg.model.distill.replay_buffer = 0  # off: nothing to check or write
+    ensure_memory(cfg, 1, tmp_path, tmp_path, dataset=None)
+    assert not any(tmp_path.iterdir())
