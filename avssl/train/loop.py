@@ -209,5 +209,6 @@ def run_training(
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         export_model(unwrapped, setup.output_dir)
-    accelerator.end_training()
+    for tracker in accelerator.trackers:  # not end_training(): it destroys the process group, and the
+        tracker.finish()  # next run of this process (an incremental stage, an evaluation barrier) needs it
     return {**metrics, "skipped_steps": state["skipped_steps"], "bad_items": len(tracker.bad)}
