@@ -150,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     evaluations = {}
     if cfg.eval.split is not None and distributed.rank() == 0:
         evaluations = {str(d): evaluate_run(d, cfg) for d in run_dirs}
-    distributed.barrier()
+    # no barrier after the evaluation: the other processes have nothing to wait for, and a long
+    # evaluation on rank 0 must not run into the process group's timeout
     return {"train": results, "eval": evaluations}
 
 
