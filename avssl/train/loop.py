@@ -209,6 +209,8 @@ def run_training(
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         export_model(unwrapped, setup.output_dir)
-    for tracker in accelerator.trackers:  # not end_training(): it destroys the process group, and the
-        tracker.finish()  # next run of this process (an incremental stage, an evaluation barrier) needs it
+    # not end_training(): it destroys the process group, which the next run of this process (an incremental
+    # stage, an evaluation barrier) still needs
+    for experiment_tracker in accelerator.trackers:
+        experiment_tracker.finish()
     return {**metrics, "skipped_steps": state["skipped_steps"], "bad_items": len(tracker.bad)}

@@ -220,3 +220,39 @@ def test_streaming_data_gives_full_batches_only(tmp_path):
     assert task.sizes == [8] * 6  # 19 items: 2 full batches per epoch, the 3 left over are dropped
     with pytest.raises(ValueError, match="no full batch of 8"):
         run_training(ToyTask(), StreamToy(5), _setup(tmp_path / "b", max_steps=2))
+
+
+def test_an_experiment_tracker_gets_the_metrics_and_is_finished(tmp_path, monkeypatch):
+    """With a tracker package present (tensorboard / wandb), Accelerate's trackers log every step and are
+    finished at the end; the process group is left alone (a later run of the process needs it)."""
+    from accelerate.tracking import GeneralTracker
+
+    import avssl.train.loop as loop_module
+
+    class Recorder(GeneralTracker):
+        name = "recorder"
+        requires_logging_directory = False
+
+        def __init__(self):
+            super().__init__()
+            self.steps, self.finished = [], False
+
+        @property
+        def tracker(self):
+            return self
+
+        def store_init_configuration(self, values):
+            pass
+
+        def log(self, values, step=None, **kwargs):
+            self.steps.append(step)
+
+        def finish(self):
+            self.finished = True
+
+    recorder = Recorder()
+    monkeypatch.setattr(loop_module, "trackers_available", lambda: [recorder])
+    torch.manual_seed(0)
+    out = run_training(ToyTask(), Toy(), _setup(tmp_path, max_steps=3))
+    assert recorder.finished and recorder.steps == [1, 2, 3]
+    assert out["bad_items"] == 0 and out["skipped_steps"] == 0
