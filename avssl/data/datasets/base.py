@@ -8,8 +8,8 @@ Bad items: in `mode="train"` an item that fails to load (`MediaError`, `Annotati
 every rank keeps the same batch size (equal all-gathers, queue writes, collectives) — and the bad item
 travels with it; `collate` lists it under `batch["bad_items"]` (a bad item with no readable stand-in
 after a few draws is dropped from the batch instead), and `BadItemTracker` in the training process logs
-and counts them and stops the run with a clear error once their share passes `max_bad_fraction`. In `mode="eval"` a bad item raises: an evaluation must not silently
-score fewer samples.
+and counts them and stops the run with a clear error once their share passes `max_bad_fraction`. In
+`mode="eval"` a bad item raises: an evaluation must not silently score fewer samples.
 """
 
 from __future__ import annotations
@@ -265,8 +265,9 @@ _LIST_KEYS = ("meta", "boxes", "geometry")
 
 
 def collate(samples: list[dict | BadItem]) -> dict:
-    """Batch sample dicts (video → (B, C, T, H, W) when the transform made (C, T, H, W)); bad items are
-    dropped and listed under `bad_items`; `num_items` counts every item the loader produced."""
+    """Batch sample dicts (video → (B, C, T, H, W) when the transform made (C, T, H, W)); bad items (left
+    in the batch, or carried by a stand-in / the next streamed sample) are listed under `bad_items`;
+    `num_items` counts every item the loader asked for."""
     good = [s for s in samples if not isinstance(s, BadItem)]
     bad = [s for s in samples if isinstance(s, BadItem)]
     extra = 0
