@@ -21,12 +21,12 @@ from pathlib import Path
 from avssl import distributed
 from avssl.config import save_config
 from avssl.data.datasets.image_folder import ImageViewsDataset, image_folder_items
+from avssl.data.loader import sized_transforms
 from avssl.recipe import parse_recipe_args
 from avssl.tasks import build_task
 from avssl.tasks.image_multissl import ImageMultiSSLConfig
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from avssl.train.incremental import StageConfig, run_multissl
-from avssl.transforms import build_transforms
 
 
 def _moco_v2_augmentation() -> list[dict]:
@@ -80,8 +80,7 @@ class ImageMultiSSLRecipe:
 def image_dataset(cfg: ImageDataConfig, split: str | None, train: bool, seed: int = 0) -> ImageViewsDataset:
     """Two augmented views per image (training) or one evaluation view."""
     specs = cfg.transforms if train else cfg.eval_transforms
-    sized = ("random_resized_crop", "resize", "center_crop")
-    transform = build_transforms([{**t, "size": t.get("size", cfg.size)} if t["name"] in sized else t for t in specs])
+    transform = sized_transforms(specs, cfg.size)
     items, _ = image_folder_items(cfg.root, split)
     return ImageViewsDataset(items, transform, num_views=2 if train else 1, seed=seed, skip_bad=train)
 

@@ -118,12 +118,14 @@ class ResumableBatchSampler(Sampler[list[tuple[int, int]]]):
 _SIZED_TRANSFORMS = ("random_resized_crop", "resize", "center_crop")
 
 
+def sized_transforms(specs: list[dict], size):
+    """`build_transforms(specs)` where resize/crop specs without a size get `size`."""
+    return build_transforms([{**t, "size": t.get("size", size)} if t["name"] in _SIZED_TRANSFORMS else t for t in specs])
+
+
 def data_transforms(cfg: DataConfig, train: bool):
     """The training or evaluation pipeline of `cfg`; resize/crop specs without a size get `cfg.size`."""
-    specs = cfg.transforms if train else cfg.eval_transforms
-    return build_transforms(
-        [{**t, "size": t.get("size", cfg.size)} if t["name"] in _SIZED_TRANSFORMS else t for t in specs]
-    )
+    return sized_transforms(cfg.transforms if train else cfg.eval_transforms, cfg.size)
 
 
 def build_dataset(cfg: DataConfig, train: bool, seed: int, rank: int = 0, world_size: int = 1):
