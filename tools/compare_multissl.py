@@ -8,7 +8,8 @@ Columns: held-out accuracy (percent, `repeats` questions per clip) of each prete
 method trained (chance: spatial 50, sync 50, gap 33.3), kNN / linear-probe top-1 and class-retrieval R@1
 (held-out clips query the training clips) on pooled visual and audio features (synthetic class labels,
 8 classes), and forgetting: task-1 (spatial) accuracy after every stage of the incremental runs
-(`--replay-buffer N`, default 32, adds one that rehearses on a replay memory of N stored clips). Reruns reuse finished runs (each run resumes / is skipped).
+(`--replay-buffer N`, default 32, adds one that rehearses on a replay memory of N stored clips). A rerun
+reads a finished run's evaluation back (same arguments) and resumes an unfinished one.
 With `--superres-steps N` each final model's frozen visual encoder also feeds a spatial sound
 super-resolution head trained for N steps (`avssl.evaluation.superres`): STFT / envelope distances on the
 held-out clips, next to the mono baseline (lower is better).
@@ -37,8 +38,10 @@ def _run(config: str, out: Path, data: Path, steps: int, extra: list[str]) -> di
     args = ["--config", str(CONFIGS / config), f"data.root={data}", f"output_dir={out}",
             f"train.max_steps={steps}", "train.progress_bar=false", "train.checkpoint_every=100000", *extra]
     done = out / "compare_result.json"
-    if done.is_file() and json.loads(done.read_text())["args"] == args:
-        return json.loads(done.read_text())["eval"]
+    if done.is_file():
+        previous = json.loads(done.read_text())
+        if previous["args"] == args:
+            return previous["eval"]
     evaluation = train(args)["eval"]
     tmp = done.with_suffix(".tmp")
     tmp.write_text(json.dumps({"args": args, "eval": evaluation}, indent=2))

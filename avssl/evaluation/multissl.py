@@ -4,9 +4,8 @@
   from a fixed generator (the same questions for every model evaluated with the same seed), and reports
   the accuracy in percent next to chance (1 / number of classes: the plans draw labels uniformly).
 * `feature_probe` fits kNN and linear probes (`avssl.evaluation.probe`) on pooled visual and audio
-  features of the training split and scores the held-out split, and scores class retrieval (held-out
-  clips query the training clips) (class labels of synthetic data come from
-  its `synth_gt.json`).
+  features of the training split and scores the held-out split, and scores class retrieval: held-out
+  clips query the training clips. Class labels of synthetic data come from its `synth_gt.json`.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[t
     config_cls, builder = TASKS[task_name]
     model_cfg: Any = from_dict(config_cls, config.get("model", {}))
     for training_only in ("teacher", "replay_memory"):  # incremental stages' references to other runs' files
-        if getattr(model_cfg, training_only, None) is not None:
+        if hasattr(model_cfg, training_only):
             setattr(model_cfg, training_only, None)
     task = builder(model_cfg)
     weights = _weights_file(run)
