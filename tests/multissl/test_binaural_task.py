@@ -47,17 +47,10 @@ def test_single_task_freezes_the_other_heads() -> None:
     assert all(p.grad is not None for n, p in task.named_parameters() if p.requires_grad)
 
 
-def test_teacher_distillation_and_replay_terms(tmp_path) -> None:
-    from avssl.config import save_config
-    from avssl.train.checkpoint import export_model
-
-    torch.manual_seed(0)
-    first_cfg = _cfg(strategy=StrategyConfig(tasks=["spatial"]))
-    first = BinauralMultiSSL(first_cfg)
-    save_config({"task": "binaural_multissl", "model": first_cfg}, tmp_path / "config.yaml")
-    export_model(first, tmp_path)
+def test_teacher_distillation_and_replay_terms(spatial_stage) -> None:
+    stage_dir, first = spatial_stage
     distill = DistillConfig(output_weight=1.0, feature_weight=1.0, replay_weight=0.5)
-    second = BinauralMultiSSL(_cfg(strategy=StrategyConfig(tasks=["gap"]), distill=distill, teacher=str(tmp_path)))
+    second = BinauralMultiSSL(_cfg(strategy=StrategyConfig(tasks=["gap"]), distill=distill, teacher=str(stage_dir)))
     second.load_state_dict(first.state_dict())
     assert second.rehearsed == ["spatial"]
     assert not any(p.requires_grad for p in second.teacher.parameters())

@@ -70,29 +70,23 @@ def _batch(seed: int) -> dict:
             "sample_rate": 16000}
 
 
-def _two_stage_model(tmp_path, memory: str | None) -> BinauralMultiSSL:
-    from avssl.config import save_config
-    from avssl.train.checkpoint import export_model
-
-    torch.manual_seed(0)
-    cfg = BinauralMultiSSLConfig(strategy=StrategyConfig(tasks=["spatial"]))
-    first = BinauralMultiSSL(cfg)
-    save_config({"task": "binaural_multissl", "model": cfg}, tmp_path / "config.yaml")
-    export_model(first, tmp_path)
+def _two_stage_model(stage: tuple[Path, BinauralMultiSSL], memory: str | None) -> BinauralMultiSSL:
+    """Stage 2 (gap) after the finished spatial stage, rehearsing spatial on `memory` (None: the batch)."""
+    stage_dir, first = stage
     distill = DistillConfig(replay_weight=1.0, replay_buffer=8, replay_batch=3)
     second = BinauralMultiSSL(BinauralMultiSSLConfig(strategy=StrategyConfig(tasks=["gap"]), distill=distill,
-                                                     teacher=str(tmp_path), replay_memory=memory))
+                                                     teacher=str(stage_dir), replay_memory=memory))
     second.load_state_dict(first.state_dict())
     return second.eval()
 
 
-def test_rehearsal_uses_the_stored_clips_not_the_current_batch(tmp_path) -> None:
+def test_rehearsal_uses_the_stored_clips_not_the_current_batch(spatial_stage, tmp_path) -> None:
     stored = _batch(7)
     ReplayMemory({"video": stored["video"], "audio": stored["audio"]}, torch.zeros(4), {"sample_rate": 16000}).save(
         tmp_path / MEMORY_FILE
     )
-    with_memory = _two_stage_model(tmp_path, str(tmp_path / MEMORY_FILE))
-    without = _two_stage_model(tmp_path, None)
+    with_memory = _two_stage_model(spatial_stage, str(tmp_path / MEMORY_FILE))
+    without = _two_stage_model(spatial_stage, None)
     replay = {}
     for name, model in (("memory", with_memory), ("batch", without)):
         for seed in (1, 2):  # two different current batches, the same random stream
@@ -102,7 +96,7 @@ def test_rehearsal_uses_the_stored_clips_not_the_current_batch(tmp_path) -> None
     assert abs(replay["batch", 1] - replay["batch", 2]) > 1e-4
     # the naive reference: the spatial loss on memory clips drawn in forward's order of the random stream
     # (memory draw, the current task's plan, the rehearsed task's plan on the current batch, its plan on the clips)
-    reference = _two_stage_model(tmp_path, None)
+    reference = _two_stage_model(spatial_stage, None)
     torch.manual_seed(0)
     drawn = with_memory.memory.sample(3)
     reference.pretexts["gap"].plan(_batch(1))
