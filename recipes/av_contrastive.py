@@ -8,7 +8,9 @@ Runs unchanged as `python recipes/av_contrastive.py …` (one process), under `t
 from the latest checkpoint of `output_dir`. With `data.root` empty it trains on a synthetic VGG-Sound-layout
 set it writes into `output_dir/synthetic` (no downloads).
 
-Then: `avssl eval retrieval --run RUN --data DIR --layout vggsound --split test --out m.json`.
+`eval.evaluators=[retrieval,probe]` scores audio↔visual retrieval and kNN / linear probes on `eval.split`
+(default test) at the end (RUN/eval_retrieval.json, RUN/eval_probe.json, RUN/eval.json); or afterwards:
+`avssl eval retrieval --run RUN --data DIR --layout vggsound --split test --out m.json`.
 What to expect: on the synthetic set (8 classes), held-out R@1 well above chance (1/N) in both directions
 after a few hundred CPU steps; see the README for the measured numbers.
 """

@@ -75,7 +75,7 @@ model:
   visual: {name: small}
   audio: {name: audio_small}
 eval:
-  evaluators: [retrieval]   # audio<->visual retrieval on the held-out split, at the end
+  evaluators: [retrieval, probe]   # audio<->visual retrieval, kNN / linear probes: held-out split
 train:
   max_steps: 3
   batch_size: 4
@@ -120,8 +120,10 @@ def test_a_new_method_trains_and_evaluates_through_the_runner(registered, tmp_pa
     assert any(k.startswith("classifier.") for k in weights) and (run / "model" / "config.yaml").is_file()
     assert out["train"][0]["step"] == 3
     retrieval = json.loads((run / "eval_retrieval.json").read_text())
-    assert retrieval == out["eval"][str(run)] and retrieval["num_items"] == 16  # the synthetic test split
-    assert 0 <= retrieval["video_to_audio"]["R@1"] <= 100
+    assert retrieval["num_items"] == 16 and 0 <= retrieval["video_to_audio"]["R@1"] <= 100  # synthetic test split
+    probe = json.loads((run / "eval_probe.json").read_text())["probe"]
+    assert set(probe) == {"visual", "audio"} and {"knn", "linear"} <= set(probe["visual"])
+    assert json.loads((run / "eval.json").read_text()) == out["eval"][str(run)] == {**retrieval, "probe": probe}
 
 
 def test_a_misspelt_evaluator_fails_before_training(registered, tmp_path) -> None:
