@@ -114,8 +114,9 @@ def _image_features(task: nn.Module, data: Any, split: str | None) -> tuple[torc
     from avssl.runner.image_data import image_dataset
 
     feats, labels = [], []
+    device = next(task.parameters()).device
     for batch in build_loader(image_dataset(data, split, train=False), 64, 0):
-        feats.append(task.embed_video(batch))
+        feats.append(task.embed_video({"video": batch["video"].to(device)}).cpu())
         labels.append(batch["label"])
     return torch.cat(feats), torch.cat(labels)
 
@@ -144,9 +145,10 @@ def view_retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
         return None
     pairs: tuple[list, list] = ([], [])
     views = image_dataset(cfg.data, cfg.eval.split, train=True, seed=cfg.eval.view_seed)
+    device = next(task.parameters()).device
     for batch in build_loader(views, 64, 0):
         for k in (0, 1):
-            pairs[k].append(task.embed_video({"video": batch["views"][k]["video"]}))
+            pairs[k].append(task.embed_video({"video": batch["views"][k]["video"].to(device)}).cpu())
     return {"views": rank_metrics(retrieval_ranks(torch.cat(pairs[0]), torch.cat(pairs[1])))}
 
 

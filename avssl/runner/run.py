@@ -4,8 +4,9 @@
 2. prepare the run directory: synthetic data when `data.root` is empty, the resolved config.yaml, the seed;
 3. build the training set and `LoopSetup` once; train with `avssl.train.loop.run_training` — one run, or the
    incremental stages of a `stages:` list (`avssl.stages.incremental`);
-4. run the evaluators (`eval.evaluators`, default: the task's) every `eval.every` steps (before the last)
-   and at the end, on every run directory trained (each stage: forgetting is visible there).
+4. run the evaluators (`eval.evaluators`, default: the task's) every `eval.every` steps (before the last;
+   single runs) and at the end: on the trained model of a single run, on every stage's exported model of an
+   incremental run (each stage: forgetting is visible there).
 
 Files: each evaluator's metrics go to RUN/eval_<name>.json (eval_localization.json, eval_segmentation.json,
 …), all of them merged to RUN/eval.json, and a periodic evaluation at step N to RUN/eval_step_N.json, all
