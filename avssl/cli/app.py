@@ -23,7 +23,17 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
 }
 # The order of `avssl --help`.
 ORDER = (
-    "demo", "selfcheck", "synth", "check-data", "embed", "eval", "segment", "localize", "probe", "decode", "plot"
+    "demo",
+    "selfcheck",
+    "synth",
+    "check-data",
+    "embed",
+    "eval",
+    "segment",
+    "localize",
+    "probe",
+    "decode",
+    "plot",
 )
 
 

@@ -122,7 +122,9 @@ def add_segmentation(evals: argparse._SubParsersAction) -> None:
         evals, "segmentation", "audio-visual segmentation on AVSBench: mIoU and F-score as the released code"
     )
     seg.add_argument("--benchmark", required=True, choices=["avsbench-s4", "avsbench-ms3"])
-    seg.add_argument("--data", required=True, help="the AVSBench folder (with the meta csv), test split scored")
+    seg.add_argument(
+        "--data", required=True, help="the AVSBench folder (with the meta csv), test split scored"
+    )
     seg.add_argument("--run", help="a trained avs run (its predictions are saved beside --out)")
     seg.add_argument("--predictions", help="P.npz: one (5, H, W) probability array per video id")
     seg.add_argument("--baseline", choices=["all-foreground", "centre-blob"])

@@ -96,7 +96,11 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
     synth.add_argument("--fps", type=float, default=10.0)
     synth.add_argument("--classes", type=int, default=4, help="number of object/sound classes (<= 8)")
     synth.add_argument(
-        "--silent", type=int, nargs=2, metavar=("MIN", "MAX"), help="silent distractors per video (default 0 1)"
+        "--silent",
+        type=int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        help="silent distractors per video (default 0 1)",
     )
     synth.add_argument(
         "--object-sizes",

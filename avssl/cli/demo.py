@@ -14,7 +14,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def add_demo(sub: argparse._SubParsersAction) -> None:
-    demo = add_command(sub, "demo", "the main job on embedded synthetic data: train SSL-TIE, evaluate, localize")
+    demo = add_command(
+        sub, "demo", "the main job on embedded synthetic data: train SSL-TIE, evaluate, localize"
+    )
     demo.add_argument("--out", default="demo_out", help="output directory (created; existing files kept)")
     demo.add_argument("--steps", type=int, default=200, help="training steps")
     demo.add_argument("--quick", action="store_true", help="tiny data (for tests); numbers mean little")

@@ -39,9 +39,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
     emb = _embeddings(args, args.split)
     np.savez(args.out, **emb)
-    print(
-        f"wrote {len(emb['ids'])} embeddings (video {emb['video'].shape}, audio {emb['audio'].shape}) to {args.out}"
-    )
+    shapes = f"video {emb['video'].shape}, audio {emb['audio'].shape}"
+    print(f"wrote {len(emb['ids'])} embeddings ({shapes}) to {args.out}")
     return 0
 
 

@@ -42,7 +42,9 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
 
 def add_segment(sub: argparse._SubParsersAction) -> None:
-    segment = add_command(sub, "segment", "masks of the sounding objects, overlay video and areas of your videos")
+    segment = add_command(
+        sub, "segment", "masks of the sounding objects, overlay video and areas of your videos"
+    )
     segment.add_argument("videos", nargs="+")
     segment.add_argument("--run", required=True, help="a trained avs run directory")
     segment.add_argument("--out", required=True)

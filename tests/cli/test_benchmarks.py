@@ -52,5 +52,7 @@ def test_cli_writes_and_prints_m_json(flickr, tmp_path, capsys):
 def test_cli_needs_exactly_one_source(flickr, tmp_path, capsys):
     root, _ = flickr
     assert eval_localization(root, "--out", str(tmp_path)) == 2
-    assert eval_localization(root, "--out", str(tmp_path), "--predictions", "P.npz", "--baseline", "centre") == 2
+    assert (
+        eval_localization(root, "--out", str(tmp_path), "--predictions", "P.npz", "--baseline", "centre") == 2
+    )
     assert "exactly one" in capsys.readouterr().err
