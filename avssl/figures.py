@@ -140,20 +140,25 @@ def plot_runs(runs: list[RunSeries], out: str | Path) -> Path:
 
 
 def table_png(rows: list[list[str]], header: list[str], path: str | Path, title: str | None = None) -> Path:
-    """A table of strings (`header` over `rows`) as a PNG at `path`; the figure grows with the text."""
+    """A table of strings (`header` over `rows`) as a PNG at `path`, with an optional (multi-line) title
+    above it; the figure grows with the text."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    width_px = max(400, round(sum(widths) * 0.09 * DPI + 0.4 * DPI))
-    height_px = round((len(rows) + 1) * 0.3 * DPI + (0.6 if title else 0.2) * DPI)
+    title_lines = title.splitlines() if title else []
+    chars = max([sum(widths) + 2 * len(widths), *(len(line) for line in title_lines)])
+    width_px = max(400, round((chars * 0.08 + 0.4) * DPI))
+    title_inches = 0.22 * len(title_lines) + 0.15 if title_lines else 0.0
+    table_inches = (len(rows) + 1) * 0.28
+    height_px = round((table_inches + title_inches + 0.1) * DPI)
     figure = _new_figure(width_px, height_px)
-    axes = figure.add_axes((0, 0, 1, 0.9 if title else 1))
+    axes = figure.add_axes((0.02, 0.05 / (height_px / DPI), 0.96, table_inches / (height_px / DPI)))
     axes.axis("off")
-    if title:
-        figure.suptitle(title, fontsize="medium")
+    if title_lines:
+        figure.suptitle("\n".join(title_lines), fontsize=9)
     table = axes.table(
         cellText=[[str(c) for c in row] for row in rows],
         colLabels=header,
-        colWidths=[w / sum(widths) for w in widths],
-        loc="center",
+        colWidths=[(w + 2) / chars for w in widths],
+        bbox=(0, 0, 1, 1),
         cellLoc="center",
     )
     table.auto_set_font_size(False)

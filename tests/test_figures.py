@@ -82,9 +82,11 @@ def test_run_without_a_log_is_a_clear_error(tmp_path):
         run_series(tmp_path)
 
 
-def test_table_png(tmp_path):
-    path = table_png(
-        [["ssl_tie", "61.2"], ["centre prior", "18.0"]], ["method", "cIoU (%)"], tmp_path / "t.png"
-    )
-    width, height = png_size(path)
+def test_table_png_grows_with_rows_and_title(tmp_path):
+    header, rows = ["method", "cIoU (%)"], [["ssl_tie", "61.2"], ["centre prior", "18.0"]]
+    width, height = png_size(table_png(rows, header, tmp_path / "t.png"))
     assert width >= 400 and height > 50
+    taller = png_size(table_png(rows * 3, header, tmp_path / "t3.png"))
+    assert taller[0] == width and taller[1] > height
+    titled = png_size(table_png(rows, header, tmp_path / "tt.png", "a long caption line " * 6 + "\nsecond"))
+    assert titled[0] > width and titled[1] > height
