@@ -1,5 +1,7 @@
-"""Walk an argparse tree into plain data: for every command path, its options, positionals, choices and
-defaults. `python tests/cli/flag_tree.py` rewrites tests/cli/flags_baseline.json from today's parser."""
+"""Walk an argparse tree into plain data: for every command path, its options, positionals, choices,
+defaults and help. `python tests/cli/flag_tree.py` wrote tests/cli/flags_baseline.json from the single-file
+CLI before it became a package; rerun it only to accept a deliberate change of the command line (it records
+the current parser, intended additions included, so test_flags.py's additions must then be dropped)."""
 
 from __future__ import annotations
 
