@@ -16,8 +16,9 @@ DEBUG_HELP = "show tracebacks instead of one-line errors"
 
 
 def add_command(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
-    """A sub-parser `name` (`summary`: its line in the parent's help) that also takes `--debug` (after the sub-command, e.g. `avssl localize x.mp4
-    --debug`). Its default is suppressed so it never resets a `--debug` given before the sub-command."""
+    """A sub-parser `name` (`summary`: its line in the parent's help) that also takes `--debug` after the
+    sub-command (`avssl localize x.mp4 --debug`). Its default is suppressed, so it never resets a `--debug`
+    given before the sub-command."""
     parser = sub.add_parser(name, help=summary)
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
