@@ -134,3 +134,18 @@ def test_training_dataset_counts_an_unreadable_avi_as_a_bad_item(clips, tmp_path
     assert bad.index == 1 and "damaged_index.avi" in bad.reason
     with pytest.raises(MediaError):
         ClipDataset(items, spec, mode="eval")[1]
+
+
+def test_check_data_on_a_folder_of_containers(clips, tmp_path, capsys):
+    """`avssl check-data --layout folder` reads every container; the damaged AVI is the one problem."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for name in ("avi_mpeg4_mp3", "mkv_h264_opus", "webm_vp9_opus", "mov_h264_aac", "ts_h264_aac"):
+        (folder / clips[name].name).write_bytes(clips[name].read_bytes())
+    assert main(["check-data", str(folder), "--layout", "folder", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["items"] == 5
+    _damaged_index(clips, folder)
+    assert main(["check-data", str(folder), "--layout", "folder", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    messages = [m for found in report["problems"].values() for m in found]
+    assert len(messages) == 1 and "damaged_index.avi" in messages[0]

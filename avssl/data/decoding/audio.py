@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import av
 import numpy as np
 import soundfile as sf
 import torch
@@ -150,9 +151,7 @@ def _decode_audio(container, stream, end: tuple[int, int], delay: int):
     pieces: list[np.ndarray] = []
     begin = None
     position = None
-    for frame in container.decode(stream):
-        if frame.pts is None:
-            continue
+    for frame in _decoded_frames(container, stream):
         frame_start = round(frame.time * rate) - delay
         array = _frame_to_float(frame)
         if begin is None:
@@ -168,6 +167,24 @@ def _decode_audio(container, stream, end: tuple[int, int], delay: int):
         if position >= stop:
             return pieces, begin, False
     return pieces, begin, True
+
+
+def _decoded_frames(container, stream):
+    """Audio frames with a timestamp from the seek point on. Packets that do not decode before the first
+    frame that does are skipped: in a stream without an index (MPEG-PS/TS) a seek can land inside a
+    frame, whose tail is invalid data; a decoding error after that is a real one."""
+    started = False
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            if started:
+                raise
+            continue
+        for frame in frames:
+            started = True
+            if frame.pts is not None:
+                yield frame
 
 
 def _frame_to_float(frame) -> np.ndarray:
