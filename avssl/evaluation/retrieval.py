@@ -131,7 +131,9 @@ def class_retrieval_ranks(
     against the query); a query whose class is absent from the gallery gets rank len(gallery) + 1.
     Non-finite features raise PredictionError naming `source`."""
     if queries.shape[1] != gallery.shape[1]:
-        raise ValueError(f"queries {tuple(queries.shape)} and gallery {tuple(gallery.shape)} differ in dimension")
+        raise ValueError(
+            f"queries {tuple(queries.shape)} and gallery {tuple(gallery.shape)} differ in dimension"
+        )
     check_finite(queries, "query", source)
     check_finite(gallery, "gallery", source)
     scores = _scores(_normalise(queries), _normalise(gallery))  # (Q, G)

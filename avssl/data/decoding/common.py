@@ -171,7 +171,9 @@ def _seek(container, stream, time_s: float, path: Source) -> None:
     with EPERM before the first index entry; files without a usable index) is sought to the stream's first
     timestamp instead: decoding forward from there reaches any window, only slower."""
     try:
-        container.seek(int(math.floor(time_s / stream.time_base)), stream=stream, backward=True, any_frame=False)
+        container.seek(
+            int(math.floor(time_s / stream.time_base)), stream=stream, backward=True, any_frame=False
+        )
         return
     except av.error.FFmpegError:
         pass
