@@ -31,6 +31,7 @@ FORMATS = {
         VideoEncoding("mpeg4", 12, 0, audio_codec="libmp3lame", muxer_options=_KEEP_TIMESTAMPS),
     ),
     "avi_mpeg4_pcm": ("avi", VideoEncoding("mpeg4", 25, 0, audio_codec="pcm_s16le")),
+    "avi_mpeg4_bframes_mp3": ("avi", VideoEncoding("mpeg4", 50, 2, audio_codec="libmp3lame")),
     "mkv_h264_aac": ("mkv", VideoEncoding(gop=50, audio_codec="aac")),
     "mkv_h264_opus": ("mkv", VideoEncoding(gop=50, audio_codec="libopus")),
     "webm_vp8_vorbis": ("webm", VideoEncoding("libvpx", 50, 0, audio_codec="vorbis", audio_options=_VORBIS)),

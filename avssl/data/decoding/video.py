@@ -83,7 +83,8 @@ def _read_video_into(
         raise MediaError(path, "has no video stream")
     stream = container.streams.video[0]
     fps, offset = timing
-    origin = media_origin(container)  # targets, PTS and the declared end are container times
+    # targets, PTS and the declared end are container times
+    origin = media_origin(container) + _avi_reorder_delay(container, stream)
     targets = target_times(clip.start_s + offset, clip.duration_s, fps) + origin
     end = _declared_end(container, stream)
     if end is not None and targets[0] >= end:
@@ -113,6 +114,18 @@ def _read_video_into(
     clip.num_valid_frames = valid
     clip.padded = clip.padded or valid < len(targets) or targets[0] < float(times[0]) - period / 2
     clip.info["source_fps"] = 1.0 / period
+
+
+def _avi_reorder_delay(container, stream) -> float:
+    """Seconds by which FFmpeg times the frames of a B-frame video in AVI late. AVI stores frames in
+    decode order with no timestamps (a frame's DTS is its index); the decoder returns each frame paired with
+    a packet `reorder depth` frames later, so frame k comes out at (k + depth) / fps. Players undo it the
+    same way (mpv shifts genuine-AVI video back by the codec delay); other containers carry real PTS."""
+    if container.format.name != "avi":
+        return 0.0
+    ctx = stream.codec_context
+    depth = int(getattr(ctx, "reorder_depth", int(ctx.has_b_frames)))  # reorder_depth: PyAV >= 15
+    return depth * _frame_period(stream)
 
 
 def _pick_frames(container, stream, path: Path, targets: np.ndarray) -> list:
