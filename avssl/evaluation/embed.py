@@ -11,7 +11,7 @@ from tqdm import tqdm
 from avssl.config import from_dict
 from avssl.data.datasets.base import ClipDataset, ClipItem
 from avssl.data.loader import DataConfig, build_dataset, build_loader, clip_spec, data_transforms
-from avssl.train.loop import to_device
+from avssl.device import to_device
 
 
 def eval_data_config(run_config: dict, root: str | None, layout: str | None, split: str | None) -> DataConfig:

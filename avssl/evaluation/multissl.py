@@ -20,7 +20,7 @@ from avssl.data.datasets.base import ClipDataset
 from avssl.data.loader import DataConfig, build_loader, clip_spec, data_transforms
 from avssl.evaluation.probe import probe_metrics
 from avssl.evaluation.retrieval import class_retrieval_metrics
-from avssl.train.loop import to_device
+from avssl.device import to_device
 
 
 def eval_dataset(cfg: DataConfig, split: str | None) -> ClipDataset:

@@ -1,9 +1,11 @@
 """The one training loop every task uses.
 
-`task(batch) -> {"loss": scalar, "loss/<part>": …}`; the loop owns Accelerate (devices, DDP, mixed
-precision, gradient accumulation), the optimizer and schedule, gradient clipping, the task's momentum
-hooks (`task.on_step_end(step)` after each optimizer step), checkpoints and resume, the non-finite-loss
-guard, the bad-item policy, and logging (JSONL + progress bar + Accelerate trackers).
+`task(batch) -> TaskOutput(loss, logs)` (`avssl.tasks.base`); the loop owns Accelerate (devices, DDP, mixed
+precision, gradient accumulation), the optimizer and schedule, gradient clipping, the task's step hook
+(`task.on_step_end(step, max_steps)` after each optimizer step, for tasks that are a `StepHook`),
+checkpoints and resume, the non-finite-loss guard, the bad-item policy, and logging (JSONL + progress bar
++ Accelerate trackers): the loss and every entry of `logs`, detached and averaged over the gradient
+accumulation micro-steps of an optimizer step.
 
 Resume continues the SAME run: the batch order comes from `ResumableBatchSampler` (position saved in the
 checkpoint), sample content and augmentations depend only on (seed, epoch, index), and Accelerate restores
@@ -26,6 +28,8 @@ from torch import nn
 
 from avssl.data.datasets.base import BadItemTracker
 from avssl.data.loader import ResumableBatchSampler, build_loader
+from avssl.device import to_device
+from avssl.tasks.base import StepHook, TaskOutput
 from avssl.train.checkpoint import export_model, latest_checkpoint, load_checkpoint, save_checkpoint
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from avssl.train.logging import RunLogger, trackers_available
@@ -47,13 +51,6 @@ class LoopSetup:
     output_dir: Path
     num_workers: int = 2
     max_bad_fraction: float = 0.01
-
-
-def to_device(batch: dict, device: torch.device) -> dict:
-    """Tensors of a batch moved to `device` (non-blocking); lists and metadata untouched."""
-    return {
-        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()
-    }
 
 
 def make_accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
@@ -112,6 +109,30 @@ def _batches(dataset, sampler: ResumableBatchSampler | None, setup: LoopSetup, s
         state["epoch"], state["batch"] = state["epoch"] + 1, 0
 
 
+class MicroStepLogs:
+    """Sums of the recorded values over the micro-steps of one optimizer step; `mean()` averages each key
+    over the micro-steps that produced it."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, out: TaskOutput) -> None:
+        for key, value in out.detached_logs().items():
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def mean(self) -> dict[str, torch.Tensor]:
+        return {key: total / self.counts[key] for key, total in self.sums.items()}
+
+
+def task_output(out: object) -> TaskOutput:
+    """`out` checked to be the task contract's return value."""
+    if not isinstance(out, TaskOutput):
+        raise TypeError(f"a task's forward must return avssl.tasks.base.TaskOutput, got {type(out).__name__}")
+    return out
+
+
 def _finite_everywhere(accelerator: Accelerator, loss: torch.Tensor) -> bool:
     flag = torch.tensor([1.0 if torch.isfinite(loss.detach()).all() else 0.0], device=accelerator.device)
     return bool(accelerator.gather(flag).min().item() > 0)
@@ -155,7 +176,7 @@ def run_training(
     model.train()
     while state["step"] < cfg.max_steps:
         step_start = time.perf_counter()
-        data_wait, skip, parts = 0.0, False, {}
+        data_wait, skip, logs = 0.0, False, MicroStepLogs()
         for _ in range(cfg.gradient_accumulation_steps):
             t0 = time.perf_counter()
             batch = next(stream)
@@ -165,13 +186,12 @@ def run_training(
                 skip = True  # every item of this batch was bad
                 continue
             with accelerator.accumulate(model):
-                out = model(to_device(batch, accelerator.device))
-                loss = out["loss"]
-                if not _finite_everywhere(accelerator, loss):
+                out = task_output(model(to_device(batch, accelerator.device)))
+                if not _finite_everywhere(accelerator, out.loss):
                     skip = True
                 if not skip:
-                    accelerator.backward(loss)
-                    parts = {k: v.detach() for k, v in out.items() if k.startswith("loss")}
+                    accelerator.backward(out.loss)
+                    logs.add(out)
         if not skip and cfg.clip_grad_norm is not None:
             accelerator.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
         if skip:
@@ -190,11 +210,11 @@ def run_training(
             state["nonfinite_in_a_row"] = 0
         scheduler.step()
         state["step"] += 1
-        if hasattr(unwrapped, "on_step_end"):
-            unwrapped.on_step_end(state["step"])
+        if isinstance(unwrapped, StepHook):
+            unwrapped.on_step_end(state["step"], cfg.max_steps)
         metrics = logger.step(
             state["step"],
-            parts,
+            logs.mean() if not skip else {},
             scheduler.get_last_lr()[0],
             time.perf_counter() - step_start,
             data_wait,
