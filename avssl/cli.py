@@ -91,8 +91,9 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
-def _embeddings(args: argparse.Namespace, split: str | None) -> dict:
-    """Embeddings from --embeddings E.npz, or computed from --run with --data/--layout (or files)."""
+def _embeddings(args: argparse.Namespace, split: str | None, modalities: list[str] | None = None) -> dict:
+    """Embeddings from --embeddings E.npz, or computed from --run with --data/--layout (or files): the
+    `modalities` asked for, default every modality the run's task embeds."""
     import numpy as np
 
     if getattr(args, "embeddings", None):
@@ -100,7 +101,7 @@ def _embeddings(args: argparse.Namespace, split: str | None) -> dict:
             return {k: data[k] for k in data.files}
     if not args.run:
         raise FileNotFoundError("give --run RUN (with --data/--layout or files) or --embeddings E.npz")
-    from avssl.evaluation.embed import compute_embeddings, dataset_for_run, eval_data_config, files_dataset
+    from avssl.evaluation.embed import dataset_for_run, embed, eval_data_config, files_dataset
     from avssl.inference.load import load_run
 
     task, config = load_run(args.run)
@@ -108,7 +109,7 @@ def _embeddings(args: argparse.Namespace, split: str | None) -> dict:
         dataset = files_dataset(args.files, eval_data_config(config, None, None, None))
     else:
         dataset = dataset_for_run(config, args.data, args.layout, split)
-    return compute_embeddings(task, dataset, args.batch_size, args.workers)
+    return embed(task, dataset, args.batch_size, args.workers, modalities=modalities)
 
 
 def _write_json(path: str, data: dict) -> None:
@@ -123,9 +124,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
     emb = _embeddings(args, args.split)
     np.savez(args.out, **emb)
-    print(
-        f"wrote {len(emb['ids'])} embeddings (video {emb['video'].shape}, audio {emb['audio'].shape}) to {args.out}"
-    )
+    shapes = ", ".join(f"{k} {v.shape}" for k, v in emb.items() if k not in ("ids", "labels"))
+    print(f"wrote {len(emb['ids'])} embeddings ({shapes}) to {args.out}")
     return 0
 
 
@@ -134,7 +134,7 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
 
     from avssl.evaluation.retrieval import retrieval_metrics
 
-    emb = _embeddings(args, args.split)
+    emb = _embeddings(args, args.split, ["video", "audio"])
     metrics = retrieval_metrics(torch.from_numpy(emb["video"]), torch.from_numpy(emb["audio"]), args.chunk)
     _write_json(args.out, metrics)
     print(json.dumps(metrics))
@@ -144,12 +144,14 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
 def _cmd_eval_probe(args: argparse.Namespace) -> int:
     import torch
 
+    from avssl.evaluation.embed import probe_modality
     from avssl.evaluation.probe import probe_metrics
 
-    train, test = _embeddings(args, args.train_split), _embeddings(args, args.test_split)
+    asked = [args.modality] if args.modality else None
+    train, test = _embeddings(args, args.train_split, asked), _embeddings(args, args.test_split, asked)
     if (train["labels"] < 0).any() or (test["labels"] < 0).any():
         raise FileNotFoundError("the probe needs labelled items (the dataset has no labels)")
-    features = "video" if args.modality == "video" else "audio"
+    features = probe_modality(train, args.modality)
     num_classes = int(max(train["labels"].max(), test["labels"].max())) + 1
     metrics = probe_metrics(
         torch.from_numpy(train[features]),
@@ -332,7 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_args(probe_eval, split=False)
     probe_eval.add_argument("--train-split", default="train")
     probe_eval.add_argument("--test-split", default="test")
-    probe_eval.add_argument("--modality", choices=["video", "audio"], default="video")
+    probe_eval.add_argument(
+        "--modality",
+        choices=["video", "audio", "image"],
+        help="embeddings to probe (default: video, or the task's only modality)",
+    )
     probe_eval.add_argument("--out", required=True)
     probe_eval.set_defaults(func=_cmd_eval_probe)
     loc = evals.add_parser(

@@ -18,9 +18,10 @@ import torch
 from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset
 from avssl.data.loader import DataConfig, build_loader, clip_spec, data_transforms
+from avssl.device import module_device, to_device
+from avssl.evaluation.embed import embed
 from avssl.evaluation.probe import probe_metrics
 from avssl.evaluation.retrieval import class_retrieval_metrics
-from avssl.device import to_device
 
 
 def eval_dataset(cfg: DataConfig, split: str | None) -> ClipDataset:
@@ -45,7 +46,7 @@ def pretext_accuracy(
     generator = torch.Generator().manual_seed(seed)
     correct = dict.fromkeys(names, 0)
     total = dict.fromkeys(names, 0)
-    device = next(task.parameters()).device
+    device = module_device(task)
     for batch in build_loader(dataset, batch_size, num_workers=0):
         batch = to_device(batch, device)
         for name in names:
@@ -64,18 +65,11 @@ def pretext_accuracy(
     }
 
 
-@torch.no_grad()
 def _features(task: torch.nn.Module, dataset, batch_size: int = 16) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    task.eval()
-    device = next(task.parameters()).device
-    feats: dict[str, list[torch.Tensor]] = {"visual": [], "audio": []}
-    labels = []
-    for batch in build_loader(dataset, batch_size, num_workers=0):
-        batch = to_device(batch, device)
-        feats["visual"].append(task.embed_video(batch).cpu())
-        feats["audio"].append(task.embed_audio(batch).cpu())
-        labels.append(batch["label"].cpu())
-    return {k: torch.cat(v) for k, v in feats.items()}, torch.cat(labels)
+    """({"visual": (N, D), "audio": (N, D)}, labels (N,)) of `dataset` through the one `embed` path."""
+    emb = embed(task, dataset, batch_size, num_workers=0, device=module_device(task), modalities=["video", "audio"])
+    features = {"visual": torch.from_numpy(emb["video"]), "audio": torch.from_numpy(emb["audio"])}
+    return features, torch.from_numpy(emb["labels"])
 
 
 def feature_probe(task: torch.nn.Module, train_set, test_set, num_classes: int) -> dict[str, dict]:

@@ -30,7 +30,14 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
+from avssl.config import ConfigError
+
 MODALITIES = ("video", "audio", "image")
+
+
+class CapabilityError(ConfigError):
+    """A task was asked for something it does not declare (e.g. to embed a modality it has no embedding
+    for); a user error, reported by the CLI in one line."""
 
 
 @dataclass
@@ -117,8 +124,8 @@ def capabilities(task: object) -> Capabilities:
 
 
 def check_modality(task: object, modality: str) -> None:
-    """Raise a ValueError naming what ``task`` embeds when it cannot embed ``modality``."""
+    """Raise a :class:`CapabilityError` naming what ``task`` embeds when it cannot embed ``modality``."""
     embeds = capabilities(task).embeds
     if modality not in embeds:
         offered = ", ".join(sorted(embeds)) or "nothing"
-        raise ValueError(f"{type(task).__name__} cannot embed {modality!r}; it embeds {offered}")
+        raise CapabilityError(f"{type(task).__name__} cannot embed {modality!r}; it embeds {offered}")
