@@ -29,8 +29,9 @@ from torch import nn
 from avssl.data.datasets.base import BadItemTracker
 from avssl.data.loader import ResumableBatchSampler, build_loader
 from avssl.device import to_device
+from avssl.rundir import latest_checkpoint
 from avssl.tasks.base import StepHook, TaskOutput
-from avssl.train.checkpoint import export_model, latest_checkpoint, load_checkpoint, save_checkpoint
+from avssl.train.checkpoint import export_model, load_checkpoint, save_checkpoint
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from avssl.train.logging import RunLogger, trackers_available
 from avssl.train.optim import build_optimizer

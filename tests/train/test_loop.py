@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from avssl.rundir import list_checkpoints
 from avssl.tasks.base import TaskOutput
-from avssl.train.checkpoint import list_checkpoints
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from avssl.train.logging import read_metrics
 from avssl.train.loop import LoopSetup, NonFiniteLoss, run_training
