@@ -169,9 +169,10 @@ def _cmd_eval_probe(args: argparse.Namespace) -> int:
 def _load_task_with(run: str, method: str):
     """(task, config) of a run directory whose task has `method` (localize / segment), else ConfigError."""
     from avssl.inference.load import load_run
+    from avssl.tasks.base import capabilities
 
     task, config = load_run(run)
-    if not hasattr(task, method):
+    if not getattr(capabilities(task), method):
         raise ConfigError(f"{run}: the {config.get('task')} task has no {method} method")
     return task, config
 
