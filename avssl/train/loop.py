@@ -139,6 +139,56 @@ def _finite_everywhere(accelerator: Accelerator, loss: torch.Tensor) -> bool:
     return bool(accelerator.gather(flag).min().item() > 0)
 
 
+def _sampler(dataset, cfg: TrainConfig, accelerator: Accelerator) -> ResumableBatchSampler | None:
+    """This process's resumable batch sampler for map-style data; None for streaming data."""
+    if isinstance(dataset, torch.utils.data.IterableDataset):
+        return None
+    return ResumableBatchSampler(
+        len(dataset),
+        cfg.batch_size,
+        cfg.seed,
+        accelerator.process_index,
+        accelerator.num_processes,
+        epoch_keys=getattr(dataset, "accepts_epoch_keys", False),
+    )
+
+
+def _micro_steps(
+    accelerator: Accelerator, model: nn.Module, stream, tracker: BadItemTracker, count: int
+) -> tuple[bool, MicroStepLogs, float]:
+    """Forward + backward over the `count` micro-batches of one optimizer step: (skip the step?, their
+    logs, seconds spent waiting for data). A batch with no good item or a non-finite loss on any process
+    skips the step (no backward from then on)."""
+    skip, logs, data_wait = False, MicroStepLogs(), 0.0
+    for _ in range(count):
+        t0 = time.perf_counter()
+        batch = next(stream)
+        tracker.update(batch)
+        data_wait += time.perf_counter() - t0
+        if "video" not in batch and "audio" not in batch:
+            skip = True  # every item of this batch was bad
+            continue
+        with accelerator.accumulate(model):
+            out = task_output(model(to_device(batch, accelerator.device)))
+            if not _finite_everywhere(accelerator, out.loss):
+                skip = True
+            if not skip:
+                accelerator.backward(out.loss)
+                logs.add(out)
+    return skip, logs, data_wait
+
+
+def _count_skipped(state: dict, limit: int) -> None:
+    """Count a skipped optimizer step; raise NonFiniteLoss after `limit` in a row."""
+    state["nonfinite_in_a_row"] += 1
+    state["skipped_steps"] += 1
+    if state["nonfinite_in_a_row"] >= limit:
+        raise NonFiniteLoss(
+            f"the loss was not finite (or the batch empty) for {limit} steps in a row, at step "
+            f"{state['step']}: lower the lr, set train.clip_grad_norm, or check the data"
+        )
+
+
 def run_training(
     task: nn.Module, dataset, setup: LoopSetup, on_step: Callable[[int, dict], None] | None = None
 ) -> dict:
@@ -153,16 +203,7 @@ def run_training(
     scheduler = build_scheduler(optimizer, cfg.max_steps, setup.schedule)
     model, optimizer = accelerator.prepare(task, optimizer)
     accelerator.register_for_checkpointing(scheduler)
-    sampler = None
-    if not isinstance(dataset, torch.utils.data.IterableDataset):
-        sampler = ResumableBatchSampler(
-            len(dataset),
-            cfg.batch_size,
-            cfg.seed,
-            accelerator.process_index,
-            accelerator.num_processes,
-            epoch_keys=getattr(dataset, "accepts_epoch_keys", False),
-        )
+    sampler = _sampler(dataset, cfg, accelerator)
     state = {"step": 0, "epoch": 0, "batch": 0, "nonfinite_in_a_row": 0, "skipped_steps": 0, "bad": None}
     tracker = BadItemTracker(setup.max_bad_fraction)
     checkpoint = latest_checkpoint(setup.output_dir) if cfg.resume else None
@@ -177,34 +218,12 @@ def run_training(
     model.train()
     while state["step"] < cfg.max_steps:
         step_start = time.perf_counter()
-        data_wait, skip, logs = 0.0, False, MicroStepLogs()
-        for _ in range(cfg.gradient_accumulation_steps):
-            t0 = time.perf_counter()
-            batch = next(stream)
-            tracker.update(batch)
-            data_wait += time.perf_counter() - t0
-            if "video" not in batch and "audio" not in batch:
-                skip = True  # every item of this batch was bad
-                continue
-            with accelerator.accumulate(model):
-                out = task_output(model(to_device(batch, accelerator.device)))
-                if not _finite_everywhere(accelerator, out.loss):
-                    skip = True
-                if not skip:
-                    accelerator.backward(out.loss)
-                    logs.add(out)
+        skip, logs, data_wait = _micro_steps(accelerator, model, stream, tracker, cfg.gradient_accumulation_steps)
         if not skip and cfg.clip_grad_norm is not None:
             accelerator.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
         if skip:
             optimizer.zero_grad(set_to_none=True)
-            state["nonfinite_in_a_row"] += 1
-            state["skipped_steps"] += 1
-            if state["nonfinite_in_a_row"] >= cfg.max_nonfinite_in_a_row:
-                raise NonFiniteLoss(
-                    f"the loss was not finite (or the batch empty) for {cfg.max_nonfinite_in_a_row} "
-                    f"steps in a row, at step {state['step']}: lower the lr, set "
-                    "train.clip_grad_norm, or check the data"
-                )
+            _count_skipped(state, cfg.max_nonfinite_in_a_row)
         else:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
