@@ -15,7 +15,7 @@ import torch
 
 from avssl.config import from_dict
 from avssl.tasks import TASKS
-from avssl.tasks.base import TaskOutput, capabilities
+from avssl.tasks.base import Task, TaskOutput, capabilities
 
 SMALL_AV = {"visual": {"name": "small", "output_stride": 16}, "audio": {"name": "audio_small", "output_stride": 16}}
 
@@ -96,6 +96,7 @@ def test_declared_capabilities_work(name: str) -> None:
     overrides, make_batch = TINY[name]
     torch.manual_seed(0)
     task = builder(from_dict(config_cls, overrides)).eval()
+    assert isinstance(task, Task)
     caps = capabilities(task)
     batch = make_batch()
     with torch.no_grad():
