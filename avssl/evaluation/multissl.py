@@ -5,19 +5,18 @@
   the accuracy in percent next to chance (1 / number of classes: the plans draw labels uniformly).
 * `feature_probe` fits kNN and linear probes (`avssl.evaluation.probe`) on pooled visual and audio
   features of the training split and scores the held-out split, and scores class retrieval: held-out
-  clips query the training clips. Class labels of synthetic data come from its `synth_gt.json`.
+  clips query the training clips. Class labels come from the layout loader (`avssl.data.datasets.load_index`,
+  which gives a synthetic set's items their scene's class).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import dataclasses
 
 import torch
 
-from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset
-from avssl.data.loader import DataConfig, build_loader, clip_spec, data_transforms
+from avssl.data.loader import DataConfig, build_dataset, build_loader
 from avssl.device import module_device, to_device
 from avssl.evaluation.embed import embed
 from avssl.evaluation.probe import probe_metrics
@@ -25,15 +24,9 @@ from avssl.evaluation.retrieval import class_retrieval_metrics
 
 
 def eval_dataset(cfg: DataConfig, split: str | None) -> ClipDataset:
-    """Centre windows of `split` with the evaluation transforms; labels from `synth_gt.json` when present."""
-    index = load_index(cfg.layout, cfg.root, split)
-    gt_file = Path(cfg.root) / "synth_gt.json"
-    if gt_file.is_file():
-        gt = json.loads(gt_file.read_text())["items"]
-        for item in index.items:
-            if item.label is None and item.id in gt:
-                item.label = int(gt[item.id]["label"])
-    return ClipDataset(index.items, clip_spec(cfg, "centre"), data_transforms(cfg, train=False), mode="eval")
+    """Centre windows of `split` with the evaluation transforms (labels: the layout loader's, which
+    include a synthetic set's classes)."""
+    return build_dataset(dataclasses.replace(cfg, split=split), train=False, seed=0)
 
 
 @torch.no_grad()
