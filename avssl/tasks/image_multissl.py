@@ -99,7 +99,7 @@ class ImageMultiSSL(nn.Module):
     def teacher(self) -> ImageMultiSSL | None:
         return self._teacher[0] if self._teacher else None
 
-    def embed(self, batch: dict, modality: str = "image") -> Tensor:
+    def embed(self, batch: dict, modality: str) -> Tensor:
         """`batch["video"]` (B, 3, H, W) images → (B, C) unit-norm pooled backbone features."""
         check_modality(self, modality)
         return F.normalize(self.backbone(batch["video"]).flatten(2).mean(2), dim=1)
