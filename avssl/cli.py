@@ -144,14 +144,12 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
 def _cmd_eval_probe(args: argparse.Namespace) -> int:
     import torch
 
-    from avssl.evaluation.embed import probe_modality
     from avssl.evaluation.probe import probe_metrics
 
-    asked = [args.modality] if args.modality else None
-    train, test = _embeddings(args, args.train_split, asked), _embeddings(args, args.test_split, asked)
+    features = args.modality
+    train, test = _embeddings(args, args.train_split, [features]), _embeddings(args, args.test_split, [features])
     if (train["labels"] < 0).any() or (test["labels"] < 0).any():
         raise FileNotFoundError("the probe needs labelled items (the dataset has no labels)")
-    features = probe_modality(train, args.modality)
     num_classes = int(max(train["labels"].max(), test["labels"].max())) + 1
     metrics = probe_metrics(
         torch.from_numpy(train[features]),
@@ -335,11 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_args(probe_eval, split=False)
     probe_eval.add_argument("--train-split", default="train")
     probe_eval.add_argument("--test-split", default="test")
-    probe_eval.add_argument(
-        "--modality",
-        choices=["video", "audio", "image"],
-        help="embeddings to probe (default: video, or the task's only modality)",
-    )
+    probe_eval.add_argument("--modality", choices=["video", "audio"], default="video")
     probe_eval.add_argument("--out", required=True)
     probe_eval.set_defaults(func=_cmd_eval_probe)
     loc = evals.add_parser(

@@ -100,15 +100,15 @@ def evaluate_run(run_dir: Path, cfg: ImageMultiSSLRecipe) -> dict:
     task, _ = load_run(run_dir)
 
     def features(split: str | None) -> tuple[torch.Tensor, torch.Tensor]:
-        emb = embed(task, image_dataset(cfg.data, split, train=False), 64, 0, modalities=["image"])
-        return torch.from_numpy(emb["image"]), torch.from_numpy(emb["labels"])
+        emb = embed(task, image_dataset(cfg.data, split, train=False), 64, 0, modalities=["video"])
+        return torch.from_numpy(emb["video"]), torch.from_numpy(emb["labels"])
 
     @torch.no_grad()
     def view_pairs(split: str | None) -> tuple[torch.Tensor, torch.Tensor]:
         pairs: tuple[list, list] = ([], [])
         for batch in build_loader(image_dataset(cfg.data, split, train=True, seed=cfg.eval.view_seed), 64, 0):
             for k in (0, 1):
-                pairs[k].append(task.embed({"video": batch["views"][k]["video"]}, "image"))
+                pairs[k].append(task.embed({"video": batch["views"][k]["video"]}, "video"))
         return torch.cat(pairs[0]), torch.cat(pairs[1])
 
     train_x, train_y = features(cfg.data.split)

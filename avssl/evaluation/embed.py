@@ -110,17 +110,3 @@ def dataset_for_run(run_config: dict, root: str | None, layout: str | None, spli
     if name in EVAL_DATASETS:
         return EVAL_DATASETS[name](data, root, split)
     return build_dataset(eval_data_config(run_config, root, layout, split), train=False, seed=0)
-
-
-def probe_modality(embeddings: dict, requested: str | None) -> str:
-    """The modality a probe reads: `requested`, else "video" when embedded, else the only one embedded."""
-    present = [k for k in embeddings if k not in ("ids", "labels")]
-    if requested is not None:
-        if requested not in present:
-            raise CapabilityError(f"no {requested!r} embeddings (embedded: {', '.join(present) or 'none'})")
-        return requested
-    if "video" in present:
-        return "video"
-    if len(present) == 1:
-        return present[0]
-    raise CapabilityError(f"choose a modality among {', '.join(present) or 'none'}")

