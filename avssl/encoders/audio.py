@@ -18,6 +18,8 @@ use ResNet-18 on spectrograms): (B, ch, S) → (B, 512, ⌈n_mels/32⌉, ⌈fram
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torchaudio
 from torch import Tensor, nn
@@ -83,6 +85,12 @@ class LogMelFrontEnd(nn.Module):
         else:
             logmel = 10.0 * torch.log10(power.clamp_min(self.cfg.log_offset))
         return ((logmel - self.cfg.mean) / self.cfg.std).unsqueeze(1)
+
+    def silence_level(self) -> float:
+        """The output for a silent (zero-power) input: what a masked band becomes (SpecAugment fill)."""
+        cfg = self.cfg
+        floor = math.log(cfg.log_offset) if cfg.log_mode == "log" else 10.0 * math.log10(cfg.log_offset)
+        return (floor - cfg.mean) / cfg.std
 
 
 class AudioResNetEncoder(nn.Module):

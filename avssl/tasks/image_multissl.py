@@ -25,9 +25,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avssl.encoders import EncoderConfig, build_encoder
-from avssl.heads.projection import MLPHead
+from avssl.heads.projection import DenseHead, MLPHead
 from avssl.losses.densecl import DenseCLLoss, dense_queue_keys
-from avssl.losses.moco import MemoryQueue, MoCoLoss, ema_update, momentum_copy
+from avssl.losses.moco import MoCoLoss
+from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
 from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, StrategyConfig, freeze, load_teacher
 
 IMAGE_PRETEXTS = ("moco", "densecl")
@@ -48,17 +49,6 @@ class ImageMultiSSLConfig:
     strategy: StrategyConfig = field(default_factory=lambda: StrategyConfig(weights={"moco": 0.5, "densecl": 0.5}))
     distill: DistillConfig = field(default_factory=DistillConfig)
     teacher: str | None = None
-
-
-class DenseHead(nn.Module):
-    """DenseCL's dense projection: (B, C, h, w) → (B, D, h·w) by 1×1 conv, ReLU, 1×1 conv."""
-
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int):
-        super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(in_dim, hidden_dim, 1), nn.ReLU(inplace=True), nn.Conv2d(hidden_dim, out_dim, 1))
-
-    def forward(self, maps: Tensor) -> Tensor:
-        return self.net(maps).flatten(2)
 
 
 class ImageMultiSSL(nn.Module):

@@ -39,10 +39,11 @@ from torch import Tensor
 from avssl.encoders import EncoderConfig, LogMelFrontEnd
 from avssl.heads.localization import AudioPool, FrameMode, cosine_map
 from avssl.losses.equivariance import MapEquivarianceLoss
-from avssl.tasks.localization_common import (
+from avssl.losses.trimap import TriMapConfig
+from avssl.tasks.localization_common import AVLocalizer
+from avssl.transforms.batched import (
     AppearanceConfig,
     AudioAugConfig,
-    AVLocalizer,
     GeometryConfig,
     augment_appearance,
     augment_waveform,
@@ -50,7 +51,6 @@ from avssl.tasks.localization_common import (
     spec_masking,
     warp_frames,
 )
-from avssl.tasks.lvs import TriMapConfig
 from avssl.transforms.functional.geometry import (
     GeometryRecord,
     apply_geometry_to_maps,
