@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from avssl.encoders import EncoderConfig, build_encoder
+from avssl.encoders import AnyEncoderConfig, BinauralConfig, Visual2dConfig, build_encoder
 from avssl.tasks.binaural_pretext import (
     PRETEXT_CLASSES,
     PRETEXTS,
@@ -39,8 +39,10 @@ class BinauralMultiSSLConfig:
     `teacher`: run directory of the previous incremental stage; `replay_memory`: the stage's replay memory
     file (both set by the stage runner)."""
 
-    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="small", output_stride=16))
-    audio: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="binaural_small", output_stride=16))
+    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="small", output_stride=16))
+    audio: AnyEncoderConfig = field(
+        default_factory=lambda: BinauralConfig(name="binaural_small", output_stride=16)
+    )
     pretext: PretextConfig = field(default_factory=PretextConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from avssl.encoders import EncoderConfig, build_encoder
+from avssl.encoders import AnyEncoderConfig, Visual2dConfig, build_encoder
 from avssl.heads.projection import DenseHead, MLPHead
 from avssl.losses.densecl import DenseCLLoss, dense_queue_keys
 from avssl.losses.moco import MoCoLoss
@@ -39,7 +39,7 @@ class ImageMultiSSLConfig:
     """Backbone, heads, queues, momentum and temperature; strategy / distillation / teacher as for the
     binaural task."""
 
-    backbone: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="small", output_stride=16))
+    backbone: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="small", output_stride=16))
     embed_dim: int = 128
     hidden_dim: int = 512
     queue_size: int = 4096

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
-from avssl.encoders import EncoderConfig
+from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, Visual2dConfig
 from avssl.heads.localization import AudioPool, FrameMode
 from avssl.losses.trimap import TriMapConfig
 from avssl.tasks.localization_common import AVLocalizer
@@ -30,9 +30,9 @@ from avssl.tasks.localization_common import AVLocalizer
 class LVSConfig:
     """Encoders, head and tri-map loss of LVS."""
 
-    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="resnet18", output_stride=16))
-    audio: EncoderConfig = field(
-        default_factory=lambda: EncoderConfig(name="audio_resnet18", output_stride=16)
+    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="resnet18", output_stride=16))
+    audio: AnyEncoderConfig = field(
+        default_factory=lambda: AudioCNNConfig(name="audio_resnet18", output_stride=16)
     )
     embed_dim: int | None = None
     audio_pool: AudioPool = "max"

@@ -125,7 +125,8 @@ class AppearanceConfig:
     MoCo v2's colour augmentation, which SSL-TIE trains with (``--img_aug moco_v2``): colour jitter
     (0.4, 0.4, 0.4, 0.1) with probability 0.8, in random order, then grayscale with probability 0.2
     (Chen et al. 2020, "Improved Baselines with Momentum Contrastive Learning"). ``mean``/``std`` undo the
-    batch's normalisation (ImageNet statistics by default).
+    batch's normalisation: None = the data's (filled in by :func:`avssl.recipe.derive_data_facts`; ImageNet
+    statistics when used on its own).
     """
 
     jitter_prob: float = 0.8
@@ -134,8 +135,8 @@ class AppearanceConfig:
     saturation: float = 0.4
     hue: float = 0.1
     grayscale_prob: float = 0.2
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
 
 
 def augment_appearance(
@@ -147,8 +148,10 @@ def augment_appearance(
     factors for every frame of a clip) and normalised again.
     """
     clips = frames if frames.ndim == 5 else frames[:, :, None]  # (B, C, T, H, W)
-    mean = torch.tensor(cfg.mean, dtype=frames.dtype, device=frames.device).view(1, -1, 1, 1, 1)
-    std = torch.tensor(cfg.std, dtype=frames.dtype, device=frames.device).view(1, -1, 1, 1, 1)
+    mean_values = IMAGENET_MEAN if cfg.mean is None else cfg.mean
+    std_values = IMAGENET_STD if cfg.std is None else cfg.std
+    mean = torch.tensor(mean_values, dtype=frames.dtype, device=frames.device).view(1, -1, 1, 1, 1)
+    std = torch.tensor(std_values, dtype=frames.dtype, device=frames.device).view(1, -1, 1, 1, 1)
     pixels = (clips * std + mean).clamp(0.0, 1.0)
     jitter = ColorJitter(cfg.brightness, cfg.contrast, cfg.saturation, cfg.hue)
     out = []

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from avssl.config import from_dict, to_dict
-from avssl.encoders import EncoderConfig
+from avssl.encoders import AudioCNNConfig, Visual2dConfig
 from avssl.heads.localization import (
     AudioVisualSimilarity,
     cosine_map,
@@ -31,8 +31,8 @@ SAMPLE_RATE = 16000
 
 def _small(**extra) -> dict:
     return {
-        "visual": EncoderConfig(name="small", output_stride=16),
-        "audio": EncoderConfig(name="audio_small", output_stride=16),
+        "visual": Visual2dConfig(name="small", output_stride=16),
+        "audio": AudioCNNConfig(name="audio_small", output_stride=16),
         **extra,
     }
 
@@ -204,7 +204,7 @@ def test_ezvsl_object_guided_localization() -> None:
 
 
 def test_ezvsl_separate_ogl_encoder_stays_frozen() -> None:
-    task = _build("ezvsl", ogl_encoder=EncoderConfig(name="small", output_stride=16)).train()
+    task = _build("ezvsl", ogl_encoder=Visual2dConfig(name="small", output_stride=16)).train()
     assert not task.ogl_encoder.training
     _check_step(task, _batch())
     assert all(p.grad is None and not p.requires_grad for p in task.ogl_encoder.parameters())
@@ -231,4 +231,4 @@ def test_ssl_tie_config_nested_fields() -> None:
     cfg = from_dict(SSLTIEConfig, {"geometry": {"crop_side": [0.6, 0.9]}, "use_invariance": "false"})
     assert cfg.geometry.crop_side == (0.6, 0.9) and cfg.use_invariance is False
     ez = from_dict(EZVSLConfig, {"ogl_encoder": {"name": "resnet18"}})
-    assert ez.ogl_encoder == EncoderConfig(name="resnet18")
+    assert ez.ogl_encoder == Visual2dConfig(name="resnet18")
