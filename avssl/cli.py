@@ -281,8 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     selfcheck.add_argument("--seed", type=int, default=0)
     selfcheck.set_defaults(func=_cmd_selfcheck)
 
-    from avssl.data.datasets import LAYOUTS
-    from avssl.data.synthetic.layouts import LAYOUTS as SYNTH_LAYOUTS
+    from avssl.data.datasets import INDEX_LOADERS
+    from avssl.data.synthetic.layouts import SYNTH_LAYOUTS
 
     synth = sub.add_parser(
         "synth", help="write a synthetic dataset (real encoded media) in a benchmark layout"
@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-data", help="validate a dataset as downloaded; exit 0 only when clean")
     check.add_argument("root")
-    check.add_argument("--layout", required=True, choices=sorted(LAYOUTS))
+    check.add_argument("--layout", required=True, choices=sorted(INDEX_LOADERS))
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--min-duration", type=float, default=0.0, help="report clips shorter than this (s)")
     check.add_argument("--workers", type=int, default=2)
