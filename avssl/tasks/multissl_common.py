@@ -31,7 +31,7 @@ class StrategyConfig:
     """The pretext tasks trained now (empty = all of the model's) and how their losses combine (weighted
     sum, or Kendall et al.'s uncertainty weighting when `uncertainty`)."""
 
-    tasks: list[str] = field(default_factory=list)
+    pretexts: list[str] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)
     uncertainty: bool = False
 
@@ -82,15 +82,15 @@ class MultiSSLObjective(nn.Module):
 
     def __init__(self, names: list[str], strategy: StrategyConfig, distill: DistillConfig) -> None:
         super().__init__()
-        unknown = set(strategy.tasks) - set(names)
+        unknown = set(strategy.pretexts) - set(names)
         if unknown:
-            raise ValueError(f"strategy.tasks must be a subset of {names}, got {strategy.tasks}")
-        self.tasks = list(strategy.tasks) or list(names)
+            raise ValueError(f"strategy.pretexts must be a subset of {names}, got {strategy.pretexts}")
+        self.pretexts = list(strategy.pretexts) or list(names)
         self.strategy, self.distill = copy.deepcopy(strategy), copy.deepcopy(distill)
         self.uncertainty = UncertaintyWeighting(names) if strategy.uncertainty else None
         if self.uncertainty is not None:  # only the trained tasks' log-variances learn (DDP: no unused ones)
             for name, p in self.uncertainty.log_vars.items():
-                p.requires_grad_(name in self.tasks)
+                p.requires_grad_(name in self.pretexts)
         self.output_loss = OutputDistillation(distill.temperature)
         self.feature_loss = FeatureDistillation()
 
