@@ -195,6 +195,43 @@ def from_dict(cls: type[T], data: dict) -> T:
     return _build(cls, data or {})
 
 
+def _variant_of(tp: Any) -> tuple[Any, Variants | None]:
+    """(the dataclass a field holds, its Variants marker or None), through ``X | None``."""
+    if get_origin(tp) in (Union, types.UnionType):
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        tp = inner[0] if len(inner) == 1 else tp
+    if get_origin(tp) is Annotated:
+        marker = next((m for m in get_args(tp)[1:] if isinstance(m, Variants)), None)
+        return get_args(tp)[0], marker
+    return tp, None
+
+
+def _without_other_variants_keys(cls: type, data: dict) -> dict:
+    """``data`` with the keys a variant section's chosen class does not have removed, recursively."""
+    hints = get_type_hints(cls, include_extras=True)
+    out = dict(data)
+    for name, value in data.items():
+        if name not in hints or not isinstance(value, dict):
+            continue
+        section, variants = _variant_of(hints[name])
+        if variants is not None and variants.key in value:
+            try:
+                section = variants.choose(value[variants.key])
+            except ConfigError:
+                continue  # from_dict reports the unknown name
+            known = {f.name for f in dataclasses.fields(section)}
+            value = {k: v for k, v in value.items() if k in known}
+        out[name] = _without_other_variants_keys(section, value) if dataclasses.is_dataclass(section) else value
+    return out
+
+
+def from_saved_dict(cls: type[T], data: dict) -> T:
+    """Like :func:`from_dict`, for a config a run directory saved: a variant section (see :class:`Variants`)
+    written before sections held only their variant's keys carries every variant's keys; those its variant
+    does not have are dropped (they never applied), anything else is checked as usual."""
+    return _build(cls, _without_other_variants_keys(cls, data or {}))
+
+
 def to_dict(config: Any) -> dict:
     """The config as plain Python data (lists for tuples), suitable for YAML."""
 

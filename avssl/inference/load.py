@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from avssl.config import ConfigError, from_dict, read_yaml
+from avssl.config import ConfigError, from_saved_dict, read_yaml
 from avssl.data.loader import DataConfig
 from avssl.tasks import TASKS
 from avssl.transforms import pipeline_normalization
@@ -36,7 +36,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[t
     if task_name not in TASKS:
         raise ConfigError(f"{config_file}: unknown or missing task {task_name!r}")
     config_cls, builder = TASKS[task_name]
-    model_cfg: Any = from_dict(config_cls, config.get("model", {}))
+    model_cfg: Any = from_saved_dict(config_cls, config.get("model", {}))
     for training_only in ("teacher", "replay_memory"):  # incremental stages' references to other runs' files
         if hasattr(model_cfg, training_only):
             setattr(model_cfg, training_only, None)

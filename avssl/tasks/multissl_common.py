@@ -63,13 +63,13 @@ def load_teacher(run_dir: str | Path, builder: Any, config_cls: type) -> nn.Modu
     teacher dropped: only one generation is needed) with `run_dir/model/model.safetensors` loaded."""
     from safetensors.torch import load_file
 
-    from avssl.config import from_dict, read_yaml
+    from avssl.config import from_saved_dict, read_yaml
 
     model_dir = Path(run_dir) / "model"
     weights, config_file = model_dir / "model.safetensors", model_dir / "config.yaml"
     if not weights.is_file() or not config_file.is_file():
         raise FileNotFoundError(f"{run_dir}: the teacher stage has not finished (no {weights.name}/config)")
-    cfg = from_dict(config_cls, read_yaml(config_file).get("model", {}))
+    cfg = from_saved_dict(config_cls, read_yaml(config_file).get("model", {}))
     cfg.teacher = None
     teacher = builder(cfg)
     teacher.load_state_dict(load_file(str(weights)), strict=True)

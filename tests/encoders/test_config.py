@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from avssl.config import ConfigError, from_dict, load_config, to_dict
+from avssl.config import ConfigError, from_dict, from_saved_dict, load_config, to_dict
 from avssl.encoders import (
     ENCODERS,
     AnyEncoderConfig,
@@ -92,3 +92,20 @@ def test_every_registry_entry_has_a_family_config_and_builds_only_from_it() -> N
         assert encoder_config_class(name) is config_class
     with pytest.raises(TypeError, match="Visual2dConfig"):
         build_encoder(AudioCNNConfig(name="resnet18"))
+
+
+def test_a_run_saved_before_family_configs_still_loads() -> None:
+    """Earlier run directories saved every family's keys in each encoder section; they never applied."""
+    every_family = {
+        "weights": None, "weights_source": "encoder", "weights_prefix": "", "strict": True,
+        "in_channels": None, "output_stride": 32,
+        "audio": {"sample_rate": 16000, "n_mels": 64}, "binaural": {"sample_rate": 16000}, "flow": {"num_updates": 12},
+    }  # fmt: skip
+    saved = {"visual": {"name": "resnet18", **every_family}, "audio": {"name": "audio_resnet18", **every_family}}
+    with pytest.raises(ConfigError, match="unknown config key 'visual.audio'"):
+        from_dict(AVContrastiveConfig, saved)
+    cfg = from_saved_dict(AVContrastiveConfig, saved)
+    assert cfg.visual == Visual2dConfig(name="resnet18")
+    assert cfg.audio.audio.sample_rate == 16000 and not hasattr(cfg.audio, "in_channels")
+    with pytest.raises(ConfigError, match="visual.output_stride"):  # a family's own keys are still checked
+        from_saved_dict(AVContrastiveConfig, {"visual": {"name": "resnet18", "output_stride": 7}})
