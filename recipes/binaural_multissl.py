@@ -78,9 +78,9 @@ def evaluate_run(run_dir: Path, cfg: BinauralMultiSSLRecipe) -> dict:
     from avssl.inference.load import load_run
 
     task, _ = load_run(run_dir)
-    names = _tasks_so_far(run_dir, cfg) if cfg.stages else task.pretexts
+    names = _tasks_so_far(run_dir, cfg) if cfg.stages else task.active_pretexts
     test = eval_dataset(cfg.data, cfg.eval.split)
-    out: dict = {"pretexts": task.pretexts, "pretext": pretext_accuracy(task, test, names, cfg.eval.repeats, cfg.eval.seed)}
+    out: dict = {"pretexts": task.active_pretexts, "pretext": pretext_accuracy(task, test, names, cfg.eval.repeats, cfg.eval.seed)}
     if cfg.eval.probe and all(item.label is not None for item in test.items):
         train = eval_dataset(cfg.data, cfg.data.split)
         num_classes = 1 + max(i.label for i in train.items + test.items)

@@ -62,7 +62,7 @@ class BinauralMultiSSL(nn.Module):
         dims = (self.encoders["visual"].out_dim, self.encoders["audio"].out_dim)
         self.pretexts = nn.ModuleDict({n: PRETEXT_CLASSES[n](cfg.pretext, *dims) for n in PRETEXTS})
         self.objective = MultiSSLObjective(list(PRETEXTS), cfg.strategy, cfg.distill)
-        self.pretexts = self.objective.pretexts  # the pretexts trained now (strategy.pretexts, empty = all)
+        self.active_pretexts = self.objective.active_pretexts  # trained now (strategy.pretexts, empty = all)
         # a plain list: the teacher is rebuilt from its stage's run directory, never saved with this model
         self._teacher: list[BinauralMultiSSL] = []
         if cfg.teacher:
@@ -72,7 +72,7 @@ class BinauralMultiSSL(nn.Module):
             from avssl.train.replay import ReplayMemory
 
             self.memory = ReplayMemory.load(cfg.replay_memory)
-        for name in set(PRETEXTS) - set(self.pretexts) - set(self.rehearsed):
+        for name in set(PRETEXTS) - set(self.active_pretexts) - set(self.rehearsed):
             freeze(self.pretexts[name]).train()  # frozen weights, but the module follows train()/eval()
 
     @property
@@ -84,7 +84,7 @@ class BinauralMultiSSL(nn.Module):
         """Earlier stages' tasks whose heads are replayed or distilled in this stage."""
         if self.teacher is None or (self.cfg.distill.output_weight <= 0 and self.cfg.distill.replay_weight <= 0):
             return []
-        return [n for n in self.teacher.pretexts if n not in self.pretexts]
+        return [n for n in self.teacher.active_pretexts if n not in self.active_pretexts]
 
     def pretext_logits(self, name: str, batch: dict, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """(logits (B, C), labels (B,)) of pretext `name` on a freshly drawn plan."""
@@ -126,13 +126,13 @@ class BinauralMultiSSL(nn.Module):
         memory = None
         if self.memory is not None and self.rehearsed:
             memory = self.memory.sample(d.replay_batch, batch["video"].device)
-        for name in [*self.pretexts, *self.rehearsed]:
+        for name in [*self.active_pretexts, *self.rehearsed]:
             plan = self.pretexts[name].plan(batch)
             logits = self.pretexts[name](self.encoders, batch, plan)
             labels = plan["label"].to(logits.device)
             ce = F.cross_entropy(logits, labels)
             accuracy[f"acc/{name}"] = (logits.argmax(1) == labels).float().mean().detach()
-            if name in self.pretexts:
+            if name in self.active_pretexts:
                 losses[name] = ce
                 continue
             if memory is not None:  # rehearsal on stored clips of the earlier stages

@@ -74,11 +74,11 @@ class ImageMultiSSL(nn.Module):
         )
         self.moco_loss, self.dense_loss = MoCoLoss(cfg.temperature), DenseCLLoss(cfg.temperature)
         self.objective = MultiSSLObjective(list(IMAGE_PRETEXTS), cfg.strategy, cfg.distill)
-        self.pretexts = self.objective.pretexts
+        self.active_pretexts = self.objective.active_pretexts
         self._teacher: list[ImageMultiSSL] = []
         if cfg.teacher:
             self._teacher.append(load_teacher(cfg.teacher, ImageMultiSSL, ImageMultiSSLConfig))
-        for name in set(IMAGE_PRETEXTS) - set(self.pretexts):
+        for name in set(IMAGE_PRETEXTS) - set(self.active_pretexts):
             freeze(self.heads[name]).train()
 
     @property
@@ -95,13 +95,13 @@ class ImageMultiSSL(nn.Module):
         with torch.no_grad():
             maps_k = self.key_backbone(view_k)
         losses = {}
-        if "moco" in self.pretexts:
+        if "moco" in self.active_pretexts:
             q = self.heads["moco"](maps_q.flatten(2).mean(2))
             with torch.no_grad():
                 k = F.normalize(self.key_heads["moco"](maps_k.flatten(2).mean(2)), dim=1)
             losses["moco"] = self.moco_loss(q, k, self.queues["moco"].keys)
             self.queues["moco"].enqueue(k)
-        if "densecl" in self.pretexts:
+        if "densecl" in self.active_pretexts:
             q_dense = self.heads["densecl"](maps_q)  # (B, D, S)
             with torch.no_grad():
                 k_dense = self.key_heads["densecl"](maps_k)

@@ -85,12 +85,12 @@ class MultiSSLObjective(nn.Module):
         unknown = set(strategy.pretexts) - set(names)
         if unknown:
             raise ValueError(f"strategy.pretexts must be a subset of {names}, got {strategy.pretexts}")
-        self.pretexts = list(strategy.pretexts) or list(names)
+        self.active_pretexts = list(strategy.pretexts) or list(names)
         self.strategy, self.distill = copy.deepcopy(strategy), copy.deepcopy(distill)
         self.uncertainty = UncertaintyWeighting(names) if strategy.uncertainty else None
         if self.uncertainty is not None:  # only the trained tasks' log-variances learn (DDP: no unused ones)
             for name, p in self.uncertainty.log_vars.items():
-                p.requires_grad_(name in self.pretexts)
+                p.requires_grad_(name in self.active_pretexts)
         self.output_loss = OutputDistillation(distill.temperature)
         self.feature_loss = FeatureDistillation()
 
