@@ -4,10 +4,12 @@ holds only the options that apply; keys of another family are errors naming the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+import yaml
 
-from avssl.config import ConfigError, from_dict, from_saved_dict, load_config, to_dict
+from avssl.config import ConfigError, from_dict, from_saved_dict, load_config, read_yaml, to_dict
 from avssl.encoders import (
     ENCODERS,
     AnyEncoderConfig,
@@ -74,8 +76,9 @@ def test_name_override_switches_family_and_the_default_patches_only_its_own_fami
 
 
 def test_resolved_av_contrastive_config_has_no_key_of_another_family(tmp_path) -> None:
+    recipe = Path(__file__).parents[2] / "recipes" / "configs" / "av_contrastive.yaml"
     path = tmp_path / "model.yaml"
-    path.write_text("visual: {name: resnet18}\naudio: {name: audio_resnet18}\n")
+    path.write_text(yaml.safe_dump(read_yaml(recipe)["model"]))
     cfg = load_config(AVContrastiveConfig, path, ["visual.name=resnet50"])
     resolved = to_dict(cfg)
     assert cfg.visual == Visual2dConfig(name="resnet50")
