@@ -2,10 +2,14 @@
 
 `random` draws uniformly over the valid starts (training), `centre` takes the middle window and `uniform`
 spreads `num_clips` windows evenly (evaluation). All return start times in seconds.
+
+Multi-view samples place each view's window relative to that window by a `ViewTiming` rule
+(`VIEW_TIMINGS`): `same` window, an independent `random` one, or an `offset` with a gap in seconds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -35,3 +39,54 @@ def clip_starts(
             return [last / 2.0]
         return [float(s) for s in np.linspace(0.0, last, num_clips)]
     raise ValueError(f"unknown clip sampler {how!r} (random, centre, uniform)")
+
+
+@dataclass
+class ViewTiming:
+    """Where a view's window starts relative to the sample's window (the `anchor`, placed by the clip
+    sampler): `rule` is a key of `VIEW_TIMINGS`; `min_gap_s` / `max_gap_s` are read by the `offset` rule.
+    A new rule (e.g. CVRL's power-law gap, Qian et al. "Spatiotemporal Contrastive Video Representation
+    Learning", CVPR 2021) is one function and one entry in `VIEW_TIMINGS` (plus its own fields here)."""
+
+    rule: str = "same"
+    min_gap_s: float = 0.0
+    max_gap_s: float = 0.0
+
+
+def same_window(anchor_s: float, last_s: float, timing: ViewTiming, rng: np.random.Generator) -> float:
+    """The anchor's own window (views of one moment: audio-visual pairs, spatial multi-crop)."""
+    return anchor_s
+
+
+def random_window(anchor_s: float, last_s: float, timing: ViewTiming, rng: np.random.Generator) -> float:
+    """An independent uniform window over the whole medium (may overlap the anchor)."""
+    return float(rng.uniform(0.0, last_s)) if last_s > 0 else 0.0
+
+
+def offset_window(anchor_s: float, last_s: float, timing: ViewTiming, rng: np.random.Generator) -> float:
+    """A window whose start is `gap` ∈ U[min_gap_s, max_gap_s] before or after the anchor's start, on a
+    side where it fits (the side drawn at random when both fit). When the medium is too short for any gap
+    in the range, the largest gap that fits, on the roomier side."""
+    if not 0.0 <= timing.min_gap_s <= timing.max_gap_s:
+        raise ValueError(f"offset view timing needs 0 <= min_gap_s <= max_gap_s, got {timing}")
+    room = {-1: anchor_s, 1: last_s - anchor_s}  # how far the start can move to each side
+    sides = [side for side, r in room.items() if r >= timing.min_gap_s]
+    if not sides:
+        side = max(room, key=room.get)
+        return anchor_s + side * room[side]
+    side = sides[int(rng.integers(len(sides)))]
+    gap = rng.uniform(timing.min_gap_s, min(timing.max_gap_s, room[side]))
+    return float(min(max(anchor_s + side * gap, 0.0), last_s))
+
+
+VIEW_TIMINGS = {"same": same_window, "random": random_window, "offset": offset_window}
+
+
+def view_start(
+    anchor_s: float, media_duration_s: float, clip_duration_s: float, timing: ViewTiming, rng: np.random.Generator
+) -> float:
+    """Start (s, from the medium's start) of a view's window given the anchor window's start."""
+    if timing.rule not in VIEW_TIMINGS:
+        raise ValueError(f"unknown view timing {timing.rule!r} ({', '.join(VIEW_TIMINGS)})")
+    last = max(0.0, media_duration_s - clip_duration_s)
+    return VIEW_TIMINGS[timing.rule](anchor_s, last, timing, rng)
