@@ -276,7 +276,7 @@ class ClipDataset(Dataset):
     def load_views(self, index: int, item: ClipItem | None = None) -> dict:
         """The multi-view sample of item `index`: view k's window from its timing rule relative to the
         sampler's window (rng from (seed, epoch, index, k)), each distinct window decoded once, view k's
-        transform drawn from (seed, epoch, index, k). View dicts hold the per-window and per-transform keys
+        transform drawn from (seed, epoch, index, k) (view 0: as a single-view sample). View dicts hold the per-window and per-transform keys
         (`video`, `audio`, `geometry`, `mask`, `boxes`, …) and `start_s`, `padded` (the decoded window);
         the sample keeps `index`, `label`, `meta`, `sample_rate` and view 0's keys at its top level."""
         item = self.items[index] if item is None else item
@@ -298,7 +298,9 @@ class ClipDataset(Dataset):
         return {**{key: first[key] for key in _SAMPLE_KEYS if key in first}, **top, "views": views}
 
     def _view_generator(self, index: int, view: int) -> torch.Generator:
-        return torch.Generator().manual_seed(hash((self.seed, self.epoch, index, view)) & 0x7FFF_FFFF_FFFF)
+        # view 0 draws what a single-view sample draws: `views: [{}]` gives today's sample as view 0
+        key = (self.seed, self.epoch, index) if view == 0 else (self.seed, self.epoch, index, view)
+        return torch.Generator().manual_seed(hash(key) & 0x7FFF_FFFF_FFFF)
 
 
 def _resize_frames_and_masks(sample: dict, size: tuple[int, int] | int) -> None:
