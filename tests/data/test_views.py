@@ -198,3 +198,17 @@ def test_views_from_yaml_keys():
     )
     assert cfg.views[0] == ViewConfig() and cfg.views[1].timing == ViewTiming("offset", 0.5, 1.0)
     assert cfg.views[1].size == 16 and cfg.views[1].audio is False
+
+
+def test_image_recipe_views_config(images):
+    from recipes.multissl_image import ImageDataConfig, image_dataset
+
+    local = ViewConfig(size=16, transforms=[{"name": "random_resized_crop", "scale": [0.05, 0.3]}, GRAY])
+    cfg = from_dict(ImageDataConfig, {"root": str(images), "size": 32})
+    cfg.views = [ViewConfig(), ViewConfig(), local, local]
+    sample = image_dataset(cfg, "train", train=True)[(0, 0)]
+    assert [tuple(v["video"].shape) for v in sample["views"]] == [(3, 1, 32, 32)] * 2 + [(3, 1, 16, 16)] * 2
+    default = image_dataset(from_dict(ImageDataConfig, {"root": str(images), "size": 32}), "train", train=True)
+    pair = default[(0, 0)]["views"]  # no views: two of `transforms`, the first two views above
+    assert len(pair) == 2 and all(torch.equal(p["video"], v["video"]) for p, v in zip(pair, sample["views"]))
+    assert image_dataset(cfg, "train", train=False)[0]["video"].shape == (3, 1, 32, 32)
