@@ -150,7 +150,9 @@ _SIZED_TRANSFORMS = ("random_resized_crop", "resize", "center_crop")
 
 def sized_transforms(specs: list[dict], size):
     """`build_transforms(specs)` where resize/crop specs without a size get `size`."""
-    return build_transforms([{**t, "size": t.get("size", size)} if t["name"] in _SIZED_TRANSFORMS else t for t in specs])
+    return build_transforms(
+        [{**t, "size": t.get("size", size)} if t["name"] in _SIZED_TRANSFORMS else t for t in specs]
+    )
 
 
 def data_transforms(cfg: DataConfig, train: bool):

@@ -83,7 +83,11 @@ VIEW_TIMINGS = {"same": same_window, "random": random_window, "offset": offset_w
 
 
 def view_start(
-    anchor_s: float, media_duration_s: float, clip_duration_s: float, timing: ViewTiming, rng: np.random.Generator
+    anchor_s: float,
+    media_duration_s: float,
+    clip_duration_s: float,
+    timing: ViewTiming,
+    rng: np.random.Generator,
 ) -> float:
     """Start (s, from the medium's start) of a view's window given the anchor window's start."""
     if timing.rule not in VIEW_TIMINGS:

@@ -34,7 +34,9 @@ def images(tmp_path_factory):
 
 
 def _cfg(root, **changes) -> DataConfig:
-    return DataConfig(root=str(root), layout="vggsound", split=None, duration_s=0.5, fps=4, size=24, **changes)
+    return DataConfig(
+        root=str(root), layout="vggsound", split=None, duration_s=0.5, fps=4, size=24, **changes
+    )
 
 
 def _is_gray(video: torch.Tensor) -> bool:
@@ -58,26 +60,36 @@ def test_no_views_is_todays_single_view_sample(vgg):
         clip = read_clip(item.path, start, 0.5, fps=4, size=ds.spec.size, sample_rate=16000, channels=1)
         raw = {"video": clip.frames.permute(0, 3, 1, 2).contiguous(), "audio": clip.audio}
         expected = transform(raw, torch.Generator().manual_seed(hash((3, 1, index)) & 0x7FFF_FFFF_FFFF))
-        assert torch.equal(sample["video"], expected["video"]) and torch.equal(sample["audio"], expected["audio"])
+        assert torch.equal(sample["video"], expected["video"]) and torch.equal(
+            sample["audio"], expected["audio"]
+        )
     # one view that inherits everything is today's sample, as view 0 and at the top level
     one = build_dataset(_cfg(vgg, views=[ViewConfig()]), train=True, seed=3)
     for index in range(3):
         plain, multi = ds[(index, 1)], one[(index, 1)]
         assert len(multi["views"]) == 1 and torch.equal(multi["views"][0]["video"], plain["video"])
-        assert torch.equal(multi["video"], plain["video"]) and torch.equal(multi["views"][0]["audio"], plain["audio"])
+        assert torch.equal(multi["video"], plain["video"]) and torch.equal(
+            multi["views"][0]["audio"], plain["audio"]
+        )
         assert multi["meta"] == plain["meta"] and multi["views"][0]["start_s"] == plain["meta"]["start_s"]
 
 
 def test_asymmetric_views_and_multi_crop_shapes_on_video(vgg):
     views = [
-        ViewConfig(transforms=[{"name": "random_resized_crop"}, {"name": "random_grayscale", "p": 1.0}, GRAY]),
-        ViewConfig(transforms=[{"name": "random_resized_crop"}, {"name": "random_grayscale", "p": 0.0}, GRAY]),
+        ViewConfig(
+            transforms=[{"name": "random_resized_crop"}, {"name": "random_grayscale", "p": 1.0}, GRAY]
+        ),
+        ViewConfig(
+            transforms=[{"name": "random_resized_crop"}, {"name": "random_grayscale", "p": 0.0}, GRAY]
+        ),
         *[ViewConfig(size=12, audio=False) for _ in range(3)],  # local crops, no audio
     ]
     ds = build_dataset(_cfg(vgg, views=views), train=True, seed=0)
     assert ds.spec.size == round(24 * 1.15)  # decoded once, for the largest view
     batch = collate([ds[(i, 0)] for i in range(4)])
-    assert [tuple(v["video"].shape) for v in batch["views"]] == [(4, 3, 2, 24, 24)] * 2 + [(4, 3, 2, 12, 12)] * 3
+    assert [tuple(v["video"].shape) for v in batch["views"]] == [(4, 3, 2, 24, 24)] * 2 + [
+        (4, 3, 2, 12, 12)
+    ] * 3
     assert all(_is_gray(v) for v in batch["views"][0]["video"])
     assert not any(_is_gray(v) for v in batch["views"][1]["video"])  # colour scenes
     assert [("audio" in v) for v in batch["views"]] == [True, True, False, False, False]
@@ -144,7 +156,10 @@ def test_bad_item_stand_in_replaces_the_whole_multi_view_sample(vgg, tmp_path):
     (tmp_path / "bad.mp4").write_text("not a video")
     items = load_index("vggsound", vgg).items
     items = [*items[:2], ClipItem(id="bad", path=str(tmp_path / "bad.mp4"), end_s=4.0), *items[2:]]
-    views = [ClipView(sized_transforms([{"name": "random_resized_crop"}, {"name": "normalize"}], s)) for s in (24, 12)]
+    views = [
+        ClipView(sized_transforms([{"name": "random_resized_crop"}, {"name": "normalize"}], s))
+        for s in (24, 12)
+    ]
     ds = ClipDataset(items, ClipSpec(duration_s=0.5, fps=4, size=(28, 28)), mode="train", seed=1, views=views)
     stand_in = ds[(2, 0)]
     assert stand_in["index"] != 2 and [b.index for b in stand_in["replaced"]] == [2]
@@ -164,7 +179,9 @@ def test_shards_stream_the_same_views(vgg, tmp_path):
     spec = ClipSpec(duration_s=0.5, fps=4, size=(24, 24))
     views = [ClipView(None), ClipView(None, ViewTiming(rule="offset", min_gap_s=1.0, max_gap_s=2.0))]
     folder = ClipDataset(index.items, spec, mode="train", seed=2, views=views)
-    streamed = {s["meta"]["id"]: s for s in ShardDataset(tmp_path / "shards", spec, mode="train", seed=2, views=views)}
+    streamed = {
+        s["meta"]["id"]: s for s in ShardDataset(tmp_path / "shards", spec, mode="train", seed=2, views=views)
+    }
     assert len(streamed) == len(index.items)
     for k, item in enumerate(index.items):
         a, b = folder[(k, 0)], streamed[item.id]
@@ -183,7 +200,9 @@ def test_image_views_are_one_frame_clips_with_their_own_transforms(images):
     ds = ImageViewsDataset(items, transforms, seed=0)
     batch = collate([ds[(i, 0)] for i in range(len(items))])
     n = len(items)
-    assert [tuple(v["video"].shape) for v in batch["views"]] == [(n, 3, 1, 32, 32)] * 2 + [(n, 3, 1, 16, 16)] * 4
+    assert [tuple(v["video"].shape) for v in batch["views"]] == [(n, 3, 1, 32, 32)] * 2 + [
+        (n, 3, 1, 16, 16)
+    ] * 4
     assert batch["video"].shape == (n, 3, 1, 32, 32) and len(batch["views"][2]["geometry"]) == n
     gray = [sum(_is_gray(v) for v in batch["views"][k]["video"]) for k in (0, 1)]
     assert gray[0] >= 0.7 * n and gray[1] <= 0.3 * n  # p = 0.9 vs 0.1 over 32 images
@@ -194,7 +213,12 @@ def test_image_views_are_one_frame_clips_with_their_own_transforms(images):
 def test_views_from_yaml_keys():
     cfg = from_dict(
         DataConfig,
-        {"views": [{}, {"size": 16, "audio": False, "timing": {"rule": "offset", "min_gap_s": 0.5, "max_gap_s": 1}}]},
+        {
+            "views": [
+                {},
+                {"size": 16, "audio": False, "timing": {"rule": "offset", "min_gap_s": 0.5, "max_gap_s": 1}},
+            ]
+        },
     )
     assert cfg.views[0] == ViewConfig() and cfg.views[1].timing == ViewTiming("offset", 0.5, 1.0)
     assert cfg.views[1].size == 16 and cfg.views[1].audio is False
@@ -208,7 +232,9 @@ def test_image_recipe_views_config(images):
     cfg.views = [ViewConfig(), ViewConfig(), local, local]
     sample = image_dataset(cfg, "train", train=True)[(0, 0)]
     assert [tuple(v["video"].shape) for v in sample["views"]] == [(3, 1, 32, 32)] * 2 + [(3, 1, 16, 16)] * 2
-    default = image_dataset(from_dict(ImageDataConfig, {"root": str(images), "size": 32}), "train", train=True)
+    default = image_dataset(
+        from_dict(ImageDataConfig, {"root": str(images), "size": 32}), "train", train=True
+    )
     pair = default[(0, 0)]["views"]  # no views: two of `transforms`, the first two views above
     assert len(pair) == 2 and all(torch.equal(p["video"], v["video"]) for p, v in zip(pair, sample["views"]))
     assert image_dataset(cfg, "train", train=False)[0]["video"].shape == (3, 1, 32, 32)

@@ -276,9 +276,10 @@ class ClipDataset(Dataset):
     def load_views(self, index: int, item: ClipItem | None = None) -> dict:
         """The multi-view sample of item `index`: view k's window from its timing rule relative to the
         sampler's window (rng from (seed, epoch, index, k)), each distinct window decoded once, view k's
-        transform drawn from (seed, epoch, index, k) (view 0: as a single-view sample). View dicts hold the per-window and per-transform keys
-        (`video`, `audio`, `geometry`, `mask`, `boxes`, …) and `start_s`, `padded` (the decoded window);
-        the sample keeps `index`, `label`, `meta`, `sample_rate` and view 0's keys at its top level."""
+        transform drawn from (seed, epoch, index, k) (view 0: as a single-view sample). View dicts hold the
+        per-window and per-transform keys (`video`, `audio`, `geometry`, `mask`, `boxes`, …) and `start_s`,
+        `padded` (the decoded window); the sample keeps `index`, `label`, `meta`, `sample_rate` and view 0's
+        keys at its top level."""
         item = self.items[index] if item is None else item
         anchor = self._start(index, item) - item.start_s
         span, windows, views = self._span(item), {}, []
@@ -289,10 +290,7 @@ class ClipDataset(Dataset):
                 windows[start] = self.load(index, item, start)
             raw = windows[start]
             out = raw if view.transform is None else view.transform(raw, self._view_generator(index, k))
-            views.append({"geometry": [], **{key: value for key, value in out.items() if key not in _SAMPLE_KEYS}})
-            views[-1].update(start_s=raw["meta"]["start_s"], padded=raw["meta"]["padded"])
-            if not view.audio:
-                views[-1].pop("audio", None)
+            views.append(_view_dict(raw, out, view.audio))
         first = next(iter(windows.values()))
         top = {key: value for key, value in views[0].items() if key not in ("start_s", "padded")}
         return {**{key: first[key] for key in _SAMPLE_KEYS if key in first}, **top, "views": views}
@@ -301,6 +299,16 @@ class ClipDataset(Dataset):
         # view 0 draws what a single-view sample draws: `views: [{}]` gives today's sample as view 0
         key = (self.seed, self.epoch, index) if view == 0 else (self.seed, self.epoch, index, view)
         return torch.Generator().manual_seed(hash(key) & 0x7FFF_FFFF_FFFF)
+
+
+def _view_dict(raw: dict, out: dict, audio: bool) -> dict:
+    """A view's own keys from its transformed sample `out`, its window's `start_s` / `padded`, and
+    `geometry` always present (empty when no geometric op was drawn) so views collate."""
+    view = {"geometry": [], **{key: value for key, value in out.items() if key not in _SAMPLE_KEYS}}
+    view.update(start_s=raw["meta"]["start_s"], padded=raw["meta"]["padded"])
+    if not audio:
+        view.pop("audio", None)
+    return view
 
 
 def _resize_frames_and_masks(sample: dict, size: tuple[int, int] | int) -> None:
