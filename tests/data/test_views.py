@@ -137,6 +137,8 @@ def test_offset_rule_sides_and_short_media():
     assert view_start(0.3, 1.5, 1.0, timing, rng) == 0.0  # (on the roomier side)
     with pytest.raises(ValueError, match="unknown view timing"):
         view_start(0.0, 4.0, 1.0, ViewTiming(rule="power_law"), rng)
+    with pytest.raises(ValueError, match="min_gap_s <= max_gap_s"):  # a config error shows when it is built
+        ClipDataset([], views=[ClipView(None, ViewTiming(rule="offset", min_gap_s=2.0, max_gap_s=1.0))])
 
 
 def test_views_are_deterministic_in_seed_epoch_index(vgg):

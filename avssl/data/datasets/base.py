@@ -35,7 +35,7 @@ from avssl.data.decoding import (
     read_image_audio,
     read_masks,
 )
-from avssl.data.sampling import SamplerName, ViewTiming, clip_starts, view_start
+from avssl.data.sampling import SamplerName, ViewTiming, check_timing, clip_starts, view_start
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,8 @@ class ClipDataset(Dataset):
     ):
         if views and transform is not None:
             raise ValueError("give either one `transform` or per-view transforms (`views`), not both")
+        for view in views or []:
+            check_timing(view.timing)
         self.views = list(views or [])
         self.items = items
         self.spec = spec
@@ -285,7 +287,9 @@ class ClipDataset(Dataset):
         span, windows, views = self._span(item), {}, []
         for k, view in enumerate(self.views):
             rng = np.random.default_rng([self.seed, self.epoch, index, 1 + k])
-            start = item.start_s + view_start(anchor, span, self.spec.duration_s, view.timing, rng)
+            start = item.start_s + view_start(
+                anchor, span, self.spec.duration_s, view.timing, rng, self.epoch
+            )
             if start not in windows:
                 windows[start] = self.load(index, item, start)
             raw = windows[start]
