@@ -95,7 +95,7 @@ def image_folder_dataset(data: dict, root: str | None, split: str | None) -> Ima
     defaults = DataConfig()
     transform = sized_transforms(data.get("eval_transforms", defaults.eval_transforms), data.get("size", defaults.size))
     items, _ = image_folder_items(root if root is not None else data.get("root", ""), split)
-    return ImageViewsDataset(items, transform, num_views=1)
+    return ImageViewsDataset(items, [transform])
 
 
 # layouts whose items are not clips: name → builder(run's data dict, root, split)
