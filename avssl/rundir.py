@@ -1,6 +1,6 @@
-"""The run directory's checkpoint layout, shared by the training loop (resume) and inference (a run
-without a final model): `RUN/checkpoints/step_N/` is complete once it holds `train_state.json`
-(checkpoints are published by an atomic rename; see `avssl.train.checkpoint`)."""
+"""The layout of a run directory that both sides read: training writes `checkpoints/step_N/` (with
+`train_state.json` once complete), inference and evaluation look for the newest one. Kept below
+`avssl.train` so that inference can find a run's weights without importing the training engine."""
 
 from __future__ import annotations
 

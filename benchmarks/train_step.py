@@ -8,7 +8,7 @@ weights, none on biases/norms, as avssl's `build_optimizer` groups them), on the
 fixed random tensors, through a DataLoader with avssl's `collate` and num_workers=0, for the same number of
 steps. The bare loop is what a user would otherwise write:
 
-    for batch in loader: loss = task(batch)["loss"]; loss.backward(); opt.step(); opt.zero_grad()
+    for batch in loader: loss = task(batch).loss; loss.backward(); opt.step(); opt.zero_grad()
     (+ loss.item() every `log_every` steps, as anyone logs)
 
 avssl runs with num_workers=0, log_every=10, a constant lr schedule (so the lr equals the bare loop's),
@@ -43,7 +43,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from avssl.data.datasets.base import collate
-from avssl.encoders import EncoderConfig
+from avssl.encoders import encoder_config_class
 from avssl.tasks.av_contrastive import AVContrastive, AVContrastiveConfig
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from avssl.train.logging import read_metrics
@@ -88,7 +88,10 @@ class RandomClips(Dataset):
 def make_task(cfg: Config) -> AVContrastive:
     torch.manual_seed(SEED)
     return AVContrastive(
-        AVContrastiveConfig(visual=EncoderConfig(name=cfg.visual), audio=EncoderConfig(name=cfg.audio))
+        AVContrastiveConfig(
+            visual=encoder_config_class(cfg.visual)(name=cfg.visual),
+            audio=encoder_config_class(cfg.audio)(name=cfg.audio),
+        )
     )
 
 
@@ -171,7 +174,7 @@ class BareLoop:
         if batch is None:  # next epoch
             self.batches = iter(self.loader)
             batch = next(self.batches)
-        loss = self.task(batch)["loss"]
+        loss = self.task(batch).loss
         loss.backward()
         self.opt.step()
         self.opt.zero_grad()

@@ -4,7 +4,7 @@ task, jointly, or incrementally (stage by stage with distillation from the previ
     accelerate launch recipes/binaural_multissl.py --config recipes/configs/binaural_multissl_joint.yaml \
         data.root=/data/FAIR-Play output_dir=runs/binaural_joint
 
-Configs: `binaural_multissl_single.yaml` (one pretext: `model.strategy.tasks=[sync]` picks it),
+Configs: `binaural_multissl_single.yaml` (one pretext: `model.strategy.pretexts=[sync]` picks it),
 `binaural_multissl_joint.yaml` (all three, weighted sum or `model.strategy.uncertainty=true`),
 `binaural_multissl_incremental.yaml` (`stages:` list; each stage in OUTPUT/stages/NN_name/, finished stages
 are skipped on rerun, the current one resumes). With `data.root` empty it writes a synthetic FAIR-Play-layout

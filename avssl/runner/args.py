@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from avssl.config import load_config, read_yaml
+from avssl.runner.data_facts import derive_data_facts
 
 
 def recipe_arguments(argv: Sequence[str] | None) -> tuple[str | None, list[str]]:
@@ -27,7 +28,8 @@ def task_from_args(config_file: str | None, overrides: Sequence[str], default: s
 
 def parse_recipe(argv: Sequence[str] | None, default_task: str, schema_of) -> object:
     """The validated recipe config of the command line: `schema_of(task)` is the task's recipe schema;
-    schema defaults ← YAML ← `key=value` overrides."""
+    schema defaults ← YAML ← `key=value` overrides, then the data's facts derived into the model config
+    (`avssl.runner.data_facts`)."""
     config_file, overrides = recipe_arguments(argv)
     schema = schema_of(task_from_args(config_file, overrides, default_task))
-    return load_config(schema, config_file, overrides)
+    return derive_data_facts(load_config(schema, config_file, overrides))

@@ -55,18 +55,13 @@ def _held_out(cfg: Any, split: str | None):
 
 def retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     """Audio↔visual retrieval (R@1/5/10, median / mean rank, both directions) on `eval.split`."""
-    from avssl.evaluation.embed import compute_embeddings
+    from avssl.evaluation.embed import embed
     from avssl.evaluation.retrieval import retrieval_metrics
 
     if cfg.eval.split is None:
         return None
-    was_training = task.training
-    task.eval()
-    try:
-        device = next(task.parameters()).device
-        emb = compute_embeddings(task, _held_out(cfg, cfg.eval.split), num_workers=0, device=device)
-    finally:
-        task.train(was_training)
+    device = next(task.parameters()).device
+    emb = embed(task, _held_out(cfg, cfg.eval.split), 32, 0, device, modalities=["video", "audio"])
     return retrieval_metrics(torch.from_numpy(emb["video"]), torch.from_numpy(emb["audio"]))
 
 
@@ -91,38 +86,34 @@ def _pretexts_so_far(run_dir: Path, cfg: Any, task: nn.Module) -> list[str]:
     from avssl.stages.incremental import stage_dirs
 
     if not getattr(cfg, "stages", None):
-        return list(task.tasks)
+        return list(task.active_pretexts)
     dirs = stage_dirs(cfg.output_dir, cfg.stages)
     upto = dirs.index(run_dir) + 1 if run_dir in dirs else len(dirs)
-    return list(dict.fromkeys(n for s in cfg.stages[:upto] for n in s.tasks))
+    return list(dict.fromkeys(n for s in cfg.stages[:upto] for n in s.pretexts))
 
 
 def pretext(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
-    """{"tasks", "pretext": held-out accuracy and chance (percent) of every pretext trained so far}."""
+    """{"pretexts", "pretext": held-out accuracy and chance (percent) of every pretext trained so far}."""
     from avssl.evaluation.multissl import pretext_accuracy
 
     if cfg.eval.split is None:
         return None
     names = _pretexts_so_far(run_dir, cfg, task)
     test = _held_out(cfg, cfg.eval.split)
-    return {"tasks": task.tasks, "pretext": pretext_accuracy(task, test, names, cfg.eval.repeats, cfg.eval.seed)}
+    return {"pretexts": task.active_pretexts, "pretext": pretext_accuracy(task, test, names, cfg.eval.repeats, cfg.eval.seed)}
 
 
-@torch.no_grad()
 def _image_features(task: nn.Module, data: Any, split: str | None) -> tuple[torch.Tensor, torch.Tensor]:
-    from avssl.data.loader import build_loader
+    from avssl.evaluation.embed import embed
     from avssl.runner.image_data import image_dataset
 
-    feats, labels = [], []
     device = next(task.parameters()).device
-    for batch in build_loader(image_dataset(data, split, train=False), 64, 0):
-        feats.append(task.embed_video({"video": batch["video"].to(device)}).cpu())
-        labels.append(batch["label"])
-    return torch.cat(feats), torch.cat(labels)
+    emb = embed(task, image_dataset(data, split, train=False), 64, 0, device, modalities=["video"])
+    return torch.from_numpy(emb["video"]), torch.from_numpy(emb["labels"])
 
 
 def image_probe(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
-    """{"tasks", "probe": kNN and linear-probe top-1 of the frozen backbone's pooled features (training
+    """{"pretexts", "probe": kNN and linear-probe top-1 of the frozen backbone's pooled features (training
     split → `eval.split`)}."""
     from avssl.evaluation.probe import probe_metrics
 
@@ -130,7 +121,7 @@ def image_probe(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
         return None
     train_x, train_y = _image_features(task, cfg.data, cfg.data.split)
     test_x, test_y = _image_features(task, cfg.data, cfg.eval.split)
-    return {"tasks": task.tasks, "probe": probe_metrics(train_x, train_y, test_x, test_y, int(train_y.max()) + 1)}
+    return {"pretexts": task.active_pretexts, "probe": probe_metrics(train_x, train_y, test_x, test_y, int(train_y.max()) + 1)}
 
 
 @torch.no_grad()
@@ -148,7 +139,7 @@ def view_retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     device = next(task.parameters()).device
     for batch in build_loader(views, 64, 0):
         for k in (0, 1):
-            pairs[k].append(task.embed_video({"video": batch["views"][k]["video"].to(device)}).cpu())
+            pairs[k].append(task.embed({"video": batch["views"][k]["video"].to(device)}, "video").cpu())
     return {"views": rank_metrics(retrieval_ranks(torch.cat(pairs[0]), torch.cat(pairs[1])))}
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torch import nn
 
-from avssl.config import from_dict, read_yaml
+from avssl.config import from_saved_dict, read_yaml
 from avssl.tasks import TASKS
 from avssl.tasks.multissl_common import freeze
 
@@ -18,7 +18,7 @@ LEGACY_MODEL_KEYS = ("teacher", "replay_memory")
 def model_config(task_name: str, model: dict):
     """The model config dataclass of `task_name` from a run's `model` section (legacy keys dropped)."""
     config_cls = TASKS[task_name][0]
-    return from_dict(config_cls, {k: v for k, v in (model or {}).items() if k not in LEGACY_MODEL_KEYS})
+    return from_saved_dict(config_cls, {k: v for k, v in (model or {}).items() if k not in LEGACY_MODEL_KEYS})
 
 
 def load_teacher(run_dir: str | Path) -> nn.Module:

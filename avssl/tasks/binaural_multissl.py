@@ -8,8 +8,8 @@ Seed paper: METHODS.md "Binaural multi-SSL" (binaural STFT n_fft 512, hop 160, w
 incremental run has the same parameters (a stage starts from the previous one's weights); the heads a
 stage does not use are frozen.
 
-`forward(batch)` → {"loss", "loss/<task>", …, "acc/<task>"}; `embed_video` / `embed_audio` give pooled,
-L2-normalised encoder features of the window's centre clip (probe and retrieval downstream);
+`forward(batch)` → TaskOutput(loss, {"loss/<task>", …, "acc/<task>"}); `embed(batch, "video" | "audio")`
+gives pooled, L2-normalised encoder features of the window's centre clip (probe and retrieval downstream);
 `pretext_logits(name, batch, generator)` answers one pretext's questions (held-out accuracy).
 """
 
@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from avssl.encoders import EncoderConfig, build_encoder
+from avssl.encoders import AnyEncoderConfig, BinauralConfig, Visual2dConfig, build_encoder
+from avssl.tasks.base import TaskOutput, check_modality
 from avssl.tasks.binaural_pretext import (
     PRETEXT_CLASSES,
     PRETEXTS,
@@ -38,8 +39,10 @@ class BinauralMultiSSLConfig:
     """Encoders, pretext geometry, the strategy (which tasks, how combined) and forgetting control (the
     teacher and the replay memory are attached by the stage runner: `attach_teacher`, `attach_replay`)."""
 
-    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="small", output_stride=16))
-    audio: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="binaural_small", output_stride=16))
+    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="small", output_stride=16))
+    audio: AnyEncoderConfig = field(
+        default_factory=lambda: BinauralConfig(name="binaural_small", output_stride=16)
+    )
     pretext: PretextConfig = field(default_factory=PretextConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
@@ -47,6 +50,8 @@ class BinauralMultiSSLConfig:
 
 class BinauralMultiSSL(nn.Module):
     """Shared encoders + one head per pretext; see the module docstring."""
+
+    embeds = frozenset({"video", "audio"})
 
     def __init__(self, cfg: BinauralMultiSSLConfig):
         super().__init__()
@@ -57,11 +62,11 @@ class BinauralMultiSSL(nn.Module):
         dims = (self.encoders["visual"].out_dim, self.encoders["audio"].out_dim)
         self.pretexts = nn.ModuleDict({n: PRETEXT_CLASSES[n](cfg.pretext, *dims) for n in PRETEXTS})
         self.objective = MultiSSLObjective(list(PRETEXTS), cfg.strategy, cfg.distill)
-        self.tasks = self.objective.tasks  # the pretexts trained now (strategy.tasks, empty = all)
+        self.active_pretexts = self.objective.active_pretexts  # trained now (strategy.pretexts, empty = all)
         # a plain list: the teacher is attached by the stage runner, never saved with this model
         self._teacher: list[BinauralMultiSSL] = []
         self.memory = None  # stored clips of earlier stages (not part of the weights)
-        for name in set(PRETEXTS) - set(self.tasks):
+        for name in set(PRETEXTS) - set(self.active_pretexts):
             freeze(self.pretexts[name]).train()  # frozen weights, but the module follows train()/eval()
 
     def attach_teacher(self, teacher: BinauralMultiSSL) -> None:
@@ -86,7 +91,7 @@ class BinauralMultiSSL(nn.Module):
         """Earlier stages' tasks whose heads are replayed or distilled in this stage."""
         if self.teacher is None or (self.cfg.distill.output_weight <= 0 and self.cfg.distill.replay_weight <= 0):
             return []
-        return [n for n in self.teacher.tasks if n not in self.tasks]
+        return [n for n in self.teacher.active_pretexts if n not in self.active_pretexts]
 
     def pretext_logits(self, name: str, batch: dict, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """(logits (B, C), labels (B,)) of pretext `name` on a freshly drawn plan."""
@@ -109,17 +114,15 @@ class BinauralMultiSSL(nn.Module):
             "audio": self.encoders["audio"](audio).flatten(2).mean(2),
         }
 
-    def embed_video(self, batch: dict) -> Tensor:
-        """(B, D) unit-norm visual features of the centre frame(s)."""
-        frames, _ = self._centre_clip(batch)
-        return F.normalize(self.encoders["visual"](frames).flatten(2).mean(2), dim=1)
-
-    def embed_audio(self, batch: dict) -> Tensor:
-        """(B, D) unit-norm binaural features of the centre audio clip."""
-        _, audio = self._centre_clip(batch)
+    def embed(self, batch: dict, modality: str) -> Tensor:
+        """(B, D) unit-norm features of the centre clip: visual for "video", binaural for "audio"."""
+        check_modality(self, modality)
+        frames, audio = self._centre_clip(batch)
+        if modality == "video":
+            return F.normalize(self.encoders["visual"](frames).flatten(2).mean(2), dim=1)
         return F.normalize(self.encoders["audio"](audio).flatten(2).mean(2), dim=1)
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
+    def forward(self, batch: dict) -> TaskOutput:
         teacher = self.teacher
         if teacher is not None:
             teacher.to(batch["video"].device).eval()
@@ -128,13 +131,13 @@ class BinauralMultiSSL(nn.Module):
         memory = None
         if self.memory is not None and self.rehearsed:
             memory = self.memory.sample(d.replay_batch, batch["video"].device)
-        for name in [*self.tasks, *self.rehearsed]:
+        for name in [*self.active_pretexts, *self.rehearsed]:
             plan = self.pretexts[name].plan(batch)
             logits = self.pretexts[name](self.encoders, batch, plan)
             labels = plan["label"].to(logits.device)
             ce = F.cross_entropy(logits, labels)
             accuracy[f"acc/{name}"] = (logits.argmax(1) == labels).float().mean().detach()
-            if name in self.tasks:
+            if name in self.active_pretexts:
                 losses[name] = ce
                 continue
             if memory is not None:  # rehearsal on stored clips of the earlier stages
@@ -152,4 +155,5 @@ class BinauralMultiSSL(nn.Module):
                 target = teacher.features(batch)
             current = self.features(batch)
             features = [(current[k], target[k]) for k in ("visual", "audio")]
-        return {**self.objective(losses, replayed, outputs, features), **accuracy}
+        out = self.objective(losses, replayed, outputs, features)
+        return TaskOutput(out.loss, {**out.logs, **accuracy})

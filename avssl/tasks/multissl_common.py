@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from avssl.losses.distill import FeatureDistillation, OutputDistillation
 from avssl.losses.multitask import UncertaintyWeighting, weighted_sum
+from avssl.tasks.base import TaskOutput
 
 
 @dataclass
@@ -30,7 +31,7 @@ class StrategyConfig:
     """The pretext tasks trained now (empty = all of the model's) and how their losses combine (weighted
     sum, or Kendall et al.'s uncertainty weighting when `uncertainty`)."""
 
-    tasks: list[str] = field(default_factory=list)
+    pretexts: list[str] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)
     uncertainty: bool = False
 
@@ -59,19 +60,19 @@ def freeze(module: nn.Module) -> nn.Module:
 
 class MultiSSLObjective(nn.Module):
     """Combines the current tasks' losses, the replayed and distilled earlier tasks, and feature
-    distillation into {"loss", "loss/<task>", "loss/replay", "loss/distill_out", "loss/distill_feat"}."""
+    distillation into TaskOutput(loss, {"loss/<task>", "loss/replay", "loss/distill_out", "loss/distill_feat"})."""
 
     def __init__(self, names: list[str], strategy: StrategyConfig, distill: DistillConfig) -> None:
         super().__init__()
-        unknown = set(strategy.tasks) - set(names)
+        unknown = set(strategy.pretexts) - set(names)
         if unknown:
-            raise ValueError(f"strategy.tasks must be a subset of {names}, got {strategy.tasks}")
-        self.tasks = list(strategy.tasks) or list(names)
+            raise ValueError(f"strategy.pretexts must be a subset of {names}, got {strategy.pretexts}")
+        self.active_pretexts = list(strategy.pretexts) or list(names)
         self.strategy, self.distill = copy.deepcopy(strategy), copy.deepcopy(distill)
         self.uncertainty = UncertaintyWeighting(names) if strategy.uncertainty else None
         if self.uncertainty is not None:  # only the trained tasks' log-variances learn (DDP: no unused ones)
             for name, p in self.uncertainty.log_vars.items():
-                p.requires_grad_(name in self.tasks)
+                p.requires_grad_(name in self.active_pretexts)
         self.output_loss = OutputDistillation(distill.temperature)
         self.feature_loss = FeatureDistillation()
 
@@ -81,12 +82,12 @@ class MultiSSLObjective(nn.Module):
         replayed: dict[str, Tensor],
         outputs: list[tuple[Tensor, Tensor]],
         features: list[tuple[Tensor, Tensor]],
-    ) -> dict[str, Tensor]:
+    ) -> TaskOutput:
         """losses / replayed: {task: CE}; outputs, features: (student, teacher) pairs."""
         combined = (
             self.uncertainty(losses) if self.uncertainty is not None else weighted_sum(losses, self.strategy.weights)
         )
-        out = {f"loss/{n}": v.detach() for n, v in losses.items()}
+        out: dict[str, Tensor | float] = {f"loss/{n}": v.detach() for n, v in losses.items()}
         d = self.distill
         if replayed and d.replay_weight > 0:
             replay = torch.stack(list(replayed.values())).mean()
@@ -97,4 +98,4 @@ class MultiSSLObjective(nn.Module):
         if features and d.feature_weight > 0:
             fd = torch.stack([self.feature_loss(s, t) for s, t in features]).mean()
             combined, out["loss/distill_feat"] = combined + d.feature_weight * fd, fd.detach()
-        return {"loss": combined, **out}
+        return TaskOutput(combined, out)

@@ -36,13 +36,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from avssl.encoders import EncoderConfig, LogMelFrontEnd
+from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, LogMelFrontEnd, Visual2dConfig
+from avssl.encoders.config import DEFAULT_SAMPLE_RATE
 from avssl.heads.localization import AudioPool, FrameMode, cosine_map
 from avssl.losses.equivariance import MapEquivarianceLoss
-from avssl.tasks.localization_common import (
+from avssl.losses.trimap import TriMapConfig
+from avssl.tasks.base import TaskOutput
+from avssl.tasks.localization_common import AVLocalizer
+from avssl.transforms.batched import (
     AppearanceConfig,
     AudioAugConfig,
-    AVLocalizer,
     GeometryConfig,
     augment_appearance,
     augment_waveform,
@@ -50,7 +53,6 @@ from avssl.tasks.localization_common import (
     spec_masking,
     warp_frames,
 )
-from avssl.tasks.lvs import TriMapConfig
 from avssl.transforms.functional.geometry import (
     GeometryRecord,
     apply_geometry_to_maps,
@@ -62,9 +64,9 @@ from avssl.transforms.functional.geometry import (
 class SSLTIEConfig:
     """Encoders, contrastive loss, ablation switches, loss weights and the view-2 augmentations."""
 
-    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="resnet18", output_stride=16))
-    audio: EncoderConfig = field(
-        default_factory=lambda: EncoderConfig(name="audio_resnet18", output_stride=16)
+    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="resnet18", output_stride=16))
+    audio: AnyEncoderConfig = field(
+        default_factory=lambda: AudioCNNConfig(name="audio_resnet18", output_stride=16)
     )
     embed_dim: int | None = None
     audio_pool: AudioPool = "max"
@@ -82,14 +84,18 @@ class SSLTIEConfig:
 
 
 class SSLTIE(AVLocalizer):
-    """``forward(batch)`` -> {"loss", "loss/contrastive", ["loss/contrastive_view2", "loss/equivariance",
-    "loss/feature_consistency"]}; ``localize(batch)`` -> (B, h, w) cosine maps of the untransformed frame."""
+    """``forward(batch)`` -> TaskOutput(loss, {"loss/contrastive", ["loss/contrastive_view2",
+    "loss/equivariance", "loss/feature_consistency"]}); ``localize(batch)`` -> (B, h, w) cosine maps of the
+    untransformed frame."""
 
     def __init__(self, cfg: SSLTIEConfig) -> None:
         super().__init__(cfg)
         self.cfg = cfg
         self.contrastive = cfg.contrastive.build()
         self.equivariance = MapEquivarianceLoss(cfg.equivariance_distance)
+        # the rate the audio encoder was built for (its front end's, which the recipe takes from the data)
+        frontend = getattr(self.audio_encoder, "frontend", self.audio_encoder)
+        self.sample_rate = int(getattr(frontend, "sample_rate", DEFAULT_SAMPLE_RATE))
         if cfg.use_invariance and cfg.audio_aug.spec_prob > 0:
             if not isinstance(getattr(self.audio_encoder, "frontend", None), LogMelFrontEnd):
                 raise ValueError(f"audio encoder {cfg.audio.name!r} has no log-mel front end to mask")
@@ -99,7 +105,7 @@ class SSLTIE(AVLocalizer):
         records: list[list[GeometryRecord]] = [[] for _ in range(frames.shape[0])]
         if self.cfg.use_invariance:
             frames = augment_appearance(frames, self.cfg.appearance)
-            audio = augment_waveform(audio, self.cfg.audio_aug, self.cfg.audio.audio.sample_rate)
+            audio = augment_waveform(audio, self.cfg.audio_aug, self.sample_rate)
         if self.cfg.use_equivariance:
             records = sample_geometry(frames.shape[0], frames.shape[-2:], self.cfg.geometry)
             frames = warp_frames(frames, records)
@@ -113,13 +119,13 @@ class SSLTIE(AVLocalizer):
         valid = torch.stack([geometry_valid_mask(chain, size, maps.device) for chain in records])
         return target, valid
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
+    def forward(self, batch: dict) -> TaskOutput:
         frames, audio = self.frames(batch), batch["audio"]
         visual1, audio1 = self.visual_maps(frames), self.audio_embedding(audio)  # (B, D, h, w), (B, D)
         loss1 = self.contrastive(visual1, audio1)
-        out = {"loss/contrastive": loss1.detach()}
+        out: dict[str, Tensor | float] = {"loss/contrastive": loss1.detach()}
         if not (self.cfg.use_equivariance or self.cfg.use_invariance):
-            return {"loss": loss1, **out}
+            return TaskOutput(loss1, out)
         frames2, audio2_wave, records = self.second_view(frames, audio)
         visual2 = self.visual_maps(frames2)
         audio2 = audio1
@@ -144,4 +150,4 @@ class SSLTIE(AVLocalizer):
             consistency = (1 - (audio1 * audio2).sum(dim=1)).mean() + visual_term
             loss = loss + self.cfg.feature_consistency_weight * consistency
             out["loss/feature_consistency"] = consistency.detach()
-        return {"loss": loss, **out}
+        return TaskOutput(loss, out)

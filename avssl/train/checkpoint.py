@@ -4,6 +4,7 @@ every process's RNG states) plus `train_state.json` (step, epoch, data position,
 Written atomically: everything goes to `checkpoints/.tmp_step_N/`, and only when all processes have
 finished writing does the main process rename it to `step_N` — a run killed while saving leaves the
 previous checkpoints intact and never a half-written `step_N`. The last `keep` checkpoints are kept.
+Finding them again (`list_checkpoints`, `latest_checkpoint`) is `avssl.rundir`'s, shared with inference.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ TINY = [
 
 def _views(b: int = 4) -> dict:
     g = torch.Generator().manual_seed(0)
-    return {"views": [{"video": torch.randn(b, 3, 32, 32, generator=g)} for _ in range(2)]}
+    return {"views": [{"video": torch.randn(b, 3, 1, 32, 32, generator=g)} for _ in range(2)]}  # one-frame clips
 
 
 def test_joint_step_updates_both_queues_and_the_key_encoder() -> None:
@@ -35,23 +35,23 @@ def test_joint_step_updates_both_queues_and_the_key_encoder() -> None:
     task = ImageMultiSSL(ImageMultiSSLConfig(queue_size=16, dense_queue_size=16))
     key_before = [p.clone() for p in task.key_backbone.parameters()]
     out = task(_views())
-    assert {"loss/moco", "loss/densecl"} <= set(out)
-    assert torch.allclose(out["loss"], 0.5 * out["loss/moco"] + 0.5 * out["loss/densecl"])
-    out["loss"].backward()
+    assert {"loss/moco", "loss/densecl"} <= set(out.logs)
+    assert torch.allclose(out.loss, 0.5 * out.logs["loss/moco"] + 0.5 * out.logs["loss/densecl"])
+    out.loss.backward()
     assert all(p.grad is not None for p in task.parameters() if p.requires_grad)
     assert all(not p.requires_grad for p in task.key_backbone.parameters())
     assert int(task.queues["moco"].ptr) == 4 and int(task.queues["densecl"].ptr) == 4
     with torch.no_grad():
         for p in task.backbone.parameters():
             p.add_(1.0)
-    task.on_step_end(1)
+    task.on_step_end(1, 10)
     assert any(not torch.equal(a, b) for a, b in zip(key_before, task.key_backbone.parameters()))
 
 
 def test_single_task_leaves_the_other_head_and_queue_alone() -> None:
-    task = ImageMultiSSL(ImageMultiSSLConfig(queue_size=16, dense_queue_size=16, strategy=StrategyConfig(tasks=["densecl"])))
+    task = ImageMultiSSL(ImageMultiSSLConfig(queue_size=16, dense_queue_size=16, strategy=StrategyConfig(pretexts=["densecl"])))
     out = task(_views())
-    assert "loss/moco" not in out and int(task.queues["moco"].ptr) == 0
+    assert "loss/moco" not in out.logs and int(task.queues["moco"].ptr) == 0
     assert not any(p.requires_grad for p in task.heads["moco"].parameters())
 
 
@@ -61,7 +61,7 @@ def test_image_recipe_joint_and_incremental(tmp_path) -> None:
     assert {"knn", "linear"} <= set(evaluation["probe"]) and joint["train"][0]["loss/densecl"] > 0
     items, classes = image_folder_items(tmp_path / "joint" / "synthetic", "train")
     assert len(items) == 8 and len(classes) >= 2
-    stages = "stages=[{name: moco, tasks: [moco], max_steps: 2}, {name: densecl, tasks: [densecl], max_steps: 2}]"
+    stages = "stages=[{name: moco, pretexts: [moco], max_steps: 2}, {name: densecl, pretexts: [densecl], max_steps: 2}]"
     out = main([f"output_dir={tmp_path / 'inc'}", "model.distill.feature_weight=1.0", stages, *TINY])
     assert [r["skipped"] for r in out["train"]] == [False, False]
     assert "loss/distill_feat" in out["train"][1] and "loss/moco" not in out["train"][1]

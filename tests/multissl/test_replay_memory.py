@@ -75,7 +75,7 @@ def _two_stage_model(stage: tuple[Path, BinauralMultiSSL], memory: str | None) -
     """Stage 2 (gap) after the finished spatial stage, rehearsing spatial on `memory` (None: the batch)."""
     stage_dir, first = stage
     distill = DistillConfig(replay_weight=1.0, replay_buffer=8, replay_batch=3)
-    second = BinauralMultiSSL(BinauralMultiSSLConfig(strategy=StrategyConfig(tasks=["gap"]), distill=distill))
+    second = BinauralMultiSSL(BinauralMultiSSLConfig(strategy=StrategyConfig(pretexts=["gap"]), distill=distill))
     second.attach_teacher(load_teacher(stage_dir))
     if memory is not None:
         second.attach_replay(ReplayMemory.load(memory))
@@ -94,7 +94,7 @@ def test_rehearsal_uses_the_stored_clips_not_the_current_batch(spatial_stage, tm
     for name, model in (("memory", with_memory), ("batch", without)):
         for seed in (1, 2):  # two different current batches, the same random stream
             torch.manual_seed(0)
-            replay[name, seed] = float(model(_batch(seed))["loss/replay"].detach())
+            replay[name, seed] = float(model(_batch(seed)).logs["loss/replay"])
     assert replay["memory", 1] == pytest.approx(replay["memory", 2], abs=1e-6)
     assert abs(replay["batch", 1] - replay["batch", 2]) > 1e-4
     # the naive reference: the spatial loss on memory clips drawn in forward's order of the random stream
@@ -107,13 +107,13 @@ def test_rehearsal_uses_the_stored_clips_not_the_current_batch(spatial_stage, tm
     logits, labels = reference.pretext_logits("spatial", drawn)
     assert replay["memory", 1] == pytest.approx(float(torch.nn.functional.cross_entropy(logits, labels).detach()), abs=1e-5)
     out = with_memory.train()(_batch(1))
-    out["loss"].backward()
+    out.loss.backward()
     assert with_memory.pretexts["spatial"].head.net[0].weight.grad is not None
 
 
 RECIPE = ROOT / "recipes" / "binaural_multissl.py"
-STAGES = ("stages=[{name: spatial, tasks: [spatial], max_steps: 2}, {name: sync, tasks: [sync], max_steps: 16},"
-          " {name: gap, tasks: [gap], max_steps: 2}]")
+STAGES = ("stages=[{name: spatial, pretexts: [spatial], max_steps: 2}, {name: sync, pretexts: [sync], max_steps: 16},"
+          " {name: gap, pretexts: [gap], max_steps: 2}]")
 
 
 def _run(data: Path, out: Path) -> subprocess.Popen:

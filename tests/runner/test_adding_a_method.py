@@ -14,9 +14,10 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from avssl.config import read_yaml
-from avssl.encoders import EncoderConfig, build_encoder
+from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, Visual2dConfig, build_encoder
 from avssl.runner.run import run_recipe
 from avssl.tasks import TASKS
+from avssl.tasks.base import TaskOutput, check_modality
 from avssl.train.logging import read_metrics
 
 
@@ -25,8 +26,8 @@ from avssl.train.logging import read_metrics
 class AVCConfig:
     """Encoders and the classifier's hidden width."""
 
-    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="small"))
-    audio: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="audio_small"))
+    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="small"))
+    audio: AnyEncoderConfig = field(default_factory=lambda: AudioCNNConfig(name="audio_small"))
     hidden: int = 64
 
 
@@ -35,29 +36,31 @@ class AVC(nn.Module):
     this audio belong to these frames? Positives: a clip's own audio; negatives: the next clip's audio
     (batch rolled by one). Cross-entropy over {mismatch, match} of an MLP on the concatenated pooled features."""
 
+    embeds = frozenset({"video", "audio"})  # what embed(batch, modality) answers: retrieval, probes
+
     def __init__(self, cfg: AVCConfig):
         super().__init__()
         self.visual, self.audio = build_encoder(cfg.visual), build_encoder(cfg.audio)
         dims = self.visual.out_dim + self.audio.out_dim
         self.classifier = nn.Sequential(nn.Linear(dims, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 2))
 
-    def embed_video(self, batch: dict) -> Tensor:
-        return F.normalize(self.visual(batch["video"]).flatten(2).mean(2), dim=1)  # (B, Dv)
-
-    def embed_audio(self, batch: dict) -> Tensor:
-        return F.normalize(self.audio(batch["audio"]).flatten(2).mean(2), dim=1)  # (B, Da)
+    def embed(self, batch: dict, modality: str) -> Tensor:
+        """(B, D) unit-norm pooled features of the batch's "video" or "audio"."""
+        check_modality(self, modality)
+        encoder = self.visual if modality == "video" else self.audio
+        return F.normalize(encoder(batch[modality]).flatten(2).mean(2), dim=1)
 
     def logits(self, video: Tensor, audio: Tensor) -> Tensor:
         """(2B, 2): the B matching pairs, then the B mismatched ones (audio rolled by one)."""
         pairs = torch.cat([torch.cat([video, audio], 1), torch.cat([video, audio.roll(1, 0)], 1)])
         return self.classifier(pairs)
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
-        video, audio = self.embed_video(batch), self.embed_audio(batch)
+    def forward(self, batch: dict) -> TaskOutput:
+        video, audio = self.embed(batch, "video"), self.embed(batch, "audio")
         logits = self.logits(video, audio)
         labels = torch.cat([torch.ones(len(video)), torch.zeros(len(video))]).long().to(logits.device)
         loss = F.cross_entropy(logits, labels)
-        return {"loss": loss, "loss/avc": loss.detach()}  # the loop logs every "loss…" key
+        return TaskOutput(loss, {"loss/avc": loss.detach()})
 
 
 # --- the YAML (recipes/configs/avc.yaml in the doc) ------------------------------------------------------
@@ -98,13 +101,13 @@ def test_the_loss_is_cross_entropy_over_matching_and_rolled_pairs() -> None:
     task = AVC(AVCConfig())
     batch = {"video": torch.randn(3, 3, 1, 32, 32), "audio": torch.randn(3, 1, 16000)}
     out = task(batch)
-    v, a = task.embed_video(batch), task.embed_audio(batch)
+    v, a = task.embed(batch, "video"), task.embed(batch, "audio")
     naive = 0.0
     for i in range(3):  # the pair's own audio is a match, the previous clip's audio a mismatch
         for audio, label in ((a[i], 1), (a[i - 1], 0)):
             logits = task.classifier(torch.cat([v[i], audio])).detach()
             naive -= float(torch.log_softmax(logits, 0)[label]) / 6
-    assert float(out["loss"].detach()) == pytest.approx(naive, abs=1e-5)
+    assert float(out.loss.detach()) == pytest.approx(naive, abs=1e-5)
 
 
 def test_a_new_method_trains_and_evaluates_through_the_runner(registered, tmp_path) -> None:

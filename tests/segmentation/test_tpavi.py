@@ -6,7 +6,7 @@ import pytest
 import torch
 from einops import rearrange
 
-from avssl.encoders import EncoderConfig
+from avssl.encoders import AudioCNNConfig, Visual2dConfig
 from avssl.heads.segmentation import AVSegmentationHead
 from avssl.heads.tpavi import TPAVI
 from avssl.losses.avs import AudioVisualMappingLoss, frame_bce, masked_average
@@ -66,8 +66,8 @@ def test_head_shapes_and_stage_outputs() -> None:
 
 def _small_model(**changes) -> AVSegmenter:
     cfg = AVSConfig(
-        visual=EncoderConfig(name="small", output_stride=32),
-        audio=EncoderConfig(name="audio_small"),
+        visual=Visual2dConfig(name="small", output_stride=32),
+        audio=AudioCNNConfig(name="audio_small"),
         channels=16,
         **changes,
     )
@@ -89,8 +89,8 @@ def test_task_trains_and_the_audio_changes_the_masks() -> None:
     model = _small_model(supervise="all", avm_weight=0.5)
     batch = _batch()
     out = model(batch)
-    assert set(out) == {"loss", "loss/bce", "loss/avm"} and torch.isfinite(out["loss"])
-    out["loss"].backward()
+    assert set(out.logs) == {"loss/bce", "loss/avm"} and torch.isfinite(out.loss)
+    out.loss.backward()
     assert all(p.grad is not None for p in model.head.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.audio_encoder.parameters())
     model.eval()
@@ -115,7 +115,7 @@ def test_first_frame_supervision_ignores_other_frames() -> None:
     batch = _batch()
     flipped = {**batch, "mask": batch["mask"].clone()}
     flipped["mask"][:, 1:] = 1 - flipped["mask"][:, 1:]
-    torch.testing.assert_close(model(batch)["loss"], model(flipped)["loss"])
+    torch.testing.assert_close(model(batch).loss, model(flipped).loss)
 
 
 def test_frame_bce_and_masked_average_by_hand() -> None:

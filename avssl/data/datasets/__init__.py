@@ -1,4 +1,4 @@
-"""Dataset sources, one module per layout, and the `LAYOUTS` registry: name → index builder.
+"""Dataset sources, one module per layout, and the `INDEX_LOADERS` registry: layout name → index loader.
 
 Each builder takes `(root, split)` and returns a `DatasetIndex` (items, class names, skipped entries);
 `ClipDataset(index.items, spec, transform)` turns it into samples.
@@ -6,6 +6,7 @@ Each builder takes `(root, split)` and returns a `DatasetIndex` (items, class na
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def _manifest(root: Path, split: str | None) -> DatasetIndex:
     return DatasetIndex(items, classes)
 
 
-LAYOUTS: dict[str, Callable[[Path, str | None], DatasetIndex]] = {
+INDEX_LOADERS: dict[str, Callable[[Path, str | None], DatasetIndex]] = {
     "folder": _folder,
     "manifest": _manifest,
     "vggsound": lambda root, split: vggsound_items(root, split),
@@ -50,7 +51,22 @@ LAYOUTS: dict[str, Callable[[Path, str | None], DatasetIndex]] = {
 
 
 def load_index(layout: str, root: str | Path, split: str | None = None) -> DatasetIndex:
-    """The items of the dataset at `root` in `layout` (split None = every item the layout lists)."""
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
-    return LAYOUTS[layout](Path(root), split)
+    """The items of the dataset at `root` in `layout` (split None = every item the layout lists), with
+    the classes of a synthetic set (`synthetic_labels`) on the items the layout leaves unlabelled."""
+    if layout not in INDEX_LOADERS:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(INDEX_LOADERS)}")
+    return synthetic_labels(INDEX_LOADERS[layout](Path(root), split), Path(root))
+
+
+def synthetic_labels(index: DatasetIndex, root: Path) -> DatasetIndex:
+    """Items without a label get their class from `root/synth_gt.json` when `avssl synth` wrote one: the
+    layouts without classes (FAIR-Play, the localization and segmentation test sets) keep the synthetic
+    scene's class, so probes run on their synthetic versions. Labelled items are left as they are."""
+    gt_file = root / "synth_gt.json"
+    if not gt_file.is_file() or all(item.label is not None for item in index.items):
+        return index
+    gt = json.loads(gt_file.read_text())["items"]
+    for item in index.items:
+        if item.label is None and item.id in gt:
+            item.label = int(gt[item.id]["label"])
+    return index
