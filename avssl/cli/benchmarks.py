@@ -9,26 +9,27 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from avssl.cli.common import add_command, load_task_with
+from avssl.cli.common import add_command, add_device, device_of, load_task_with
 from avssl.config import ConfigError
+from avssl.outputs import free_path, write_json
 
 
 def _metrics_path(out: str) -> Path:
-    """--out as given when it names a .json file, else OUT/M.json (parents created)."""
-    path = Path(out) if Path(out).suffix == ".json" else Path(out) / "M.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    """--out as given when it names a .json file, else OUT/M.json."""
+    return Path(out) if Path(out).suffix == ".json" else Path(out) / "M.json"
 
 
 def _predict_run(args: argparse.Namespace, method: str, predict: Callable, save: Callable) -> None:
-    """`eval … --run`: the run's predictions on the benchmark, written to predictions.npz beside --out
-    (args.predictions then points at it, so the evaluation reads them as a user's own file)."""
+    """`eval … --run`: the run's predictions on the benchmark (on --device), written beside --out to
+    predictions.npz — or, when a file of that name is there already, to the first free predictions-N.npz,
+    so a user's own file is never overwritten (args.predictions then points at it, so the evaluation reads
+    them as a user's own file, and the metrics name it)."""
     if args.predictions or args.baseline:
         raise ConfigError("give one of --run, --predictions or --baseline")
-    task, config = load_task_with(args.run, method)
-    predictions = predict(task, config.get("data", {}))
-    target = Path(args.out)
-    args.predictions = str((target.parent if target.suffix == ".json" else target) / "predictions.npz")
+    device = device_of(args)
+    task, config = load_task_with(args.run, method, device)
+    predictions = predict(task, config.get("data", {}), device)
+    args.predictions = str(free_path(_metrics_path(args.out).parent / "predictions.npz"))
     Path(args.predictions).parent.mkdir(parents=True, exist_ok=True)
     save(args.predictions, predictions)
 
@@ -41,9 +42,9 @@ def _cmd_eval_localization(args: argparse.Namespace) -> int:
     if args.run is not None:
         from avssl.evaluation.localization_predict import benchmark_dataset, predict_localization
 
-        def predict(task, data_cfg):
+        def predict(task, data_cfg, device):
             dataset = benchmark_dataset(args.benchmark, args.data, data_cfg)
-            return predict_localization(task, dataset, num_workers=args.workers)
+            return predict_localization(task, dataset, args.batch_size, args.workers, device)
 
         _predict_run(args, "localize", predict, loc.save_predictions)
     if (args.predictions is None) == (args.baseline is None):
@@ -61,7 +62,7 @@ def _cmd_eval_localization(args: argparse.Namespace) -> int:
     )
     metrics["predictions"] = str(args.predictions) if args.predictions is not None else None
     metrics["baseline"] = args.baseline
-    _metrics_path(args.out).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(_metrics_path(args.out), metrics, indent=2)
     print(json.dumps(metrics, indent=2))
     return 0
 
@@ -73,9 +74,9 @@ def _cmd_eval_segmentation(args: argparse.Namespace) -> int:
     if args.run is not None:
         from avssl.evaluation.segmentation_predict import avsbench_test_dataset, predict_segmentation
 
-        def predict(task, data_cfg):
+        def predict(task, data_cfg, device):
             dataset = avsbench_test_dataset(args.benchmark, args.data, data_cfg)
-            return predict_segmentation(task, dataset, args.batch_size, args.workers)
+            return predict_segmentation(task, dataset, args.batch_size, args.workers, device)
 
         _predict_run(args, "segment", predict, seg.save_predictions)
     if (args.predictions is None) == (args.baseline is None):
@@ -92,7 +93,8 @@ def _cmd_eval_segmentation(args: argparse.Namespace) -> int:
         items = seg.benchmark_test_items(args.benchmark, args.data)
         predictions = seg.baseline_predictions(args.baseline, items)
     metrics = seg.evaluate_segmentation(args.benchmark, args.data, predictions, args.f_mode, args.batch_size)
-    _metrics_path(args.out).write_text(json.dumps(metrics, indent=2) + "\n")
+    metrics["predictions"] = str(args.predictions) if args.predictions is not None else None
+    write_json(_metrics_path(args.out), metrics, indent=2)
     print(json.dumps(metrics))
     return 0
 
@@ -112,6 +114,8 @@ def add_localization(evals: argparse._SubParsersAction) -> None:
     )
     loc.add_argument("--seed", type=int, default=0)
     loc.add_argument("--workers", type=int, default=2)
+    loc.add_argument("--batch-size", type=int, default=16, help="clips per forward pass (with --run)")
+    add_device(loc)
     loc.add_argument("--allow-missing", action="store_true")
     loc.add_argument("--out", required=True, help="M.json path (or a folder)")
     loc.set_defaults(func=_cmd_eval_localization)
@@ -136,5 +140,6 @@ def add_segmentation(evals: argparse._SubParsersAction) -> None:
     )
     seg.add_argument("--batch-size", type=int, default=4, help="videos per evaluation batch (avsbench mode)")
     seg.add_argument("--workers", type=int, default=2)
+    add_device(seg)
     seg.add_argument("--out", required=True, help="M.json path (or a folder)")
     seg.set_defaults(func=_cmd_eval_segmentation)

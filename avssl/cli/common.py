@@ -1,18 +1,23 @@
 """What several command groups share: adding a sub-command (with `--debug` accepted after it), the
-errors reported as one line, loading a run's task for a method, and writing a JSON result."""
+errors reported as one line, the `--device` flag, loading a run's task for a method, and writing a JSON
+result (atomically)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+import torch
 
 from avssl.config import ConfigError
 from avssl.data.annotations import AnnotationError
 from avssl.data.decoding import MediaError
+from avssl.device import DEVICE_CHOICES, resolve_device
+from avssl.outputs import write_json as write_json_atomic
 
 USER_ERRORS = (MediaError, AnnotationError, ConfigError, FileNotFoundError)
 DEBUG_HELP = "show tracebacks instead of one-line errors"
+DEVICE_HELP = "where the model runs: auto = cuda if available, else mps if available, else cpu"
 
 
 def add_command(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
@@ -24,18 +29,31 @@ def add_command(sub: argparse._SubParsersAction, name: str, summary: str) -> arg
     return parser
 
 
-def load_task_with(run: str, method: str):
-    """(task, config) of a run directory whose task has `method` (localize / segment), else ConfigError."""
+def add_device(parser: argparse.ArgumentParser) -> None:
+    """`--device {auto,cpu,cuda,mps}` (default auto), read back with :func:`device_of`."""
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
+
+
+def device_of(args: argparse.Namespace) -> torch.device:
+    """The device `--device` names (ConfigError, one line, when that accelerator is absent)."""
+    try:
+        return resolve_device(getattr(args, "device", "auto"))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def load_task_with(run: str, method: str, device: str | torch.device = "cpu"):
+    """(task on `device`, config) of a run directory whose task has `method` (localize / segment), else
+    ConfigError."""
     from avssl.inference.load import load_run
     from avssl.tasks.base import capabilities
 
-    task, config = load_run(run)
+    task, config = load_run(run, device)
     if not getattr(capabilities(task), method):
         raise ConfigError(f"{run}: the {config.get('task')} task has no {method} method")
     return task, config
 
 
 def write_json(path: str | Path, data: dict) -> None:
-    """`data` as indented JSON at `path` (parents created)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(data, indent=1))
+    """`data` as indented JSON at `path` (parents created), atomically."""
+    write_json_atomic(path, data)

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 
 from avssl.cli import benchmarks
-from avssl.cli.common import add_command, write_json
+from avssl.cli.common import add_command, add_device, device_of, write_json
 
 
 def _embeddings(args: argparse.Namespace, split: str | None, modalities: list[str] | None = None) -> dict:
@@ -27,19 +27,20 @@ def _embeddings(args: argparse.Namespace, split: str | None, modalities: list[st
     from avssl.evaluation.embed import dataset_for_run, embed, eval_data_config, files_dataset
     from avssl.inference.load import load_run
 
-    task, config = load_run(args.run)
+    device = device_of(args)
+    task, config = load_run(args.run, device)
     if getattr(args, "files", None):
         dataset = files_dataset(args.files, eval_data_config(config, None, None, None))
     else:
         dataset = dataset_for_run(config, args.data, args.layout, split)
-    return embed(task, dataset, args.batch_size, args.workers, modalities=modalities)
+    return embed(task, dataset, args.batch_size, args.workers, device, modalities)
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    import numpy as np
+    from avssl.outputs import save_npz
 
     emb = _embeddings(args, args.split)
-    np.savez(args.out, **emb)
+    save_npz(args.out, **emb)
     shapes = ", ".join(f"{k} {v.shape}" for k, v in emb.items() if k not in ("ids", "labels"))
     print(f"wrote {len(emb['ids'])} embeddings ({shapes}) to {args.out}")
     return 0
@@ -93,6 +94,7 @@ def _add_source_args(parser: argparse.ArgumentParser, files: bool = False, split
         parser.add_argument("files", nargs="*", help="video files instead of a dataset")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    add_device(parser)
 
 
 def add_embed(sub: argparse._SubParsersAction) -> None:

@@ -5,19 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from avssl.cli.common import add_command, load_task_with
+from avssl.cli.common import add_command, add_device, device_of, load_task_with
 from avssl.data.decoding import MediaError
 
 
 def _cmd_localize(args: argparse.Namespace) -> int:
     from avssl.inference.localize import LocalizeOptions, localize_video
 
-    task, config = load_task_with(args.run, "localize")
-    options = LocalizeOptions(window_s=args.window_s, stride_s=args.stride_s, overlay=not args.no_overlay)
+    device = device_of(args)
+    task, config = load_task_with(args.run, "localize", device)
+    options = LocalizeOptions(
+        window_s=args.window_s, stride_s=args.stride_s, batch_size=args.batch_size, overlay=not args.no_overlay
+    )
     failed = 0
     for video in args.videos:
         try:
-            out = localize_video(task, config, video, args.out, options)
+            out = localize_video(task, config, video, args.out, options, device)
             print(f"{video}: {out}/heatmaps.npz, peaks.json" + ("" if args.no_overlay else ", overlay.mp4"))
         except MediaError as err:
             print(f"avssl localize: error: {err}", file=sys.stderr)
@@ -28,12 +31,13 @@ def _cmd_localize(args: argparse.Namespace) -> int:
 def _cmd_segment(args: argparse.Namespace) -> int:
     from avssl.inference.segment import SegmentOptions, segment_video
 
-    task, config = load_task_with(args.run, "segment")
+    device = device_of(args)
+    task, config = load_task_with(args.run, "segment", device)
     options = SegmentOptions(overlay=not args.no_overlay)
     failed = 0
     for video in args.videos:
         try:
-            out = segment_video(task, config, video, args.out, options)
+            out = segment_video(task, config, video, args.out, options, device)
             print(f"{video}: {out}/masks.npz, frames.json" + ("" if args.no_overlay else ", overlay.mp4"))
         except MediaError as err:
             print(f"avssl segment: error: {err}", file=sys.stderr)
@@ -49,6 +53,7 @@ def add_segment(sub: argparse._SubParsersAction) -> None:
     segment.add_argument("--run", required=True, help="a trained avs run directory")
     segment.add_argument("--out", required=True)
     segment.add_argument("--no-overlay", action="store_true", help="skip rendering overlay.mp4")
+    add_device(segment)
     segment.set_defaults(func=_cmd_segment)
 
 
@@ -60,6 +65,8 @@ def add_localize(sub: argparse._SubParsersAction) -> None:
     localize.add_argument("--window-s", type=float, default=1.0)
     localize.add_argument("--stride-s", type=float, default=0.5)
     localize.add_argument("--no-overlay", action="store_true", help="skip rendering overlay.mp4")
+    localize.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
+    add_device(localize)
     localize.set_defaults(func=_cmd_localize)
 
 

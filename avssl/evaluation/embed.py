@@ -21,7 +21,7 @@ from avssl.data.loader import (
     data_transforms,
     sized_transforms,
 )
-from avssl.device import to_device
+from avssl.device import module_device, to_device
 from avssl.tasks.base import CapabilityError, capabilities, check_modality
 
 
@@ -54,14 +54,16 @@ def embed(
     dataset,
     batch_size: int = 32,
     num_workers: int = 2,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     modalities: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """{modality: (N, D) float32, "ids": (N,), "labels": (N,) int64 (-1 when unlabelled)} in dataset order.
 
     `modalities` defaults to every modality the task declares in `embeds` (sorted); asking for one it does
     not embed is a CapabilityError naming what it does. The task is run in eval mode and put back as it was.
-    Labels come from the dataset's items (the layout loaders)."""
+    Labels come from the dataset's items (the layout loaders). Batches go to `device` (None: the device
+    the task's parameters are on)."""
+    device = module_device(task) if device is None else device
     offered = capabilities(task).embeds
     wanted = sorted(offered) if modalities is None else list(modalities)
     for modality in wanted:

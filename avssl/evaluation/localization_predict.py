@@ -18,7 +18,7 @@ from avssl.config import from_dict
 from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset
 from avssl.data.loader import DataConfig, build_loader, clip_spec
-from avssl.device import to_device
+from avssl.device import module_device, to_device
 from avssl.transforms import build_transforms
 
 
@@ -43,10 +43,11 @@ def predict_items(
     dataset: ClipDataset,
     batch_size: int,
     num_workers: int = 2,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
 ) -> dict[str, np.ndarray]:
     """{item id: float32 array} from `predict(batch)` (a method of `task`, which is put in eval mode and
-    restored afterwards), batch by batch over `dataset`."""
+    restored afterwards), batch by batch over `dataset`, on `device` (None: the device `task` lives on)."""
+    device = module_device(task) if device is None else device
     was_training = task.training
     task.eval()
     out: dict[str, np.ndarray] = {}
@@ -64,7 +65,8 @@ def predict_localization(
     dataset: ClipDataset,
     batch_size: int = 16,
     num_workers: int = 2,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
 ) -> dict[str, np.ndarray]:
-    """{item id: (h, w) float32 map} from `task.localize` over the dataset (task put in eval mode and back)."""
+    """{item id: (h, w) float32 map} from `task.localize` over the dataset (task put in eval mode and back),
+    on `device` (None: the task's own)."""
     return predict_items(task.localize, task, dataset, batch_size, num_workers, device)

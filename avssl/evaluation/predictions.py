@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from avssl.data.annotations import AnnotationError
+from avssl.outputs import atomic_target
 
 Check = Callable[[np.ndarray, str, "str | os.PathLike"], np.ndarray]
 
@@ -28,13 +29,11 @@ class PredictionError(AnnotationError):
 def save_arrays(path: str | os.PathLike, predictions: Mapping[str, np.ndarray], check: Check) -> None:
     """Write {id: array} to `path` after `check`ing every array (atomically)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+    with atomic_target(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
         for key, value in predictions.items():
             array = check(np.asarray(value), str(key), path)
             with archive.open(f"{key}.npy", "w", force_zip64=True) as f:
                 np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
-    os.replace(tmp, path)
 
 
 def load_arrays(path: str | os.PathLike, check: Check, what: str) -> dict[str, np.ndarray]:

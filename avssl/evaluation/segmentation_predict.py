@@ -26,7 +26,8 @@ def predict_segmentation(
     dataset: ClipDataset,
     batch_size: int = 4,
     num_workers: int = 2,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
 ) -> dict[str, np.ndarray]:
-    """{video id: (T, H, W) float32 probabilities} from `task.segment` (task in eval mode, then restored)."""
+    """{video id: (T, H, W) float32 probabilities} from `task.segment` (task in eval mode, then restored), on
+    `device` (None: the task's own)."""
     return predict_items(task.segment, task, dataset, batch_size, num_workers, device)

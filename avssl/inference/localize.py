@@ -4,7 +4,9 @@ For every window (length `window_s`, every `stride_s`) the frame at the window's
 audio go through the trained task's `localize` (the frame is resized to the model's square input, so any
 resolution and aspect ratio works; the map is resized back onto the frame). Long videos are streamed: each
 window is decoded on its own (exact seek) and maps are written to a memory-mapped file, so memory does not
-grow with the video's length. Outputs per video, in `OUT/<name>/`:
+grow with the video's length. The task runs on `device` (default: the device its parameters are on).
+Outputs per video, in `OUT/<name>/` (the video's stem; `<stem>-<hash of its path>` when that folder holds
+another video's outputs, see :func:`avssl.outputs.claim_output_dir`), each written atomically:
 
 - `heatmaps.npz`: `heatmaps` (T, H, W) float32 in [0, 1] (min-max per map; H, W = the frame scaled so its
   longer side is at most `max_side`, stated in `scale`), `times` (T,) seconds (window centres), `scale`;
@@ -15,7 +17,6 @@ grow with the video's length. Outputs per video, in `OUT/<name>/`:
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,10 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from avssl.data.decoding import MediaError, probe, read_clip
+from avssl.device import module_device
 from avssl.inference.load import FrameInput, run_frame_input
 from avssl.inference.overlay import render_overlay
+from avssl.outputs import claim_output_dir, save_npz, write_json
 
 
 @dataclass
@@ -85,18 +88,19 @@ def localize_video(
     video: str | Path,
     out_dir: str | Path,
     options: LocalizeOptions = LocalizeOptions(),
-    device: str = "cpu",
+    device: str | torch.device | None = None,
 ) -> Path:
-    """Localize the sounding regions of `video`; write heatmaps.npz, overlay.mp4 and peaks.json."""
+    """Localize the sounding regions of `video`; write heatmaps.npz, overlay.mp4 and peaks.json into the
+    returned folder. `device`: where the task's inputs go (None: the task's own device)."""
     video = Path(video)
+    device = module_device(task) if device is None else device
     info, (_, rate, channels) = open_av_input(video, run_config, "localize")
     frame_input = run_frame_input(run_config)
     duration = float(info["duration_s"] or options.window_s)
     starts = window_starts(duration, options.window_s, options.stride_s)
     scale = min(1.0, options.max_side / max(info["width"], info["height"]))
     height, width = max(1, round(info["height"] * scale)), max(1, round(info["width"] * scale))
-    out = Path(out_dir) / video.stem
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_output_dir(out_dir, video)
     with tempfile.TemporaryDirectory(dir=out) as scratch:
         maps = np.lib.format.open_memmap(
             Path(scratch) / "maps.npy", mode="w+", dtype=np.float32, shape=(len(starts), height, width)
@@ -141,12 +145,10 @@ def localize_video(
                     }
                 )
         times = np.array([p["time"] for p in peaks])
-        np.savez(out / "heatmaps.npz", heatmaps=maps, times=times, scale=np.float32(scale))
-        (out / "peaks.json").write_text(
-            json.dumps(
-                {"video": str(video), "width": info["width"], "height": info["height"], "peaks": peaks},
-                indent=1,
-            )
+        save_npz(out / "heatmaps.npz", heatmaps=maps, times=times, scale=np.float32(scale))
+        write_json(
+            out / "peaks.json",
+            {"video": str(video), "width": info["width"], "height": info["height"], "peaks": peaks},
         )
         if options.overlay:
             render_overlay(video, out / "overlay.mp4", times, maps)

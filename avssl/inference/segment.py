@@ -6,7 +6,9 @@ audio; each window goes through `task.segment` (frames resized to the model's sq
 back). A last window ending at the video's end covers the tail; frames it shares with the previous window
 are not repeated; a video shorter than one window is analysed with its valid frames and their audio.
 Windows are decoded one at a time (exact seek) and masks are written to a memory-mapped file, so memory
-does not grow with the video's length. Outputs in `OUT/<name>/`:
+does not grow with the video's length. The task runs on `device` (default: the device its parameters are on).
+Outputs in `OUT/<name>/` (the video's stem; `<stem>-<hash of its path>` when that folder holds another
+video's outputs, see :func:`avssl.outputs.claim_output_dir`), each written atomically:
 
 - `masks.npz`: `masks` (T, H, W) float32 probabilities (H, W = the frame scaled so its longer side is at
   most `max_side`, stated in `scale`), `times` (T,) seconds of the analysed frames, `scale`;
@@ -18,7 +20,6 @@ does not grow with the video's length. Outputs in `OUT/<name>/`:
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +30,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from avssl.data.decoding import read_clip
+from avssl.device import module_device
 from avssl.inference.load import FrameInput, run_frame_input
 from avssl.inference.localize import open_av_input, window_starts
 from avssl.inference.overlay import render_overlay
+from avssl.outputs import claim_output_dir, save_npz, write_json
 
 
 @dataclass
@@ -77,10 +80,17 @@ def _windows(duration: float, window_s: float, frames: int) -> list[tuple[float,
 
 @torch.no_grad()
 def segment_video(
-    task, run_config: dict, video: str | Path, out_dir: str | Path, options: SegmentOptions = SegmentOptions()
+    task,
+    run_config: dict,
+    video: str | Path,
+    out_dir: str | Path,
+    options: SegmentOptions = SegmentOptions(),
+    device: str | torch.device | None = None,
 ) -> Path:
-    """Segment the sounding objects of `video`; write masks.npz, overlay.mp4 and frames.json."""
+    """Segment the sounding objects of `video`; write masks.npz, overlay.mp4 and frames.json into the
+    returned folder. `device`: where the task's inputs go (None: the task's own device)."""
     video = Path(video)
+    device = module_device(task) if device is None else device
     info, (_, rate, channels) = open_av_input(video, run_config, "segment")
     frame_input = run_frame_input(run_config)
     data = run_config.get("data", {})
@@ -90,8 +100,7 @@ def segment_video(
     windows = _windows(duration, window_s, frames)
     scale = min(1.0, options.max_side / max(info["width"], info["height"]))
     height, width = max(1, round(info["height"] * scale)), max(1, round(info["width"] * scale))
-    out = Path(out_dir) / video.stem
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_output_dir(out_dir, video)
     total = sum(len(keep) for _, keep in windows)
     with tempfile.TemporaryDirectory(dir=out) as scratch:
         masks = np.lib.format.open_memmap(
@@ -105,7 +114,8 @@ def segment_video(
             )  # fmt: skip
             got = clip.frames[: max(1, clip.num_valid_frames)]
             audio = clip.audio[:, : round(len(got) * rate * window_s / frames)]  # the valid frames' seconds
-            probs = task.segment({"video": clip_input(got, frame_input), "audio": audio[None]})[0]  # (T', s, s)
+            batch = {"video": clip_input(got, frame_input).to(device), "audio": audio[None].to(device)}
+            probs = task.segment(batch)[0].float().cpu()  # (T', s, s)
             probs = F.interpolate(
                 probs[:, None].float(), size=(height, width), mode="bilinear", align_corners=False
             )
@@ -116,12 +126,10 @@ def segment_video(
                 stats.append(frame_stats(masks[n], scale, start + (k + 0.5) * window_s / frames))
                 n += 1
         times = np.array([s["time"] for s in stats])
-        np.savez(out / "masks.npz", masks=masks[:n], times=times, scale=np.float32(scale))
-        (out / "frames.json").write_text(
-            json.dumps(
-                {"video": str(video), "width": info["width"], "height": info["height"], "frames": stats},
-                indent=1,
-            )
+        save_npz(out / "masks.npz", masks=masks[:n], times=times, scale=np.float32(scale))
+        write_json(
+            out / "frames.json",
+            {"video": str(video), "width": info["width"], "height": info["height"], "frames": stats},
         )
         if options.overlay:
             render_overlay(video, out / "overlay.mp4", times, masks[:n])

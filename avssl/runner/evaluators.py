@@ -3,7 +3,8 @@ config, e.g. no held-out split), built from the pure metrics and prediction help
 The runner writes what they return (see `avssl.runner.run`); `segmentation` also saves RUN/predictions.npz.
 
 `cfg` is the whole recipe config; `task` the trained model (in the runner's hands: the in-memory model, or
-a finished stage's exported model). Each evaluator puts the task in eval mode and back where it predicts.
+a finished stage's exported model). Each evaluator puts the task in eval mode and back where it predicts,
+and predicts on the device the task lives on (after `accelerator.prepare`: the accelerator).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from avssl.device import module_device
+
 Evaluator = Callable[[nn.Module, Any, Path], "dict | None"]
 
 
@@ -27,7 +30,7 @@ def localization(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     if not cfg.eval.root:
         return None
     dataset = benchmark_dataset(cfg.eval.benchmark, cfg.eval.root, dict(vars(cfg.data)))
-    predictions = predict_localization(task, dataset, num_workers=cfg.data.num_workers)
+    predictions = predict_localization(task, dataset, num_workers=cfg.data.num_workers, device=module_device(task))
     return evaluate_localization(cfg.eval.benchmark, cfg.eval.root, predictions, cfg.eval.rule)
 
 
@@ -39,7 +42,7 @@ def segmentation(task: nn.Module, cfg: Any, run_dir: Path) -> dict:
 
     benchmark, root = segmentation_benchmark(cfg), cfg.eval.root or cfg.data.root
     dataset = avsbench_test_dataset(benchmark, root, cfg.data)
-    predictions = predict_segmentation(task, dataset, cfg.eval.batch_size, cfg.data.num_workers)
+    predictions = predict_segmentation(task, dataset, cfg.eval.batch_size, cfg.data.num_workers, module_device(task))
     save_predictions(run_dir / "predictions.npz", predictions)
     return evaluate_segmentation(benchmark, root, predictions, cfg.eval.f_mode, cfg.eval.batch_size)
 
@@ -60,7 +63,7 @@ def retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
 
     if cfg.eval.split is None:
         return None
-    device = next(task.parameters()).device
+    device = module_device(task)
     emb = embed(task, _held_out(cfg, cfg.eval.split), 32, 0, device, modalities=["video", "audio"])
     return retrieval_metrics(torch.from_numpy(emb["video"]), torch.from_numpy(emb["audio"]))
 
@@ -107,7 +110,7 @@ def _image_features(task: nn.Module, data: Any, split: str | None) -> tuple[torc
     from avssl.evaluation.embed import embed
     from avssl.runner.image_data import image_dataset
 
-    device = next(task.parameters()).device
+    device = module_device(task)
     emb = embed(task, image_dataset(data, split, train=False), 64, 0, device, modalities=["video"])
     return torch.from_numpy(emb["video"]), torch.from_numpy(emb["labels"])
 
@@ -136,7 +139,7 @@ def view_retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
         return None
     pairs: tuple[list, list] = ([], [])
     views = image_dataset(cfg.data, cfg.eval.split, train=True, seed=cfg.eval.view_seed)
-    device = next(task.parameters()).device
+    device = module_device(task)
     for batch in build_loader(views, 64, 0):
         for k in (0, 1):
             pairs[k].append(task.embed({"video": batch["views"][k]["video"].to(device)}, "video").cpu())

@@ -21,7 +21,6 @@ Returns {"train": [the loop's last metrics per run or stage], "eval": {run_dir: 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,18 +29,12 @@ from torch import nn
 
 from avssl import distributed
 from avssl.config import save_config
+from avssl.outputs import write_json
 from avssl.runner.args import parse_recipe
 from avssl.runner.evaluators import EVALUATORS
 from avssl.runner.specs import recipe_of, recipe_schema
 from avssl.tasks import build_task
 from avssl.train.loop import LoopSetup, run_training
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Atomic JSON write (temp file + rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def evaluator_names(cfg: Any) -> list[str]:
