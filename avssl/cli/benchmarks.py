@@ -26,9 +26,8 @@ def _predict_run(args: argparse.Namespace, method: str, predict: Callable, save:
     them as a user's own file, and the metrics name it)."""
     if args.predictions or args.baseline:
         raise ConfigError("give one of --run, --predictions or --baseline")
-    device = device_of(args)
-    task, config = load_task_with(args.run, method, device)
-    predictions = predict(task, config.get("data", {}), device)
+    task, config = load_task_with(args.run, method, device_of(args))
+    predictions = predict(task, config.get("data", {}))  # on the task's device
     args.predictions = str(free_path(_metrics_path(args.out).parent / "predictions.npz"))
     Path(args.predictions).parent.mkdir(parents=True, exist_ok=True)
     save(args.predictions, predictions)
@@ -42,9 +41,9 @@ def _cmd_eval_localization(args: argparse.Namespace) -> int:
     if args.run is not None:
         from avssl.evaluation.localization_predict import benchmark_dataset, predict_localization
 
-        def predict(task, data_cfg, device):
+        def predict(task, data_cfg):
             dataset = benchmark_dataset(args.benchmark, args.data, data_cfg)
-            return predict_localization(task, dataset, args.batch_size, args.workers, device)
+            return predict_localization(task, dataset, args.batch_size, args.workers)
 
         _predict_run(args, "localize", predict, loc.save_predictions)
     if (args.predictions is None) == (args.baseline is None):
@@ -74,9 +73,9 @@ def _cmd_eval_segmentation(args: argparse.Namespace) -> int:
     if args.run is not None:
         from avssl.evaluation.segmentation_predict import avsbench_test_dataset, predict_segmentation
 
-        def predict(task, data_cfg, device):
+        def predict(task, data_cfg):
             dataset = avsbench_test_dataset(args.benchmark, args.data, data_cfg)
-            return predict_segmentation(task, dataset, args.batch_size, args.workers, device)
+            return predict_segmentation(task, dataset, args.batch_size, args.workers)
 
         _predict_run(args, "segment", predict, seg.save_predictions)
     if (args.predictions is None) == (args.baseline is None):

@@ -27,13 +27,12 @@ def _embeddings(args: argparse.Namespace, split: str | None, modalities: list[st
     from avssl.evaluation.embed import dataset_for_run, embed, eval_data_config, files_dataset
     from avssl.inference.load import load_run
 
-    device = device_of(args)
-    task, config = load_run(args.run, device)
+    task, config = load_run(args.run, device_of(args))
     if getattr(args, "files", None):
         dataset = files_dataset(args.files, eval_data_config(config, None, None, None))
     else:
         dataset = dataset_for_run(config, args.data, args.layout, split)
-    return embed(task, dataset, args.batch_size, args.workers, device, modalities)
+    return embed(task, dataset, args.batch_size, args.workers, modalities=modalities)  # on the task's device
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:

@@ -12,15 +12,14 @@ from avssl.data.decoding import MediaError
 def _cmd_localize(args: argparse.Namespace) -> int:
     from avssl.inference.localize import LocalizeOptions, localize_video
 
-    device = device_of(args)
-    task, config = load_task_with(args.run, "localize", device)
+    task, config = load_task_with(args.run, "localize", device_of(args))  # inputs follow the task
     options = LocalizeOptions(
         window_s=args.window_s, stride_s=args.stride_s, batch_size=args.batch_size, overlay=not args.no_overlay
     )
     failed = 0
     for video in args.videos:
         try:
-            out = localize_video(task, config, video, args.out, options, device)
+            out = localize_video(task, config, video, args.out, options)
             print(f"{video}: {out}/heatmaps.npz, peaks.json" + ("" if args.no_overlay else ", overlay.mp4"))
         except MediaError as err:
             print(f"avssl localize: error: {err}", file=sys.stderr)
@@ -31,13 +30,12 @@ def _cmd_localize(args: argparse.Namespace) -> int:
 def _cmd_segment(args: argparse.Namespace) -> int:
     from avssl.inference.segment import SegmentOptions, segment_video
 
-    device = device_of(args)
-    task, config = load_task_with(args.run, "segment", device)
+    task, config = load_task_with(args.run, "segment", device_of(args))  # inputs follow the task
     options = SegmentOptions(overlay=not args.no_overlay)
     failed = 0
     for video in args.videos:
         try:
-            out = segment_video(task, config, video, args.out, options, device)
+            out = segment_video(task, config, video, args.out, options)
             print(f"{video}: {out}/masks.npz, frames.json" + ("" if args.no_overlay else ", overlay.mp4"))
         except MediaError as err:
             print(f"avssl segment: error: {err}", file=sys.stderr)
