@@ -39,11 +39,28 @@ VERSION = {
     "type": None,
 }
 PLOT_HELP = "loss, lr and evaluation curves of training runs (one PNG)"
+DEVICE = {
+    "action": "_StoreAction",
+    "choices": ["auto", "cpu", "cuda", "mps"],
+    "default": "auto",
+    "dest": "device",
+    "help": "where the model runs: auto = cuda if available, else mps if available, else cpu",
+    "metavar": None,
+    "nargs": None,
+    "required": False,
+    "type": None,
+}
+DEVICE_COMMANDS = ("embed", "eval retrieval", "eval probe", "eval localization", "eval segmentation", "localize", "segment")
+
+
+def batch_size(default: int, help: str) -> dict:
+    return {**DEVICE, "choices": None, "default": default, "dest": "batch_size", "help": help, "type": "int"}
 
 
 def expected_tree() -> dict:
     """The baseline plus the intended additions: `--version` on top, `--debug` after every sub-command,
-    and the `plot` command (checked on its own below)."""
+    the `plot` command (checked on its own below), `--device` on every command that runs a model, and a
+    `--batch-size` for `localize` and `eval localization`."""
     tree = copy.deepcopy(json.loads(BASELINE.read_text()))
     tree[""]["options"]["--version"] = VERSION
     tree[""]["subcommands"]["plot"] = PLOT_HELP
@@ -51,6 +68,10 @@ def expected_tree() -> dict:
     for path, node in tree.items():
         if path:
             node["options"]["--debug"] = DEBUG
+        if path in DEVICE_COMMANDS:
+            node["options"]["--device"] = DEVICE
+    tree["localize"]["options"]["--batch-size"] = batch_size(8, "windows per forward pass")
+    tree["eval localization"]["options"]["--batch-size"] = batch_size(16, "clips per forward pass (with --run)")
     return tree
 
 
