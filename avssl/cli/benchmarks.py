@@ -92,7 +92,8 @@ def _cmd_eval_segmentation(args: argparse.Namespace) -> int:
         items = seg.benchmark_test_items(args.benchmark, args.data)
         predictions = seg.baseline_predictions(args.baseline, items)
     metrics = seg.evaluate_segmentation(args.benchmark, args.data, predictions, args.f_mode, args.batch_size)
-    metrics["predictions"] = str(args.predictions) if args.predictions is not None else None
+    if args.run is not None:
+        metrics["predictions"] = str(args.predictions)  # where the run's own predictions were saved
     write_json(_metrics_path(args.out), metrics, indent=2)
     print(json.dumps(metrics))
     return 0

@@ -16,6 +16,7 @@ run's.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,12 +61,20 @@ def make_accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
     Accelerate keeps its state per process; it is reset so several runs in one process (tests, notebooks)
     may use different precisions. The distributed state itself is kept."""
     AcceleratorState._reset_state(reset_partial_state=False)
-    return Accelerator(
+    accelerator = Accelerator(
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         log_with=trackers_available() or None,
         project_dir=str(output_dir),
     )
+    if cfg.mixed_precision != "no" and not accelerator.native_amp:
+        # Accelerate quietly trains fp16 on a CPU in fp32 (no autocast, no GradScaler): say so
+        warnings.warn(
+            f"train.mixed_precision={cfg.mixed_precision}: no autocast on {accelerator.device.type} "
+            "(Accelerate does not support it there); training runs in fp32",
+            stacklevel=2,
+        )
+    return accelerator
 
 
 def _batches(dataset, sampler: ResumableBatchSampler | None, setup: LoopSetup, state: dict):
