@@ -35,6 +35,6 @@ class Batch(TypedDict, total=False):
     meta: list[dict[str, Any]]  # per sample: path, start_s, … (anything not a tensor)
     geometry: list[list[GeometryRecord]]  # per sample, the geometric ops applied in order (equivariance)
     sample_rate: int  # the rate of `audio` (one value for the batch)
-    views: list[dict[str, Any]]  # one batch-like dict per view (DataConfig.views), see below
+    views: list[dict[str, Any]]  # one batch-like dict per view (DataConfig.views): see the module doc
     bad_items: list[Any]  # the items the training loader skipped or replaced (bad-item policy)
     num_items: int  # how many items the loader asked for
