@@ -1,4 +1,4 @@
-"""Batch keys and shapes (after `collate`; B = batch size). See DESIGN.md "Contracts".
+"""Batch keys and shapes (after `collate`; B = batch size). See docs/architecture.md.
 
 - `video`  float (B, C, T, H, W), normalised; a single frame is T = 1. (uint8 (T, 3, H, W) per sample
   inside data code before the transform.)

@@ -16,7 +16,8 @@ from avssl.transforms.functional.appearance import IMAGENET_MEAN, IMAGENET_STD
 class AudioFrontEndConfig:
     """Log-mel front end of the waveform audio encoders (:class:`avssl.encoders.audio.LogMelFrontEnd`).
 
-    Window/hop default to the 25 ms / 10 ms used by VGGish (Hershey et al. 2017) and most AV work;
+    Window/hop default to the 25 ms / 10 ms used by VGGish (Hershey et al., "CNN Architectures for
+    Large-Scale Audio Classification", ICASSP 2017) and most AV work;
     ``win_length = round(sample_rate * win_ms / 1000)`` (400 at 16 kHz), ``hop = 160``. The mel filters
     default to librosa's (Slaney scale, Slaney area norm) so ``librosa.feature.melspectrogram`` with the
     same numbers is an exact reference. ``log_mode``: ``"log"`` = ln(mel + log_offset), ``"db"`` =
@@ -45,8 +46,9 @@ class AudioFrontEndConfig:
 class BinauralFrontEndConfig:
     """STFT of the binaural front end (:class:`avssl.encoders.binaural.BinauralFrontEnd`).
 
-    n_fft 512, hop 160, window 400 (Hann) on 16 kHz audio, as in the binaural multi-task SSL paper
-    (METHODS.md). ``log_offset`` guards ln|X|; ``eps`` guards the ILD ratio and the IPD normalisation.
+    n_fft 512, hop 160, window 400 (Hann) on 16 kHz audio, as in Vasudevan, Dai & Van Gool,
+    "Sound and Visual Representation Learning with Multiple Pretraining Tasks", CVPR 2022. ``log_offset``
+    guards ln|X|; ``eps`` guards the ILD ratio and the IPD normalisation.
     """
 
     sample_rate: int = 16000
@@ -59,7 +61,8 @@ class BinauralFrontEndConfig:
 
 @dataclass
 class FlowConfig:
-    """Optical flow (RAFT-small, Teed & Deng 2020) for the ``motion_flow_*`` encoders.
+    """Optical flow (RAFT-small: Teed & Deng, "RAFT: Recurrent All-Pairs Field Transforms for Optical Flow",
+    ECCV 2020) for the ``motion_flow_*`` encoders.
 
     ``raft_weights`` is a local file holding a torchvision ``raft_small`` state dict: nothing is ever
     downloaded, and the flow encoders refuse to build without it. ``mean``/``std`` undo the video
