@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -106,5 +107,31 @@ def test_checks_catch_what_they_are_for(tmp_path):
     doc.write_text(text)
     assert broken_links(doc) == ["../shared/DESIGN.md", "docs/nothing.md"]
     assert unknown_commands(text, {"eval": {"retrieval"}, "demo": set()}) == ["fly", "eval x", "walk"]
+    assert command_lines(text) == [["walk", "--fast"]]
     known = {"eval": {"retrieval"}, "demo": set()}
     assert unknown_commands("`avssl eval retrieval --run r` and `avssl demo`", known) == []
+
+
+def command_lines(text: str) -> list[list[str]]:
+    """The arguments of every `avssl …` line of the bash blocks of a markdown text (comments dropped,
+    backslash continuations joined)."""
+    lines = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():
+            code = line.split(" #")[0].strip()
+            if re.match(r"^(\S*/)?avssl ", code):
+                lines.append(shlex.split(code.split("avssl ", 1)[1]))
+    return lines
+
+
+def test_readme_command_lines_parse():
+    """Every `avssl …` command line the README shows is accepted by the parser as written."""
+    from avssl.cli import build_parser
+
+    lines = command_lines((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert len(lines) > 10
+    for args in lines:
+        try:
+            build_parser().parse_args(args)
+        except SystemExit:
+            pytest.fail(f"the README's `avssl {' '.join(args)}` does not parse")
