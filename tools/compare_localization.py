@@ -6,8 +6,8 @@ Trains SSL-TIE, SSL-TIE without equivariance, SSL-TIE without invariance, LVS an
 scale (small encoders, 112 px frames, 14×14 maps; `avssl/configs/demo_ssl_tie.yaml`) on the same synthetic
 VGG-Sound-layout videos, evaluates each on the same separately generated Flickr-SoundNet-layout test set
 (exact Flickr protocol, 'gt' rule), adds the centre-prior and random baselines, and prints a markdown table
-(written to OUT/table.md and OUT/results.json). Every run keeps its directory under OUT/runs/, and a rerun
-resumes or reuses finished runs, so an interrupted comparison loses nothing.
+(written to OUT/table.md, OUT/table.png and OUT/results.json). Every run keeps its directory under
+OUT/runs/, and a rerun resumes or reuses finished runs, so an interrupted comparison loses nothing.
 
 Pass `--variants ssl_tie,lvs` to run a subset; `--train DIR --test DIR` to use your own VGG-Sound-layout
 and Flickr-layout folders instead of the synthetic ones.
@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
 from avssl.data.datasets import load_index  # noqa: E402
 from avssl.data.synthetic.layouts import SynthSpec, write_synthetic  # noqa: E402
 from avssl.evaluation.localization import baseline_predictions, evaluate_localization  # noqa: E402
+from avssl.figures import table_png  # noqa: E402
 from avssl.train.localization import SYNTHETIC_TRAIN_SIZES  # noqa: E402
 from avssl.train.localization import main as train_localization  # noqa: E402
 
@@ -94,6 +95,8 @@ def main(argv=None) -> int:
     print("\n" + table)
     (out / "table.md").write_text(table + "\n")
     (out / "results.json").write_text(json.dumps(rows, indent=1))
+    cells = [[n, f"{m['cIoU']:.1f}", f"{m['AUC']:.1f}", f"{m['mean_cIoU']:.3f}"] for n, m in rows.items()]
+    table_png(cells, ["method", "cIoU (%)", "AUC (%)", "mean cIoU"], out / "table.png", lines[0])
     return 0
 
 

@@ -9,7 +9,8 @@ method trained (chance: spatial 50, sync 50, gap 33.3), kNN / linear-probe top-1
 (held-out clips query the training clips) on pooled visual and audio features (synthetic class labels,
 8 classes), and forgetting: task-1 (spatial) accuracy after every stage of the incremental runs
 (`--replay-buffer N`, default 32, adds one that rehearses on a replay memory of N stored clips). A rerun
-reads a finished run's evaluation back (same arguments) and resumes an unfinished one.
+reads a finished run's evaluation back (same arguments) and resumes an unfinished one. The table is
+written to OUT/table.md, OUT/table.json and OUT/table.png.
 With `--superres-steps N` each final model's frozen visual encoder also feeds a spatial sound
 super-resolution head trained for N steps (`avssl.evaluation.superres`): STFT / envelope distances on the
 held-out clips, next to the mono baseline (lower is better).
@@ -27,6 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avssl.data.synthetic.layouts import SynthSpec, write_synthetic  # noqa: E402
+from avssl.figures import table_png  # noqa: E402
 from recipes.binaural_multissl import main as train  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "recipes" / "configs"
@@ -123,13 +125,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     columns = list(rows[0])
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(r[c] for c in columns) + " |" for r in rows]
-    lines.append("")
-    for name, accuracy in forgetting.items():
-        steps = " → ".join(f"{a:.1f}" for a in accuracy)
-        lines.append(f"forgetting ({name}): spatial accuracy after each stage {steps}")
+    notes = [
+        f"forgetting ({name}): spatial accuracy after each stage " + " → ".join(f"{a:.1f}" for a in acc)
+        for name, acc in forgetting.items()
+    ]
+    lines += ["", *notes]
     print("\n".join(lines))
     (out / "table.md").write_text("\n".join(lines) + "\n")
     (out / "table.json").write_text(json.dumps({"rows": rows, "forgetting": forgetting}, indent=2))
+    table_png([[r[c] for c in columns] for r in rows], columns, out / "table.png", "\n".join(notes) or None)
     return rows
 
 

@@ -15,17 +15,13 @@ with a '≥' threshold, by EZ-VSL (Mo & Morgado, "Localizing Visual Sounds the E
 
 `evaluate_localization` runs it on a dataset root; predictions travel as P.npz (`save_predictions`,
 `load_predictions`: one float (H, W) map per sample id); `baseline_predictions` gives the centre-prior and
-random baselines; `cmd_eval_localization` is the `avssl eval localization` command (writes M.json).
+random baselines (the `avssl eval localization` command is in avssl/cli/benchmarks.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -316,36 +312,3 @@ def evaluate_localization(
         "unused_predictions": sum(1 for key in predictions if key not in known),
         "skipped_items": list(index.problems),
     }
-
-
-def cmd_eval_localization(args: argparse.Namespace) -> int:
-    """`avssl eval localization`: score P.npz (--predictions) or a baseline (--baseline centre|random).
-
-    args: benchmark, data, predictions (path or None), baseline (None|"centre"|"random"), threshold_rule,
-    out (a .json file, or a directory that gets M.json), seed; optional allow_missing. Prints M.json.
-    """
-    if (args.predictions is None) == (args.baseline is None):
-        print(
-            "avssl eval localization: error: give exactly one of --predictions or --baseline", file=sys.stderr
-        )
-        return 2
-    if args.predictions is not None:
-        predictions = load_predictions(args.predictions)
-    else:
-        ids = [item.id for item in _index(args.benchmark, args.data).items]
-        predictions = baseline_predictions(args.baseline, ids, seed=getattr(args, "seed", 0) or 0)
-    metrics = evaluate_localization(
-        args.benchmark,
-        args.data,
-        predictions,
-        args.threshold_rule,
-        allow_missing=bool(getattr(args, "allow_missing", False)),
-    )
-    metrics["predictions"] = str(args.predictions) if args.predictions is not None else None
-    metrics["baseline"] = args.baseline
-    out = Path(args.out)
-    path = out if out.suffix == ".json" else out / "M.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2) + "\n")
-    print(json.dumps(metrics, indent=2))
-    return 0

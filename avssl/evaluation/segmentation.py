@@ -12,12 +12,8 @@ Gaussian exp(−r²/2σ²), σ = size/4: binarised at 0.5 it is the central disc
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -137,29 +133,3 @@ def evaluate_segmentation(
         probs.append(fit_to(prob, gt.shape[-2:]))
         masks.append(gt)
     return score_videos(probs, masks, f_mode, batch_size)
-
-
-def cmd_eval_segmentation(args: argparse.Namespace) -> int:
-    """`avssl eval segmentation`: score P.npz (`--predictions`) or a baseline (`--baseline`); write M.json.
-
-    args: benchmark, data, predictions (or None), baseline (or None), f_mode, batch_size, out (a .json
-    path or a folder that gets M.json). Prints M.json."""
-    if (args.predictions is None) == (args.baseline is None):
-        print(
-            "avssl eval segmentation: error: give one of --run, --predictions or --baseline", file=sys.stderr
-        )
-        return 2
-    if args.batch_size < 1:
-        print("avssl eval segmentation: error: --batch-size must be ≥ 1", file=sys.stderr)
-        return 2
-    if args.predictions is not None:
-        predictions = load_predictions(args.predictions)
-    else:
-        predictions = baseline_predictions(args.baseline, benchmark_test_items(args.benchmark, args.data))
-    metrics = evaluate_segmentation(args.benchmark, args.data, predictions, args.f_mode, args.batch_size)
-    out = Path(args.out)
-    path = out if out.suffix == ".json" else out / "M.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2) + "\n")
-    print(json.dumps(metrics))
-    return 0

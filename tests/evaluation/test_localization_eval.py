@@ -1,8 +1,8 @@
-"""Localization evaluation end to end on synthetic Flickr-SoundNet / VGG-SS layouts, P.npz I/O and the CLI."""
+"""Localization evaluation end to end on synthetic Flickr-SoundNet / VGG-SS layouts and P.npz I/O (the
+command itself: tests/cli/test_benchmarks.py)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -13,7 +13,6 @@ from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
 from avssl.evaluation.localization import (
     PredictionError,
     baseline_predictions,
-    cmd_eval_localization,
     evaluate_localization,
     flickr_gt_map,
     load_predictions,
@@ -43,11 +42,6 @@ def drawn_boxes(boxes, size=256):
     for x0, y0, x1, y1 in boxes:
         canvas[int(y0) : int(y1), int(x0) : int(x1)] += 1
     return canvas
-
-
-def args(**kw):
-    base = {"benchmark": "flickr", "predictions": None, "baseline": None, "threshold_rule": "gt", "seed": 0}
-    return argparse.Namespace(**{**base, **kw})
 
 
 def test_ground_truth_boxes_score_100(flickr):
@@ -139,33 +133,3 @@ def test_unreadable_prediction_files(tmp_path):
     text.write_text("not an archive")
     with pytest.raises(PredictionError, match=str(text)):
         load_predictions(text)
-
-
-# ------------------------------------------------------------------------------------------- CLI
-
-
-def test_cli_writes_and_prints_m_json(flickr, tmp_path, capsys):
-    root, gt = flickr
-    path = tmp_path / "P.npz"
-    save_predictions(path, {i: drawn_boxes(it["boxes_256"]) for i, it in gt.items()})
-    assert cmd_eval_localization(args(data=str(root), predictions=str(path), out=str(tmp_path / "run"))) == 0
-    written = json.loads((tmp_path / "run" / "M.json").read_text())
-    assert json.loads(capsys.readouterr().out) == written
-    assert written["cIoU"] == 100.0 and written["predictions"] == str(path) and written["baseline"] is None
-
-    out = tmp_path / "centre.json"
-    assert (
-        cmd_eval_localization(args(data=str(root), baseline="centre", out=str(out), threshold_rule="ge")) == 0
-    )
-    centre = json.loads(out.read_text())
-    assert centre["baseline"] == "centre" and centre["rule"] == "ge" and centre["cIoU"] < written["cIoU"]
-    capsys.readouterr()
-    assert cmd_eval_localization(args(data=str(root), baseline="random", out=str(tmp_path / "r.json"))) == 0
-
-
-def test_cli_needs_exactly_one_source(flickr, tmp_path, capsys):
-    root, _ = flickr
-    assert cmd_eval_localization(args(data=str(root), out=str(tmp_path))) == 2
-    both = args(data=str(root), out=str(tmp_path), predictions="P.npz", baseline="centre")
-    assert cmd_eval_localization(both) == 2
-    assert "exactly one" in capsys.readouterr().err

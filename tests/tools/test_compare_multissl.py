@@ -25,6 +25,7 @@ def test_compare_table_rows_columns_and_forgetting(tmp_path) -> None:
     table = json.loads((tmp_path / "table.json").read_text())
     assert {k: len(v) for k, v in table["forgetting"].items()} == {"incremental": 3, "incremental + memory 4": 3}
     assert "forgetting (incremental + memory 4)" in (tmp_path / "table.md").read_text()
+    assert (tmp_path / "table.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     memory = tmp_path / "incremental_memory" / "stages" / "02_gap" / "replay_memory.safetensors"
     assert memory.is_file() and not (tmp_path / "incremental" / "stages" / "02_gap" / memory.name).exists()
     stamp = (tmp_path / "joint" / "model" / "model.safetensors").stat().st_mtime_ns

@@ -1,0 +1,135 @@
+"""`avssl embed` and `avssl eval retrieval | probe | localization | segmentation`: the field's protocols.
+
+The metrics are pure functions in avssl.evaluation; this module reads the command line, gets embeddings or
+predictions (from a run, a file or a baseline), calls them and writes M.json / the npz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+
+from avssl.cli import benchmarks
+from avssl.cli.common import add_command, write_json
+
+
+def _embeddings(args: argparse.Namespace, split: str | None) -> dict:
+    """Embeddings from --embeddings E.npz, or computed from --run with --data/--layout (or files)."""
+    import numpy as np
+
+    if getattr(args, "embeddings", None):
+        with np.load(args.embeddings) as data:
+            return {k: data[k] for k in data.files}
+    if not args.run:
+        raise FileNotFoundError("give --run RUN (with --data/--layout or files) or --embeddings E.npz")
+    from avssl.evaluation.embed import compute_embeddings, dataset_for_run, eval_data_config, files_dataset
+    from avssl.inference.load import load_run
+
+    task, config = load_run(args.run)
+    if getattr(args, "files", None):
+        dataset = files_dataset(args.files, eval_data_config(config, None, None, None))
+    else:
+        dataset = dataset_for_run(config, args.data, args.layout, split)
+    return compute_embeddings(task, dataset, args.batch_size, args.workers)
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    emb = _embeddings(args, args.split)
+    np.savez(args.out, **emb)
+    shapes = f"video {emb['video'].shape}, audio {emb['audio'].shape}"
+    print(f"wrote {len(emb['ids'])} embeddings ({shapes}) to {args.out}")
+    return 0
+
+
+def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    import torch
+
+    from avssl.evaluation.retrieval import retrieval_metrics
+
+    emb = _embeddings(args, args.split)
+    metrics = retrieval_metrics(torch.from_numpy(emb["video"]), torch.from_numpy(emb["audio"]), args.chunk)
+    write_json(args.out, metrics)
+    print(json.dumps(metrics))
+    return 0
+
+
+def _cmd_eval_probe(args: argparse.Namespace) -> int:
+    import torch
+
+    from avssl.evaluation.probe import probe_metrics
+
+    train, test = _embeddings(args, args.train_split), _embeddings(args, args.test_split)
+    if (train["labels"] < 0).any() or (test["labels"] < 0).any():
+        raise FileNotFoundError("the probe needs labelled items (the dataset has no labels)")
+    features = "video" if args.modality == "video" else "audio"
+    num_classes = int(max(train["labels"].max(), test["labels"].max())) + 1
+    metrics = probe_metrics(
+        torch.from_numpy(train[features]),
+        torch.from_numpy(train["labels"]),
+        torch.from_numpy(test[features]),
+        torch.from_numpy(test["labels"]),
+        num_classes,
+    )
+    metrics["modality"] = features
+    write_json(args.out, metrics)
+    print(json.dumps(metrics))
+    return 0
+
+
+def _add_source_args(parser: argparse.ArgumentParser, files: bool = False, split: bool = True) -> None:
+    parser.add_argument("--run", help="a training run directory")
+    parser.add_argument("--data", help="dataset root (default: the run's data.root)")
+    parser.add_argument("--layout", help="dataset layout (default: the run's data.layout)")
+    if split:
+        parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    if files:
+        parser.add_argument("files", nargs="*", help="video files instead of a dataset")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+
+
+def add_embed(sub: argparse._SubParsersAction) -> None:
+    embed = add_command(sub, "embed", "write video/audio embeddings of a dataset or of files (npz)")
+    _add_source_args(embed, files=True)
+    embed.add_argument("--out", required=True)
+    embed.set_defaults(func=_cmd_embed)
+
+
+def _add_retrieval(evals: argparse._SubParsersAction) -> None:
+    retrieval = add_command(evals, "retrieval", "audio<->video retrieval: R@1/5/10, MedR, MeanR")
+    _add_source_args(retrieval)
+    retrieval.add_argument("--embeddings", help="an npz from `avssl embed` instead of --run")
+    retrieval.add_argument("--chunk", type=int, default=2048, help="block size (memory ~ chunk^2)")
+    retrieval.add_argument("--out", required=True)
+    retrieval.set_defaults(func=_cmd_eval_retrieval)
+
+
+def _add_probe(evals: argparse._SubParsersAction) -> None:
+    probe = add_command(evals, "probe", "kNN (k=20, cosine, weighted) and linear probe: top-1/top-5")
+    _add_source_args(probe, split=False)
+    probe.add_argument("--train-split", default="train")
+    probe.add_argument("--test-split", default="test")
+    probe.add_argument("--modality", choices=["video", "audio"], default="video")
+    probe.add_argument("--out", required=True)
+    probe.set_defaults(func=_cmd_eval_probe)
+
+
+PROTOCOLS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
+    "retrieval": _add_retrieval,
+    "probe": _add_probe,
+    "localization": benchmarks.add_localization,
+    "segmentation": benchmarks.add_segmentation,
+}
+
+
+def add_eval(sub: argparse._SubParsersAction) -> None:
+    evaluate = add_command(sub, "eval", "evaluate with the field's protocols")
+    evals = evaluate.add_subparsers(dest="protocol", required=True)
+    for add in PROTOCOLS.values():
+        add(evals)
+
+
+COMMANDS = {"embed": add_embed, "eval": add_eval}

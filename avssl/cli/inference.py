@@ -1,0 +1,66 @@
+"""`avssl localize | segment`: a trained run applied to a user's own videos."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from avssl.cli.common import add_command, load_task_with
+from avssl.data.decoding import MediaError
+
+
+def _cmd_localize(args: argparse.Namespace) -> int:
+    from avssl.inference.localize import LocalizeOptions, localize_video
+
+    task, config = load_task_with(args.run, "localize")
+    options = LocalizeOptions(window_s=args.window_s, stride_s=args.stride_s, overlay=not args.no_overlay)
+    failed = 0
+    for video in args.videos:
+        try:
+            out = localize_video(task, config, video, args.out, options)
+            print(f"{video}: {out}/heatmaps.npz, peaks.json" + ("" if args.no_overlay else ", overlay.mp4"))
+        except MediaError as err:
+            print(f"avssl localize: error: {err}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _cmd_segment(args: argparse.Namespace) -> int:
+    from avssl.inference.segment import SegmentOptions, segment_video
+
+    task, config = load_task_with(args.run, "segment")
+    options = SegmentOptions(overlay=not args.no_overlay)
+    failed = 0
+    for video in args.videos:
+        try:
+            out = segment_video(task, config, video, args.out, options)
+            print(f"{video}: {out}/masks.npz, frames.json" + ("" if args.no_overlay else ", overlay.mp4"))
+        except MediaError as err:
+            print(f"avssl segment: error: {err}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def add_segment(sub: argparse._SubParsersAction) -> None:
+    segment = add_command(
+        sub, "segment", "masks of the sounding objects, overlay video and areas of your videos"
+    )
+    segment.add_argument("videos", nargs="+")
+    segment.add_argument("--run", required=True, help="a trained avs run directory")
+    segment.add_argument("--out", required=True)
+    segment.add_argument("--no-overlay", action="store_true", help="skip rendering overlay.mp4")
+    segment.set_defaults(func=_cmd_segment)
+
+
+def add_localize(sub: argparse._SubParsersAction) -> None:
+    localize = add_command(sub, "localize", "sound-source heatmaps, overlay video and peaks of your videos")
+    localize.add_argument("videos", nargs="+")
+    localize.add_argument("--run", required=True, help="a trained localization run directory")
+    localize.add_argument("--out", required=True)
+    localize.add_argument("--window-s", type=float, default=1.0)
+    localize.add_argument("--stride-s", type=float, default=0.5)
+    localize.add_argument("--no-overlay", action="store_true", help="skip rendering overlay.mp4")
+    localize.set_defaults(func=_cmd_localize)
+
+
+COMMANDS = {"segment": add_segment, "localize": add_localize}

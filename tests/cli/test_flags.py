@@ -1,0 +1,90 @@
+"""Every command, flag, positional, choice, default and help text of `avssl` is as recorded in
+flags_baseline.json (written from the single-file CLI before it became a package), apart from the intended
+additions listed here."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from avssl.cli import build_parser
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests are imported with importlib (pyproject addopts)
+from flag_tree import BASELINE, flag_tree  # noqa: E402
+
+DEBUG = {
+    "action": "_StoreTrueAction",
+    "choices": None,
+    "default": "==SUPPRESS==",
+    "dest": "debug",
+    "help": "show tracebacks instead of one-line errors",
+    "metavar": None,
+    "nargs": 0,
+    "required": False,
+    "type": None,
+}
+VERSION = {
+    "action": "_VersionAction",
+    "choices": None,
+    "default": "==SUPPRESS==",
+    "dest": "version",
+    "help": "show program's version number and exit",
+    "metavar": None,
+    "nargs": 0,
+    "required": False,
+    "type": None,
+}
+PLOT_HELP = "loss, lr and evaluation curves of training runs (one PNG)"
+
+
+def expected_tree() -> dict:
+    """The baseline plus the intended additions: `--version` on top, `--debug` after every sub-command,
+    and the `plot` command (checked on its own below)."""
+    tree = copy.deepcopy(json.loads(BASELINE.read_text()))
+    tree[""]["options"]["--version"] = VERSION
+    tree[""]["subcommands"]["plot"] = PLOT_HELP
+    tree[""]["subcommand_order"].append("plot")
+    for path, node in tree.items():
+        if path:
+            node["options"]["--debug"] = DEBUG
+    return tree
+
+
+def test_flags_match_the_baseline_plus_intended_additions():
+    tree = flag_tree(build_parser())
+    plot = tree.pop("plot")
+    expected = expected_tree()
+    assert sorted(tree) == sorted(expected)
+    for path in expected:
+        assert tree[path] == expected[path], f"`avssl {path}` differs from the baseline"
+    assert sorted(plot["options"]) == ["--debug", "--help", "--out", "-h"]
+    assert plot["options"]["--out"]["default"] == "curves.png"
+    assert plot["positionals"]["runs"]["nargs"] == "+"
+
+
+def test_baseline_is_not_trivially_small():
+    baseline = json.loads(BASELINE.read_text())
+    assert len(baseline) == 15 and len(baseline["eval localization"]["options"]) == 12
+    assert baseline["synth"]["options"]["--layout"]["choices"]
+
+
+def test_version_and_debug_after_the_subcommand(capsys, tmp_path):
+    from avssl.cli import main
+    from avssl.data.decoding import MediaError
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("avssl ") and out.split()[1][0].isdigit()
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not media")
+    with pytest.raises(MediaError):
+        main(["decode", str(bad), "--debug"])
+    with pytest.raises(MediaError):
+        main(["--debug", "decode", str(bad)])  # a sub-command without --debug keeps the top-level one
+    assert main(["decode", str(bad)]) == 2
