@@ -50,7 +50,10 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
     from avssl.evaluation.retrieval import retrieval_metrics
 
     emb = _embeddings(args, args.split)
-    metrics = retrieval_metrics(torch.from_numpy(emb["video"]), torch.from_numpy(emb["audio"]), args.chunk)
+    source = args.embeddings or args.run or "embeddings"
+    metrics = retrieval_metrics(
+        torch.from_numpy(emb["video"]), torch.from_numpy(emb["audio"]), args.chunk, source=source
+    )
     write_json(args.out, metrics)
     print(json.dumps(metrics))
     return 0

@@ -22,7 +22,10 @@ class VideoEncoding:
     """How to encode a video file.
 
     `gop` is the keyframe interval in frames (YouTube-sourced datasets have long GOPs, ~250);
-    `bframes` the maximum number of consecutive B-frames; `audio_rate` the AAC sample rate.
+    `bframes` the maximum number of consecutive B-frames; `audio_rate` the audio sample rate;
+    `audio_options` / `muxer_options` are FFmpeg options as (name, value) pairs, e.g.
+    (("strict", "experimental"),) for FFmpeg's native vorbis encoder, (("avoid_negative_ts", "disabled"),)
+    to keep every stream's timestamps as encoded (no shift of the whole file for an audio encoder delay).
     """
 
     codec: str = "libx264"
@@ -34,6 +37,8 @@ class VideoEncoding:
     audio_rate: int = 48000
     audio_bitrate: int = 128000
     faststart: bool = False
+    audio_options: tuple[tuple[str, str], ...] = ()
+    muxer_options: tuple[tuple[str, str], ...] = ()
 
 
 def write_video(
@@ -53,6 +58,7 @@ def write_video(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     options = {"movflags": "+faststart"} if encoding.faststart else {}
+    options.update(dict(encoding.muxer_options))
     with av.open(str(path), mode="w", options=options) as container:
         vstream = None
         times = iter(frame_times) if frame_times is not None else None
@@ -63,7 +69,9 @@ def write_video(
             if audio.ndim == 1:
                 audio = audio[None]
             layout = "mono" if audio.shape[0] == 1 else "stereo"
-            astream = container.add_stream(encoding.audio_codec, rate=encoding.audio_rate, layout=layout)
+            astream = container.add_stream(
+                encoding.audio_codec, rate=encoding.audio_rate, layout=layout, options=dict(encoding.audio_options)
+            )
             astream.bit_rate = encoding.audio_bitrate
         for index, frame in enumerate(frames):
             frame = np.ascontiguousarray(frame, dtype=np.uint8)

@@ -111,3 +111,37 @@ def test_class_retrieval_matches_naive_walk(seed):
     # a constant embedding never scores a hit at rank 1 unless every gallery item is of the query's class
     const = class_retrieval_ranks(torch.ones(3, 6), torch.tensor([0, 1, 2]), torch.ones(40, 6), gl)
     assert const.tolist() == [40, 40, 41 if not (gl == 2).any() else 40]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("side", ["video", "audio"])
+def test_non_finite_embeddings_are_refused_not_scored(bad, side):
+    """A NaN compares false with everything: unguarded, NaN queries get rank 0, i.e. R@1 = 100."""
+    from avssl.evaluation.predictions import PredictionError
+    from avssl.evaluation.retrieval import class_retrieval_ranks, retrieval_ranks_both
+
+    g = torch.Generator().manual_seed(4)
+    video, audio = torch.randn(12, 5, generator=g), torch.randn(12, 5, generator=g)
+    (video if side == "video" else audio)[7, 2] = bad
+    with pytest.raises(PredictionError, match=r"run_x/emb\.npz.*1 of 12 " + side + r".*non-finite.*row 7"):
+        retrieval_metrics(video, audio, source="run_x/emb.npz")
+    for call in (
+        lambda: retrieval_ranks(video, audio),
+        lambda: retrieval_ranks_both(video, audio, 5),
+        lambda: class_retrieval_ranks(video, torch.zeros(12), audio, torch.zeros(12)),
+    ):
+        with pytest.raises(PredictionError, match="non-finite"):
+            call()
+
+
+def test_cli_eval_retrieval_names_the_file_of_nan_embeddings(tmp_path, capsys):
+    from avssl.cli import main
+
+    emb = tmp_path / "emb.npz"
+    video = np.full((6, 4), np.nan, np.float32)
+    np.savez(emb, video=video, audio=np.ones((6, 4), np.float32), ids=np.arange(6).astype(str))
+    out = tmp_path / "M.json"
+    assert main(["eval", "retrieval", "--embeddings", str(emb), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(emb) in err[0] and "6 of 6 video embeddings" in err[0]
+    assert not out.exists()

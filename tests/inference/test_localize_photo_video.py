@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import sklearn  # installed with librosa, a dependency: its bundled photos are real JPEGs
+import sklearn  # in the dev extra (librosa needs it too): its bundled photos are real JPEGs
 from PIL import Image
 
 from avssl.cli import main as cli

@@ -3,7 +3,7 @@
 Layout::
 
     root/
-      any/sub/dir/clip_a.mp4     (.mp4 .mkv .webm .mov .avi .m4v)
+      any/sub/dir/clip_a.mp4     (.mp4 .mkv .webm .mov .avi .m4v .ts .m2ts .mts)
       any/sub/dir/clip_a.wav     optional audio sidecar with the same stem: read instead of the
                                  container's audio (exact and much cheaper than AAC)
       labels.csv                 optional: `path,label` (path relative to root, with or without suffix)
@@ -20,7 +20,7 @@ from pathlib import Path
 from avssl.data.annotations import AnnotationError
 from avssl.data.datasets.base import ClipItem
 
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".ts", ".m2ts", ".mts")
 
 
 def find_videos(root: Path) -> list[Path]:

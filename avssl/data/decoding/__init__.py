@@ -17,6 +17,13 @@ non-reference frames long before the window (their pixels are never used), conve
 frames to RGB with in-decoder scaling. Audio is read from a wav sidecar when one is given (exact seek,
 ~30x cheaper than AAC), else from the container with a second, earlier seek (the first AAC frame after
 a seek decodes wrong, so it is never used).
+
+Containers: whatever FFmpeg reads, tested on mp4, mov, mkv, webm, AVI and MPEG-TS. AVI has no timestamps
+(frame and block counts) and refuses a seek before its first index entry: such a seek falls back to the
+stream's start, as does any seek a container refuses. MPEG-TS/PS run on a clock that starts anywhere: their
+time 0 is the first video frame. MP3 in AVI starts with the encoder + decoder delay (1105 samples) that AVI
+cannot record: it is skipped. Every FFmpeg / PyAV error (av.error.*, OSError from a demuxer) is a
+`MediaError` naming the file, which training datasets count as a bad item.
 """
 
 from avssl.data.decoding.audio import read_audio

@@ -18,12 +18,19 @@ from avssl.data.decoding.common import (
     Source,
     _check_file,
     _declared_end,
+    _media_errors,
     _open,
-    _reason,
     _seek,
+    _stream_start,
+    media_origin,
 )
 
 _AUDIO_PREROLL_S = 0.2
+# MP3 in AVI: the stream starts with LAME's encoder delay (576 samples) and the Layer III synthesis
+# filterbank's decoder delay (528 + 1) — 1105 samples before the first real one (the LAME technical FAQ;
+# FFmpeg's mp3 demuxer skips the same count when an .mp3 file's LAME tag records it). AVI has no field
+# for it (no edit list, no codec delay), so every player hears the audio ~23 ms late; we skip it.
+_MP3_DELAY_SAMPLES = 576 + 529
 # Extra samples on each side of the window for the resampling filter's support.
 _RESAMPLE_MARGIN_S = 0.02
 
@@ -48,7 +55,7 @@ def read_audio_array(path: Source, start_s, duration_s, sample_rate, channels) -
         raise MediaError(path, f"window duration must be positive, got {duration_s}")
     if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
         return _soundfile_audio(path, start_s, duration_s, sample_rate, channels)
-    with _open(path) as container:
+    with _open(path) as container, _media_errors(path, "audio decoding"):
         if not container.streams.audio:
             raise MediaError(path, "has no audio stream")
         return container_audio(container, path, start_s, duration_s, sample_rate, channels)
@@ -82,6 +89,14 @@ def _soundfile_audio(path: Path, start_s, duration_s, sample_rate, channels) -> 
     return _finish_audio(data, rate, first, total, (start_s, duration_s), (sample_rate, channels))
 
 
+def _codec_delay(container, stream) -> int:
+    """Samples at the start of the decoded stream that precede its first real sample and that the
+    container does not mark (mp4 edit lists, Matroska / Ogg codec delay are applied by FFmpeg itself)."""
+    if container.format.name == "avi" and stream.codec_context.name in ("mp3", "mp3float"):
+        return _MP3_DELAY_SAMPLES
+    return 0
+
+
 def container_audio(
     container, path: Path, start_s, duration_s, sample_rate, channels
 ) -> tuple[np.ndarray, int]:
@@ -89,26 +104,27 @@ def container_audio(
     rate = stream.codec_context.sample_rate or stream.rate
     if not rate:
         raise MediaError(path, "audio stream has no sample rate")
-    first, stop = _window_bounds(start_s, duration_s, rate)
-    stream_start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-    seek_s = start_s - _AUDIO_PREROLL_S
+    origin = media_origin(container)
+    start_abs = start_s + origin  # container time of the window's first sample
+    first, stop = _window_bounds(start_abs, duration_s, rate)
+    stream_start = _stream_start(stream)
+    delay = _codec_delay(container, stream)
+    seek_s = start_abs - _AUDIO_PREROLL_S - delay / rate
     for _attempt in range(4):
-        _seek(container, stream, seek_s - stream_start)
-        try:
-            pieces, begin, ended = _decode_audio(container, stream, first, stop, rate)
-        except av.error.FFmpegError as err:
-            raise MediaError(path, f"audio decoding failed ({_reason(err)})") from None
+        _seek(container, stream, seek_s, path)
+        with _media_errors(path, "audio decoding"):
+            pieces, begin, ended = _decode_audio(container, stream, (stop, rate), delay)
         # The first decoded frame after a seek is unreliable (AAC warm-up): it must lie before the window.
         if begin is None or begin + (pieces[0].shape[1] if pieces else 0) <= first or seek_s <= stream_start:
             break
         seek_s -= 1.0 + 2.0 * _attempt
     if begin is None:
         end = _declared_end(container, stream)
-        if end is not None and start_s < end:
+        if end is not None and start_abs < end:
             raise MediaError(
                 path,
                 f"no audio decodes at {start_s:.2f} s although the file declares "
-                f"{end:.2f} s (truncated or corrupt)",
+                f"{end - origin:.2f} s (truncated or corrupt)",
             )
         raise MediaError(path, f"window starts at {start_s:.3f} s, after the end of the audio")
     data = np.concatenate(pieces, axis=1)
@@ -121,21 +137,22 @@ def container_audio(
     total = end_sample if ended else stop
     if ended and first >= total:
         raise MediaError(
-            path, f"window starts at {start_s:.3f} s, after the end of the audio ({total / rate:.3f} s)"
+            path,
+            f"window starts at {start_s:.3f} s, after the end of the audio ({total / rate - origin:.3f} s)",
         )
-    return _finish_audio(data, rate, first, total, (start_s, duration_s), (sample_rate, channels))
+    return _finish_audio(data, rate, first, total, (start_abs, duration_s), (sample_rate, channels))
 
 
-def _decode_audio(container, stream, first: int, stop: int, rate: int):
-    """Decoded native-rate float32 pieces (C, n) from the seek point until `stop`; the run's first sample
-    index; and whether the stream ended before `stop`."""
+def _decode_audio(container, stream, end: tuple[int, int], delay: int):
+    """Decoded native-rate float32 pieces (C, n) from the seek point until sample `stop`, end = (stop,
+    rate); the run's first sample index (in samples of container time, `delay` samples earlier than the
+    decoder's timestamps say); and whether the stream ended before `stop`."""
+    stop, rate = end
     pieces: list[np.ndarray] = []
     begin = None
     position = None
-    for frame in container.decode(stream):
-        if frame.pts is None:
-            continue
-        frame_start = round(frame.time * rate)
+    for frame in _decoded_frames(container, stream):
+        frame_start = round(frame.time * rate) - delay
         array = _frame_to_float(frame)
         if begin is None:
             begin = position = frame_start
@@ -150,6 +167,24 @@ def _decode_audio(container, stream, first: int, stop: int, rate: int):
         if position >= stop:
             return pieces, begin, False
     return pieces, begin, True
+
+
+def _decoded_frames(container, stream):
+    """Audio frames with a timestamp from the seek point on. Packets that do not decode before the first
+    frame that does are skipped: in a stream without an index (MPEG-PS/TS) a seek can land inside a
+    frame, whose tail is invalid data; a decoding error after that is a real one."""
+    started = False
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            if started:
+                raise
+            continue
+        for frame in frames:
+            started = True
+            if frame.pts is not None:
+                yield frame
 
 
 def _frame_to_float(frame) -> np.ndarray:

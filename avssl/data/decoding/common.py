@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +15,9 @@ import numpy as np
 import torch
 
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
+# MPEG transport / program streams time their packets on a running 90 kHz system clock that starts anywhere
+# (1.4 s after FFmpeg's muxer, hours into a broadcast): their time 0 is the first video frame's time.
+_CLOCK_FORMATS = {"mpegts", "mpeg"}
 
 
 class MediaError(Exception):
@@ -107,12 +112,40 @@ def _check_file(path: Source) -> Path | MemoryFile:
 def _open(path: Path):
     try:
         return av.open(path if isinstance(path, MemoryFile) else str(path), metadata_errors="ignore")
-    except av.error.FFmpegError as err:
+    except (av.error.FFmpegError, OSError) as err:
         raise MediaError(path, f"not a readable media file ({_reason(err)})") from None
 
 
 def _reason(err: Exception) -> str:
     return getattr(err, "strerror", None) or str(err)
+
+
+@contextmanager
+def _media_errors(path: Source, what: str) -> Iterator[None]:
+    """Turn any FFmpeg / PyAV error (av.error.*, and the OSErrors a demuxer raises) into a MediaError
+    naming the file: `what` says what failed ("video decoding", "audio decoding", "probing")."""
+    try:
+        yield
+    except (av.error.FFmpegError, OSError) as err:
+        raise MediaError(path, f"{what} failed ({type(err).__name__}: {_reason(err)})") from None
+
+
+def media_origin(container) -> float:
+    """The container time (s) that is time 0 of the media: 0, except for MPEG-TS/PS (see _CLOCK_FORMATS),
+    where it is the first video frame's time (the first audio packet's when there is no video)."""
+    if container.format.name not in _CLOCK_FORMATS:
+        return 0.0
+    for stream in (*container.streams.video, *container.streams.audio):
+        if stream.start_time is not None and stream.time_base is not None:
+            return float(stream.start_time * stream.time_base)
+    return container.start_time / 1e6 if container.start_time is not None else 0.0
+
+
+def _stream_start(stream) -> float:
+    """The stream's first timestamp (s); 0 when the container does not say."""
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    return float(stream.start_time * stream.time_base)
 
 
 def _declared_end(container, stream) -> float | None:
@@ -129,8 +162,22 @@ def _frame_period(stream) -> float:
     return 1.0 / float(rate) if rate else 1 / 25
 
 
-def _seek(container, stream, time_s: float) -> None:
-    # No clamping at 0: a negative target reaches the AAC priming packet (pts < 0) that an mp4 edit list
-    # hides; seeking to 0 itself skips it and the first audio frame then decodes wrong.
-    offset = int(math.floor(time_s / stream.time_base)) + (stream.start_time or 0)
-    container.seek(offset, stream=stream, backward=True, any_frame=False)
+def _seek(container, stream, time_s: float, path: Source) -> None:
+    """Seek `stream` to the keyframe at or before container time `time_s`.
+
+    A target before the stream's first timestamp is first tried as it is: it reaches the AAC priming
+    packet (pts < 0) that an mp4 edit list hides, and seeking to the start itself would skip it (the
+    first audio frame then decodes wrong). A container that refuses a seek (AVI: FFmpeg's index seek fails
+    with EPERM before the first index entry; files without a usable index) is sought to the stream's first
+    timestamp instead: decoding forward from there reaches any window, only slower."""
+    try:
+        container.seek(
+            int(math.floor(time_s / stream.time_base)), stream=stream, backward=True, any_frame=False
+        )
+        return
+    except av.error.FFmpegError:
+        pass
+    try:
+        container.seek(stream.start_time or 0, stream=stream, backward=True, any_frame=False)
+    except av.error.FFmpegError as err:
+        raise MediaError(path, f"cannot seek in the file, not even to its start ({_reason(err)})") from None

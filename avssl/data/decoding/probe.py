@@ -15,7 +15,9 @@ from avssl.data.decoding.common import (
     _check_file,
     _declared_end,
     _frame_period,
+    _media_errors,
     _open,
+    media_origin,
 )
 
 
@@ -58,7 +60,7 @@ def probe(path: Source) -> dict:
             "sample_rate": info.samplerate,
             "channels": info.channels,
         }
-    with _open(path) as container:
+    with _open(path) as container, _media_errors(path, "probing"):
         out: dict = {"has_video": bool(container.streams.video), "has_audio": bool(container.streams.audio)}
         durations = []
         if container.streams.video:
@@ -70,5 +72,5 @@ def probe(path: Source) -> dict:
             out.update(sample_rate=a.codec_context.sample_rate, channels=a.codec_context.channels)
             durations.append(_declared_end(container, a))
         known = [d for d in durations if d is not None]
-        out["duration_s"] = max(known) if known else None
+        out["duration_s"] = max(known) - media_origin(container) if known else None
         return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
@@ -17,9 +16,11 @@ from avssl.data.decoding.common import (
     _check_file,
     _declared_end,
     _frame_period,
+    _media_errors,
     _open,
-    _reason,
     _seek,
+    _stream_start,
+    media_origin,
     output_size,
     target_times,
 )
@@ -54,7 +55,7 @@ def read_clip(
     if duration_s <= 0:
         raise MediaError(path, f"window duration must be positive, got {duration_s}")
     clip = Clip(path=str(path), start_s=float(start_s), duration_s=float(duration_s))
-    with _open(path) as container:
+    with _open(path) as container, _media_errors(path, "decoding"):
         if with_video:
             _read_video_into(clip, container, path, (fps, video_offset_s), size, threads)
         if sample_rate is not None and audio_path is None:
@@ -82,11 +83,14 @@ def _read_video_into(
         raise MediaError(path, "has no video stream")
     stream = container.streams.video[0]
     fps, offset = timing
-    targets = target_times(clip.start_s + offset, clip.duration_s, fps)
+    # targets, PTS and the declared end are container times
+    origin = media_origin(container) + _avi_reorder_delay(container, stream)
+    targets = target_times(clip.start_s + offset, clip.duration_s, fps) + origin
     end = _declared_end(container, stream)
     if end is not None and targets[0] >= end:
         raise MediaError(
-            path, f"window starts at {targets[0]:.3f} s, after the end of the video ({end:.3f} s)"
+            path,
+            f"window starts at {targets[0] - origin:.3f} s, after the end of the video ({end - origin:.3f} s)",
         )
     if threads > 1:
         stream.thread_type = "AUTO"
@@ -94,21 +98,34 @@ def _read_video_into(
     stream.thread_count = threads
     chosen = _pick_frames(container, stream, path, targets)
     if not chosen:
-        declared = f" although the file declares {end:.2f} s (truncated or corrupt)" if end else ""
-        raise MediaError(path, f"no video frame decodes at {targets[0]:.2f} s{declared}")
+        declared = f" although the file declares {end - origin:.2f} s (truncated or corrupt)" if end else ""
+        raise MediaError(path, f"no video frame decodes at {targets[0] - origin:.2f} s{declared}")
     frames, times = _convert(chosen, size)
     last_time = float(times[-1])
     period = _frame_period(stream)
     valid = int(np.sum(targets < last_time + period - 1e-9))
     if end is not None and valid < len(targets) and last_time + period < min(targets[-1], end) - 2 * period:
         raise MediaError(
-            path, f"truncated: the video declares {end:.2f} s but frames end at {last_time:.2f} s"
+            path,
+            f"truncated: the video declares {end - origin:.2f} s but frames end at {last_time - origin:.2f} s",
         )
     clip.frames = torch.from_numpy(frames)
-    clip.frame_times = torch.from_numpy(times)
+    clip.frame_times = torch.from_numpy(times - origin)
     clip.num_valid_frames = valid
     clip.padded = clip.padded or valid < len(targets) or targets[0] < float(times[0]) - period / 2
     clip.info["source_fps"] = 1.0 / period
+
+
+def _avi_reorder_delay(container, stream) -> float:
+    """Seconds by which FFmpeg times the frames of a B-frame video in AVI late. AVI stores frames in
+    decode order with no timestamps (a frame's DTS is its index); the decoder returns each frame paired with
+    a packet `reorder depth` frames later, so frame k comes out at (k + depth) / fps. Players undo it the
+    same way (mpv shifts genuine-AVI video back by the codec delay); other containers carry real PTS."""
+    if container.format.name != "avi":
+        return 0.0
+    ctx = stream.codec_context
+    depth = int(getattr(ctx, "reorder_depth", int(ctx.has_b_frames)))  # reorder_depth: PyAV >= 15
+    return depth * _frame_period(stream)
 
 
 def _pick_frames(container, stream, path: Path, targets: np.ndarray) -> list:
@@ -118,17 +135,21 @@ def _pick_frames(container, stream, path: Path, targets: np.ndarray) -> list:
     # Frames this long before the window are never the nearest one: skip decoding their non-reference
     # frames (the decoder still decodes every reference frame, so later pictures stay exact).
     skip_before = first - max(1.0, 3 * period)
+    start = _stream_start(stream)
     seek_to = first - period
-    for _attempt in range(4):
-        _seek(container, stream, seek_to)
-        try:
+    for attempt in range(4):
+        at_start = seek_to <= start or attempt == 3
+        # a second before the first timestamp: a timestamp search (MPEG-TS) asked for the start itself
+        # can land on a later keyframe; a container that refuses the target is sought to its start
+        _seek(container, stream, start - 1.0 if at_start else seek_to, path)
+        with _media_errors(path, "video decoding"):
             chosen, first_time = _scan(container, stream, targets, skip_before)
-        except av.error.FFmpegError as err:
-            raise MediaError(path, f"video decoding failed ({_reason(err)})") from None
-        # With B-frames the demuxer can land after the asked time: seek again, earlier.
-        if first_time is None or first_time <= first - period / 2 or seek_to <= 0:
+        # With B-frames, or in a container without an index (MPEG-TS: a seek by timestamp search), the
+        # demuxer can land after the asked time or past the last keyframe: seek again, earlier, at last
+        # to the start of the stream (from there decoding forward reaches every frame).
+        if at_start or (first_time is not None and first_time <= first - period / 2):
             return chosen
-        seek_to = seek_to - 1.0 - (_attempt * 2.0)
+        seek_to = seek_to - 1.0 - (attempt * 2.0)
     return chosen
 
 
