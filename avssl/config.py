@@ -12,8 +12,9 @@ import copy
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -22,6 +23,40 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the key or file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Variants:
+    """Marks a section whose dataclass depends on one of its keys: a field typed
+    ``Annotated[Base, Variants("name", choose)]`` is read into ``choose(section["name"])`` (a subclass of
+    ``Base``), so the section holds only that variant's keys (encoder families: ``avssl.encoders``).
+
+    When the section leaves the key out, the default's value is used; the default patches the section only
+    when it is of the chosen class (switching variants starts from the new class's defaults).
+    """
+
+    key: str
+    choose: Callable[[Any], type]
+
+
+def _convert_variant(value: Any, tp: Any, key: str, base: Any) -> Any:
+    """`value` read into the class `Variants.choose` picks for it (see :class:`Variants`)."""
+    variants = next((m for m in get_args(tp)[1:] if isinstance(m, Variants)), None)
+    if variants is None:
+        return _convert(value, get_args(tp)[0], key, base)
+    if not isinstance(value, dict):
+        raise ConfigError(f"config key '{key}': expected a mapping, got {value!r}")
+    if variants.key in value:
+        choice = value[variants.key]
+    elif base is not None:
+        choice = getattr(base, variants.key)
+    else:
+        raise ConfigError(f"missing required config key(s): {key}.{variants.key}")
+    try:
+        cls = variants.choose(choice)
+    except ConfigError as err:
+        raise ConfigError(f"config key '{key}.{variants.key}': {err}") from None
+    return _build(cls, value, key, base if type(base) is cls else None)
 
 
 def _type_name(tp: Any) -> str:
@@ -35,6 +70,8 @@ def _convert(value: Any, tp: Any, key: str, base: Any = None) -> Any:
     origin = get_origin(tp)
     if tp is Any:
         return value
+    if origin is Annotated:
+        return _convert_variant(value, tp, key, base)
     if origin in (Union, types.UnionType):
         args = get_args(tp)
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
@@ -48,6 +85,8 @@ def _convert(value: Any, tp: Any, key: str, base: Any = None) -> Any:
                 return _convert(value, arg, key, base)
             except ConfigError as err:
                 errors.append(str(err))
+        if len(errors) == 1 and isinstance(value, dict):  # one section type: its own error names the key
+            raise ConfigError(errors[0])
         raise ConfigError(f"config key '{key}': {value!r} is not a valid {_type_name(tp)}")
     if origin is Literal:
         choices = get_args(tp)
@@ -127,7 +166,7 @@ def _field_default(f: dataclasses.Field, base: Any) -> Any:
 def _build(cls: type[T], data: dict, prefix: str = "", base: Any = None) -> T:
     """`cls` from `data`; a nested section given in part patches its default (the parent's default_factory
     or `base`), so `data.size: 64` keeps the recipe's own data transforms."""
-    hints = get_type_hints(cls)
+    hints = get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for name, value in data.items():
@@ -154,6 +193,43 @@ def _build(cls: type[T], data: dict, prefix: str = "", base: Any = None) -> T:
 def from_dict(cls: type[T], data: dict) -> T:
     """Build the dataclass `cls` from a plain dict, checking keys and types."""
     return _build(cls, data or {})
+
+
+def _variant_of(tp: Any) -> tuple[Any, Variants | None]:
+    """(the dataclass a field holds, its Variants marker or None), through ``X | None``."""
+    if get_origin(tp) in (Union, types.UnionType):
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        tp = inner[0] if len(inner) == 1 else tp
+    if get_origin(tp) is Annotated:
+        marker = next((m for m in get_args(tp)[1:] if isinstance(m, Variants)), None)
+        return get_args(tp)[0], marker
+    return tp, None
+
+
+def _without_other_variants_keys(cls: type, data: dict) -> dict:
+    """``data`` with the keys a variant section's chosen class does not have removed, recursively."""
+    hints = get_type_hints(cls, include_extras=True)
+    out = dict(data)
+    for name, value in data.items():
+        if name not in hints or not isinstance(value, dict):
+            continue
+        section, variants = _variant_of(hints[name])
+        if variants is not None and variants.key in value:
+            try:
+                section = variants.choose(value[variants.key])
+            except ConfigError:
+                continue  # from_dict reports the unknown name
+            known = {f.name for f in dataclasses.fields(section)}
+            value = {k: v for k, v in value.items() if k in known}
+        out[name] = _without_other_variants_keys(section, value) if dataclasses.is_dataclass(section) else value
+    return out
+
+
+def from_saved_dict(cls: type[T], data: dict) -> T:
+    """Like :func:`from_dict`, for a config a run directory saved: a variant section (see :class:`Variants`)
+    written before sections held only their variant's keys carries every variant's keys; those its variant
+    does not have are dropped (they never applied), anything else is checked as usual."""
+    return _build(cls, _without_other_variants_keys(cls, data or {}))
 
 
 def to_dict(config: Any) -> dict:

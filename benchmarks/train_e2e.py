@@ -45,7 +45,7 @@ import torch
 from avssl.data.datasets.base import collate
 from avssl.data.loader import DataConfig, build_dataset
 from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
-from avssl.encoders import EncoderConfig
+from avssl.encoders import encoder_config_class
 from avssl.tasks.av_contrastive import AVContrastive, AVContrastiveConfig
 from avssl.train.logging import read_metrics
 
@@ -100,7 +100,10 @@ def bench_model(model: Model, samples: list[dict], steps: int) -> dict:
     """Train steps on cached batches (no decoding): median step wall time and CPU per step."""
     torch.manual_seed(0)
     task = AVContrastive(
-        AVContrastiveConfig(visual=EncoderConfig(name=model.visual), audio=EncoderConfig(name=model.audio))
+        AVContrastiveConfig(
+            visual=encoder_config_class(model.visual)(name=model.visual),
+            audio=encoder_config_class(model.audio)(name=model.audio),
+        )
     )
     opt = torch.optim.AdamW(task.parameters(), lr=3e-4)
     batches = [collate(samples[i : i + BATCH]) for i in range(0, len(samples) - BATCH + 1, BATCH)]

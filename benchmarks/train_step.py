@@ -43,7 +43,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from avssl.data.datasets.base import collate
-from avssl.encoders import EncoderConfig
+from avssl.encoders import encoder_config_class
 from avssl.tasks.av_contrastive import AVContrastive, AVContrastiveConfig
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from avssl.train.logging import read_metrics
@@ -88,7 +88,10 @@ class RandomClips(Dataset):
 def make_task(cfg: Config) -> AVContrastive:
     torch.manual_seed(SEED)
     return AVContrastive(
-        AVContrastiveConfig(visual=EncoderConfig(name=cfg.visual), audio=EncoderConfig(name=cfg.audio))
+        AVContrastiveConfig(
+            visual=encoder_config_class(cfg.visual)(name=cfg.visual),
+            audio=encoder_config_class(cfg.audio)(name=cfg.audio),
+        )
     )
 
 

@@ -4,7 +4,7 @@ task, jointly, or incrementally (stage by stage with distillation from the previ
     accelerate launch recipes/binaural_multissl.py --config recipes/configs/binaural_multissl_joint.yaml \
         data.root=/data/FAIR-Play output_dir=runs/binaural_joint
 
-Configs: `binaural_multissl_single.yaml` (one pretext: `model.strategy.tasks=[sync]` picks it),
+Configs: `binaural_multissl_single.yaml` (one pretext: `model.strategy.pretexts=[sync]` picks it),
 `binaural_multissl_joint.yaml` (all three, weighted sum or `model.strategy.uncertainty=true`),
 `binaural_multissl_incremental.yaml` (`stages:` list; each stage in OUTPUT/stages/NN_name/, finished stages
 are skipped on rerun, the current one resumes). With `data.root` empty it writes a synthetic FAIR-Play-layout
@@ -78,9 +78,9 @@ def evaluate_run(run_dir: Path, cfg: BinauralMultiSSLRecipe) -> dict:
     from avssl.inference.load import load_run
 
     task, _ = load_run(run_dir)
-    names = _tasks_so_far(run_dir, cfg) if cfg.stages else task.tasks
+    names = _tasks_so_far(run_dir, cfg) if cfg.stages else task.active_pretexts
     test = eval_dataset(cfg.data, cfg.eval.split)
-    out: dict = {"tasks": task.tasks, "pretext": pretext_accuracy(task, test, names, cfg.eval.repeats, cfg.eval.seed)}
+    out: dict = {"pretexts": task.active_pretexts, "pretext": pretext_accuracy(task, test, names, cfg.eval.repeats, cfg.eval.seed)}
     if cfg.eval.probe and all(item.label is not None for item in test.items):
         train = eval_dataset(cfg.data, cfg.data.split)
         num_classes = 1 + max(i.label for i in train.items + test.items)
@@ -95,7 +95,7 @@ def _tasks_so_far(run_dir: Path, cfg: BinauralMultiSSLRecipe) -> list[str]:
 
     dirs = stage_dirs(cfg.output_dir, cfg.stages)
     upto = dirs.index(run_dir) + 1 if run_dir in dirs else len(dirs)
-    return list(dict.fromkeys(n for s in cfg.stages[:upto] for n in s.tasks))
+    return list(dict.fromkeys(n for s in cfg.stages[:upto] for n in s.pretexts))
 
 
 def main(argv: Sequence[str] | None = None) -> dict:

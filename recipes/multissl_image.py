@@ -115,7 +115,7 @@ def evaluate_run(run_dir: Path, cfg: ImageMultiSSLRecipe) -> dict:
 
     train_x, train_y = features(cfg.data.split)
     test_x, test_y = features(cfg.eval.split)
-    out = {"tasks": task.tasks, "probe": probe_metrics(train_x, train_y, test_x, test_y, int(train_y.max()) + 1)}
+    out = {"pretexts": task.active_pretexts, "probe": probe_metrics(train_x, train_y, test_x, test_y, int(train_y.max()) + 1)}
     # the pretext on held-out images: does one augmented view find the other view of the same image?
     out["views"] = rank_metrics(retrieval_ranks(*view_pairs(cfg.eval.split)))
     (run_dir / "eval.json").write_text(json.dumps(out, indent=2))

@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from avssl import distributed
-from avssl.losses import CrossModalInfoNCE, MemoryQueue, MoCoLoss, NTXent, ema_update, momentum_copy
+from avssl.losses import CrossModalInfoNCE, MoCoLoss, NTXent
+from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
 from avssl.testing import run_gloo_ranks
 
 WORLD = 2

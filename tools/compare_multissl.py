@@ -99,12 +99,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = []
     for task in PRETEXTS:
         evaluation = _run("binaural_multissl_single.yaml", out / f"single_{task}", data, args.steps,
-                          [f"model.strategy.tasks=[{task}]", *common])
+                          [f"model.strategy.pretexts=[{task}]", *common])
         rows.append(_row(f"single: {task}", next(iter(evaluation.values()))))
     evaluation = _run("binaural_multissl_joint.yaml", out / "joint", data, args.steps, common)
     rows.append(_row("joint (sum)", next(iter(evaluation.values()))))
     per_stage = args.steps // 3
-    stages = ", ".join(f"{{name: {t}, tasks: [{t}], max_steps: {per_stage}}}" for t in PRETEXTS)
+    stages = ", ".join(f"{{name: {t}, pretexts: [{t}], max_steps: {per_stage}}}" for t in PRETEXTS)
     incremental = {"incremental": (out / "incremental", [])}
     if args.replay_buffer > 0:
         incremental[f"incremental + memory {args.replay_buffer}"] = (

@@ -13,13 +13,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from avssl.data.datasets import LAYOUTS, load_index
+from avssl.data.datasets import INDEX_LOADERS, load_index
 from avssl.data.datasets.shards import write_shards
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--layout", required=True, choices=sorted(LAYOUTS))
+    parser.add_argument("--layout", required=True, choices=sorted(INDEX_LOADERS))
     parser.add_argument("--root", required=True)
     parser.add_argument("--split", default=None)
     parser.add_argument("--out", required=True)

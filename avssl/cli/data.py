@@ -84,7 +84,7 @@ def add_selfcheck(sub: argparse._SubParsersAction) -> None:
 
 
 def add_synth(sub: argparse._SubParsersAction) -> None:
-    from avssl.data.synthetic.layouts import LAYOUTS as SYNTH_LAYOUTS
+    from avssl.data.synthetic.layouts import SYNTH_LAYOUTS
 
     synth = add_command(sub, "synth", "write a synthetic dataset (real encoded media) in a benchmark layout")
     synth.add_argument("--layout", required=True, choices=SYNTH_LAYOUTS)
@@ -113,11 +113,11 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
 
 
 def add_check_data(sub: argparse._SubParsersAction) -> None:
-    from avssl.data.datasets import LAYOUTS
+    from avssl.data.datasets import INDEX_LOADERS
 
     check = add_command(sub, "check-data", "validate a dataset as downloaded; exit 0 only when clean")
     check.add_argument("root")
-    check.add_argument("--layout", required=True, choices=sorted(LAYOUTS))
+    check.add_argument("--layout", required=True, choices=sorted(INDEX_LOADERS))
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--min-duration", type=float, default=0.0, help="report clips shorter than this (s)")
     check.add_argument("--workers", type=int, default=2)

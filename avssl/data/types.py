@@ -1,22 +1,34 @@
-"""Batch keys and shapes (after `collate`; B = batch size). See docs/architecture.md.
+"""The batch contract (docs/architecture.md, "The batch"): the keys of a collated batch, their types and
+shapes.
 
-- `video`  float (B, C, T, H, W), normalised; a single frame is T = 1. (uint8 (T, 3, H, W) per sample
-  inside data code before the transform.)
-- `audio`  float (B, channels, samples) waveform at `sample_rate` (default 16 kHz); binaural keeps 2.
-- `motion` optional float (B, C, T, H, W).
-- `mask`   optional (B, T, H, W) in {0, 1}; `boxes` optional list of (N_i, 4) xyxy pixels of the frame.
-- `index`  (B,) long; `label` optional (B,) long; `meta` list of dicts (path, start_s, …).
-- `geometry` optional list (per sample) of the geometric ops applied, in order (for equivariance).
-- `bad_items`, `num_items`: the items a training loader skipped, and how many it produced.
+:class:`Batch` documents them as a TypedDict (B = batch size): what the data loaders produce and what a
+task's ``forward(batch)`` may read. Every key but ``video``/``audio``/``index``/``meta`` is optional (a
+source or a method may not have it). Per sample, inside data code before the transform, ``video`` is uint8
+(T, 3, H, W).
 """
 
-VIDEO = "video"
-AUDIO = "audio"
-MOTION = "motion"
-MASK = "mask"
-BOXES = "boxes"
-INDEX = "index"
-LABEL = "label"
-META = "meta"
-GEOMETRY = "geometry"
-SAMPLE_RATE = "sample_rate"
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from torch import Tensor
+
+from avssl.transforms.functional.geometry import GeometryRecord
+
+
+class Batch(TypedDict, total=False):
+    """A collated batch. Shapes after ``collate``."""
+
+    video: Tensor  # float (B, C, T, H, W), normalised; a single frame is T = 1
+    audio: Tensor  # float (B, channels, samples) waveform at the data's sample rate; binaural keeps 2
+    motion: Tensor  # float (B, C, T, H, W): frame differences or flow
+    mask: Tensor  # (B, T, H, W) in {0, 1}
+    boxes: list[Tensor]  # per sample (N_i, 4) xyxy, pixels of the returned frame
+    index: Tensor  # (B,) long: the items' positions in the dataset
+    label: Tensor  # (B,) long
+    meta: list[dict[str, Any]]  # per sample: path, start_s, … (anything not a tensor)
+    geometry: list[list[GeometryRecord]]  # per sample, the geometric ops applied in order (equivariance)
+    sample_rate: int  # the rate of `audio` (one value for the batch)
+    views: list[dict[str, Any]]  # multi-view methods: one batch-like dict per view, same time window
+    bad_items: list[Any]  # the items the training loader skipped or replaced (bad-item policy)
+    num_items: int  # how many items the loader asked for

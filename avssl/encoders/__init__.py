@@ -1,4 +1,4 @@
-"""The encoder registry: ``ENCODERS`` (name → builder) and ``build_encoder(cfg)``.
+"""The encoder registry: ``ENCODERS`` (name → (family config class, builder)) and ``build_encoder(cfg)``.
 
 Every encoder returns a feature map, never a pooled vector, and exposes ``out_dim`` (the map's channel
 dimension D), ``in_channels`` and ``input_kind``:
@@ -22,7 +22,11 @@ pvt_v2_b2 / pvt_v2_b5      image        (B, 3, H, W) | (B, 3, T, H, W)   (B, 512
 audio_small                waveform     (B, ch, S) (mixed to mono)       (B, 256, n_mels/s, frames/s)
 =========================  ===========  ===============================  =================================
 
-(sizes are ceilings; frames = 1 + S // hop.) ``weights`` in the config are loaded after building
+(sizes are ceilings; frames = 1 + S // hop.) Each family has its own config class holding only what
+applies to it (:mod:`avssl.encoders.config`: ``Visual2dConfig`` for resnet*/small*, ``Video3dConfig``,
+``AudioCNNConfig``, ``VGGishConfig``, ``BinauralConfig``, ``MotionConfig``, ``PVTConfig``); a task config
+types its encoder sections ``AnyEncoderConfig``, so YAML is read into the class the section's ``name``
+selects and a key of another family is an error naming it. ``weights`` in the config are loaded after building
 (:mod:`avssl.encoders.weights`). ``OPTIONAL_ENCODERS`` names the entries that need an optional package
 (building one without it raises ImportError saying what to install). Image encoders with a
 ``forward_features`` method (resnet*, small, pvt_v2_*) also give their 4 stage maps (multi-scale decoders).
@@ -33,12 +37,27 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from functools import partial
+from typing import Annotated, Any
 
 from torch import nn
 
+from avssl.config import ConfigError, Variants
 from avssl.encoders.audio import AudioResNetEncoder, LogMelFrontEnd
 from avssl.encoders.binaural import BinauralFrontEnd, BinauralResNetEncoder, SmallBinauralEncoder
-from avssl.encoders.config import AudioFrontEndConfig, BinauralFrontEndConfig, EncoderConfig, FlowConfig
+from avssl.encoders.config import (
+    DEFAULT_SAMPLE_RATE,
+    AudioCNNConfig,
+    AudioFrontEndConfig,
+    BinauralConfig,
+    BinauralFrontEndConfig,
+    EncoderConfig,
+    FlowConfig,
+    MotionConfig,
+    PVTConfig,
+    VGGishConfig,
+    Video3dConfig,
+    Visual2dConfig,
+)
 from avssl.encoders.motion import MotionEncoder, MotionSource
 from avssl.encoders.pvt import PVTv2Encoder
 from avssl.encoders.small import SmallAudioEncoder, SmallVisualEncoder
@@ -47,112 +66,105 @@ from avssl.encoders.video import PyTorchVideoArch, PyTorchVideoEncoder, VideoRes
 from avssl.encoders.visual import ResNet2dEncoder, ResNetArch
 from avssl.encoders.weights import LoadReport, WeightsError, load_encoder_weights, read_state_dict
 
-EncoderBuilder = Callable[[EncoderConfig], nn.Module]
 
-
-def _visual_channels(cfg: EncoderConfig) -> int:
+def _channels(cfg: Visual2dConfig | Video3dConfig) -> int:
     return 3 if cfg.in_channels is None else cfg.in_channels
 
 
-def _require(cfg: EncoderConfig, fixed_channels: bool, stride32: bool) -> None:
-    """Options that do not apply to an encoder must stay at their defaults (rather than be ignored)."""
-    if fixed_channels and cfg.in_channels is not None:
-        raise ValueError(f"encoder {cfg.name!r} fixes its input channels: leave in_channels unset")
-    if stride32 and cfg.output_stride != 32:
-        raise ValueError(f"encoder {cfg.name!r} has no output_stride option: leave it at 32")
+def _resnet2d(arch: ResNetArch, cfg: Visual2dConfig) -> nn.Module:
+    return ResNet2dEncoder(arch, _channels(cfg), cfg.output_stride)
 
 
-def _resnet2d(arch: ResNetArch, cfg: EncoderConfig) -> nn.Module:
-    return ResNet2dEncoder(arch, _visual_channels(cfg), cfg.output_stride)
+def _video_resnet(arch: VideoResNetArch, cfg: Video3dConfig) -> nn.Module:
+    return VideoResNetEncoder(arch, _channels(cfg))
 
 
-def _video_resnet(arch: VideoResNetArch, cfg: EncoderConfig) -> nn.Module:
-    _require(cfg, fixed_channels=False, stride32=True)
-    return VideoResNetEncoder(arch, _visual_channels(cfg))
+def _pytorchvideo(arch: PyTorchVideoArch, cfg: Video3dConfig) -> nn.Module:
+    return PyTorchVideoEncoder(arch, _channels(cfg))
 
 
-def _pytorchvideo(arch: PyTorchVideoArch, cfg: EncoderConfig) -> nn.Module:
-    _require(cfg, fixed_channels=False, stride32=True)
-    return PyTorchVideoEncoder(arch, _visual_channels(cfg))
-
-
-def _audio_resnet(arch: ResNetArch, cfg: EncoderConfig) -> nn.Module:
-    _require(cfg, fixed_channels=True, stride32=False)
+def _audio_resnet(arch: ResNetArch, cfg: AudioCNNConfig) -> nn.Module:
     return AudioResNetEncoder(cfg.audio, arch, cfg.output_stride)
 
 
-def _small(cfg: EncoderConfig) -> nn.Module:
-    return SmallVisualEncoder(_visual_channels(cfg), output_stride=cfg.output_stride)
+def _small(context: int, cfg: Visual2dConfig) -> nn.Module:
+    return SmallVisualEncoder(_channels(cfg), output_stride=cfg.output_stride, context=context)
 
 
-def _small_context(cfg: EncoderConfig) -> nn.Module:
-    return SmallVisualEncoder(_visual_channels(cfg), output_stride=cfg.output_stride, context=2)
-
-
-def _audio_small(cfg: EncoderConfig) -> nn.Module:
-    _require(cfg, fixed_channels=True, stride32=False)
+def _audio_small(cfg: AudioCNNConfig) -> nn.Module:
     return SmallAudioEncoder(cfg.audio, output_stride=cfg.output_stride)
 
 
-def _vggish(cfg: EncoderConfig) -> nn.Module:
-    _require(cfg, fixed_channels=True, stride32=True)
-    return VGGish(cfg.audio.sample_rate)
+def _vggish(cfg: VGGishConfig) -> nn.Module:
+    return VGGish(DEFAULT_SAMPLE_RATE if cfg.sample_rate is None else cfg.sample_rate)
 
 
-def _pvt(arch: str, cfg: EncoderConfig) -> nn.Module:
-    _require(cfg, fixed_channels=True, stride32=True)
+def _pvt(arch: str, cfg: PVTConfig) -> nn.Module:
     return PVTv2Encoder(arch)
 
 
-def _binaural_resnet(arch: ResNetArch, cfg: EncoderConfig) -> nn.Module:
-    _require(cfg, fixed_channels=True, stride32=False)
+def _binaural_resnet(arch: ResNetArch, cfg: BinauralConfig) -> nn.Module:
     return BinauralResNetEncoder(cfg.binaural, arch, cfg.output_stride)
 
 
-def _binaural_small(cfg: EncoderConfig) -> nn.Module:
-    _require(cfg, fixed_channels=True, stride32=False)
+def _binaural_small(cfg: BinauralConfig) -> nn.Module:
     return SmallBinauralEncoder(cfg.binaural, output_stride=cfg.output_stride)
 
 
-def _motion(source: MotionSource, arch: VideoResNetArch, cfg: EncoderConfig) -> nn.Module:
-    _require(cfg, fixed_channels=True, stride32=True)
+def _motion(source: MotionSource, arch: VideoResNetArch, cfg: MotionConfig) -> nn.Module:
     return MotionEncoder(source, arch, cfg.flow)
 
 
-ENCODERS: dict[str, EncoderBuilder] = {
-    "resnet18": partial(_resnet2d, "resnet18"),
-    "resnet50": partial(_resnet2d, "resnet50"),
-    "r3d_18": partial(_video_resnet, "r3d_18"),
-    "r2plus1d_18": partial(_video_resnet, "r2plus1d_18"),
-    "x3d_s": partial(_pytorchvideo, "x3d_s"),
-    "slow_r50": partial(_pytorchvideo, "slow_r50"),
-    "audio_resnet18": partial(_audio_resnet, "resnet18"),
-    "audio_resnet50": partial(_audio_resnet, "resnet50"),
-    "vggish": _vggish,
-    "binaural_resnet18": partial(_binaural_resnet, "resnet18"),
-    "binaural_small": _binaural_small,
-    "motion_diff_r3d_18": partial(_motion, "diff", "r3d_18"),
-    "motion_diff_r2plus1d_18": partial(_motion, "diff", "r2plus1d_18"),
-    "motion_flow_r3d_18": partial(_motion, "flow", "r3d_18"),
-    "motion_flow_r2plus1d_18": partial(_motion, "flow", "r2plus1d_18"),
-    "small": _small,
-    "small_context": _small_context,
-    "audio_small": _audio_small,
-    "pvt_v2_b2": partial(_pvt, "pvt_v2_b2"),
-    "pvt_v2_b5": partial(_pvt, "pvt_v2_b5"),
+# name → (the family config class a section naming it is read into, builder taking that config)
+ENCODERS: dict[str, tuple[type[EncoderConfig], Callable[[Any], nn.Module]]] = {
+    "resnet18": (Visual2dConfig, partial(_resnet2d, "resnet18")),
+    "resnet50": (Visual2dConfig, partial(_resnet2d, "resnet50")),
+    "small": (Visual2dConfig, partial(_small, 0)),
+    "small_context": (Visual2dConfig, partial(_small, 2)),
+    "r3d_18": (Video3dConfig, partial(_video_resnet, "r3d_18")),
+    "r2plus1d_18": (Video3dConfig, partial(_video_resnet, "r2plus1d_18")),
+    "x3d_s": (Video3dConfig, partial(_pytorchvideo, "x3d_s")),
+    "slow_r50": (Video3dConfig, partial(_pytorchvideo, "slow_r50")),
+    "audio_resnet18": (AudioCNNConfig, partial(_audio_resnet, "resnet18")),
+    "audio_resnet50": (AudioCNNConfig, partial(_audio_resnet, "resnet50")),
+    "audio_small": (AudioCNNConfig, _audio_small),
+    "vggish": (VGGishConfig, _vggish),
+    "binaural_resnet18": (BinauralConfig, partial(_binaural_resnet, "resnet18")),
+    "binaural_small": (BinauralConfig, _binaural_small),
+    "motion_diff_r3d_18": (MotionConfig, partial(_motion, "diff", "r3d_18")),
+    "motion_diff_r2plus1d_18": (MotionConfig, partial(_motion, "diff", "r2plus1d_18")),
+    "motion_flow_r3d_18": (MotionConfig, partial(_motion, "flow", "r3d_18")),
+    "motion_flow_r2plus1d_18": (MotionConfig, partial(_motion, "flow", "r2plus1d_18")),
+    "pvt_v2_b2": (PVTConfig, partial(_pvt, "pvt_v2_b2")),
+    "pvt_v2_b5": (PVTConfig, partial(_pvt, "pvt_v2_b5")),
 }
 OPTIONAL_ENCODERS: dict[str, str] = {"pvt_v2_b2": "timm", "pvt_v2_b5": "timm"}  # name → package it needs
+
+
+def encoder_config_class(name: str) -> type[EncoderConfig]:
+    """The family config class of the registry entry ``name`` (ConfigError naming the choices if unknown)."""
+    if name not in ENCODERS:
+        raise ConfigError(f"unknown encoder {name!r}; registered: {', '.join(sorted(ENCODERS))}")
+    return ENCODERS[name][0]
+
+
+# The type of an encoder section in a task config: read into the family class its ``name`` selects.
+AnyEncoderConfig = Annotated[EncoderConfig, Variants("name", encoder_config_class)]
 
 
 def build_encoder(cfg: EncoderConfig) -> nn.Module:
     """Build ``ENCODERS[cfg.name]`` and load ``cfg.weights`` into it (if set).
 
-    Raises KeyError for an unknown name and :class:`WeightsError` (naming the file) when the weights
-    cannot be read or, with ``cfg.strict``, do not fit; non-strict mismatches are warned about.
+    Raises KeyError for an unknown name, TypeError when ``cfg`` is not the entry's family config, and
+    :class:`WeightsError` (naming the file) when the weights cannot be read or, with ``cfg.strict``, do not
+    fit; non-strict mismatches are warned about.
     """
     if cfg.name not in ENCODERS:
         raise KeyError(f"unknown encoder {cfg.name!r}; registered: {', '.join(sorted(ENCODERS))}")
-    encoder = ENCODERS[cfg.name](cfg)
+    config_class, builder = ENCODERS[cfg.name]
+    if type(cfg) is not config_class:
+        raise TypeError(f"encoder {cfg.name!r} takes a {config_class.__name__}, got a {type(cfg).__name__}")
+    encoder = builder(cfg)
     if cfg.weights is not None:
         report = load_encoder_weights(
             encoder, cfg.weights, cfg.weights_source, cfg.weights_prefix, cfg.strict
@@ -165,24 +177,32 @@ def build_encoder(cfg: EncoderConfig) -> nn.Module:
 __all__ = [
     "ENCODERS",
     "OPTIONAL_ENCODERS",
+    "AnyEncoderConfig",
+    "AudioCNNConfig",
     "AudioFrontEndConfig",
     "AudioResNetEncoder",
+    "BinauralConfig",
     "BinauralFrontEnd",
     "BinauralFrontEndConfig",
     "BinauralResNetEncoder",
-    "EncoderBuilder",
     "EncoderConfig",
     "FlowConfig",
     "LoadReport",
     "LogMelFrontEnd",
+    "MotionConfig",
     "MotionEncoder",
+    "PVTConfig",
     "PyTorchVideoEncoder",
     "ResNet2dEncoder",
     "SmallBinauralEncoder",
     "VGGish",
+    "VGGishConfig",
+    "Video3dConfig",
     "VideoResNetEncoder",
+    "Visual2dConfig",
     "WeightsError",
     "build_encoder",
+    "encoder_config_class",
     "load_encoder_weights",
     "read_state_dict",
     "vggish_patches",

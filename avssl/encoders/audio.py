@@ -18,11 +18,13 @@ use ResNet-18 on spectrograms): (B, ch, S) → (B, 512, ⌈n_mels/32⌉, ⌈fram
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torchaudio
 from torch import Tensor, nn
 
-from avssl.encoders.config import AudioFrontEndConfig
+from avssl.encoders.config import DEFAULT_SAMPLE_RATE, AudioFrontEndConfig
 from avssl.encoders.visual import ResNet2dEncoder, ResNetArch
 from avssl.encoders.weights import ClassifierLayout
 
@@ -44,14 +46,15 @@ class LogMelFrontEnd(nn.Module):
 
     def __init__(self, cfg: AudioFrontEndConfig) -> None:
         super().__init__()
-        win_length = ms_to_samples(cfg.win_ms, cfg.sample_rate)
-        hop_length = ms_to_samples(cfg.hop_ms, cfg.sample_rate)
+        rate = DEFAULT_SAMPLE_RATE if cfg.sample_rate is None else cfg.sample_rate
+        win_length = ms_to_samples(cfg.win_ms, rate)
+        hop_length = ms_to_samples(cfg.hop_ms, rate)
         if cfg.n_fft < win_length:
             raise ValueError(f"n_fft ({cfg.n_fft}) must be ≥ the window ({win_length} samples)")
         if cfg.log_mode not in ("log", "db"):
             raise ValueError(f"log_mode must be 'log' or 'db', got {cfg.log_mode!r}")
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=cfg.sample_rate,
+            sample_rate=rate,
             n_fft=cfg.n_fft,
             win_length=win_length,
             hop_length=hop_length,
@@ -66,6 +69,7 @@ class LogMelFrontEnd(nn.Module):
         )
         make_buffers_non_persistent(self.mel)
         self.cfg = cfg
+        self.sample_rate = rate
         self.hop_length = hop_length
 
     def mel_power(self, wave: Tensor) -> Tensor:
@@ -83,6 +87,12 @@ class LogMelFrontEnd(nn.Module):
         else:
             logmel = 10.0 * torch.log10(power.clamp_min(self.cfg.log_offset))
         return ((logmel - self.cfg.mean) / self.cfg.std).unsqueeze(1)
+
+    def silence_level(self) -> float:
+        """The output for a silent (zero-power) input: what a masked band becomes (SpecAugment fill)."""
+        cfg = self.cfg
+        floor = math.log(cfg.log_offset) if cfg.log_mode == "log" else 10.0 * math.log10(cfg.log_offset)
+        return (floor - cfg.mean) / cfg.std
 
 
 class AudioResNetEncoder(nn.Module):

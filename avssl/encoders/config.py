@@ -1,7 +1,15 @@
-"""Typed configuration of the encoder registry (mirrored by the ``encoder:`` sections of recipe YAML).
+"""Typed configuration of the encoder registry (mirrored by the ``model.visual`` / ``model.audio`` … sections
+of recipe YAML).
 
-:class:`EncoderConfig` names a registry entry and carries the few options the families need; the
-front-end sub-configs hold the signal-processing numbers, each documented with where it comes from.
+:class:`EncoderConfig` holds what every encoder has (its registry name and the weights to load); one small
+subclass per encoder family adds only the options that apply to that family, so a resolved config carries
+no section of another family. ``avssl.encoders.ENCODERS`` maps each name to its family's config class and
+builder; a section of YAML is read into the class its ``name`` selects (``avssl.encoders.AnyEncoderConfig``).
+
+The front-end sub-configs hold the signal-processing numbers, each documented with where it comes from.
+Facts of the data are not restated here: a ``sample_rate`` or ``mean``/``std`` left at None is the data's
+(``data.sample_rate``, the ``normalize`` step of the data transforms), filled in when a recipe config is
+resolved (:func:`avssl.recipe.derive_data_facts`); a value that disagrees with the data is a ConfigError.
 """
 
 from __future__ import annotations
@@ -9,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from avssl.transforms.functional.appearance import IMAGENET_MEAN, IMAGENET_STD
+DEFAULT_SAMPLE_RATE = 16000  # the batch contract's default rate (docs/architecture.md), for encoders built on their own
 
 
 @dataclass
@@ -22,10 +30,11 @@ class AudioFrontEndConfig:
     default to librosa's (Slaney scale, Slaney area norm) so ``librosa.feature.melspectrogram`` with the
     same numbers is an exact reference. ``log_mode``: ``"log"`` = ln(mel + log_offset), ``"db"`` =
     10·log10(max(mel, log_offset)). The log-mel is then standardised as (x − mean) / std (defaults: none).
-    ``sample_rate`` is the rate of the waveform fed to the encoder (VGGish resamples it to 16 kHz).
+    ``sample_rate`` is the rate of the waveform fed to the encoder: None = the data's rate (16 kHz, the
+    batch contract's default, for an encoder built on its own).
     """
 
-    sample_rate: int = 16000
+    sample_rate: int | None = None
     n_mels: int = 64
     win_ms: float = 25.0
     hop_ms: float = 10.0
@@ -48,10 +57,11 @@ class BinauralFrontEndConfig:
 
     n_fft 512, hop 160, window 400 (Hann) on 16 kHz audio, as in Vasudevan, Dai & Van Gool,
     "Sound and Visual Representation Learning with Multiple Pretraining Tasks", CVPR 2022. ``log_offset``
-    guards ln|X|; ``eps`` guards the ILD ratio and the IPD normalisation.
+    guards ln|X|; ``eps`` guards the ILD ratio and the IPD normalisation. ``sample_rate`` (None = the
+    data's) is the rate those sample counts assume.
     """
 
-    sample_rate: int = 16000
+    sample_rate: int | None = None
     n_fft: int = 512
     hop_length: int = 160
     win_length: int = 400
@@ -66,20 +76,21 @@ class FlowConfig:
 
     ``raft_weights`` is a local file holding a torchvision ``raft_small`` state dict: nothing is ever
     downloaded, and the flow encoders refuse to build without it. ``mean``/``std`` undo the video
-    normalisation (RAFT wants frames in [-1, 1]). ``num_updates`` = RAFT's recurrent refinement steps.
+    normalisation (RAFT wants frames in [-1, 1]): None = the data's normalisation (ImageNet statistics for
+    an encoder built on its own). ``num_updates`` = RAFT's recurrent refinement steps.
     """
 
     raft_weights: str | None = None
     num_updates: int = 12
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
 
 
 @dataclass
 class EncoderConfig:
-    """Which encoder to build and which weights to load into it.
+    """What every encoder config has: which registry entry to build and which weights to load into it.
 
-    - ``name``: a key of :data:`avssl.encoders.ENCODERS`.
+    - ``name``: a key of :data:`avssl.encoders.ENCODERS` (it selects the family config class).
     - ``weights``: a local path or None (random init). ``weights_source`` says how to read it:
       ``"encoder"`` = a state dict of this encoder (torch or safetensors file, possibly nested under
       'state_dict'/'model', 'module.' prefixes stripped); ``"classifier"`` = a state dict of the full
@@ -88,9 +99,6 @@ class EncoderConfig:
       ``"run"`` = an avssl run directory (``RUN/model/model.safetensors``).
     - ``weights_prefix``: keep only keys under this prefix (e.g. ``"visual_encoder."``) and strip it.
     - ``strict``: missing/unexpected/mis-shaped keys are an error; if False they are warned about.
-    - ``in_channels``: input channels of the visual/video CNNs (None = 3); audio encoders fix their own.
-    - ``output_stride``: 32 or 16 for the 2D ResNets (16 → 14×14 maps at 224 px, for localization);
-      8, 16 or 32 for the small CPU encoders (8 → 14×14 maps at 112 px).
     """
 
     name: str
@@ -98,8 +106,62 @@ class EncoderConfig:
     weights_source: Literal["encoder", "classifier", "run"] = "encoder"
     weights_prefix: str = ""
     strict: bool = True
+
+
+@dataclass
+class Visual2dConfig(EncoderConfig):
+    """2D frame CNNs (``resnet18``/``resnet50``, ``small``/``small_context``).
+
+    ``in_channels``: input channels (None = 3). ``output_stride``: 32 or 16 for the ResNets (16 → 14×14 maps
+    at 224 px, for localization); 8, 16 or 32 for the small CPU encoders (8 → 14×14 maps at 112 px).
+    """
+
     in_channels: int | None = None
     output_stride: Literal[32, 16, 8] = 32
+
+
+@dataclass
+class Video3dConfig(EncoderConfig):
+    """3D video CNNs (``r3d_18``, ``r2plus1d_18``, ``x3d_s``, ``slow_r50``); fixed output stride.
+    ``in_channels``: input channels (None = 3)."""
+
+    in_channels: int | None = None
+
+
+@dataclass
+class AudioCNNConfig(EncoderConfig):
+    """Log-mel CNNs (``audio_resnet18``/``audio_resnet50``, ``audio_small``): mono input, so no
+    ``in_channels``; ``output_stride`` as the 2D ResNets (32 | 16; 8 for ``audio_small``)."""
+
+    output_stride: Literal[32, 16, 8] = 32
     audio: AudioFrontEndConfig = field(default_factory=AudioFrontEndConfig)
+
+
+@dataclass
+class VGGishConfig(EncoderConfig):
+    """VGGish (its own fixed front end, Hershey et al. 2017). ``sample_rate``: the rate of the waveform it
+    is fed (None = the data's); it resamples to 16 kHz itself."""
+
+    sample_rate: int | None = None
+
+
+@dataclass
+class BinauralConfig(EncoderConfig):
+    """Binaural encoders (``binaural_resnet18``, ``binaural_small``): 2 channels fixed."""
+
+    output_stride: Literal[32, 16, 8] = 32
     binaural: BinauralFrontEndConfig = field(default_factory=BinauralFrontEndConfig)
+
+
+@dataclass
+class MotionConfig(EncoderConfig):
+    """Motion encoders (``motion_{diff,flow}_{r3d_18,r2plus1d_18}``): RGB clips in, fixed stride; ``flow``
+    applies to the ``motion_flow_*`` entries."""
+
     flow: FlowConfig = field(default_factory=FlowConfig)
+
+
+@dataclass
+class PVTConfig(EncoderConfig):
+    """Pyramid Vision Transformer v2 (``pvt_v2_b2``/``pvt_v2_b5``, via timm): RGB in, stride 32; nothing
+    to set beyond the weights."""

@@ -27,6 +27,7 @@ from torchvision.models.optical_flow import raft_small
 from avssl.encoders.config import FlowConfig
 from avssl.encoders.video import VideoResNetArch, VideoResNetEncoder
 from avssl.encoders.weights import ClassifierLayout, load_state, read_state_dict
+from avssl.transforms.functional.appearance import IMAGENET_MEAN, IMAGENET_STD
 
 MotionSource = Literal["diff", "flow"]
 MIN_FLOW_SIZE = 128  # RAFT features are at 1/8 resolution; its 4-level correlation pyramid needs ≥ 16
@@ -67,8 +68,10 @@ class RaftFlow(nn.Module):
         load_state(self.raft, read_state_dict(cfg.raft_weights), origin=cfg.raft_weights, strict=True)
         self.raft.requires_grad_(False)
         self.raft.eval()
-        self.register_buffer("mean", torch.tensor(cfg.mean).view(1, 3, 1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(cfg.std).view(1, 3, 1, 1, 1), persistent=False)
+        mean = IMAGENET_MEAN if cfg.mean is None else cfg.mean  # None: the data's, unset when built alone
+        std = IMAGENET_STD if cfg.std is None else cfg.std
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1, 1), persistent=False)
         self.num_updates = cfg.num_updates
 
     def train(self, mode: bool = True) -> RaftFlow:

@@ -9,6 +9,9 @@
   downloaded), head block removed: X3D-S D = 192 (the last stage; the head's 432-channel pre-pool conv is part
   of the removed head), Slow-R50 D = 2048; both t = T, h = ⌈H/32⌉.
 
+pytorchvideo is imported inside the two builders only, so importing :mod:`avssl.encoders` stays fast and
+works for the other families without it.
+
 Module names follow the source library, so the full classifier's checkpoint loads with
 ``weights_source="classifier"`` (``fc.*`` / the head block ignored).
 """
@@ -19,8 +22,6 @@ from collections.abc import Callable
 from typing import Literal
 
 import torchvision.models.video as tvv
-from pytorchvideo.models.resnet import create_resnet
-from pytorchvideo.models.x3d import create_x3d
 from torch import Tensor, nn
 
 from avssl.encoders.weights import ClassifierLayout
@@ -69,6 +70,8 @@ class VideoResNetEncoder(nn.Module):
 
 
 def _x3d_s(in_channels: int) -> nn.Module:
+    from pytorchvideo.models.x3d import create_x3d  # imported only where its models are built (slow import)
+
     # X3D-S = X3D-XS architecture (width ×2, depth ×2.2) fed 13 frames at 160 px; clip length and crop
     # only size the (removed) head's pooling.
     return create_x3d(
@@ -81,6 +84,8 @@ def _x3d_s(in_channels: int) -> nn.Module:
 
 
 def _slow_r50(in_channels: int) -> nn.Module:
+    from pytorchvideo.models.resnet import create_resnet  # imported only where its models are built
+
     # Slow pathway: no temporal stem kernel, temporal kernels (3) only in res4/res5 (create_resnet's default).
     return create_resnet(
         input_channel=in_channels,

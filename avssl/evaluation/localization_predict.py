@@ -26,10 +26,12 @@ def benchmark_dataset(
     benchmark: str, root: str, run_data: dict | DataConfig, split: str | None = None
 ) -> ClipDataset:
     """Items of the benchmark at `root` (`split`, None = the layout's test items) with the run's audio
-    settings and a square resize to the run's `data.size` (no crop, so boxes and masks stay valid)."""
+    settings, a square resize to the run's `data.size` (no crop, so boxes and masks stay valid) and the
+    run's own normalisation (the normalize step of its `data.eval_transforms`)."""
     data = run_data if isinstance(run_data, DataConfig) else from_dict(DataConfig, run_data)
     spec = clip_spec(data, "centre")
-    transform = build_transforms([{"name": "resize", "size": [data.size, data.size]}, {"name": "normalize"}])
+    normalize = [t for t in data.eval_transforms if t.get("name") == "normalize"][-1:] or [{"name": "normalize"}]
+    transform = build_transforms([{"name": "resize", "size": [data.size, data.size]}, *normalize])
     index = load_index(benchmark, root, split) if split else load_index(benchmark, root)
     return ClipDataset(index.items, spec, transform, mode="eval")
 

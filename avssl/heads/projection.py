@@ -1,4 +1,5 @@
-"""Projection and prediction MLPs (SimCLR / MoCo v2 / BYOL style heads on pooled features)."""
+"""Projection and prediction heads: MLPs on pooled features (SimCLR / MoCo v2 / BYOL) and DenseCL's dense
+projection on feature maps."""
 
 from __future__ import annotations
 
@@ -33,3 +34,21 @@ class MLPHead(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
+
+
+class DenseHead(nn.Module):
+    """DenseCL's dense projection: (B, C, h, w) → (B, D, h·w) by 1×1 conv, ReLU, 1×1 conv.
+
+    Wang, Zhang, Shen, Kong & Li, "Dense Contrastive Learning for Self-Supervised Visual Pre-Training",
+    CVPR 2021 (Sec. 3.2: the dense projection head replaces the global MLP's linear layers by 1×1 convs).
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(in_dim, hidden_dim, 1), nn.ReLU(inplace=True), nn.Conv2d(hidden_dim, out_dim, 1)
+        )
+
+    def forward(self, maps: Tensor) -> Tensor:
+        """(B, C, h, w) → (B, D, h·w), positions in row-major order."""
+        return self.net(maps).flatten(2)

@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from avssl.config import ConfigError, from_dict, read_yaml
+from avssl.config import ConfigError, from_saved_dict, read_yaml
+from avssl.data.loader import DataConfig
 from avssl.tasks import TASKS
+from avssl.transforms import pipeline_normalization
 
 
 class RunError(FileNotFoundError):
@@ -32,7 +36,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[t
     if task_name not in TASKS:
         raise ConfigError(f"{config_file}: unknown or missing task {task_name!r}")
     config_cls, builder = TASKS[task_name]
-    model_cfg: Any = from_dict(config_cls, config.get("model", {}))
+    model_cfg: Any = from_saved_dict(config_cls, config.get("model", {}))
     for training_only in ("teacher", "replay_memory"):  # incremental stages' references to other runs' files
         if hasattr(model_cfg, training_only):
             setattr(model_cfg, training_only, None)
@@ -46,6 +50,37 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[t
             f"unexpected {unexpected[:3]})"
         )
     return task.to(device).eval(), config
+
+
+@dataclass(frozen=True)
+class FrameInput:
+    """How a run's model sees a frame: resized to ``size`` × ``size`` (the whole frame, so a map covers all
+    of it; bilinear with antialiasing) and normalised with the run's own ``mean``/``std``."""
+
+    size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, H, W, 3) frames → normalised float (N, 3, size, size)."""
+        x = frames.permute(0, 3, 1, 2).float() / 255.0
+        x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        mean = torch.tensor(self.mean, dtype=x.dtype).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+
+def run_frame_input(run_config: dict) -> FrameInput:
+    """The run's frame input, rebuilt from its config: ``data.size`` and the ``normalize`` step of its
+    ``data.eval_transforms`` (the schema's default pipeline when the config has none). ConfigError when the
+    run's evaluation pipeline does not normalise."""
+    data = run_config.get("data", {})
+    specs = data.get("eval_transforms", DataConfig().eval_transforms)
+    normalization = pipeline_normalization(specs)
+    if normalization is None:
+        raise ConfigError("the run's data.eval_transforms has no normalize step: cannot rebuild its frame input")
+    mean, std = normalization
+    return FrameInput(int(data.get("size", 224)), tuple(mean), tuple(std))
 
 
 def _weights_file(run: Path) -> Path:

@@ -27,8 +27,8 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from avssl.data.decoding import MediaError, probe, read_clip
+from avssl.inference.load import FrameInput, run_frame_input
 from avssl.inference.overlay import render_overlay
-from avssl.transforms.functional.appearance import IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass
@@ -52,15 +52,6 @@ def window_starts(duration_s: float, window_s: float, stride_s: float) -> list[f
     return [float(s) for s in starts]
 
 
-def _model_input(frames: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 (B, H, W, 3) frames → normalised (B, 3, 1, size, size)."""
-    x = frames.permute(0, 3, 1, 2).float() / 255.0
-    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return ((x - mean) / std).unsqueeze(2)
-
-
 def peak_and_box(heatmap: np.ndarray, scale: float) -> tuple[float, float, list[float]]:
     """Peak (x, y) and the box of the ≥ 0.5 region containing it, in original-frame pixels."""
     y, x = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
@@ -71,8 +62,8 @@ def peak_and_box(heatmap: np.ndarray, scale: float) -> tuple[float, float, list[
 
 
 @torch.no_grad()
-def _maps(task, frames: torch.Tensor, audio: torch.Tensor, size: int, device) -> torch.Tensor:
-    batch = {"video": _model_input(frames, size).to(device), "audio": audio.to(device)}
+def _maps(task, frames: torch.Tensor, audio: torch.Tensor, frame_input: FrameInput, device) -> torch.Tensor:
+    batch = {"video": frame_input(frames).unsqueeze(2).to(device), "audio": audio.to(device)}  # (B, 3, 1, s, s)
     return task.localize(batch).float().cpu()  # (B, h, w)
 
 
@@ -98,7 +89,8 @@ def localize_video(
 ) -> Path:
     """Localize the sounding regions of `video`; write heatmaps.npz, overlay.mp4 and peaks.json."""
     video = Path(video)
-    info, (size, rate, channels) = open_av_input(video, run_config, "localize")
+    info, (_, rate, channels) = open_av_input(video, run_config, "localize")
+    frame_input = run_frame_input(run_config)
     duration = float(info["duration_s"] or options.window_s)
     starts = window_starts(duration, options.window_s, options.stride_s)
     scale = min(1.0, options.max_side / max(info["width"], info["height"]))
@@ -127,7 +119,7 @@ def localize_video(
                 for s in chunk
             ]
             audio = torch.stack([c.audio for c in clips])
-            raw = _maps(task, torch.cat([c.frames[:1] for c in clips]), audio, size, device)
+            raw = _maps(task, torch.cat([c.frames[:1] for c in clips]), audio, frame_input, device)
             for k, m in enumerate(raw.numpy()):
                 resized = F.interpolate(
                     torch.from_numpy(m)[None, None],

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from avssl.data.decoding import read_clip
+from avssl.inference.load import FrameInput, run_frame_input
 from avssl.inference.localize import open_av_input, window_starts
 from avssl.inference.overlay import render_overlay
-from avssl.transforms.functional.appearance import IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass
@@ -42,12 +42,9 @@ class SegmentOptions:
     overlay: bool = True
 
 
-def clip_input(frames: torch.Tensor, size: int) -> torch.Tensor:
+def clip_input(frames: torch.Tensor, frame_input: FrameInput) -> torch.Tensor:
     """uint8 (T, H, W, 3) frames → normalised model input (1, 3, T, size, size)."""
-    x = frames.permute(0, 3, 1, 2).float() / 255.0
-    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    x = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return x.permute(1, 0, 2, 3).unsqueeze(0)
+    return frame_input(frames).permute(1, 0, 2, 3).unsqueeze(0)
 
 
 def frame_stats(prob: np.ndarray, scale: float, time: float) -> dict:
@@ -84,7 +81,8 @@ def segment_video(
 ) -> Path:
     """Segment the sounding objects of `video`; write masks.npz, overlay.mp4 and frames.json."""
     video = Path(video)
-    info, (size, rate, channels) = open_av_input(video, run_config, "segment")
+    info, (_, rate, channels) = open_av_input(video, run_config, "segment")
+    frame_input = run_frame_input(run_config)
     data = run_config.get("data", {})
     window_s = float(data.get("duration_s", 5.0))
     frames = max(1, round(window_s * float(data.get("fps", 1.0))))
@@ -107,7 +105,7 @@ def segment_video(
             )  # fmt: skip
             got = clip.frames[: max(1, clip.num_valid_frames)]
             audio = clip.audio[:, : round(len(got) * rate * window_s / frames)]  # the valid frames' seconds
-            probs = task.segment({"video": clip_input(got, size), "audio": audio[None]})[0]  # (T', s, s)
+            probs = task.segment({"video": clip_input(got, frame_input), "audio": audio[None]})[0]  # (T', s, s)
             probs = F.interpolate(
                 probs[:, None].float(), size=(height, width), mode="bilinear", align_corners=False
             )

@@ -11,7 +11,7 @@ encoder, view 2) at the location that is most similar in *backbone* features:
 
 with q, k, n L2-normalised and the negatives n taken from a *dense queue*: one vector per past image, the
 mean of its key vectors over locations (normalised), enqueued like MoCo's keys
-(`avssl.losses.moco.MemoryQueue`). DenseCL trains L = (1 − λ)·L_global (MoCo v2) + λ·L_dense, λ = 0.5,
+(`avssl.modules.momentum.MemoryQueue`). DenseCL trains L = (1 − λ)·L_global (MoCo v2) + λ·L_dense, λ = 0.5,
 τ = 0.2 for both. `dense_queue_keys(k)` gives the vectors to enqueue.
 """
 

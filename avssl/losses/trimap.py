@@ -27,6 +27,8 @@ per-rank mean reproduces the single-process loss and gradients.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -97,3 +99,26 @@ class TriMapContrastiveLoss(nn.Module):
         maps = cosine_map_all_pairs(visual, audio_all).transpose(0, 1)  # (B images, N audios, h, w)
         labels = distributed.local_labels(visual.shape[0], visual.device)
         return F.cross_entropy(self.logits(maps, labels), labels)
+
+
+@dataclass
+class TriMapConfig:
+    """Parameters of :class:`~avssl.losses.trimap.TriMapContrastiveLoss` (LVS code defaults)."""
+
+    pos_threshold: float = 0.65
+    neg_threshold: float = 0.4
+    mask_temperature: float = 0.03
+    temperature: float = 0.07
+    trimap: bool = True
+    hard_negatives: bool = True
+
+    def build(self) -> TriMapContrastiveLoss:
+        """The loss module with these parameters."""
+        return TriMapContrastiveLoss(
+            self.pos_threshold,
+            self.neg_threshold,
+            self.mask_temperature,
+            self.temperature,
+            self.trimap,
+            self.hard_negatives,
+        )

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from avssl.encoders import EncoderConfig, build_encoder
+from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, Visual2dConfig, build_encoder
 from avssl.heads.projection import MLPHead
 from avssl.losses.infonce import CrossModalInfoNCE
 
@@ -25,8 +25,8 @@ from avssl.losses.infonce import CrossModalInfoNCE
 class AVContrastiveConfig:
     """Encoders, projection heads and the loss's temperature."""
 
-    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="resnet18"))
-    audio: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="audio_resnet18"))
+    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="resnet18"))
+    audio: AnyEncoderConfig = field(default_factory=lambda: AudioCNNConfig(name="audio_resnet18"))
     embed_dim: int = 128
     proj_hidden: int = 512
     proj_layers: int = 2

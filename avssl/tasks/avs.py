@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from avssl.encoders import EncoderConfig, build_encoder
+from avssl.encoders import AnyEncoderConfig, VGGishConfig, Visual2dConfig, build_encoder
 from avssl.heads.segmentation import AVSegmentationHead
 from avssl.losses.avs import AudioVisualMappingLoss, frame_bce
 
@@ -29,8 +29,8 @@ from avssl.losses.avs import AudioVisualMappingLoss, frame_bce
 class AVSConfig:
     """The AVS model and its losses (see the module docstring)."""
 
-    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="resnet50"))
-    audio: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="vggish"))
+    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="resnet50"))
+    audio: AnyEncoderConfig = field(default_factory=lambda: VGGishConfig(name="vggish"))
     channels: int = 256
     tpavi_stages: list[int] = field(default_factory=lambda: [0, 1, 2, 3])
     supervise: Literal["first", "all"] = "first"

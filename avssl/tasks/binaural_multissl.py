@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from avssl.encoders import EncoderConfig, build_encoder
+from avssl.encoders import AnyEncoderConfig, BinauralConfig, Visual2dConfig, build_encoder
 from avssl.tasks.binaural_pretext import (
     PRETEXT_CLASSES,
     PRETEXTS,
@@ -40,8 +40,10 @@ class BinauralMultiSSLConfig:
     `teacher`: run directory of the previous incremental stage; `replay_memory`: the stage's replay memory
     file (both set by the stage runner)."""
 
-    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="small", output_stride=16))
-    audio: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="binaural_small", output_stride=16))
+    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="small", output_stride=16))
+    audio: AnyEncoderConfig = field(
+        default_factory=lambda: BinauralConfig(name="binaural_small", output_stride=16)
+    )
     pretext: PretextConfig = field(default_factory=PretextConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
@@ -61,7 +63,7 @@ class BinauralMultiSSL(nn.Module):
         dims = (self.encoders["visual"].out_dim, self.encoders["audio"].out_dim)
         self.pretexts = nn.ModuleDict({n: PRETEXT_CLASSES[n](cfg.pretext, *dims) for n in PRETEXTS})
         self.objective = MultiSSLObjective(list(PRETEXTS), cfg.strategy, cfg.distill)
-        self.tasks = self.objective.tasks  # the pretexts trained now (strategy.tasks, empty = all)
+        self.active_pretexts = self.objective.active_pretexts  # trained now (strategy.pretexts, empty = all)
         # a plain list: the teacher is rebuilt from its stage's run directory, never saved with this model
         self._teacher: list[BinauralMultiSSL] = []
         if cfg.teacher:
@@ -71,7 +73,7 @@ class BinauralMultiSSL(nn.Module):
             from avssl.train.replay import ReplayMemory
 
             self.memory = ReplayMemory.load(cfg.replay_memory)
-        for name in set(PRETEXTS) - set(self.tasks) - set(self.rehearsed):
+        for name in set(PRETEXTS) - set(self.active_pretexts) - set(self.rehearsed):
             freeze(self.pretexts[name]).train()  # frozen weights, but the module follows train()/eval()
 
     @property
@@ -83,7 +85,7 @@ class BinauralMultiSSL(nn.Module):
         """Earlier stages' tasks whose heads are replayed or distilled in this stage."""
         if self.teacher is None or (self.cfg.distill.output_weight <= 0 and self.cfg.distill.replay_weight <= 0):
             return []
-        return [n for n in self.teacher.tasks if n not in self.tasks]
+        return [n for n in self.teacher.active_pretexts if n not in self.active_pretexts]
 
     def pretext_logits(self, name: str, batch: dict, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """(logits (B, C), labels (B,)) of pretext `name` on a freshly drawn plan."""
@@ -125,13 +127,13 @@ class BinauralMultiSSL(nn.Module):
         memory = None
         if self.memory is not None and self.rehearsed:
             memory = self.memory.sample(d.replay_batch, batch["video"].device)
-        for name in [*self.tasks, *self.rehearsed]:
+        for name in [*self.active_pretexts, *self.rehearsed]:
             plan = self.pretexts[name].plan(batch)
             logits = self.pretexts[name](self.encoders, batch, plan)
             labels = plan["label"].to(logits.device)
             ce = F.cross_entropy(logits, labels)
             accuracy[f"acc/{name}"] = (logits.argmax(1) == labels).float().mean().detach()
-            if name in self.tasks:
+            if name in self.active_pretexts:
                 losses[name] = ce
                 continue
             if memory is not None:  # rehearsal on stored clips of the earlier stages

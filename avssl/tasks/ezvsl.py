@@ -11,7 +11,7 @@ absolute visual features (the code's ``NormReducer``), each min-max normalised, 
 Defaults [C]: ResNet-18 frames at output stride 32 (7x7 maps at 224 px), ResNet-18 on spectrograms, audio
 max-pooled, 1x1-conv / linear projections to 512-d, ~3 s audio. The paper's visual ResNet and its OGL model
 are ImageNet-pretrained; the OGL model is a *separate, frozen* ImageNet ResNet-18: set ``ogl_encoder`` (e.g.
-``EncoderConfig(name="resnet18", weights=..., weights_source="classifier")``) for that, otherwise OGL uses
+``Visual2dConfig(name="resnet18", weights=..., weights_source="classifier")``) for that, otherwise OGL uses
 this task's own visual encoder.
 """
 
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from avssl.encoders import EncoderConfig, build_encoder
+from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, Visual2dConfig, build_encoder
 from avssl.heads.localization import AudioPool, FrameMode, cosine_map, reduce_time
 from avssl.losses.mil_infonce import MaxMILInfoNCE
 from avssl.tasks.localization_common import AVLocalizer
@@ -33,14 +33,14 @@ from avssl.tasks.localization_common import AVLocalizer
 class EZVSLConfig:
     """Encoders, projection width, temperature and OGL settings of EZ-VSL."""
 
-    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="resnet18"))
-    audio: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="audio_resnet18"))
+    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="resnet18"))
+    audio: AnyEncoderConfig = field(default_factory=lambda: AudioCNNConfig(name="audio_resnet18"))
     embed_dim: int | None = 512
     audio_pool: AudioPool = "max"
     frames: FrameMode = "middle"
     temperature: float = 0.03
     ogl_alpha: float = 0.4
-    ogl_encoder: EncoderConfig | None = None
+    ogl_encoder: AnyEncoderConfig | None = None
 
 
 def minmax(maps: Tensor) -> Tensor:

@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from avssl.encoders import EncoderConfig, build_encoder
-from avssl.heads.projection import MLPHead
+from avssl.encoders import AnyEncoderConfig, Visual2dConfig, build_encoder
+from avssl.heads.projection import DenseHead, MLPHead
 from avssl.losses.densecl import DenseCLLoss, dense_queue_keys
-from avssl.losses.moco import MemoryQueue, MoCoLoss, ema_update, momentum_copy
+from avssl.losses.moco import MoCoLoss
+from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
 from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, StrategyConfig, freeze, load_teacher
 
 IMAGE_PRETEXTS = ("moco", "densecl")
@@ -41,7 +42,7 @@ class ImageMultiSSLConfig:
     """Backbone, heads, queues, momentum and temperature; strategy / distillation / teacher as for the
     binaural task."""
 
-    backbone: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="small", output_stride=16))
+    backbone: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="small", output_stride=16))
     embed_dim: int = 128
     hidden_dim: int = 512
     queue_size: int = 4096
@@ -51,17 +52,6 @@ class ImageMultiSSLConfig:
     strategy: StrategyConfig = field(default_factory=lambda: StrategyConfig(weights={"moco": 0.5, "densecl": 0.5}))
     distill: DistillConfig = field(default_factory=DistillConfig)
     teacher: str | None = None
-
-
-class DenseHead(nn.Module):
-    """DenseCL's dense projection: (B, C, h, w) → (B, D, h·w) by 1×1 conv, ReLU, 1×1 conv."""
-
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int):
-        super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(in_dim, hidden_dim, 1), nn.ReLU(inplace=True), nn.Conv2d(hidden_dim, out_dim, 1))
-
-    def forward(self, maps: Tensor) -> Tensor:
-        return self.net(maps).flatten(2)
 
 
 class ImageMultiSSL(nn.Module):
@@ -87,11 +77,11 @@ class ImageMultiSSL(nn.Module):
         )
         self.moco_loss, self.dense_loss = MoCoLoss(cfg.temperature), DenseCLLoss(cfg.temperature)
         self.objective = MultiSSLObjective(list(IMAGE_PRETEXTS), cfg.strategy, cfg.distill)
-        self.tasks = self.objective.tasks
+        self.active_pretexts = self.objective.active_pretexts
         self._teacher: list[ImageMultiSSL] = []
         if cfg.teacher:
             self._teacher.append(load_teacher(cfg.teacher, ImageMultiSSL, ImageMultiSSLConfig))
-        for name in set(IMAGE_PRETEXTS) - set(self.tasks):
+        for name in set(IMAGE_PRETEXTS) - set(self.active_pretexts):
             freeze(self.heads[name]).train()
 
     @property
@@ -108,13 +98,13 @@ class ImageMultiSSL(nn.Module):
         with torch.no_grad():
             maps_k = self.key_backbone(view_k)
         losses = {}
-        if "moco" in self.tasks:
+        if "moco" in self.active_pretexts:
             q = self.heads["moco"](maps_q.flatten(2).mean(2))
             with torch.no_grad():
                 k = F.normalize(self.key_heads["moco"](maps_k.flatten(2).mean(2)), dim=1)
             losses["moco"] = self.moco_loss(q, k, self.queues["moco"].keys)
             self.queues["moco"].enqueue(k)
-        if "densecl" in self.tasks:
+        if "densecl" in self.active_pretexts:
             q_dense = self.heads["densecl"](maps_q)  # (B, D, S)
             with torch.no_grad():
                 k_dense = self.key_heads["densecl"](maps_k)

@@ -20,42 +20,19 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
-from avssl.encoders import EncoderConfig
+from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, Visual2dConfig
 from avssl.heads.localization import AudioPool, FrameMode
-from avssl.losses.trimap import TriMapContrastiveLoss
+from avssl.losses.trimap import TriMapConfig
 from avssl.tasks.localization_common import AVLocalizer
-
-
-@dataclass
-class TriMapConfig:
-    """Parameters of :class:`~avssl.losses.trimap.TriMapContrastiveLoss` (LVS code defaults)."""
-
-    pos_threshold: float = 0.65
-    neg_threshold: float = 0.4
-    mask_temperature: float = 0.03
-    temperature: float = 0.07
-    trimap: bool = True
-    hard_negatives: bool = True
-
-    def build(self) -> TriMapContrastiveLoss:
-        """The loss module with these parameters."""
-        return TriMapContrastiveLoss(
-            self.pos_threshold,
-            self.neg_threshold,
-            self.mask_temperature,
-            self.temperature,
-            self.trimap,
-            self.hard_negatives,
-        )
 
 
 @dataclass
 class LVSConfig:
     """Encoders, head and tri-map loss of LVS."""
 
-    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="resnet18", output_stride=16))
-    audio: EncoderConfig = field(
-        default_factory=lambda: EncoderConfig(name="audio_resnet18", output_stride=16)
+    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="resnet18", output_stride=16))
+    audio: AnyEncoderConfig = field(
+        default_factory=lambda: AudioCNNConfig(name="audio_resnet18", output_stride=16)
     )
     embed_dim: int | None = None
     audio_pool: AudioPool = "max"

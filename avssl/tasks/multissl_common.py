@@ -33,7 +33,7 @@ class StrategyConfig:
     sum, or the uncertainty weighting of Kendall, Gal & Cipolla, "Multi-Task Learning Using Uncertainty to
     Weigh Losses for Scene Geometry and Semantics", CVPR 2018, when `uncertainty`)."""
 
-    tasks: list[str] = field(default_factory=list)
+    pretexts: list[str] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)
     uncertainty: bool = False
 
@@ -65,13 +65,13 @@ def load_teacher(run_dir: str | Path, builder: Any, config_cls: type) -> nn.Modu
     teacher dropped: only one generation is needed) with `run_dir/model/model.safetensors` loaded."""
     from safetensors.torch import load_file
 
-    from avssl.config import from_dict, read_yaml
+    from avssl.config import from_saved_dict, read_yaml
 
     model_dir = Path(run_dir) / "model"
     weights, config_file = model_dir / "model.safetensors", model_dir / "config.yaml"
     if not weights.is_file() or not config_file.is_file():
         raise FileNotFoundError(f"{run_dir}: the teacher stage has not finished (no {weights.name}/config)")
-    cfg = from_dict(config_cls, read_yaml(config_file).get("model", {}))
+    cfg = from_saved_dict(config_cls, read_yaml(config_file).get("model", {}))
     cfg.teacher = None
     teacher = builder(cfg)
     teacher.load_state_dict(load_file(str(weights)), strict=True)
@@ -84,15 +84,15 @@ class MultiSSLObjective(nn.Module):
 
     def __init__(self, names: list[str], strategy: StrategyConfig, distill: DistillConfig) -> None:
         super().__init__()
-        unknown = set(strategy.tasks) - set(names)
+        unknown = set(strategy.pretexts) - set(names)
         if unknown:
-            raise ValueError(f"strategy.tasks must be a subset of {names}, got {strategy.tasks}")
-        self.tasks = list(strategy.tasks) or list(names)
+            raise ValueError(f"strategy.pretexts must be a subset of {names}, got {strategy.pretexts}")
+        self.active_pretexts = list(strategy.pretexts) or list(names)
         self.strategy, self.distill = copy.deepcopy(strategy), copy.deepcopy(distill)
         self.uncertainty = UncertaintyWeighting(names) if strategy.uncertainty else None
         if self.uncertainty is not None:  # only the trained tasks' log-variances learn (DDP: no unused ones)
             for name, p in self.uncertainty.log_vars.items():
-                p.requires_grad_(name in self.tasks)
+                p.requires_grad_(name in self.active_pretexts)
         self.output_loss = OutputDistillation(distill.temperature)
         self.feature_loss = FeatureDistillation()
 

@@ -36,13 +36,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from avssl.encoders import EncoderConfig, LogMelFrontEnd
+from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, LogMelFrontEnd, Visual2dConfig
+from avssl.encoders.config import DEFAULT_SAMPLE_RATE
 from avssl.heads.localization import AudioPool, FrameMode, cosine_map
 from avssl.losses.equivariance import MapEquivarianceLoss
-from avssl.tasks.localization_common import (
+from avssl.losses.trimap import TriMapConfig
+from avssl.tasks.localization_common import AVLocalizer
+from avssl.transforms.batched import (
     AppearanceConfig,
     AudioAugConfig,
-    AVLocalizer,
     GeometryConfig,
     augment_appearance,
     augment_waveform,
@@ -50,7 +52,6 @@ from avssl.tasks.localization_common import (
     spec_masking,
     warp_frames,
 )
-from avssl.tasks.lvs import TriMapConfig
 from avssl.transforms.functional.geometry import (
     GeometryRecord,
     apply_geometry_to_maps,
@@ -62,9 +63,9 @@ from avssl.transforms.functional.geometry import (
 class SSLTIEConfig:
     """Encoders, contrastive loss, ablation switches, loss weights and the view-2 augmentations."""
 
-    visual: EncoderConfig = field(default_factory=lambda: EncoderConfig(name="resnet18", output_stride=16))
-    audio: EncoderConfig = field(
-        default_factory=lambda: EncoderConfig(name="audio_resnet18", output_stride=16)
+    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="resnet18", output_stride=16))
+    audio: AnyEncoderConfig = field(
+        default_factory=lambda: AudioCNNConfig(name="audio_resnet18", output_stride=16)
     )
     embed_dim: int | None = None
     audio_pool: AudioPool = "max"
@@ -90,6 +91,9 @@ class SSLTIE(AVLocalizer):
         self.cfg = cfg
         self.contrastive = cfg.contrastive.build()
         self.equivariance = MapEquivarianceLoss(cfg.equivariance_distance)
+        # the rate the audio encoder was built for (its front end's, which the recipe takes from the data)
+        frontend = getattr(self.audio_encoder, "frontend", self.audio_encoder)
+        self.sample_rate = int(getattr(frontend, "sample_rate", DEFAULT_SAMPLE_RATE))
         if cfg.use_invariance and cfg.audio_aug.spec_prob > 0:
             if not isinstance(getattr(self.audio_encoder, "frontend", None), LogMelFrontEnd):
                 raise ValueError(f"audio encoder {cfg.audio.name!r} has no log-mel front end to mask")
@@ -99,7 +103,7 @@ class SSLTIE(AVLocalizer):
         records: list[list[GeometryRecord]] = [[] for _ in range(frames.shape[0])]
         if self.cfg.use_invariance:
             frames = augment_appearance(frames, self.cfg.appearance)
-            audio = augment_waveform(audio, self.cfg.audio_aug, self.cfg.audio.audio.sample_rate)
+            audio = augment_waveform(audio, self.cfg.audio_aug, self.sample_rate)
         if self.cfg.use_equivariance:
             records = sample_geometry(frames.shape[0], frames.shape[-2:], self.cfg.geometry)
             frames = warp_frames(frames, records)

@@ -33,11 +33,11 @@ from avssl.train.loop import LoopSetup, run_training
 
 @dataclass
 class StageConfig:
-    """One stage: its name (directory), the pretext tasks it trains, its length (None = train.max_steps)
+    """One stage: its name (directory), the pretexts it trains, its length (None = train.max_steps)
     and its forgetting control (None = the model's `distill` section)."""
 
     name: str
-    tasks: list[str]
+    pretexts: list[str]
     max_steps: int | None = None
     distill: DistillConfig | None = None
 
@@ -53,12 +53,12 @@ def stage_finished(run_dir: Path) -> bool:
 
 
 def stage_config(cfg: Any, k: int, previous: Path | None) -> Any:
-    """The recipe config of stage k: its tasks and distillation, its run directory, its teacher."""
+    """The recipe config of stage k: its pretexts and distillation, its run directory, its teacher."""
     stage: StageConfig = cfg.stages[k]
     out = copy.deepcopy(cfg)
     out.stages = []
     out.output_dir = str(stage_dirs(cfg.output_dir, cfg.stages)[k])
-    out.model.strategy.tasks = list(stage.tasks)
+    out.model.strategy.pretexts = list(stage.pretexts)
     if stage.distill is not None:
         out.model.distill = copy.deepcopy(stage.distill)
     d = out.model.distill

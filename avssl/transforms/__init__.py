@@ -51,9 +51,22 @@ def build_transform(spec: Mapping[str, Any]) -> Transform:
         raise ValueError(f"bad arguments for transform {name!r}: {err}") from err
 
 
+def pipeline_normalization(
+    specs: Sequence[Mapping[str, Any]],
+) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """``(mean, std)`` of the pipeline's ``normalize`` step (its defaults where the spec leaves them out),
+    or None when the pipeline does not normalise: the one statement of a run's normalisation."""
+    steps = [spec for spec in specs if spec.get("name") == "normalize"]
+    if not steps:
+        return None
+    step = build_transform(steps[-1])
+    assert isinstance(step, Normalize)
+    return step.mean, step.std
+
+
 def build_transforms(specs: Sequence[Mapping[str, Any]], seed: int | None = None) -> Compose:
     """A :class:`Compose` of ``build_transform(spec)`` for each spec, in order."""
     return Compose([build_transform(spec) for spec in specs], seed=seed)
 
 
-__all__ = ["TRANSFORMS", "Compose", "Transform", "build_transform", "build_transforms"]
+__all__ = ["TRANSFORMS", "Compose", "Transform", "build_transform", "build_transforms", "pipeline_normalization"]

@@ -13,7 +13,7 @@ import torch
 from avssl.cli import main
 from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset, ClipSpec
-from avssl.data.synthetic.layouts import CLASS_NAMES, LAYOUTS, SynthSpec, write_synthetic
+from avssl.data.synthetic.layouts import CLASS_NAMES, SYNTH_LAYOUTS, SynthSpec, write_synthetic
 from avssl.data.synthetic.scene import make_scene, render_frame
 from avssl.transforms import build_transforms
 from avssl.transforms.functional.geometry import apply_geometry_to_map, geometry_forward_points
@@ -24,7 +24,7 @@ SPEC = SynthSpec(n=8, seed=11, size=96, duration_s=2.0, fps=10.0, num_classes=4)
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth")
-    for layout in LAYOUTS:
+    for layout in SYNTH_LAYOUTS:
         write_synthetic(layout, root / layout, SPEC)
     return root
 
@@ -33,7 +33,7 @@ def _gt(root):
     return json.loads((root / "synth_gt.json").read_text())
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", SYNTH_LAYOUTS)
 def test_synth_then_check_data_is_clean(synth_root, layout, capsys):
     assert main(["check-data", str(synth_root / layout), "--layout", layout, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -53,7 +53,7 @@ def _first_media(root, layout):
     return sorted(root.glob(patterns[layout]))[0]
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", SYNTH_LAYOUTS)
 def test_check_data_names_the_corrupted_file(synth_root, tmp_path, layout, capsys):
     copy = tmp_path / layout
     shutil.copytree(synth_root / layout, copy)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from avssl.encoders import ENCODERS, AudioFrontEndConfig, EncoderConfig, build_encoder
+from avssl.encoders import ENCODERS, AudioCNNConfig, AudioFrontEndConfig, build_encoder
 from avssl.encoders.audio import LogMelFrontEnd
 
 SR = 16000
@@ -42,9 +42,9 @@ def _librosa_mel(wave: np.ndarray, cfg: AudioFrontEndConfig) -> np.ndarray:
 @pytest.mark.parametrize(
     "cfg",
     [
-        AudioFrontEndConfig(),  # librosa's own filters: Slaney scale, Slaney norm
-        AudioFrontEndConfig(mel_scale="htk", mel_norm=None, n_mels=128, n_fft=1024),
-        AudioFrontEndConfig(f_min=125.0, f_max=7500.0, power=1.0, center=False),
+        AudioFrontEndConfig(sample_rate=16000),  # librosa's own filters: Slaney scale, Slaney norm
+        AudioFrontEndConfig(sample_rate=16000, mel_scale="htk", mel_norm=None, n_mels=128, n_fft=1024),
+        AudioFrontEndConfig(sample_rate=22050, f_min=125.0, f_max=7500.0, power=1.0, center=False, n_fft=1024),
     ],
     ids=["slaney", "htk-128-nfft1024", "vggish-band-magnitude"],
 )
@@ -77,23 +77,29 @@ def test_channels_are_averaged_to_mono() -> None:
     torch.testing.assert_close(front(stereo), front(((left + right) / 2)[None, None]))
 
 
+def test_an_unset_sample_rate_is_the_batch_contracts_16_khz() -> None:
+    unset, explicit = LogMelFrontEnd(AudioFrontEndConfig()), LogMelFrontEnd(AudioFrontEndConfig(sample_rate=16000))
+    assert unset.sample_rate == 16000 and unset.hop_length == explicit.hop_length == 160
+    assert LogMelFrontEnd(AudioFrontEndConfig(sample_rate=48000, n_fft=2048)).hop_length == 480
+
+
 def test_front_end_state_is_not_in_the_state_dict() -> None:
     """Filters/windows follow the device but are fixed by the config, so checkpoints hold only weights."""
     assert not LogMelFrontEnd(AudioFrontEndConfig()).state_dict()
-    encoder = build_encoder(EncoderConfig(name="audio_resnet18"))
+    encoder = build_encoder(AudioCNNConfig(name="audio_resnet18"))
     assert all(k.startswith("backbone.") for k in encoder.state_dict())
     buffers = dict(encoder.named_buffers())
     assert "frontend.mel.mel_scale.fb" in buffers and "frontend.mel.spectrogram.window" in buffers
 
 
 def test_audio_resnet_map_shape_and_options() -> None:
-    cfg = EncoderConfig(name="audio_resnet18", audio=AudioFrontEndConfig(n_mels=128))
+    cfg = AudioCNNConfig(name="audio_resnet18", audio=AudioFrontEndConfig(n_mels=128))
     encoder = build_encoder(cfg).eval()
     with torch.no_grad():
         out = encoder(torch.randn(2, 1, 32000))  # 2 s → 201 frames
     assert out.shape == (2, 512, 4, 7)
-    with pytest.raises(ValueError, match="in_channels"):
-        build_encoder(EncoderConfig(name="audio_resnet18", in_channels=2))
+    with pytest.raises(TypeError, match="in_channels"):
+        AudioCNNConfig(name="audio_resnet18", in_channels=2)  # mono front end: not an option
     with pytest.raises(ValueError, match="n_fft"):
         LogMelFrontEnd(AudioFrontEndConfig(n_fft=256))
     assert "audio_resnet18" in ENCODERS

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from avssl.encoders import BinauralFrontEndConfig, EncoderConfig, build_encoder
+from avssl.encoders import BinauralConfig, BinauralFrontEndConfig, build_encoder
 from avssl.encoders.binaural import BinauralFrontEnd
 
 SR, N_FFT, HOP, WIN = 16000, 512, 160, 400
@@ -77,7 +77,7 @@ def test_ipd_of_a_delayed_tone() -> None:
 
 
 def test_encoder_shape_and_channel_check() -> None:
-    encoder = build_encoder(EncoderConfig(name="binaural_resnet18")).eval()
+    encoder = build_encoder(BinauralConfig(name="binaural_resnet18")).eval()
     with torch.no_grad():
         assert encoder(torch.randn(2, 2, 2 * SR) * 0.1).shape == (2, 512, 9, 7)  # 2 s clip: 201 frames
     with pytest.raises(ValueError, match=r"\(B, 2, samples\)"):

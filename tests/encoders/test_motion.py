@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from avssl.encoders import EncoderConfig, FlowConfig, WeightsError, build_encoder
+from avssl.encoders import FlowConfig, MotionConfig, WeightsError, build_encoder
 from avssl.encoders.motion import FrameDifference, RaftFlow
 
 
@@ -22,21 +22,21 @@ def test_frame_differences_match_a_loop() -> None:
 
 
 def test_diff_encoder_shape() -> None:
-    encoder = build_encoder(EncoderConfig(name="motion_diff_r2plus1d_18")).eval()
+    encoder = build_encoder(MotionConfig(name="motion_diff_r2plus1d_18")).eval()
     with torch.no_grad():
         assert encoder(torch.randn(1, 3, 9, 64, 64)).shape == (1, 512, 1, 4, 4)  # 8 differences
 
 
 def test_flow_without_weights_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="flow.raft_weights"):
-        build_encoder(EncoderConfig(name="motion_flow_r3d_18"))
+        build_encoder(MotionConfig(name="motion_flow_r3d_18"))
 
 
 def test_flow_with_a_wrong_weights_file_names_it(tmp_path: Path) -> None:
     bad = tmp_path / "raft.pt"
     torch.save({"conv.weight": torch.zeros(1)}, bad)
     with pytest.raises(WeightsError, match=r"raft\.pt.*missing"):
-        build_encoder(EncoderConfig(name="motion_flow_r3d_18", flow=FlowConfig(raft_weights=str(bad))))
+        build_encoder(MotionConfig(name="motion_flow_r3d_18", flow=FlowConfig(raft_weights=str(bad))))
 
 
 def test_raft_flow_from_a_local_weights_file(raft_weights: Path) -> None:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from avssl.encoders import ENCODERS, OPTIONAL_ENCODERS, EncoderConfig, FlowConfig, build_encoder
+from avssl.encoders import (
+    ENCODERS,
+    OPTIONAL_ENCODERS,
+    FlowConfig,
+    MotionConfig,
+    Visual2dConfig,
+    build_encoder,
+    encoder_config_class,
+)
 from avssl.encoders.motion import MIN_FLOW_SIZE, RaftFlow
 
 OUTPUT_RANK = {"clip": 5, "waveform": 4}  # "image" keeps the input's rank
@@ -30,7 +42,9 @@ def test_every_encoder_runs_forward_and_backward(name: str, raft_weights) -> Non
     if name in OPTIONAL_ENCODERS:
         pytest.importorskip(OPTIONAL_ENCODERS[name])
     torch.manual_seed(0)
-    cfg = EncoderConfig(name=name, flow=FlowConfig(raft_weights=str(raft_weights), num_updates=2))
+    cfg = encoder_config_class(name)(name=name)
+    if isinstance(cfg, MotionConfig):
+        cfg.flow = FlowConfig(raft_weights=str(raft_weights), num_updates=2)
     encoder = build_encoder(cfg)
     assert isinstance(encoder.out_dim, int) and encoder.out_dim > 0
     for x in _inputs(encoder):
@@ -49,4 +63,20 @@ def test_every_encoder_runs_forward_and_backward(name: str, raft_weights) -> Non
 
 def test_registry_rejects_unknown_names() -> None:
     with pytest.raises(KeyError, match="unknown encoder 'resnet19'"):
-        build_encoder(EncoderConfig(name="resnet19"))
+        build_encoder(Visual2dConfig(name="resnet19"))
+
+
+def test_build_encoder_refuses_another_familys_config() -> None:
+    with pytest.raises(TypeError, match="AudioCNNConfig"):
+        build_encoder(Visual2dConfig(name="audio_resnet18"))
+
+
+def test_importing_the_encoders_does_not_import_pytorchvideo() -> None:
+    """pytorchvideo (slow to import) is imported only by the builders of its models."""
+    code = "import sys, avssl.encoders, avssl.tasks; assert 'pytorchvideo' not in sys.modules, 'imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    assert done.returncode == 0, done.stderr
+    code = "import sys; from avssl.encoders import build_encoder, Video3dConfig; "
+    code += "build_encoder(Video3dConfig(name='x3d_s')); assert 'pytorchvideo' in sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    assert done.returncode == 0, done.stderr

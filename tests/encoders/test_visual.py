@@ -6,7 +6,7 @@ import pytest
 import torch
 import torchvision
 
-from avssl.encoders import EncoderConfig, build_encoder
+from avssl.encoders import Visual2dConfig, build_encoder
 from avssl.encoders.video import PyTorchVideoEncoder, VideoResNetEncoder
 from avssl.encoders.visual import ResNet2dEncoder
 
@@ -88,7 +88,7 @@ def test_video_encoders_shapes() -> None:
 def _receptive_rows(name: str) -> tuple[int, int]:
     """Rows of a 112-px input that influence the centre location of the stride-8 map."""
     torch.manual_seed(0)
-    encoder = build_encoder(EncoderConfig(name=name, output_stride=8)).eval()
+    encoder = build_encoder(Visual2dConfig(name=name, output_stride=8)).eval()
     x = torch.randn(1, 3, 112, 112, requires_grad=True)
     encoder(x)[0, :, 7, 7].sum().backward()
     rows = torch.nonzero(x.grad.abs().sum(dim=(0, 1, 3)) > 0).flatten()
@@ -99,5 +99,5 @@ def test_small_context_widens_the_receptive_field_at_the_same_resolution():
     plain, context = _receptive_rows("small"), _receptive_rows("small_context")
     assert plain[1] - plain[0] + 1 == 15  # three stride-2 3×3 convs
     assert context[1] - context[0] + 1 >= 100  # + dilated blocks (2, 4): 15 + 2·(2 + 4)·8 = 111 px
-    out = build_encoder(EncoderConfig(name="small_context", output_stride=8))(torch.randn(2, 3, 112, 112))
+    out = build_encoder(Visual2dConfig(name="small_context", output_stride=8))(torch.randn(2, 3, 112, 112))
     assert out.shape == (2, 128, 14, 14)

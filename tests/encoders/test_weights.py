@@ -10,7 +10,17 @@ import torch
 import torchvision
 from pytorchvideo.models.x3d import create_x3d
 
-from avssl.encoders import EncoderConfig, WeightsError, build_encoder, load_encoder_weights, read_state_dict
+from avssl.encoders import (
+    AudioCNNConfig,
+    MotionConfig,
+    VGGishConfig,
+    Video3dConfig,
+    Visual2dConfig,
+    WeightsError,
+    build_encoder,
+    load_encoder_weights,
+    read_state_dict,
+)
 from avssl.encoders.weights import RUN_WEIGHTS, adapt_first_conv
 
 
@@ -32,7 +42,7 @@ def _assert_loaded(module: torch.nn.Module, expected: dict[str, torch.Tensor]) -
 
 @pytest.mark.parametrize("fmt", ["torch", "safetensors"])
 def test_encoder_file_with_module_prefix_and_nesting(tmp_path: Path, fmt: str) -> None:
-    target = _randomised(build_encoder(EncoderConfig(name="resnet18")))
+    target = _randomised(build_encoder(Visual2dConfig(name="resnet18")))
     wrapped = {f"module.{k}": v for k, v in target.items()}
     if fmt == "torch":
         path = tmp_path / "ckpt.pt"
@@ -40,11 +50,11 @@ def test_encoder_file_with_module_prefix_and_nesting(tmp_path: Path, fmt: str) -
     else:
         path = tmp_path / "ckpt.safetensors"
         safetensors.torch.save_file(wrapped, str(path))
-    _assert_loaded(build_encoder(EncoderConfig(name="resnet18", weights=str(path))), target)
+    _assert_loaded(build_encoder(Visual2dConfig(name="resnet18", weights=str(path))), target)
 
 
 def test_model_key_nesting_and_compile_prefix(tmp_path: Path) -> None:
-    target = _randomised(build_encoder(EncoderConfig(name="x3d_s")))
+    target = _randomised(build_encoder(Video3dConfig(name="x3d_s")))
     path = tmp_path / "ckpt.pth"
     torch.save({"model": {f"module._orig_mod.{k}": v for k, v in target.items()}}, path)
     assert set(read_state_dict(path)) == set(target)
@@ -55,7 +65,7 @@ def test_torchvision_resnet18_checkpoint_maps_onto_the_truncated_encoder(tmp_pat
     torch.nn.init.normal_(reference.conv1.weight)  # differs from any fresh initialisation
     path = tmp_path / "resnet18.pth"
     torch.save(reference.state_dict(), path)
-    cfg = EncoderConfig(name="resnet18", weights=str(path), weights_source="classifier")
+    cfg = Visual2dConfig(name="resnet18", weights=str(path), weights_source="classifier")
     expected = {k: v for k, v in reference.state_dict().items() if not k.startswith("fc.")}
     _assert_loaded(build_encoder(cfg), expected)
 
@@ -65,7 +75,7 @@ def test_classifier_checkpoint_into_audio_encoder_adapts_the_first_conv(tmp_path
     path = tmp_path / "resnet18.pth"
     torch.save(reference.state_dict(), path)
     encoder = build_encoder(
-        EncoderConfig(name="audio_resnet18", weights=str(path), weights_source="classifier")
+        AudioCNNConfig(name="audio_resnet18", weights=str(path), weights_source="classifier")
     )
     state = encoder.state_dict()
     rgb = reference.conv1.weight.detach()
@@ -88,7 +98,7 @@ def test_adapted_first_conv_keeps_the_response_to_equal_channels() -> None:
 def test_video_classifier_checkpoints(tmp_path: Path) -> None:
     r3d = torchvision.models.video.r3d_18(weights=None)
     torch.save(r3d.state_dict(), tmp_path / "r3d.pth")
-    cfg = EncoderConfig(
+    cfg = MotionConfig(
         name="motion_diff_r3d_18", weights=str(tmp_path / "r3d.pth"), weights_source="classifier"
     )
     state = build_encoder(cfg).state_dict()
@@ -96,7 +106,7 @@ def test_video_classifier_checkpoints(tmp_path: Path) -> None:
 
     x3d = create_x3d(input_clip_length=13, input_crop_size=160, depth_factor=2.2)
     safetensors.torch.save_file(x3d.state_dict(), str(tmp_path / "x3d.safetensors"))
-    cfg = EncoderConfig(name="x3d_s", weights=str(tmp_path / "x3d.safetensors"), weights_source="classifier")
+    cfg = Video3dConfig(name="x3d_s", weights=str(tmp_path / "x3d.safetensors"), weights_source="classifier")
     expected = {k: v for k, v in x3d.state_dict().items() if not k.startswith("blocks.5.")}
     _assert_loaded(build_encoder(cfg), expected)
 
@@ -111,24 +121,24 @@ def _write_run_dir(root: Path, visual: dict[str, torch.Tensor]) -> Path:
 
 
 def test_run_directory_with_prefix(tmp_path: Path) -> None:
-    target = _randomised(build_encoder(EncoderConfig(name="resnet18")))
+    target = _randomised(build_encoder(Visual2dConfig(name="resnet18")))
     run = _write_run_dir(tmp_path / "run", target)
-    cfg = EncoderConfig(
+    cfg = Visual2dConfig(
         name="resnet18", weights=str(run), weights_source="run", weights_prefix="visual_encoder"
     )
     _assert_loaded(build_encoder(cfg), target)
     with pytest.raises(WeightsError, match=r"no keys under prefix 'video_encoder\.'.*visual_encoder\."):
         build_encoder(
-            EncoderConfig(
+            Visual2dConfig(
                 name="resnet18", weights=str(run), weights_source="run", weights_prefix="video_encoder."
             )
         )
     with pytest.raises(WeightsError, match="not an avssl run directory"):
-        build_encoder(EncoderConfig(name="resnet18", weights=str(tmp_path), weights_source="run"))
+        build_encoder(Visual2dConfig(name="resnet18", weights=str(tmp_path), weights_source="run"))
 
 
 def test_missing_key_is_a_clear_error_and_leaves_the_encoder_untouched(tmp_path: Path) -> None:
-    encoder = build_encoder(EncoderConfig(name="resnet18"))
+    encoder = build_encoder(Visual2dConfig(name="resnet18"))
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     partial = _randomised(encoder)
     del partial["layer3.0.conv1.weight"]
@@ -147,23 +157,23 @@ def test_missing_key_is_a_clear_error_and_leaves_the_encoder_untouched(tmp_path:
         encoder.state_dict()["layer4.0.conv1.weight"], partial["layer4.0.conv1.weight"]
     )
     with pytest.warns(UserWarning, match="missing"):
-        build_encoder(EncoderConfig(name="resnet18", weights=str(path), strict=False))
+        build_encoder(Visual2dConfig(name="resnet18", weights=str(path), strict=False))
 
 
 def test_wrong_shapes_and_wrong_files_name_the_file(tmp_path: Path) -> None:
-    torch.save(build_encoder(EncoderConfig(name="resnet50")).state_dict(), tmp_path / "r50.pt")
+    torch.save(build_encoder(Visual2dConfig(name="resnet50")).state_dict(), tmp_path / "r50.pt")
     with pytest.raises(WeightsError, match=r"r50\.pt.*wrongly shaped: conv1\.weight|r50\.pt.*unexpected"):
-        build_encoder(EncoderConfig(name="resnet18", weights=str(tmp_path / "r50.pt")))
+        build_encoder(Visual2dConfig(name="resnet18", weights=str(tmp_path / "r50.pt")))
     garbage = tmp_path / "notes.pt"
     garbage.write_bytes(b"this is not a checkpoint")
     with pytest.raises(WeightsError, match=r"cannot read weights file .*notes\.pt"):
-        build_encoder(EncoderConfig(name="resnet18", weights=str(garbage)))
+        build_encoder(Visual2dConfig(name="resnet18", weights=str(garbage)))
     bad_safetensors = tmp_path / "broken.safetensors"
     bad_safetensors.write_bytes(b"\x00" * 16)
     with pytest.raises(WeightsError, match=r"broken\.safetensors"):
         read_state_dict(bad_safetensors)
     with pytest.raises(WeightsError, match=r"not found: .*absent\.pt"):
-        build_encoder(EncoderConfig(name="resnet18", weights=str(tmp_path / "absent.pt")))
+        build_encoder(Visual2dConfig(name="resnet18", weights=str(tmp_path / "absent.pt")))
     torch.save({"epoch": 3}, tmp_path / "meta.pt")
     with pytest.raises(WeightsError, match=r"meta\.pt holds no tensors"):
         read_state_dict(tmp_path / "meta.pt")
@@ -174,12 +184,12 @@ def test_old_checkpoints_without_num_batches_tracked_load(tmp_path: Path) -> Non
     old = {k: v for k, v in reference.items() if not k.endswith("num_batches_tracked")}
     torch.save(old, tmp_path / "old.pth")
     build_encoder(
-        EncoderConfig(name="resnet18", weights=str(tmp_path / "old.pth"), weights_source="classifier")
+        Visual2dConfig(name="resnet18", weights=str(tmp_path / "old.pth"), weights_source="classifier")
     )
 
 
 def test_classifier_source_needs_a_classifier_layout(tmp_path: Path) -> None:
-    vggish = build_encoder(EncoderConfig(name="vggish"))
+    vggish = build_encoder(VGGishConfig(name="vggish"))
     convs = _randomised(vggish.features)  # the conv tower only: keeps the file small
     torch.save({f"features.{k}": v for k, v in convs.items()}, tmp_path / "vggish.pt")
     with pytest.raises(WeightsError, match="source 'encoder'"):

@@ -72,3 +72,35 @@ def test_video_without_audio_is_a_clear_error(tmp_path):
     _moving_square(video, seconds=1.0, audio=False)
     with pytest.raises(MediaError, match="no audio stream"):
         localize_video(BrightnessTask(), {"data": {"size": 64}}, video, tmp_path / "out")
+
+
+class RecordingTask(torch.nn.Module):
+    """localize(batch) records the model input it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.inputs = []
+
+    def localize(self, batch):
+        self.inputs.append(batch["video"])
+        return torch.zeros(batch["video"].shape[0], 4, 4)
+
+
+def test_the_model_input_is_normalised_as_the_run_was(tmp_path):
+    """The frame input is rebuilt from the run's config (its eval pipeline's normalize step), not assumed."""
+    video = tmp_path / "clip.mp4"
+    _moving_square(video, seconds=1.0)
+    half = [0.5, 0.5, 0.5]
+    inputs = {}
+    for name, data in [
+        ("imagenet", {"size": 32}),  # no pipeline in the config: the schema's default (ImageNet statistics)
+        ("half", {"size": 32, "eval_transforms": [{"name": "resize"}, {"name": "normalize", "mean": half, "std": half}]}),
+    ]:
+        task = RecordingTask()
+        localize_video(task, {"data": data}, video, tmp_path / name, LocalizeOptions(overlay=False))
+        inputs[name] = torch.cat(task.inputs)
+    background = 20 / 255  # the frame's corner pixel, before normalisation
+    corner = {name: x[0, :, 0, 0, 0] for name, x in inputs.items()}
+    torch.testing.assert_close(corner["half"], torch.full((3,), (background - 0.5) / 0.5), atol=0.02, rtol=0)
+    imagenet = (background - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
+    torch.testing.assert_close(corner["imagenet"], imagenet, atol=0.05, rtol=0)

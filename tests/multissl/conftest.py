@@ -19,7 +19,7 @@ def spatial_stage(tmp_path) -> tuple[Path, BinauralMultiSSL]:
 
     run = tmp_path / "stage_spatial"
     torch.manual_seed(0)
-    cfg = BinauralMultiSSLConfig(strategy=StrategyConfig(tasks=["spatial"]))
+    cfg = BinauralMultiSSLConfig(strategy=StrategyConfig(pretexts=["spatial"]))
     first = BinauralMultiSSL(cfg)
     save_config({"task": "binaural_multissl", "model": cfg}, run / "config.yaml")
     export_model(first, run)

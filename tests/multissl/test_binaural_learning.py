@@ -38,7 +38,7 @@ def test_pretext_task_beats_chance_on_held_out_clips(fairplay96: Path, tmp_path:
     torch.set_num_threads(1)
     out = main(
         ["--config", str(CONFIG), f"data.root={fairplay96}", f"output_dir={tmp_path / pretext}",
-         f"model.strategy.tasks=[{pretext}]", f"train.max_steps={STEPS[pretext]}", "train.progress_bar=false",
+         f"model.strategy.pretexts=[{pretext}]", f"train.max_steps={STEPS[pretext]}", "train.progress_bar=false",
          "train.checkpoint_every=100000", "eval.probe=false"]
     )
     result = next(iter(out["eval"].values()))["pretext"][pretext]

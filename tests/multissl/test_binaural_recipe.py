@@ -49,14 +49,14 @@ def test_incremental_stages_have_their_own_runs_and_resume_per_stage(fairplay, t
     out = tmp_path / "incremental"
     args = ["--config", str(CONFIGS / "binaural_multissl_incremental.yaml"), f"data.root={fairplay}",
             f"output_dir={out}", "eval.probe=false", "train.checkpoint_every=2", *TINY,
-            "stages=[{name: spatial, tasks: [spatial], max_steps: 2}, {name: gap, tasks: [gap], max_steps: 4}]"]
+            "stages=[{name: spatial, pretexts: [spatial], max_steps: 2}, {name: gap, pretexts: [gap], max_steps: 4}]"]
     first = main(args)
     dirs = [out / "stages" / "00_spatial", out / "stages" / "01_gap"]
     assert [r["skipped"] for r in first["train"]] == [False, False]
     for d in dirs:
         assert (d / "model" / "model.safetensors").is_file() and (d / "checkpoints").is_dir()
     second_cfg = yaml.safe_load((dirs[1] / "config.yaml").read_text())
-    assert second_cfg["model"]["teacher"] == str(dirs[0]) and second_cfg["model"]["strategy"]["tasks"] == ["gap"]
+    assert second_cfg["model"]["teacher"] == str(dirs[0]) and second_cfg["model"]["strategy"]["pretexts"] == ["gap"]
     assert "loss/distill_out" in first["train"][1] and "loss/replay" in first["train"][1]
     last_eval = json.loads((dirs[1] / "eval.json").read_text())
     assert list(last_eval["pretext"]) == ["spatial", "gap"]  # forgetting: task 1 scored after stage 2

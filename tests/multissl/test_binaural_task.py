@@ -38,7 +38,7 @@ def test_joint_forward_backward_gives_every_part_and_gradients() -> None:
 
 
 def test_single_task_freezes_the_other_heads() -> None:
-    task = BinauralMultiSSL(_cfg(strategy=StrategyConfig(tasks=["sync"])))
+    task = BinauralMultiSSL(_cfg(strategy=StrategyConfig(pretexts=["sync"])))
     out = task(_batch())
     assert set(k for k in out if k.startswith("loss/")) == {"loss/sync"}
     out["loss"].backward()
@@ -50,7 +50,7 @@ def test_single_task_freezes_the_other_heads() -> None:
 def test_teacher_distillation_and_replay_terms(spatial_stage) -> None:
     stage_dir, first = spatial_stage
     distill = DistillConfig(output_weight=1.0, feature_weight=1.0, replay_weight=0.5)
-    second = BinauralMultiSSL(_cfg(strategy=StrategyConfig(tasks=["gap"]), distill=distill, teacher=str(stage_dir)))
+    second = BinauralMultiSSL(_cfg(strategy=StrategyConfig(pretexts=["gap"]), distill=distill, teacher=str(stage_dir)))
     second.load_state_dict(first.state_dict())
     assert second.rehearsed == ["spatial"]
     assert not any(p.requires_grad for p in second.teacher.parameters())

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from avssl import distributed
 from avssl.losses.densecl import DenseCLLoss, dense_queue_keys
-from avssl.losses.moco import MemoryQueue, ema_update, momentum_copy
+from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
 from avssl.testing import run_gloo_ranks
 
 WORLD, GLOBAL_BATCH, STEPS, C, D, S = 2, 8, 3, 6, 5, 4

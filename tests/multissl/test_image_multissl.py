@@ -49,7 +49,7 @@ def test_joint_step_updates_both_queues_and_the_key_encoder() -> None:
 
 
 def test_single_task_leaves_the_other_head_and_queue_alone() -> None:
-    task = ImageMultiSSL(ImageMultiSSLConfig(queue_size=16, dense_queue_size=16, strategy=StrategyConfig(tasks=["densecl"])))
+    task = ImageMultiSSL(ImageMultiSSLConfig(queue_size=16, dense_queue_size=16, strategy=StrategyConfig(pretexts=["densecl"])))
     out = task(_views())
     assert "loss/moco" not in out and int(task.queues["moco"].ptr) == 0
     assert not any(p.requires_grad for p in task.heads["moco"].parameters())
@@ -61,7 +61,7 @@ def test_image_recipe_joint_and_incremental(tmp_path) -> None:
     assert {"knn", "linear"} <= set(evaluation["probe"]) and joint["train"][0]["loss/densecl"] > 0
     items, classes = image_folder_items(tmp_path / "joint" / "synthetic", "train")
     assert len(items) == 8 and len(classes) >= 2
-    stages = "stages=[{name: moco, tasks: [moco], max_steps: 2}, {name: densecl, tasks: [densecl], max_steps: 2}]"
+    stages = "stages=[{name: moco, pretexts: [moco], max_steps: 2}, {name: densecl, pretexts: [densecl], max_steps: 2}]"
     out = main([f"output_dir={tmp_path / 'inc'}", "model.distill.feature_weight=1.0", stages, *TINY])
     assert [r["skipped"] for r in out["train"]] == [False, False]
     assert "loss/distill_feat" in out["train"][1] and "loss/moco" not in out["train"][1]

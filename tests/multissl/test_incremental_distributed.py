@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent
 def test_two_process_incremental_run_with_replay_memory(tmp_path) -> None:
     data, out = tmp_path / "data", tmp_path / "run"
     write_synthetic("fairplay", data, SynthSpec(n=10, seed=3, size=32, fps=8, duration_s=4.0, num_classes=2))
-    stages = "stages=[{name: spatial, tasks: [spatial], max_steps: 2}, {name: gap, tasks: [gap], max_steps: 3}]"
+    stages = "stages=[{name: spatial, pretexts: [spatial], max_steps: 2}, {name: gap, pretexts: [gap], max_steps: 3}]"
     command = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", str(free_port()),
                str(ROOT / "recipes" / "binaural_multissl.py"),
                "--config", str(ROOT / "recipes/configs/binaural_multissl_incremental.yaml"), f"data.root={data}",

@@ -74,7 +74,7 @@ def _two_stage_model(stage: tuple[Path, BinauralMultiSSL], memory: str | None) -
     """Stage 2 (gap) after the finished spatial stage, rehearsing spatial on `memory` (None: the batch)."""
     stage_dir, first = stage
     distill = DistillConfig(replay_weight=1.0, replay_buffer=8, replay_batch=3)
-    second = BinauralMultiSSL(BinauralMultiSSLConfig(strategy=StrategyConfig(tasks=["gap"]), distill=distill,
+    second = BinauralMultiSSL(BinauralMultiSSLConfig(strategy=StrategyConfig(pretexts=["gap"]), distill=distill,
                                                      teacher=str(stage_dir), replay_memory=memory))
     second.load_state_dict(first.state_dict())
     return second.eval()
@@ -109,8 +109,8 @@ def test_rehearsal_uses_the_stored_clips_not_the_current_batch(spatial_stage, tm
 
 
 RECIPE = ROOT / "recipes" / "binaural_multissl.py"
-STAGES = ("stages=[{name: spatial, tasks: [spatial], max_steps: 2}, {name: sync, tasks: [sync], max_steps: 16},"
-          " {name: gap, tasks: [gap], max_steps: 2}]")
+STAGES = ("stages=[{name: spatial, pretexts: [spatial], max_steps: 2}, {name: sync, pretexts: [sync], max_steps: 16},"
+          " {name: gap, pretexts: [gap], max_steps: 2}]")
 
 
 def _run(data: Path, out: Path) -> subprocess.Popen:

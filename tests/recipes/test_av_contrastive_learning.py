@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
-from avssl.encoders import EncoderConfig
+from avssl.encoders import AudioCNNConfig, Visual2dConfig
 from avssl.evaluation.embed import compute_embeddings, dataset_for_run
 from avssl.evaluation.retrieval import retrieval_metrics
 from avssl.inference.load import load_run
@@ -34,7 +34,7 @@ def _retrieval(task, config, split):
 
 def _untrained(config):
     torch.manual_seed(0)
-    model = AVContrastiveConfig(visual=EncoderConfig(name="small"), audio=EncoderConfig(name="audio_small"))
+    model = AVContrastiveConfig(visual=Visual2dConfig(name="small"), audio=AudioCNNConfig(name="audio_small"))
     return build_task("av_contrastive", model).eval()
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from einops import rearrange
 
-from avssl.encoders import EncoderConfig
+from avssl.encoders import AudioCNNConfig, Visual2dConfig
 from avssl.heads.segmentation import AVSegmentationHead
 from avssl.heads.tpavi import TPAVI
 from avssl.losses.avs import AudioVisualMappingLoss, frame_bce, masked_average
@@ -66,8 +66,8 @@ def test_head_shapes_and_stage_outputs() -> None:
 
 def _small_model(**changes) -> AVSegmenter:
     cfg = AVSConfig(
-        visual=EncoderConfig(name="small", output_stride=32),
-        audio=EncoderConfig(name="audio_small"),
+        visual=Visual2dConfig(name="small", output_stride=32),
+        audio=AudioCNNConfig(name="audio_small"),
         channels=16,
         **changes,
     )

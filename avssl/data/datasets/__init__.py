@@ -1,4 +1,4 @@
-"""Dataset sources, one module per layout, and the `LAYOUTS` registry: name → index builder.
+"""Dataset sources, one module per layout, and the `INDEX_LOADERS` registry: layout name → index loader.
 
 Each builder takes `(root, split)` and returns a `DatasetIndex` (items, class names, skipped entries);
 `ClipDataset(index.items, spec, transform)` turns it into samples.
@@ -37,7 +37,7 @@ def _manifest(root: Path, split: str | None) -> DatasetIndex:
     return DatasetIndex(items, classes)
 
 
-LAYOUTS: dict[str, Callable[[Path, str | None], DatasetIndex]] = {
+INDEX_LOADERS: dict[str, Callable[[Path, str | None], DatasetIndex]] = {
     "folder": _folder,
     "manifest": _manifest,
     "vggsound": lambda root, split: vggsound_items(root, split),
@@ -51,6 +51,6 @@ LAYOUTS: dict[str, Callable[[Path, str | None], DatasetIndex]] = {
 
 def load_index(layout: str, root: str | Path, split: str | None = None) -> DatasetIndex:
     """The items of the dataset at `root` in `layout` (split None = every item the layout lists)."""
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
-    return LAYOUTS[layout](Path(root), split)
+    if layout not in INDEX_LOADERS:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(INDEX_LOADERS)}")
+    return INDEX_LOADERS[layout](Path(root), split)

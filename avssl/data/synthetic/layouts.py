@@ -27,7 +27,8 @@ CLASS_NAMES = (
     "baby laughter",
     "lions roaring",
 )
-LAYOUTS = ("folder", "vggsound", "flickr", "vggss", "avsbench-s4", "avsbench-ms3", "fairplay")
+# the layouts write_synthetic writes
+SYNTH_LAYOUTS = ("folder", "vggsound", "flickr", "vggss", "avsbench-s4", "avsbench-ms3", "fairplay")
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def _write_flickr(out: Path, spec: SynthSpec) -> dict:
     gt, rows = {}, []
     (out / "Annotations").mkdir(parents=True, exist_ok=True)
     for i in range(spec.n):
-        scene = make_scene(_scene_spec(spec, moving=False, width=256, height=256, size_range=STILL_SIZES, off_centre=True),
+        scene = make_scene(_scene_spec(spec, moving=False, width=256, height=256, size_range=STILL_SIZES),
                            spec.seed * 100_003 + i)
         item_id = str(10_000_000_000 + int(rng.integers(0, 9_000_000_000)))
         _, boxes = _still(scene, spec, out, item_id)
@@ -154,7 +155,7 @@ def _write_vggss(out: Path, spec: SynthSpec) -> dict:
     rng = np.random.default_rng(spec.seed)
     gt, entries = {}, []
     for i in range(spec.n):
-        scene = make_scene(_scene_spec(spec, moving=False, size_range=STILL_SIZES, off_centre=True), spec.seed * 100_003 + i)
+        scene = make_scene(_scene_spec(spec, moving=False, size_range=STILL_SIZES), spec.seed * 100_003 + i)
         item_id = f"{_ytid(rng)}_{int(rng.integers(0, 300)):06d}"
         _, boxes = _still(scene, spec, out, item_id)
         norm = [[round(v / spec.size, 6) for v in b] for b in boxes]
@@ -261,7 +262,7 @@ def write_synthetic(layout: str, out: str | Path, spec: SynthSpec = SynthSpec())
         "fairplay": _write_fairplay,
     }
     if layout not in writers:
-        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(SYNTH_LAYOUTS)}")
     gt = writers[layout](out, spec)
     meta = {"layout": layout, "spec": spec.__dict__, "class_names": list(CLASS_NAMES[: spec.num_classes])}
     (out / "synth_gt.json").write_text(json.dumps({**meta, "items": gt}))

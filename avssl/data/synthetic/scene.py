@@ -46,7 +46,6 @@ class SceneSpec:
     size_range: tuple[float, float] = (0.25, 0.4)
     speed: float = 0.15  # frame fractions per second
     moving: bool = True
-    off_centre: bool = False  # place objects towards the corners (keeps a centre prior weak for big objects)
 
 
 @dataclass
