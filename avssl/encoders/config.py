@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-DEFAULT_SAMPLE_RATE = 16000  # the batch contract's default rate (docs/architecture.md), for encoders built on their own
+DEFAULT_SAMPLE_RATE = 16000  # the batch contract's default (docs/architecture.md), for encoders built alone
 
 
 @dataclass
