@@ -21,7 +21,7 @@ from pathlib import Path
 from avssl import distributed
 from avssl.config import save_config
 from avssl.data.datasets.image_folder import ImageViewsDataset, image_folder_items
-from avssl.data.loader import sized_transforms
+from avssl.data.loader import ViewConfig, sized_transforms, view_transforms
 from avssl.recipe import parse_recipe_args
 from avssl.tasks import build_task
 from avssl.tasks.image_multissl import ImageMultiSSLConfig
@@ -42,7 +42,9 @@ def _moco_v2_augmentation() -> list[dict]:
 
 @dataclass
 class ImageDataConfig:
-    """ImageFolder root, splits, image size (transforms without a size get it) and loader settings."""
+    """ImageFolder root, splits, image size (transforms without a size get it) and loader settings.
+    `views`: one `ViewConfig` per training view (own transforms and size; timing does not apply to
+    images); empty: two views of `transforms`. The task reads views 0 (query) and 1 (key)."""
 
     root: str = ""
     split: str | None = "train"
@@ -52,6 +54,7 @@ class ImageDataConfig:
     synthetic: dict[str, int] = field(default_factory=lambda: {"train": 192, "val": 64})
     transforms: list[dict] = field(default_factory=_moco_v2_augmentation)
     eval_transforms: list[dict] = field(default_factory=lambda: [{"name": "resize"}, {"name": "center_crop"}, {"name": "normalize"}])
+    views: list[ViewConfig] = field(default_factory=list)
 
 
 @dataclass
@@ -78,11 +81,15 @@ class ImageMultiSSLRecipe:
 
 
 def image_dataset(cfg: ImageDataConfig, split: str | None, train: bool, seed: int = 0) -> ImageViewsDataset:
-    """Two augmented views per image (training) or one evaluation view."""
-    specs = cfg.transforms if train else cfg.eval_transforms
-    transform = sized_transforms(specs, cfg.size)
+    """The training views per image (`cfg.views`, or two of `cfg.transforms`) or one evaluation view."""
+    if not train:
+        transforms = [sized_transforms(cfg.eval_transforms, cfg.size)]
+    elif cfg.views:
+        transforms = view_transforms(cfg.views, cfg.transforms, cfg.size)
+    else:
+        transforms = [sized_transforms(cfg.transforms, cfg.size)] * 2
     items, _ = image_folder_items(cfg.root, split)
-    return ImageViewsDataset(items, transform, num_views=2 if train else 1, seed=seed, skip_bad=train)
+    return ImageViewsDataset(items, transforms, seed=seed, skip_bad=train)
 
 
 def evaluate_run(run_dir: Path, cfg: ImageMultiSSLRecipe) -> dict:

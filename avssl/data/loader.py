@@ -11,14 +11,39 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from avssl.data.datasets import load_index
-from avssl.data.datasets.base import ClipDataset, ClipSpec, collate, worker_init
+from avssl.data.datasets.base import ClipDataset, ClipSpec, ClipView, collate, worker_init
 from avssl.data.datasets.shards import ShardDataset
+from avssl.data.sampling import ViewTiming
 from avssl.transforms import build_transforms
 
 
 @dataclass
+class ViewConfig:
+    """One view of a multi-view training sample: its transforms (None: the data config's `transforms`),
+    the size its resize/crop specs get (None: the data config's `size`), its window's timing relative to
+    the sample's window (`avssl.data.sampling.VIEW_TIMINGS`: same, random, offset) and whether it keeps its
+    audio. Asymmetric views (BYOL: Grill et al., "Bootstrap your own latent", 2020) give each view its own
+    probabilities; multi-crop (Caron et al., "Unsupervised Learning of Visual Features by Contrasting Cluster
+    Assignments", 2020) lists 2 global views and N smaller local ones."""
+
+    transforms: list[dict] | None = None
+    size: int | None = None
+    timing: ViewTiming = field(default_factory=ViewTiming)
+    audio: bool = True
+
+
+def view_transforms(views: list[ViewConfig], transforms: list[dict], size: int) -> list:
+    """One transform pipeline per view; a view's missing transforms / size are the data config's."""
+    return [
+        sized_transforms(transforms if v.transforms is None else v.transforms, v.size or size) for v in views
+    ]
+
+
+@dataclass
 class DataConfig:
-    """Where the data is and what a sample holds. `layout` is a dataset layout or "shards"."""
+    """Where the data is and what a sample holds. `layout` is a dataset layout or "shards". `views` (empty:
+    one view, today's samples) makes training samples multi-view (`ViewConfig`; evaluation stays single-view);
+    frames are decoded once per distinct window, for the largest of `size` and the views' sizes."""
 
     root: str = ""
     layout: str = "vggsound"
@@ -46,14 +71,19 @@ class DataConfig:
             {"name": "normalize"},
         ]
     )
+    views: list[ViewConfig] = field(default_factory=list)
 
 
 def clip_spec(cfg: DataConfig, sampler: str = "random") -> ClipSpec:
-    """The decoding spec: frames decoded at a shorter side of 1.15 × size (room for crops)."""
+    """The decoding spec: frames decoded at a shorter side of 1.15 × size (room for crops); training with
+    views: 1.15 × the largest view size."""
+    size = cfg.size
+    if sampler == "random":
+        size = round(max([cfg.size] + [v.size or cfg.size for v in cfg.views]) * 1.15)
     return ClipSpec(
         duration_s=cfg.duration_s,
         fps=cfg.fps,
-        size=round(cfg.size * 1.15) if sampler == "random" else cfg.size,
+        size=size,
         sample_rate=cfg.sample_rate,
         channels=cfg.channels,
         sampler=sampler,
@@ -120,7 +150,9 @@ _SIZED_TRANSFORMS = ("random_resized_crop", "resize", "center_crop")
 
 def sized_transforms(specs: list[dict], size):
     """`build_transforms(specs)` where resize/crop specs without a size get `size`."""
-    return build_transforms([{**t, "size": t.get("size", size)} if t["name"] in _SIZED_TRANSFORMS else t for t in specs])
+    return build_transforms(
+        [{**t, "size": t.get("size", size)} if t["name"] in _SIZED_TRANSFORMS else t for t in specs]
+    )
 
 
 def data_transforms(cfg: DataConfig, train: bool):
@@ -131,12 +163,16 @@ def data_transforms(cfg: DataConfig, train: bool):
 def build_dataset(cfg: DataConfig, train: bool, seed: int, rank: int = 0, world_size: int = 1):
     """A ClipDataset (map-style) for a layout, or a ShardDataset (streaming) for layout "shards"."""
     spec = clip_spec(cfg, "random" if train else "centre")
-    transform = data_transforms(cfg, train)
+    views = []
+    if train and cfg.views:
+        pipelines = view_transforms(cfg.views, cfg.transforms, cfg.size)
+        views = [ClipView(t, v.timing, v.audio) for t, v in zip(pipelines, cfg.views)]
+    transform = None if views else data_transforms(cfg, train)
     mode = "train" if train else "eval"
     if cfg.layout == "shards":
-        return ShardDataset(cfg.root, spec, transform, mode, seed, rank, world_size)
+        return ShardDataset(cfg.root, spec, transform, mode, seed, rank, world_size, views)
     index = load_index(cfg.layout, cfg.root, cfg.split)
-    return ClipDataset(index.items, spec, transform, mode, seed)
+    return ClipDataset(index.items, spec, transform, mode, seed, views)
 
 
 def build_loader(

@@ -2,10 +2,14 @@
 
 `random` draws uniformly over the valid starts (training), `centre` takes the middle window and `uniform`
 spreads `num_clips` windows evenly (evaluation). All return start times in seconds.
+
+Multi-view samples place each view's window relative to that window by a `ViewTiming` rule
+(`VIEW_TIMINGS`): `same` window, an independent `random` one, or an `offset` with a gap in seconds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -35,3 +39,76 @@ def clip_starts(
             return [last / 2.0]
         return [float(s) for s in np.linspace(0.0, last, num_clips)]
     raise ValueError(f"unknown clip sampler {how!r} (random, centre, uniform)")
+
+
+@dataclass
+class ViewTiming:
+    """Where a view's window starts relative to the sample's window (the `anchor`, placed by the clip
+    sampler): `rule` is a key of `VIEW_TIMINGS`; `min_gap_s` / `max_gap_s` are read by the `offset` rule.
+    A new rule (e.g. CVRL's power-law gap, Qian et al. "Spatiotemporal Contrastive Video Representation
+    Learning", CVPR 2021, or a curriculum of spans growing with `ViewWindow.epoch`) is one function and one
+    entry in `VIEW_TIMINGS` (plus its own fields here)."""
+
+    rule: str = "same"
+    min_gap_s: float = 0.0
+    max_gap_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ViewWindow:
+    """What a timing rule sees: the anchor window's start and the last valid start (s, both from the start
+    of the item's media range), and the epoch (for rules that change over training)."""
+
+    anchor_s: float
+    last_s: float
+    epoch: int = 0
+
+
+def same_window(window: ViewWindow, timing: ViewTiming, rng: np.random.Generator) -> float:
+    """The anchor's own window (views of one moment: audio-visual pairs, spatial multi-crop)."""
+    return window.anchor_s
+
+
+def random_window(window: ViewWindow, timing: ViewTiming, rng: np.random.Generator) -> float:
+    """An independent uniform window over the whole medium (may overlap the anchor)."""
+    return float(rng.uniform(0.0, window.last_s)) if window.last_s > 0 else 0.0
+
+
+def offset_window(window: ViewWindow, timing: ViewTiming, rng: np.random.Generator) -> float:
+    """A window whose start is `gap` ∈ U[min_gap_s, max_gap_s] before or after the anchor's start, on a
+    side where it fits (the side drawn at random when both fit). When the medium is too short for any gap
+    in the range, the largest gap that fits, on the roomier side."""
+    anchor, last = window.anchor_s, window.last_s
+    room = {-1: anchor, 1: last - anchor}  # how far the start can move to each side
+    sides = [side for side, r in room.items() if r >= timing.min_gap_s]
+    if not sides:
+        side = max(room, key=room.get)
+        return anchor + side * room[side]
+    side = sides[int(rng.integers(len(sides)))]
+    gap = rng.uniform(timing.min_gap_s, min(timing.max_gap_s, room[side]))
+    return float(min(max(anchor + side * gap, 0.0), last))
+
+
+VIEW_TIMINGS = {"same": same_window, "random": random_window, "offset": offset_window}
+
+
+def check_timing(timing: ViewTiming) -> None:
+    """Raise ValueError for an unknown rule or gaps that are not 0 <= min_gap_s <= max_gap_s."""
+    if timing.rule not in VIEW_TIMINGS:
+        raise ValueError(f"unknown view timing {timing.rule!r} ({', '.join(VIEW_TIMINGS)})")
+    if not 0.0 <= timing.min_gap_s <= timing.max_gap_s:
+        raise ValueError(f"view timing needs 0 <= min_gap_s <= max_gap_s, got {timing}")
+
+
+def view_start(
+    anchor_s: float,
+    media_duration_s: float,
+    clip_duration_s: float,
+    timing: ViewTiming,
+    rng: np.random.Generator,
+    epoch: int = 0,
+) -> float:
+    """Start (s, from the medium's start) of a view's window given the anchor window's start."""
+    check_timing(timing)
+    window = ViewWindow(anchor_s, max(0.0, media_duration_s - clip_duration_s), epoch)
+    return VIEW_TIMINGS[timing.rule](window, timing, rng)

@@ -5,6 +5,13 @@ shapes.
 task's ``forward(batch)`` may read. Every key but ``video``/``audio``/``index``/``meta`` is optional (a
 source or a method may not have it). Per sample, inside data code before the transform, ``video`` is uint8
 (T, 3, H, W).
+
+``views`` (multi-view methods, ``DataConfig.views``): one dict per view with that view's ``video``
+(B, C, T, H_k, W_k) (stacked per view: views of different sizes are never stacked together), ``audio``
+(B, channels, samples) when the view keeps it, and its recorded params: ``geometry`` (list per sample), and
+for clips ``start_s`` (B,) float64 and ``padded`` (B,) bool of the view's window. The batch's own ``video`` /
+``audio`` / ``geometry`` are view 0's. Images are one-frame clips: ``video`` (B, C, 1, H, W). Window rules:
+:mod:`avssl.data.sampling`.
 """
 
 from __future__ import annotations
@@ -29,6 +36,6 @@ class Batch(TypedDict, total=False):
     meta: list[dict[str, Any]]  # per sample: path, start_s, … (anything not a tensor)
     geometry: list[list[GeometryRecord]]  # per sample, the geometric ops applied in order (equivariance)
     sample_rate: int  # the rate of `audio` (one value for the batch)
-    views: list[dict[str, Any]]  # multi-view methods: one batch-like dict per view, same time window
+    views: list[dict[str, Any]]  # one batch-like dict per view (DataConfig.views), see below
     bad_items: list[Any]  # the items the training loader skipped or replaced (bad-item policy)
     num_items: int  # how many items the loader asked for

@@ -54,6 +54,15 @@ class ImageMultiSSLConfig:
     teacher: str | None = None
 
 
+def _image(video: Tensor) -> Tensor:
+    """A batch of one-frame clips (B, C, 1, H, W) as images (B, C, H, W); images pass through."""
+    if video.ndim == 5:
+        if video.shape[2] != 1:
+            raise ValueError(f"image multi-SSL takes one-frame views (T = 1), got shape {tuple(video.shape)}")
+        return video[:, :, 0]
+    return video
+
+
 class ImageMultiSSL(nn.Module):
     """`forward(batch)` with `batch["views"]` = two augmented views → {"loss", "loss/moco", "loss/densecl", …}."""
 
@@ -89,11 +98,11 @@ class ImageMultiSSL(nn.Module):
         return self._teacher[0] if self._teacher else None
 
     def embed_video(self, batch: dict) -> Tensor:
-        """(B, 3, H, W) images → (B, C) unit-norm pooled backbone features."""
-        return F.normalize(self.backbone(batch["video"]).flatten(2).mean(2), dim=1)
+        """(B, 3, 1, H, W) images (or (B, 3, H, W)) → (B, C) unit-norm pooled backbone features."""
+        return F.normalize(self.backbone(_image(batch["video"])).flatten(2).mean(2), dim=1)
 
     def forward(self, batch: dict) -> dict[str, Tensor]:
-        view_q, view_k = batch["views"][0]["video"], batch["views"][1]["video"]
+        view_q, view_k = _image(batch["views"][0]["video"]), _image(batch["views"][1]["video"])
         maps_q = self.backbone(view_q)  # (B, C, h, w)
         with torch.no_grad():
             maps_k = self.key_backbone(view_k)

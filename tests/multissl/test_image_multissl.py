@@ -27,7 +27,7 @@ TINY = [
 
 def _views(b: int = 4) -> dict:
     g = torch.Generator().manual_seed(0)
-    return {"views": [{"video": torch.randn(b, 3, 32, 32, generator=g)} for _ in range(2)]}
+    return {"views": [{"video": torch.randn(b, 3, 1, 32, 32, generator=g)} for _ in range(2)]}  # one-frame clips
 
 
 def test_joint_step_updates_both_queues_and_the_key_encoder() -> None:

@@ -35,7 +35,7 @@ from avssl.data.decoding import (
     read_image_audio,
     read_masks,
 )
-from avssl.data.sampling import SamplerName, clip_starts
+from avssl.data.sampling import SamplerName, ViewTiming, check_timing, clip_starts, view_start
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,16 @@ class ClipSpec:
     channels: int = 1
     sampler: SamplerName = "random"
     video_offset_s: float = 0.0
+
+
+@dataclass
+class ClipView:
+    """One view of a multi-view sample: its transform (which sets its output size), where its window lies
+    relative to the sample's window (`avssl.data.sampling.ViewTiming`), and whether it keeps its audio."""
+
+    transform: Any = None
+    timing: ViewTiming = field(default_factory=ViewTiming)
+    audio: bool = True
 
 
 @dataclass
@@ -111,7 +121,12 @@ def replace_bad(load, index: int, num_items: int, seed: int, epoch: int) -> dict
 
 
 class ClipDataset(Dataset):
-    """Items → sample dicts: `video` uint8 (T, 3, H, W) before the transform, `audio` (C, S), `index`, …"""
+    """Items → sample dicts: `video` uint8 (T, 3, H, W) before the transform, `audio` (C, S), `index`, …
+
+    With `views` (instead of `transform`) a sample also holds `views`: one dict per `ClipView` with that
+    view's `video`, `audio` (when the view keeps it), `geometry`, `start_s`, … (see `load_views`); the
+    sample's own `video` / `audio` / … are view 0's, so single-view consumers read it unchanged.
+    """
 
     accepts_epoch_keys = True  # dataset[(index, epoch)] works: the training loop's workers persist
 
@@ -122,7 +137,13 @@ class ClipDataset(Dataset):
         transform: Any = None,
         mode: Literal["train", "eval"] = "train",
         seed: int = 0,
+        views: list[ClipView] | None = None,
     ):
+        if views and transform is not None:
+            raise ValueError("give either one `transform` or per-view transforms (`views`), not both")
+        for view in views or []:
+            check_timing(view.timing)
+        self.views = list(views or [])
         self.items = items
         self.spec = spec
         self.transform = transform
@@ -137,21 +158,25 @@ class ClipDataset(Dataset):
         """Random windows depend on (seed, epoch, index) only, so a resumed run sees the same data."""
         self.epoch = epoch
 
-    def _start(self, index: int, item: ClipItem) -> float:
+    def _span(self, item: ClipItem) -> float:
+        """Length (s) of the item's media range [start_s, end_s)."""
         if item.end_s is None:
             # probed once per item and worker; a manifest with `end` avoids it
             media = item.audio_path if item.kind != "video" else item.path
             item.end_s = probe(media)["duration_s"] or item.start_s + self.spec.duration_s
+        return item.end_s - item.start_s
+
+    def _start(self, index: int, item: ClipItem) -> float:
+        span = self._span(item)
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        span = item.end_s - item.start_s
         return item.start_s + clip_starts(span, self.spec.duration_s, self.spec.sampler, rng)[0]
 
-    def _read(self, index: int, item: ClipItem) -> Clip:
+    def _read(self, item: ClipItem, start: float) -> Clip:
         spec = self.spec
         if item.kind == "video":
             return read_clip(
                 item.path,
-                self._start(index, item),
+                start,
                 spec.duration_s,
                 fps=spec.fps,
                 size=spec.size,
@@ -162,7 +187,6 @@ class ClipDataset(Dataset):
             )
         if item.audio_path is None:
             raise AnnotationError(item.path, f"item {item.id!r} has no audio file")
-        start = self._start(index, item)
         if item.kind == "still":
             return read_image_audio(
                 item.path,
@@ -191,11 +215,12 @@ class ClipDataset(Dataset):
             padded=valid < audio.shape[1],
         )
 
-    def load(self, index: int, item: ClipItem | None = None) -> dict:
+    def load(self, index: int, item: ClipItem | None = None, start: float | None = None) -> dict:
         """The sample dict of item `index` (raises MediaError / AnnotationError). `item` overrides the
-        listed item (streaming sources hand in items that are not in `self.items`)."""
+        listed item (streaming sources hand in items that are not in `self.items`); `start` (s) overrides
+        the sampler's window."""
         item = self.items[index] if item is None else item
-        clip = self._read(index, item)
+        clip = self._read(item, self._start(index, item) if start is None else start)
         video = clip.frames.permute(0, 3, 1, 2).contiguous()  # (T, 3, H, W) uint8
         sample = {
             "video": video,
@@ -236,6 +261,8 @@ class ClipDataset(Dataset):
     def sample(self, index: int, item: ClipItem | None = None) -> dict | BadItem:
         """Load and transform; in training mode a bad item becomes a BadItem (see the module doc)."""
         try:
+            if self.views:
+                return self.load_views(index, item)
             sample = self.load(index, item)
         except DATA_ERRORS as err:
             if self.mode != "train":
@@ -247,6 +274,45 @@ class ClipDataset(Dataset):
         # Augmentations depend on (seed, epoch, index) only: the same in every worker layout and after resume.
         generator = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFF_FFFF_FFFF)
         return self.transform(sample, generator)
+
+    def load_views(self, index: int, item: ClipItem | None = None) -> dict:
+        """The multi-view sample of item `index`: view k's window from its timing rule relative to the
+        sampler's window (rng from (seed, epoch, index, k)), each distinct window decoded once, view k's
+        transform drawn from (seed, epoch, index, k) (view 0: as a single-view sample). View dicts hold the
+        per-window and per-transform keys (`video`, `audio`, `geometry`, `mask`, `boxes`, …) and `start_s`,
+        `padded` (the decoded window); the sample keeps `index`, `label`, `meta`, `sample_rate` and view 0's
+        keys at its top level."""
+        item = self.items[index] if item is None else item
+        anchor = self._start(index, item) - item.start_s
+        span, windows, views = self._span(item), {}, []
+        for k, view in enumerate(self.views):
+            rng = np.random.default_rng([self.seed, self.epoch, index, 1 + k])
+            start = item.start_s + view_start(
+                anchor, span, self.spec.duration_s, view.timing, rng, self.epoch
+            )
+            if start not in windows:
+                windows[start] = self.load(index, item, start)
+            raw = windows[start]
+            out = raw if view.transform is None else view.transform(raw, self._view_generator(index, k))
+            views.append(_view_dict(raw, out, view.audio))
+        first = next(iter(windows.values()))
+        top = {key: value for key, value in views[0].items() if key not in ("start_s", "padded")}
+        return {**{key: first[key] for key in _SAMPLE_KEYS if key in first}, **top, "views": views}
+
+    def _view_generator(self, index: int, view: int) -> torch.Generator:
+        # view 0 draws what a single-view sample draws: `views: [{}]` gives today's sample as view 0
+        key = (self.seed, self.epoch, index) if view == 0 else (self.seed, self.epoch, index, view)
+        return torch.Generator().manual_seed(hash(key) & 0x7FFF_FFFF_FFFF)
+
+
+def _view_dict(raw: dict, out: dict, audio: bool) -> dict:
+    """A view's own keys from its transformed sample `out`, its window's `start_s` / `padded`, and
+    `geometry` always present (empty when no geometric op was drawn) so views collate."""
+    view = {"geometry": [], **{key: value for key, value in out.items() if key not in _SAMPLE_KEYS}}
+    view.update(start_s=raw["meta"]["start_s"], padded=raw["meta"]["padded"])
+    if not audio:
+        view.pop("audio", None)
+    return view
 
 
 def _resize_frames_and_masks(sample: dict, size: tuple[int, int] | int) -> None:
@@ -261,6 +327,7 @@ def _resize_frames_and_masks(sample: dict, size: tuple[int, int] | int) -> None:
         )
 
 
+_SAMPLE_KEYS = ("index", "label", "meta", "sample_rate")  # a multi-view sample's keys shared by its views
 _LIST_KEYS = ("meta", "boxes", "geometry")
 
 
@@ -276,14 +343,21 @@ def collate(samples: list[dict | BadItem]) -> dict:
         skipped = s.pop("skipped", [])
         bad, extra = bad + skipped, extra + len(skipped)
     batch: dict = {"bad_items": bad, "num_items": len(samples) + extra}
-    if not good:
-        return batch
-    for key in good[0]:
-        values = [s[key] for s in good]
+    return {**batch, **stack_samples(good)} if good else batch
+
+
+def stack_samples(samples: list[dict]) -> dict:
+    """Batch good sample dicts key by key: tensors stacked, `_LIST_KEYS` as lists, `views` per view
+    (`batch["views"][k]["video"]` (B, C, T, H, W): views of different sizes are never stacked together)."""
+    batch: dict = {}
+    for key in samples[0]:
+        values = [s[key] for s in samples]
         if key in _LIST_KEYS:
             batch[key] = values
         elif key == "sample_rate":
             batch[key] = values[0]
+        elif key == "views":
+            batch[key] = [stack_samples([v[k] for v in values]) for k in range(len(values[0]))]
         else:
             batch[key] = default_collate(values)
     return batch

@@ -4,8 +4,10 @@
     root/dog/img_0001.jpg            the classes directly under root (split None)
 
 Class index = position of the class folder in sorted order. `ImageViewsDataset` returns `views`: the
-image under `num_views` independent draws of the transform (MoCo / DenseCL pairs), plus `video` = the
-first view (B, 3, H, W) after collate, `label` and `index`. Augmentations depend on (seed, epoch, index,
+image under one transform per view — the same pipeline twice (MoCo / DenseCL pairs), asymmetric pipelines
+(BYOL) or multi-crop (2 global + N local views of another size, SwAV) — each view a one-frame clip,
+`views[k]["video"]` (B, 3, 1, H_k, W_k) after collate (per view: views of different sizes are not stacked
+together), plus `video` = the first view, `label` and `index`. Augmentations depend on (seed, epoch, index,
 view) only, so a resumed run sees the same views; `dataset[(index, epoch)]` keys let the training loop keep
 its workers for the whole run. In training mode (`skip_bad`) an unreadable image is replaced by a stand-in
 and counted as bad (`replace_bad`); otherwise its error names the file.
@@ -43,14 +45,15 @@ def image_folder_items(root: str | Path, split: str | None = None) -> tuple[list
 
 
 class ImageViewsDataset(Dataset):
-    """Images → {"views": [{"video": (3, H, W)}] × num_views, "video": first view, "label", "index"}."""
+    """Images → {"views": [{"video": (3, 1, H_k, W_k), "geometry": …}] (view k through `transforms[k]`),
+    "video": first view, "label", "index"}."""
 
     accepts_epoch_keys = True
 
-    def __init__(
-        self, items: list[tuple[str, int]], transform, num_views: int = 2, seed: int = 0, skip_bad: bool = False
-    ):
-        self.items, self.transform, self.num_views, self.seed = items, transform, num_views, seed
+    def __init__(self, items: list[tuple[str, int]], transforms: list, seed: int = 0, skip_bad: bool = False):
+        if not transforms:
+            raise ValueError("an image views dataset needs one transform per view (at least one)")
+        self.items, self.transforms, self.seed = items, list(transforms), seed
         self.skip_bad = skip_bad
         self.epoch = 0
 
@@ -76,8 +79,8 @@ class ImageViewsDataset(Dataset):
                 raise
             return BadItem(index=index, path=str(path), reason=str(err))
         views = []
-        for v in range(self.num_views):
+        for v, transform in enumerate(self.transforms):
             seed = hash((self.seed, self.epoch, index, v)) & 0x7FFF_FFFF_FFFF
-            out = self.transform({"video": image}, torch.Generator().manual_seed(seed))
-            views.append({"video": out["video"][:, 0]})  # (C, 1, H, W) → (C, H, W)
+            out = transform({"video": image}, torch.Generator().manual_seed(seed))  # video (C, 1, H, W)
+            views.append({"geometry": [], **out})  # the geometric ops recorded, in every view (collate)
         return {"views": views, "video": views[0]["video"], "label": label, "index": index}

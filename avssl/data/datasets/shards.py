@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
 
-from avssl.data.datasets.base import BadItem, ClipDataset, ClipItem, ClipSpec, DatasetIndex
+from avssl.data.datasets.base import BadItem, ClipDataset, ClipItem, ClipSpec, ClipView, DatasetIndex
 from avssl.data.decoding import MediaError, MemoryFile, probe
 
 _SUFFIX_KEYS = ("mp4", "mkv", "webm", "mov", "avi", "m4v", "jpg", "jpeg", "png", "wav", "flac")
@@ -178,13 +178,14 @@ class ShardDataset(IterableDataset):
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        views: list[ClipView] | None = None,
     ):
         self.root = Path(root)
         summary = json.loads((self.root / "shards.json").read_text())
         self.shards = [self.root / name for name in summary["shards"]]
         self.classes = summary["classes"]
         self.num_items = summary["num_items"]
-        self.loader = ClipDataset([], spec, transform, mode, seed)
+        self.loader = ClipDataset([], spec, transform, mode, seed, views)
         self.seed, self.rank, self.world_size = seed, rank, world_size
 
     def set_epoch(self, epoch: int) -> None:
@@ -210,7 +211,9 @@ class ShardDataset(IterableDataset):
                 except (KeyError, StopIteration, json.JSONDecodeError) as err:
                     if self.loader.mode != "train":
                         raise
-                    skipped.append(BadItem(index=-1, path=f"{shard}:{key}", reason=f"incomplete shard entry ({err!r})"))
+                    skipped.append(
+                        BadItem(index=-1, path=f"{shard}:{key}", reason=f"incomplete shard entry ({err!r})")
+                    )
                     continue
                 sample = self.loader.sample(index, item)
                 if isinstance(sample, BadItem):
