@@ -112,7 +112,7 @@ def bench_model(model: Model, samples: list[dict], steps: int) -> dict:
     for k in range(steps + 1):  # the first step is warm-up
         batch = batches[k % len(batches)]
         w0, c0 = time.perf_counter(), time.process_time()
-        loss = task(batch)["loss"]
+        loss = task(batch).loss
         loss.backward()
         opt.step()
         opt.zero_grad()

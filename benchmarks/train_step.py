@@ -8,7 +8,7 @@ weights, none on biases/norms, as avssl's `build_optimizer` groups them), on the
 fixed random tensors, through a DataLoader with avssl's `collate` and num_workers=0, for the same number of
 steps. The bare loop is what a user would otherwise write:
 
-    for batch in loader: loss = task(batch)["loss"]; loss.backward(); opt.step(); opt.zero_grad()
+    for batch in loader: loss = task(batch).loss; loss.backward(); opt.step(); opt.zero_grad()
     (+ loss.item() every `log_every` steps, as anyone logs)
 
 avssl runs with num_workers=0, log_every=10, a constant lr schedule (so the lr equals the bare loop's),
@@ -174,7 +174,7 @@ class BareLoop:
         if batch is None:  # next epoch
             self.batches = iter(self.loader)
             batch = next(self.batches)
-        loss = self.task(batch)["loss"]
+        loss = self.task(batch).loss
         loss.backward()
         self.opt.step()
         self.opt.zero_grad()

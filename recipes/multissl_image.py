@@ -47,6 +47,7 @@ class ImageDataConfig:
     images); empty: two views of `transforms`. The task reads views 0 (query) and 1 (key)."""
 
     root: str = ""
+    layout: str = "image_folder"  # what `avssl eval probe --run RUN` reads the evaluation images with
     split: str | None = "train"
     size: int = 64
     num_workers: int = 1
@@ -98,26 +99,23 @@ def evaluate_run(run_dir: Path, cfg: ImageMultiSSLRecipe) -> dict:
     import torch
 
     from avssl.data.loader import build_loader
+    from avssl.evaluation.embed import embed
     from avssl.evaluation.probe import probe_metrics
     from avssl.evaluation.retrieval import rank_metrics, retrieval_ranks
     from avssl.inference.load import load_run
 
     task, _ = load_run(run_dir)
 
-    @torch.no_grad()
     def features(split: str | None) -> tuple[torch.Tensor, torch.Tensor]:
-        feats, labels = [], []
-        for batch in build_loader(image_dataset(cfg.data, split, train=False), 64, 0):
-            feats.append(task.embed_video(batch))
-            labels.append(batch["label"])
-        return torch.cat(feats), torch.cat(labels)
+        emb = embed(task, image_dataset(cfg.data, split, train=False), 64, 0, modalities=["video"])
+        return torch.from_numpy(emb["video"]), torch.from_numpy(emb["labels"])
 
     @torch.no_grad()
     def view_pairs(split: str | None) -> tuple[torch.Tensor, torch.Tensor]:
         pairs: tuple[list, list] = ([], [])
         for batch in build_loader(image_dataset(cfg.data, split, train=True, seed=cfg.eval.view_seed), 64, 0):
             for k in (0, 1):
-                pairs[k].append(task.embed_video({"video": batch["views"][k]["video"]}))
+                pairs[k].append(task.embed({"video": batch["views"][k]["video"]}, "video"))
         return torch.cat(pairs[0]), torch.cat(pairs[1])
 
     train_x, train_y = features(cfg.data.split)

@@ -27,9 +27,10 @@ def add_command(sub: argparse._SubParsersAction, name: str, summary: str) -> arg
 def load_task_with(run: str, method: str):
     """(task, config) of a run directory whose task has `method` (localize / segment), else ConfigError."""
     from avssl.inference.load import load_run
+    from avssl.tasks.base import capabilities
 
     task, config = load_run(run)
-    if not hasattr(task, method):
+    if not getattr(capabilities(task), method):
         raise ConfigError(f"{run}: the {config.get('task')} task has no {method} method")
     return task, config
 

@@ -14,8 +14,9 @@ from avssl.cli import benchmarks
 from avssl.cli.common import add_command, write_json
 
 
-def _embeddings(args: argparse.Namespace, split: str | None) -> dict:
-    """Embeddings from --embeddings E.npz, or computed from --run with --data/--layout (or files)."""
+def _embeddings(args: argparse.Namespace, split: str | None, modalities: list[str] | None = None) -> dict:
+    """Embeddings from --embeddings E.npz, or computed from --run with --data/--layout (or files): the
+    `modalities` asked for, default every modality the run's task embeds."""
     import numpy as np
 
     if getattr(args, "embeddings", None):
@@ -23,7 +24,7 @@ def _embeddings(args: argparse.Namespace, split: str | None) -> dict:
             return {k: data[k] for k in data.files}
     if not args.run:
         raise FileNotFoundError("give --run RUN (with --data/--layout or files) or --embeddings E.npz")
-    from avssl.evaluation.embed import compute_embeddings, dataset_for_run, eval_data_config, files_dataset
+    from avssl.evaluation.embed import dataset_for_run, embed, eval_data_config, files_dataset
     from avssl.inference.load import load_run
 
     task, config = load_run(args.run)
@@ -31,7 +32,7 @@ def _embeddings(args: argparse.Namespace, split: str | None) -> dict:
         dataset = files_dataset(args.files, eval_data_config(config, None, None, None))
     else:
         dataset = dataset_for_run(config, args.data, args.layout, split)
-    return compute_embeddings(task, dataset, args.batch_size, args.workers)
+    return embed(task, dataset, args.batch_size, args.workers, modalities=modalities)
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
@@ -39,7 +40,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
     emb = _embeddings(args, args.split)
     np.savez(args.out, **emb)
-    shapes = f"video {emb['video'].shape}, audio {emb['audio'].shape}"
+    shapes = ", ".join(f"{k} {v.shape}" for k, v in emb.items() if k not in ("ids", "labels"))
     print(f"wrote {len(emb['ids'])} embeddings ({shapes}) to {args.out}")
     return 0
 
@@ -49,7 +50,7 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
 
     from avssl.evaluation.retrieval import retrieval_metrics
 
-    emb = _embeddings(args, args.split)
+    emb = _embeddings(args, args.split, ["video", "audio"])
     source = args.embeddings or args.run or "embeddings"
     metrics = retrieval_metrics(
         torch.from_numpy(emb["video"]), torch.from_numpy(emb["audio"]), args.chunk, source=source
@@ -64,10 +65,10 @@ def _cmd_eval_probe(args: argparse.Namespace) -> int:
 
     from avssl.evaluation.probe import probe_metrics
 
-    train, test = _embeddings(args, args.train_split), _embeddings(args, args.test_split)
+    features = args.modality
+    train, test = _embeddings(args, args.train_split, [features]), _embeddings(args, args.test_split, [features])
     if (train["labels"] < 0).any() or (test["labels"] < 0).any():
         raise FileNotFoundError("the probe needs labelled items (the dataset has no labels)")
-    features = "video" if args.modality == "video" else "audio"
     num_classes = int(max(train["labels"].max(), test["labels"].max())) + 1
     metrics = probe_metrics(
         torch.from_numpy(train[features]),

@@ -18,7 +18,7 @@ from avssl.config import from_dict
 from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset
 from avssl.data.loader import DataConfig, build_loader, clip_spec
-from avssl.train.loop import to_device
+from avssl.device import to_device
 from avssl.transforms import build_transforms
 
 

@@ -5,34 +5,28 @@
   the accuracy in percent next to chance (1 / number of classes: the plans draw labels uniformly).
 * `feature_probe` fits kNN and linear probes (`avssl.evaluation.probe`) on pooled visual and audio
   features of the training split and scores the held-out split, and scores class retrieval: held-out
-  clips query the training clips. Class labels of synthetic data come from its `synth_gt.json`.
+  clips query the training clips. Class labels come from the layout loader (`avssl.data.datasets.load_index`,
+  which gives a synthetic set's items their scene's class).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import dataclasses
 
 import torch
 
-from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset
-from avssl.data.loader import DataConfig, build_loader, clip_spec, data_transforms
+from avssl.data.loader import DataConfig, build_dataset, build_loader
+from avssl.device import module_device, to_device
+from avssl.evaluation.embed import embed
 from avssl.evaluation.probe import probe_metrics
 from avssl.evaluation.retrieval import class_retrieval_metrics
-from avssl.train.loop import to_device
 
 
 def eval_dataset(cfg: DataConfig, split: str | None) -> ClipDataset:
-    """Centre windows of `split` with the evaluation transforms; labels from `synth_gt.json` when present."""
-    index = load_index(cfg.layout, cfg.root, split)
-    gt_file = Path(cfg.root) / "synth_gt.json"
-    if gt_file.is_file():
-        gt = json.loads(gt_file.read_text())["items"]
-        for item in index.items:
-            if item.label is None and item.id in gt:
-                item.label = int(gt[item.id]["label"])
-    return ClipDataset(index.items, clip_spec(cfg, "centre"), data_transforms(cfg, train=False), mode="eval")
+    """Centre windows of `split` with the evaluation transforms (labels: the layout loader's, which
+    include a synthetic set's classes)."""
+    return build_dataset(dataclasses.replace(cfg, split=split), train=False, seed=0)
 
 
 @torch.no_grad()
@@ -45,7 +39,7 @@ def pretext_accuracy(
     generator = torch.Generator().manual_seed(seed)
     correct = dict.fromkeys(names, 0)
     total = dict.fromkeys(names, 0)
-    device = next(task.parameters()).device
+    device = module_device(task)
     for batch in build_loader(dataset, batch_size, num_workers=0):
         batch = to_device(batch, device)
         for name in names:
@@ -64,18 +58,11 @@ def pretext_accuracy(
     }
 
 
-@torch.no_grad()
 def _features(task: torch.nn.Module, dataset, batch_size: int = 16) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    task.eval()
-    device = next(task.parameters()).device
-    feats: dict[str, list[torch.Tensor]] = {"visual": [], "audio": []}
-    labels = []
-    for batch in build_loader(dataset, batch_size, num_workers=0):
-        batch = to_device(batch, device)
-        feats["visual"].append(task.embed_video(batch).cpu())
-        feats["audio"].append(task.embed_audio(batch).cpu())
-        labels.append(batch["label"].cpu())
-    return {k: torch.cat(v) for k, v in feats.items()}, torch.cat(labels)
+    """({"visual": (N, D), "audio": (N, D)}, labels (N,)) of `dataset` through the one `embed` path."""
+    emb = embed(task, dataset, batch_size, num_workers=0, device=module_device(task), modalities=["video", "audio"])
+    features = {"visual": torch.from_numpy(emb["video"]), "audio": torch.from_numpy(emb["audio"])}
+    return features, torch.from_numpy(emb["labels"])
 
 
 def feature_probe(task: torch.nn.Module, train_set, test_set, num_classes: int) -> dict[str, dict]:

@@ -87,7 +87,7 @@ def _weights_file(run: Path) -> Path:
     final = run / "model" / "model.safetensors"
     if final.is_file():
         return final
-    from avssl.train.checkpoint import latest_checkpoint
+    from avssl.rundir import latest_checkpoint
 
     checkpoint = latest_checkpoint(run)
     if checkpoint is not None and (checkpoint / "model.safetensors").is_file():

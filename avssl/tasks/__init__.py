@@ -1,7 +1,9 @@
 """Tasks: one module per method, composing encoders, heads and losses into one nn.Module.
 
 `TASKS` maps a task name to (config dataclass, builder); a run directory's config.yaml names its task,
-so `avssl` commands rebuild the model from it.
+so `avssl` commands rebuild the model from it. Every task follows the contract of `avssl.tasks.base`:
+`forward(batch) -> TaskOutput(loss, logs)` and declared capabilities (`embeds` + `embed`, `localize`,
+`segment`, `on_step_end(step, max_steps)`).
 """
 
 from __future__ import annotations

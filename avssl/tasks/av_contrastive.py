@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, Visual2dConfig, build_encoder
 from avssl.heads.projection import MLPHead
 from avssl.losses.infonce import CrossModalInfoNCE
+from avssl.tasks.base import TaskOutput, check_modality
 
 
 @dataclass
@@ -40,8 +41,10 @@ def pool_map(features: Tensor) -> Tensor:
 
 
 class AVContrastive(nn.Module):
-    """`forward(batch)` → {"loss", "loss/infonce", "logit_scale"}; `embed_video` / `embed_audio` give
-    L2-normalised (B, embed_dim) embeddings for retrieval."""
+    """`forward(batch)` → TaskOutput(loss, {"loss/infonce", ["logit_scale"]}); `embed(batch, "video" |
+    "audio")` gives L2-normalised (B, embed_dim) embeddings for retrieval."""
+
+    embeds = frozenset({"video", "audio"})
 
     def __init__(self, cfg: AVContrastiveConfig):
         super().__init__()
@@ -61,10 +64,15 @@ class AVContrastive(nn.Module):
         """(B, channels, samples) waveform → (B, embed_dim), unit norm."""
         return F.normalize(self.audio_head(pool_map(self.audio_encoder(batch["audio"]))), dim=1)
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
+    def embed(self, batch: dict, modality: str) -> Tensor:
+        """(B, embed_dim) unit-norm embedding of the batch's `modality` ("video" or "audio")."""
+        check_modality(self, modality)
+        return self.embed_video(batch) if modality == "video" else self.embed_audio(batch)
+
+    def forward(self, batch: dict) -> TaskOutput:
         loss = self.loss(self.embed_video(batch), self.embed_audio(batch))
         scale = getattr(self.loss, "logit_scale", None)
-        out = {"loss": loss, "loss/infonce": loss}
+        logs: dict[str, Tensor | float] = {"loss/infonce": loss.detach()}
         if isinstance(scale, torch.Tensor):
-            out["logit_scale"] = scale.detach().exp()
-        return out
+            logs["logit_scale"] = scale.detach().exp()
+        return TaskOutput(loss, logs)

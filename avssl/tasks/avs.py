@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from avssl.encoders import AnyEncoderConfig, VGGishConfig, Visual2dConfig, build_encoder
 from avssl.heads.segmentation import AVSegmentationHead
 from avssl.losses.avs import AudioVisualMappingLoss, frame_bce
+from avssl.tasks.base import TaskOutput
 
 
 @dataclass
@@ -49,7 +50,10 @@ def per_frame_audio(features: Tensor, frames: int) -> Tensor:
 
 
 class AVSegmenter(nn.Module):
-    """Encoders + TPAVI/FPN head; ``segment(batch)`` → (B, T, H, W) mask probabilities."""
+    """Encoders + TPAVI/FPN head; ``forward(batch)`` → TaskOutput(loss, {"loss/bce", ["loss/avm"]});
+    ``segment(batch)`` → (B, T, H, W) mask probabilities. It embeds nothing (``embeds`` is empty)."""
+
+    embeds: frozenset[str] = frozenset()
 
     def __init__(self, cfg: AVSConfig) -> None:
         super().__init__()
@@ -76,7 +80,7 @@ class AVSegmenter(nn.Module):
         audio = per_frame_audio(self.audio_encoder(wave), video.shape[2])  # (B, T, D_a)
         return self.head(stages, audio, tuple(video.shape[-2:]))
 
-    def forward(self, batch: dict) -> dict:
+    def forward(self, batch: dict) -> TaskOutput:
         if "mask" not in batch:
             raise KeyError("the avs task trains on batches with masks (an AVSBench layout)")
         logits, fused = self.logits(batch)
@@ -86,13 +90,13 @@ class AVSegmenter(nn.Module):
         if self.cfg.supervise == "first":
             supervised[:, 1:] = False
         bce = frame_bce(logits, masks, supervised)
-        out = {"loss/bce": bce.detach()}
+        out: dict[str, Tensor | float] = {"loss/bce": bce.detach()}
         loss = bce
         if self.cfg.avm_weight > 0:
             avm = self.avm([(v, a) for v, a in fused], logits.flatten(0, 1))
             loss = loss + self.cfg.avm_weight * avm
             out["loss/avm"] = avm.detach()
-        return {"loss": loss, **out}
+        return TaskOutput(loss, out)
 
     @torch.no_grad()
     def segment(self, batch: dict) -> Tensor:

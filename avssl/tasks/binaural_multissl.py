@@ -9,8 +9,8 @@ CVPR 2022 (binaural STFT n_fft 512, hop 160, window 400 — the
 incremental run has the same parameters (a stage starts from the previous one's weights); the heads a
 stage does not use are frozen.
 
-`forward(batch)` → {"loss", "loss/<task>", …, "acc/<task>"}; `embed_video` / `embed_audio` give pooled,
-L2-normalised encoder features of the window's centre clip (probe and retrieval downstream);
+`forward(batch)` → TaskOutput(loss, {"loss/<task>", …, "acc/<task>"}); `embed(batch, "video" | "audio")`
+gives pooled, L2-normalised encoder features of the window's centre clip (probe and retrieval downstream);
 `pretext_logits(name, batch, generator)` answers one pretext's questions (held-out accuracy).
 """
 
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avssl.encoders import AnyEncoderConfig, BinauralConfig, Visual2dConfig, build_encoder
+from avssl.tasks.base import TaskOutput, check_modality
 from avssl.tasks.binaural_pretext import (
     PRETEXT_CLASSES,
     PRETEXTS,
@@ -53,6 +54,8 @@ class BinauralMultiSSLConfig:
 
 class BinauralMultiSSL(nn.Module):
     """Shared encoders + one head per pretext; see the module docstring."""
+
+    embeds = frozenset({"video", "audio"})
 
     def __init__(self, cfg: BinauralMultiSSLConfig):
         super().__init__()
@@ -108,17 +111,15 @@ class BinauralMultiSSL(nn.Module):
             "audio": self.encoders["audio"](audio).flatten(2).mean(2),
         }
 
-    def embed_video(self, batch: dict) -> Tensor:
-        """(B, D) unit-norm visual features of the centre frame(s)."""
-        frames, _ = self._centre_clip(batch)
-        return F.normalize(self.encoders["visual"](frames).flatten(2).mean(2), dim=1)
-
-    def embed_audio(self, batch: dict) -> Tensor:
-        """(B, D) unit-norm binaural features of the centre audio clip."""
-        _, audio = self._centre_clip(batch)
+    def embed(self, batch: dict, modality: str) -> Tensor:
+        """(B, D) unit-norm features of the centre clip: visual for "video", binaural for "audio"."""
+        check_modality(self, modality)
+        frames, audio = self._centre_clip(batch)
+        if modality == "video":
+            return F.normalize(self.encoders["visual"](frames).flatten(2).mean(2), dim=1)
         return F.normalize(self.encoders["audio"](audio).flatten(2).mean(2), dim=1)
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
+    def forward(self, batch: dict) -> TaskOutput:
         teacher = self.teacher
         if teacher is not None:
             teacher.to(batch["video"].device).eval()
@@ -151,4 +152,5 @@ class BinauralMultiSSL(nn.Module):
                 target = teacher.features(batch)
             current = self.features(batch)
             features = [(current[k], target[k]) for k in ("visual", "audio")]
-        return {**self.objective(losses, replayed, outputs, features), **accuracy}
+        out = self.objective(losses, replayed, outputs, features)
+        return TaskOutput(out.loss, {**out.logs, **accuracy})

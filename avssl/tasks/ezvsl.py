@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, Visual2dConfig, build_encoder
 from avssl.heads.localization import AudioPool, FrameMode, cosine_map, reduce_time
 from avssl.losses.mil_infonce import MaxMILInfoNCE
+from avssl.tasks.base import TaskOutput
 from avssl.tasks.localization_common import AVLocalizer
 
 
@@ -57,7 +58,7 @@ def object_saliency(features: Tensor) -> Tensor:
 
 
 class EZVSL(AVLocalizer):
-    """``forward(batch)`` -> {"loss", "loss/mil_infonce"}; ``localize(batch, ogl=False)`` -> (B, h, w)."""
+    """``forward(batch)`` -> TaskOutput(loss, {"loss/mil_infonce"}); ``localize(batch, ogl=False)`` -> (B, h, w)."""
 
     def __init__(self, cfg: EZVSLConfig) -> None:
         super().__init__(cfg)
@@ -76,11 +77,11 @@ class EZVSL(AVLocalizer):
             self.ogl_encoder.eval()
         return self
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
+    def forward(self, batch: dict) -> TaskOutput:
         visual = self.visual_maps(self.frames(batch))  # (B, D, h, w)
         audio = self.audio_embedding(batch["audio"])  # (B, D)
         loss = self.loss(visual, audio)
-        return {"loss": loss, "loss/mil_infonce": loss.detach()}
+        return TaskOutput(loss, {"loss/mil_infonce": loss.detach()})
 
     def localize(self, batch: dict, ogl: bool = False) -> Tensor:
         """(B, h, w) at the feature resolution, higher = sounding. Without OGL: the cosine map (not

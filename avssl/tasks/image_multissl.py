@@ -15,7 +15,7 @@ Paper: Vasudevan, Dai & Van Gool, "Sound and Visual Representation Learning with
 CVPR 2022: MoCo v2 + DenseCL combined with the multi-SSL scheme (VOC07 / COCO gains).
 View 1 feeds the query encoder, view 2 the momentum key encoder (as both papers do). Incremental stages
 distil the pooled backbone features of the previous stage (feature distillation; the contrastive heads
-have no class outputs to distil). `embed_video(batch)` gives pooled, L2-normalised backbone features
+have no class outputs to distil). `embed(batch, "video")` gives pooled, L2-normalised backbone features
 (linear probe).
 """
 
@@ -32,6 +32,7 @@ from avssl.heads.projection import DenseHead, MLPHead
 from avssl.losses.densecl import DenseCLLoss, dense_queue_keys
 from avssl.losses.moco import MoCoLoss
 from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
+from avssl.tasks.base import TaskOutput, check_modality
 from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, StrategyConfig, freeze, load_teacher
 
 IMAGE_PRETEXTS = ("moco", "densecl")
@@ -64,7 +65,10 @@ def _image(video: Tensor) -> Tensor:
 
 
 class ImageMultiSSL(nn.Module):
-    """`forward(batch)` with `batch["views"]` = two augmented views → {"loss", "loss/moco", "loss/densecl", …}."""
+    """`forward(batch)` with `batch["views"]` = two augmented views → TaskOutput(loss, {"loss/moco",
+    "loss/densecl", …})."""
+
+    embeds = frozenset({"video"})  # images are one-frame clips in the batch contract
 
     def __init__(self, cfg: ImageMultiSSLConfig):
         super().__init__()
@@ -97,11 +101,13 @@ class ImageMultiSSL(nn.Module):
     def teacher(self) -> ImageMultiSSL | None:
         return self._teacher[0] if self._teacher else None
 
-    def embed_video(self, batch: dict) -> Tensor:
-        """(B, 3, 1, H, W) images (or (B, 3, H, W)) → (B, C) unit-norm pooled backbone features."""
+    def embed(self, batch: dict, modality: str) -> Tensor:
+        """`batch["video"]` (B, 3, 1, H, W) images (or (B, 3, H, W)) → (B, C) unit-norm pooled backbone
+        features."""
+        check_modality(self, modality)
         return F.normalize(self.backbone(_image(batch["video"])).flatten(2).mean(2), dim=1)
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
+    def forward(self, batch: dict) -> TaskOutput:
         view_q, view_k = _image(batch["views"][0]["video"]), _image(batch["views"][1]["video"])
         maps_q = self.backbone(view_q)  # (B, C, h, w)
         with torch.no_grad():
@@ -130,8 +136,9 @@ class ImageMultiSSL(nn.Module):
             features = [(maps_q.flatten(2).mean(2), target)]
         return self.objective(losses, {}, [], features)
 
-    def on_step_end(self, step: int) -> None:
-        """Momentum update of the key encoder after each optimizer step (MoCo Eq. 2)."""
+    def on_step_end(self, step: int, max_steps: int) -> None:
+        """Momentum update of the key encoder after each optimizer step (MoCo Eq. 2; constant momentum, so
+        the step and run length are not used)."""
         ema_update(self.key_backbone, self.backbone, self.cfg.momentum)
         ema_update(self.key_heads, self.heads, self.cfg.momentum)
 

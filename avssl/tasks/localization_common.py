@@ -1,8 +1,8 @@
 """Pieces shared by the sound-localization tasks (LVS, EZ-VSL, SSL-TIE).
 
 - :class:`AVLocalizer`: the base module: a visual and an audio encoder from the registry plus the
-  :class:`~avssl.heads.localization.AudioVisualSimilarity` head; ``localize`` / ``embed_video`` /
-  ``embed_audio``. The tasks subclass it once and add their loss.
+  :class:`~avssl.heads.localization.AudioVisualSimilarity` head; ``localize`` / ``embed`` (video and
+  audio). The tasks subclass it once and add their loss.
 - SSL-TIE's on-device view generation lives in :mod:`avssl.transforms.batched`.
 
 Frames: the batch holds ``video`` (B, C, T, H, W). With ``frames="middle"`` only frame T // 2 is encoded
@@ -25,6 +25,7 @@ from avssl.heads.localization import (
     cosine_map,
     reduce_time,
 )
+from avssl.tasks.base import check_modality
 
 
 class LocalizerFields(Protocol):
@@ -50,7 +51,10 @@ def select_frames(video: Tensor, mode: FrameMode) -> Tensor:
 
 
 class AVLocalizer(nn.Module):
-    """Encoders + similarity head. ``localize(batch)`` -> (B, h, w) cosine maps (higher = sounding)."""
+    """Encoders + similarity head. ``localize(batch)`` -> (B, h, w) cosine maps (higher = sounding);
+    ``embed(batch, "video" | "audio")`` -> (B, D) unit-norm embeddings."""
+
+    embeds = frozenset({"video", "audio"})
 
     def __init__(self, cfg: LocalizerFields) -> None:
         super().__init__()
@@ -82,11 +86,11 @@ class AVLocalizer(nn.Module):
         resolution (not resized, not normalised); higher = more likely the sounding region."""
         return cosine_map(self.visual_maps(self.frames(batch)), self.audio_embedding(batch["audio"]))
 
-    def embed_video(self, batch: dict) -> Tensor:
-        """(B, D) unit norm: the mean over locations of the unit visual map, renormalised (for retrieval;
-        the localization scores themselves pool the cosine map instead)."""
-        return F.normalize(self.visual_maps(self.frames(batch)).mean(dim=(2, 3)), dim=1)
-
-    def embed_audio(self, batch: dict) -> Tensor:
-        """(B, D) unit norm: the audio embedding the maps are computed with."""
+    def embed(self, batch: dict, modality: str) -> Tensor:
+        """(B, D) unit norm. "video": the mean over locations of the unit visual map, renormalised (for
+        retrieval; the localization scores themselves pool the cosine map instead); "audio": the audio
+        embedding the maps are computed with."""
+        check_modality(self, modality)
+        if modality == "video":
+            return F.normalize(self.visual_maps(self.frames(batch)).mean(dim=(2, 3)), dim=1)
         return self.audio_embedding(batch["audio"])

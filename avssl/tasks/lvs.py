@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from torch import Tensor
-
 from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, Visual2dConfig
 from avssl.heads.localization import AudioPool, FrameMode
 from avssl.losses.trimap import TriMapConfig
+from avssl.tasks.base import TaskOutput
 from avssl.tasks.localization_common import AVLocalizer
 
 
@@ -41,14 +40,14 @@ class LVSConfig:
 
 
 class LVS(AVLocalizer):
-    """``forward(batch)`` -> {"loss", "loss/trimap"}; ``localize(batch)`` -> (B, h, w) cosine maps."""
+    """``forward(batch)`` -> TaskOutput(loss, {"loss/trimap"}); ``localize(batch)`` -> (B, h, w) cosine maps."""
 
     def __init__(self, cfg: LVSConfig) -> None:
         super().__init__(cfg)
         self.loss = cfg.loss.build()
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
+    def forward(self, batch: dict) -> TaskOutput:
         visual = self.visual_maps(self.frames(batch))  # (B, D, h, w)
         audio = self.audio_embedding(batch["audio"])  # (B, D)
         loss = self.loss(visual, audio)
-        return {"loss": loss, "loss/trimap": loss.detach()}
+        return TaskOutput(loss, {"loss/trimap": loss.detach()})

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from avssl.losses.distill import FeatureDistillation, OutputDistillation
 from avssl.losses.multitask import UncertaintyWeighting, weighted_sum
+from avssl.tasks.base import TaskOutput
 
 
 @dataclass
@@ -80,7 +81,7 @@ def load_teacher(run_dir: str | Path, builder: Any, config_cls: type) -> nn.Modu
 
 class MultiSSLObjective(nn.Module):
     """Combines the current tasks' losses, the replayed and distilled earlier tasks, and feature
-    distillation into {"loss", "loss/<task>", "loss/replay", "loss/distill_out", "loss/distill_feat"}."""
+    distillation into TaskOutput(loss, {"loss/<task>", "loss/replay", "loss/distill_out", "loss/distill_feat"})."""
 
     def __init__(self, names: list[str], strategy: StrategyConfig, distill: DistillConfig) -> None:
         super().__init__()
@@ -102,12 +103,12 @@ class MultiSSLObjective(nn.Module):
         replayed: dict[str, Tensor],
         outputs: list[tuple[Tensor, Tensor]],
         features: list[tuple[Tensor, Tensor]],
-    ) -> dict[str, Tensor]:
+    ) -> TaskOutput:
         """losses / replayed: {task: CE}; outputs, features: (student, teacher) pairs."""
         combined = (
             self.uncertainty(losses) if self.uncertainty is not None else weighted_sum(losses, self.strategy.weights)
         )
-        out = {f"loss/{n}": v.detach() for n, v in losses.items()}
+        out: dict[str, Tensor | float] = {f"loss/{n}": v.detach() for n, v in losses.items()}
         d = self.distill
         if replayed and d.replay_weight > 0:
             replay = torch.stack(list(replayed.values())).mean()
@@ -118,4 +119,4 @@ class MultiSSLObjective(nn.Module):
         if features and d.feature_weight > 0:
             fd = torch.stack([self.feature_loss(s, t) for s, t in features]).mean()
             combined, out["loss/distill_feat"] = combined + d.feature_weight * fd, fd.detach()
-        return {"loss": combined, **out}
+        return TaskOutput(combined, out)

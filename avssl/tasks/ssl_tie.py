@@ -41,6 +41,7 @@ from avssl.encoders.config import DEFAULT_SAMPLE_RATE
 from avssl.heads.localization import AudioPool, FrameMode, cosine_map
 from avssl.losses.equivariance import MapEquivarianceLoss
 from avssl.losses.trimap import TriMapConfig
+from avssl.tasks.base import TaskOutput
 from avssl.tasks.localization_common import AVLocalizer
 from avssl.transforms.batched import (
     AppearanceConfig,
@@ -83,8 +84,9 @@ class SSLTIEConfig:
 
 
 class SSLTIE(AVLocalizer):
-    """``forward(batch)`` -> {"loss", "loss/contrastive", ["loss/contrastive_view2", "loss/equivariance",
-    "loss/feature_consistency"]}; ``localize(batch)`` -> (B, h, w) cosine maps of the untransformed frame."""
+    """``forward(batch)`` -> TaskOutput(loss, {"loss/contrastive", ["loss/contrastive_view2",
+    "loss/equivariance", "loss/feature_consistency"]}); ``localize(batch)`` -> (B, h, w) cosine maps of the
+    untransformed frame."""
 
     def __init__(self, cfg: SSLTIEConfig) -> None:
         super().__init__(cfg)
@@ -117,13 +119,13 @@ class SSLTIE(AVLocalizer):
         valid = torch.stack([geometry_valid_mask(chain, size, maps.device) for chain in records])
         return target, valid
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
+    def forward(self, batch: dict) -> TaskOutput:
         frames, audio = self.frames(batch), batch["audio"]
         visual1, audio1 = self.visual_maps(frames), self.audio_embedding(audio)  # (B, D, h, w), (B, D)
         loss1 = self.contrastive(visual1, audio1)
-        out = {"loss/contrastive": loss1.detach()}
+        out: dict[str, Tensor | float] = {"loss/contrastive": loss1.detach()}
         if not (self.cfg.use_equivariance or self.cfg.use_invariance):
-            return {"loss": loss1, **out}
+            return TaskOutput(loss1, out)
         frames2, audio2_wave, records = self.second_view(frames, audio)
         visual2 = self.visual_maps(frames2)
         audio2 = audio1
@@ -148,4 +150,4 @@ class SSLTIE(AVLocalizer):
             consistency = (1 - (audio1 * audio2).sum(dim=1)).mean() + visual_term
             loss = loss + self.cfg.feature_consistency_weight * consistency
             out["loss/feature_consistency"] = consistency.detach()
-        return {"loss": loss, **out}
+        return TaskOutput(loss, out)

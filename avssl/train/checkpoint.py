@@ -4,38 +4,18 @@ every process's RNG states) plus `train_state.json` (step, epoch, data position,
 Written atomically: everything goes to `checkpoints/.tmp_step_N/`, and only when all processes have
 finished writing does the main process rename it to `step_N` — a run killed while saving leaves the
 previous checkpoints intact and never a half-written `step_N`. The last `keep` checkpoints are kept.
+Finding them again (`list_checkpoints`, `latest_checkpoint`) is `avssl.rundir`'s, shared with inference.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
 from accelerate import Accelerator
 
-_STEP_DIR = re.compile(r"^step_(\d+)$")
-TRAIN_STATE = "train_state.json"
-
-
-def list_checkpoints(output_dir: str | Path) -> list[tuple[int, Path]]:
-    """Complete checkpoints of a run, oldest first."""
-    root = Path(output_dir) / "checkpoints"
-    if not root.is_dir():
-        return []
-    found = []
-    for path in root.iterdir():
-        match = _STEP_DIR.match(path.name)
-        if match and path.is_dir() and (path / TRAIN_STATE).is_file():
-            found.append((int(match.group(1)), path))
-    return sorted(found)
-
-
-def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint, or None."""
-    found = list_checkpoints(output_dir)
-    return found[-1][1] if found else None
+from avssl.rundir import TRAIN_STATE, list_checkpoints
 
 
 def save_checkpoint(

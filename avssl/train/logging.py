@@ -35,7 +35,10 @@ def read_metrics(output_dir: str | Path) -> list[dict]:
 
 
 class RunLogger:
-    """Averages losses over processes, writes the JSONL log (main process) and drives the progress bar.
+    """Averages a step's recorded values (the loss and every log of the task's output) over processes and
+    over the optimizer steps since the last written line, writes the JSONL log (main process) and drives
+    the progress bar. A value is averaged over the steps that recorded it (a log a task writes only now
+    and then is not diluted by the steps without it).
 
     On resume, log lines after the resumed step (written before the interruption) are dropped, so the
     log reads as one run.
@@ -47,7 +50,8 @@ class RunLogger:
         self.global_batch = cfg.batch_size * accelerator.num_processes * cfg.gradient_accumulation_steps
         self.bar = None
         self.sums: dict[str, float] = {}
-        self.count, self.steps, self.seconds, self.waiting = 0, 0, 0.0, 0.0
+        self.counts: dict[str, int] = {}
+        self.steps, self.seconds, self.waiting = 0, 0.0, 0.0
         if accelerator.is_main_process:
             kept = [m for m in read_metrics(output_dir) if m.get("step", 0) <= resume_step]
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,11 +72,14 @@ class RunLogger:
         data_wait: float,
         skipped: bool,
     ) -> dict:
-        """Record one optimizer step; every `log_every` steps write and return the averaged metrics."""
-        for key, value in parts.items():
-            reduced = self.accelerator.reduce(value.float().reshape(1), reduction="mean")
+        """Record one optimizer step; every `log_every` steps write and return the averaged metrics.
+
+        `parts` must hold the same keys on every process (they are reduced one by one, in sorted order)."""
+        for key in sorted(parts):
+            value = parts[key].to(self.accelerator.device).float().reshape(1)
+            reduced = self.accelerator.reduce(value, reduction="mean")
             self.sums[key] = self.sums.get(key, 0.0) + float(reduced.item())
-        self.count += 0 if skipped else 1
+            self.counts[key] = self.counts.get(key, 0) + 1
         self.steps += 1
         self.seconds += seconds
         self.waiting += data_wait
@@ -80,10 +87,9 @@ class RunLogger:
             self.bar.update(1)
         if step % self.cfg.log_every != 0 and step != self.cfg.max_steps:
             return {}
-        n = max(self.count, 1)
         metrics = {
             "step": step,
-            **{k: v / n for k, v in self.sums.items()},
+            **{k: v / self.counts[k] for k, v in self.sums.items()},
             "lr": lr,
             "samples_per_s": self.global_batch * self.steps / max(self.seconds, 1e-9),
             "data_wait_fraction": self.waiting / max(self.seconds, 1e-9),
@@ -98,7 +104,7 @@ class RunLogger:
                 self.bar.set_postfix(loss=f"{metrics['loss']:.4f}", sps=f"{metrics['samples_per_s']:.1f}")
             if self.accelerator.log_with:
                 self.accelerator.log({k: v for k, v in metrics.items() if isinstance(v, float)}, step=step)
-        self.sums, self.count, self.steps, self.seconds, self.waiting = {}, 0, 0, 0.0, 0.0
+        self.sums, self.counts, self.steps, self.seconds, self.waiting = {}, {}, 0, 0.0, 0.0
         return metrics
 
     def close(self) -> None:

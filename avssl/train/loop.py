@@ -1,9 +1,11 @@
 """The one training loop every task uses.
 
-`task(batch) -> {"loss": scalar, "loss/<part>": …}`; the loop owns Accelerate (devices, DDP, mixed
-precision, gradient accumulation), the optimizer and schedule, gradient clipping, the task's momentum
-hooks (`task.on_step_end(step)` after each optimizer step), checkpoints and resume, the non-finite-loss
-guard, the bad-item policy, and logging (JSONL + progress bar + Accelerate trackers).
+`task(batch) -> TaskOutput(loss, logs)` (`avssl.tasks.base`); the loop owns Accelerate (devices, DDP, mixed
+precision, gradient accumulation), the optimizer and schedule, gradient clipping, the task's step hook
+(`task.on_step_end(step, max_steps)` after each optimizer step, for tasks that are a `StepHook`),
+checkpoints and resume, the non-finite-loss guard, the bad-item policy, and logging (JSONL + progress bar
++ Accelerate trackers): the loss and every entry of `logs`, detached and averaged over the gradient
+accumulation micro-steps of an optimizer step.
 
 Resume continues the SAME run: the batch order comes from `ResumableBatchSampler` (position saved in the
 checkpoint), sample content and augmentations depend only on (seed, epoch, index), and Accelerate restores
@@ -26,7 +28,10 @@ from torch import nn
 
 from avssl.data.datasets.base import BadItemTracker
 from avssl.data.loader import ResumableBatchSampler, build_loader
-from avssl.train.checkpoint import export_model, latest_checkpoint, load_checkpoint, save_checkpoint
+from avssl.device import to_device
+from avssl.rundir import latest_checkpoint
+from avssl.tasks.base import StepHook, TaskOutput
+from avssl.train.checkpoint import export_model, load_checkpoint, save_checkpoint
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from avssl.train.logging import RunLogger, trackers_available
 from avssl.train.optim import build_optimizer
@@ -47,13 +52,6 @@ class LoopSetup:
     output_dir: Path
     num_workers: int = 2
     max_bad_fraction: float = 0.01
-
-
-def to_device(batch: dict, device: torch.device) -> dict:
-    """Tensors of a batch moved to `device` (non-blocking); lists and metadata untouched."""
-    return {
-        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()
-    }
 
 
 def make_accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
@@ -112,9 +110,83 @@ def _batches(dataset, sampler: ResumableBatchSampler | None, setup: LoopSetup, s
         state["epoch"], state["batch"] = state["epoch"] + 1, 0
 
 
+class MicroStepLogs:
+    """Sums of the recorded values over the micro-steps of one optimizer step; `mean()` averages each key
+    over the micro-steps that produced it."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, out: TaskOutput) -> None:
+        for key, value in out.detached_logs().items():
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def mean(self) -> dict[str, torch.Tensor]:
+        return {key: total / self.counts[key] for key, total in self.sums.items()}
+
+
+def task_output(out: object) -> TaskOutput:
+    """`out` checked to be the task contract's return value."""
+    if not isinstance(out, TaskOutput):
+        raise TypeError(f"a task's forward must return avssl.tasks.base.TaskOutput, got {type(out).__name__}")
+    return out
+
+
 def _finite_everywhere(accelerator: Accelerator, loss: torch.Tensor) -> bool:
     flag = torch.tensor([1.0 if torch.isfinite(loss.detach()).all() else 0.0], device=accelerator.device)
     return bool(accelerator.gather(flag).min().item() > 0)
+
+
+def _sampler(dataset, cfg: TrainConfig, accelerator: Accelerator) -> ResumableBatchSampler | None:
+    """This process's resumable batch sampler for map-style data; None for streaming data."""
+    if isinstance(dataset, torch.utils.data.IterableDataset):
+        return None
+    return ResumableBatchSampler(
+        len(dataset),
+        cfg.batch_size,
+        cfg.seed,
+        accelerator.process_index,
+        accelerator.num_processes,
+        epoch_keys=getattr(dataset, "accepts_epoch_keys", False),
+    )
+
+
+def _micro_steps(
+    accelerator: Accelerator, model: nn.Module, stream, tracker: BadItemTracker, count: int
+) -> tuple[bool, MicroStepLogs, float]:
+    """Forward + backward over the `count` micro-batches of one optimizer step: (skip the step?, their
+    logs, seconds spent waiting for data). A batch with no good item or a non-finite loss on any process
+    skips the step (no backward from then on)."""
+    skip, logs, data_wait = False, MicroStepLogs(), 0.0
+    for _ in range(count):
+        t0 = time.perf_counter()
+        batch = next(stream)
+        tracker.update(batch)
+        data_wait += time.perf_counter() - t0
+        if "video" not in batch and "audio" not in batch:
+            skip = True  # every item of this batch was bad
+            continue
+        with accelerator.accumulate(model):
+            out = task_output(model(to_device(batch, accelerator.device)))
+            if not _finite_everywhere(accelerator, out.loss):
+                skip = True
+            if not skip:
+                accelerator.backward(out.loss)
+                logs.add(out)
+    return skip, logs, data_wait
+
+
+def _count_skipped(state: dict, limit: int) -> None:
+    """Count a skipped optimizer step; raise NonFiniteLoss after `limit` in a row."""
+    state["nonfinite_in_a_row"] += 1
+    state["skipped_steps"] += 1
+    if state["nonfinite_in_a_row"] >= limit:
+        raise NonFiniteLoss(
+            f"the loss was not finite (or the batch empty) for {limit} steps in a row, at step "
+            f"{state['step']}: lower the lr, set train.clip_grad_norm, or check the data"
+        )
 
 
 def run_training(
@@ -131,16 +203,7 @@ def run_training(
     scheduler = build_scheduler(optimizer, cfg.max_steps, setup.schedule)
     model, optimizer = accelerator.prepare(task, optimizer)
     accelerator.register_for_checkpointing(scheduler)
-    sampler = None
-    if not isinstance(dataset, torch.utils.data.IterableDataset):
-        sampler = ResumableBatchSampler(
-            len(dataset),
-            cfg.batch_size,
-            cfg.seed,
-            accelerator.process_index,
-            accelerator.num_processes,
-            epoch_keys=getattr(dataset, "accepts_epoch_keys", False),
-        )
+    sampler = _sampler(dataset, cfg, accelerator)
     state = {"step": 0, "epoch": 0, "batch": 0, "nonfinite_in_a_row": 0, "skipped_steps": 0, "bad": None}
     tracker = BadItemTracker(setup.max_bad_fraction)
     checkpoint = latest_checkpoint(setup.output_dir) if cfg.resume else None
@@ -155,46 +218,23 @@ def run_training(
     model.train()
     while state["step"] < cfg.max_steps:
         step_start = time.perf_counter()
-        data_wait, skip, parts = 0.0, False, {}
-        for _ in range(cfg.gradient_accumulation_steps):
-            t0 = time.perf_counter()
-            batch = next(stream)
-            tracker.update(batch)
-            data_wait += time.perf_counter() - t0
-            if "video" not in batch and "audio" not in batch:
-                skip = True  # every item of this batch was bad
-                continue
-            with accelerator.accumulate(model):
-                out = model(to_device(batch, accelerator.device))
-                loss = out["loss"]
-                if not _finite_everywhere(accelerator, loss):
-                    skip = True
-                if not skip:
-                    accelerator.backward(loss)
-                    parts = {k: v.detach() for k, v in out.items() if k.startswith("loss")}
+        skip, logs, data_wait = _micro_steps(accelerator, model, stream, tracker, cfg.gradient_accumulation_steps)
         if not skip and cfg.clip_grad_norm is not None:
             accelerator.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
         if skip:
             optimizer.zero_grad(set_to_none=True)
-            state["nonfinite_in_a_row"] += 1
-            state["skipped_steps"] += 1
-            if state["nonfinite_in_a_row"] >= cfg.max_nonfinite_in_a_row:
-                raise NonFiniteLoss(
-                    f"the loss was not finite (or the batch empty) for {cfg.max_nonfinite_in_a_row} "
-                    f"steps in a row, at step {state['step']}: lower the lr, set "
-                    "train.clip_grad_norm, or check the data"
-                )
+            _count_skipped(state, cfg.max_nonfinite_in_a_row)
         else:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             state["nonfinite_in_a_row"] = 0
         scheduler.step()
         state["step"] += 1
-        if hasattr(unwrapped, "on_step_end"):
-            unwrapped.on_step_end(state["step"])
+        if isinstance(unwrapped, StepHook):
+            unwrapped.on_step_end(state["step"], cfg.max_steps)
         metrics = logger.step(
             state["step"],
-            parts,
+            logs.mean() if not skip else {},
             scheduler.get_last_lr()[0],
             time.perf_counter() - step_start,
             data_wait,

@@ -29,19 +29,19 @@ def test_joint_forward_backward_gives_every_part_and_gradients() -> None:
     torch.manual_seed(0)
     task = build_task("binaural_multissl", _cfg(strategy=StrategyConfig(uncertainty=True)))
     out = task(_batch())
-    assert {"loss/spatial", "loss/sync", "loss/gap", "acc/spatial"} <= set(out)
-    out["loss"].backward()
+    assert {"loss/spatial", "loss/sync", "loss/gap", "acc/spatial"} <= set(out.logs)
+    out.loss.backward()
     without = [n for n, p in task.named_parameters() if p.requires_grad and p.grad is None]
     assert not without
     assert task.objective.uncertainty.log_vars["gap"].grad is not None
-    assert torch.isfinite(out["loss"])
+    assert torch.isfinite(out.loss)
 
 
 def test_single_task_freezes_the_other_heads() -> None:
     task = BinauralMultiSSL(_cfg(strategy=StrategyConfig(pretexts=["sync"])))
     out = task(_batch())
-    assert set(k for k in out if k.startswith("loss/")) == {"loss/sync"}
-    out["loss"].backward()
+    assert set(k for k in out.logs if k.startswith("loss/")) == {"loss/sync"}
+    out.loss.backward()
     trainable = {n.split(".")[1] for n, p in task.named_parameters() if n.startswith("pretexts.") and p.requires_grad}
     assert trainable == {"sync"}
     assert all(p.grad is not None for n, p in task.named_parameters() if p.requires_grad)
@@ -58,10 +58,10 @@ def test_teacher_distillation_and_replay_terms(spatial_stage) -> None:
     torch.manual_seed(1)
     out = second.eval()(_batch())
     # same weights and (in eval mode) the same BatchNorm statistics as the teacher: no distillation loss
-    assert float(out["loss/distill_out"]) < 1e-6 and float(out["loss/distill_feat"]) < 1e-6
+    assert float(out.logs["loss/distill_out"]) < 1e-6 and float(out.logs["loss/distill_feat"]) < 1e-6
     out = second.train()(_batch())
-    assert {"loss/gap", "loss/replay"} <= set(out)
-    out["loss"].backward()
+    assert {"loss/gap", "loss/replay"} <= set(out.logs)
+    out.loss.backward()
     assert second.pretexts["spatial"].head.net[0].weight.grad is not None  # replayed head keeps learning
 
 

@@ -35,23 +35,23 @@ def test_joint_step_updates_both_queues_and_the_key_encoder() -> None:
     task = ImageMultiSSL(ImageMultiSSLConfig(queue_size=16, dense_queue_size=16))
     key_before = [p.clone() for p in task.key_backbone.parameters()]
     out = task(_views())
-    assert {"loss/moco", "loss/densecl"} <= set(out)
-    assert torch.allclose(out["loss"], 0.5 * out["loss/moco"] + 0.5 * out["loss/densecl"])
-    out["loss"].backward()
+    assert {"loss/moco", "loss/densecl"} <= set(out.logs)
+    assert torch.allclose(out.loss, 0.5 * out.logs["loss/moco"] + 0.5 * out.logs["loss/densecl"])
+    out.loss.backward()
     assert all(p.grad is not None for p in task.parameters() if p.requires_grad)
     assert all(not p.requires_grad for p in task.key_backbone.parameters())
     assert int(task.queues["moco"].ptr) == 4 and int(task.queues["densecl"].ptr) == 4
     with torch.no_grad():
         for p in task.backbone.parameters():
             p.add_(1.0)
-    task.on_step_end(1)
+    task.on_step_end(1, 10)
     assert any(not torch.equal(a, b) for a, b in zip(key_before, task.key_backbone.parameters()))
 
 
 def test_single_task_leaves_the_other_head_and_queue_alone() -> None:
     task = ImageMultiSSL(ImageMultiSSLConfig(queue_size=16, dense_queue_size=16, strategy=StrategyConfig(pretexts=["densecl"])))
     out = task(_views())
-    assert "loss/moco" not in out and int(task.queues["moco"].ptr) == 0
+    assert "loss/moco" not in out.logs and int(task.queues["moco"].ptr) == 0
     assert not any(p.requires_grad for p in task.heads["moco"].parameters())
 
 

@@ -91,7 +91,7 @@ def test_rehearsal_uses_the_stored_clips_not_the_current_batch(spatial_stage, tm
     for name, model in (("memory", with_memory), ("batch", without)):
         for seed in (1, 2):  # two different current batches, the same random stream
             torch.manual_seed(0)
-            replay[name, seed] = float(model(_batch(seed))["loss/replay"].detach())
+            replay[name, seed] = float(model(_batch(seed)).logs["loss/replay"])
     assert replay["memory", 1] == pytest.approx(replay["memory", 2], abs=1e-6)
     assert abs(replay["batch", 1] - replay["batch", 2]) > 1e-4
     # the naive reference: the spatial loss on memory clips drawn in forward's order of the random stream
@@ -104,7 +104,7 @@ def test_rehearsal_uses_the_stored_clips_not_the_current_batch(spatial_stage, tm
     logits, labels = reference.pretext_logits("spatial", drawn)
     assert replay["memory", 1] == pytest.approx(float(torch.nn.functional.cross_entropy(logits, labels).detach()), abs=1e-5)
     out = with_memory.train()(_batch(1))
-    out["loss"].backward()
+    out.loss.backward()
     assert with_memory.pretexts["spatial"].head.net[0].weight.grad is not None
 
 

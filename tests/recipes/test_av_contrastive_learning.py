@@ -8,7 +8,7 @@ import torch
 
 from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
 from avssl.encoders import AudioCNNConfig, Visual2dConfig
-from avssl.evaluation.embed import compute_embeddings, dataset_for_run
+from avssl.evaluation.embed import dataset_for_run, embed
 from avssl.evaluation.retrieval import retrieval_metrics
 from avssl.inference.load import load_run
 from avssl.tasks import build_task
@@ -28,7 +28,7 @@ SMALL = [
 
 
 def _retrieval(task, config, split):
-    emb = compute_embeddings(task, dataset_for_run(config, None, None, split), num_workers=0)
+    emb = embed(task, dataset_for_run(config, None, None, split), num_workers=0)
     return retrieval_metrics(torch.from_numpy(emb["video"]), torch.from_numpy(emb["audio"]))
 
 

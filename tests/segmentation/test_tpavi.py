@@ -89,8 +89,8 @@ def test_task_trains_and_the_audio_changes_the_masks() -> None:
     model = _small_model(supervise="all", avm_weight=0.5)
     batch = _batch()
     out = model(batch)
-    assert set(out) == {"loss", "loss/bce", "loss/avm"} and torch.isfinite(out["loss"])
-    out["loss"].backward()
+    assert set(out.logs) == {"loss/bce", "loss/avm"} and torch.isfinite(out.loss)
+    out.loss.backward()
     assert all(p.grad is not None for p in model.head.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.audio_encoder.parameters())
     model.eval()
@@ -115,7 +115,7 @@ def test_first_frame_supervision_ignores_other_frames() -> None:
     batch = _batch()
     flipped = {**batch, "mask": batch["mask"].clone()}
     flipped["mask"][:, 1:] = 1 - flipped["mask"][:, 1:]
-    torch.testing.assert_close(model(batch)["loss"], model(flipped)["loss"])
+    torch.testing.assert_close(model(batch).loss, model(flipped).loss)
 
 
 def test_frame_bce_and_masked_average_by_hand() -> None:

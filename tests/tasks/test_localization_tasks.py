@@ -56,12 +56,12 @@ def _build(name: str, **extra) -> nn.Module:
 
 def _check_step(task: nn.Module, batch: dict) -> dict[str, Tensor]:
     out = task(batch)
-    assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
-    assert all(k == "loss" or k.startswith("loss/") for k in out)
-    out["loss"].backward()
+    assert out.loss.dim() == 0 and torch.isfinite(out.loss)
+    assert all(k.startswith("loss/") for k in out.logs)
+    out.loss.backward()
     grads = [p.grad for p in task.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
-    return out
+    return {"loss": out.loss, **out.logs}
 
 
 # ---------------------------------------------------------------- head
@@ -124,21 +124,21 @@ def test_equivariance_term_is_zero_for_an_equivariant_model() -> None:
     task = _pixelwise_linear_task()
     out = task(_batch(size=32))
     assert task.localize(_batch(size=32)).shape == (4, 32, 32)  # the patched map is in use
-    assert out["loss/equivariance"].item() < 1e-6
+    assert out.logs["loss/equivariance"].item() < 1e-6
 
 
 def test_equivariance_term_detects_untransformed_maps(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.manual_seed(0)
     task = _pixelwise_linear_task()
     monkeypatch.setattr(ssl_tie, "apply_geometry_to_maps", lambda records, maps, out_size=None: maps)
-    assert task(_batch(size=32))["loss/equivariance"].item() > 1e-2
+    assert task(_batch(size=32)).logs["loss/equivariance"].item() > 1e-2
 
 
 def test_equivariance_term_needs_the_valid_mask() -> None:
     torch.manual_seed(0)
     task = _pixelwise_linear_task()
     task.cfg.equivariance_valid_only = False  # the filled corners now count: map(fill) != 0
-    assert task(_batch(size=32))["loss/equivariance"].item() > 1e-4
+    assert task(_batch(size=32)).logs["loss/equivariance"].item() > 1e-4
 
 
 # ---------------------------------------------------------------- tasks
@@ -152,7 +152,7 @@ def test_task_smoke(name: str) -> None:
     task.eval()
     with torch.no_grad():
         maps = task.localize(batch)
-        video, audio = task.embed_video(batch), task.embed_audio(batch)
+        video, audio = task.embed(batch, "video"), task.embed(batch, "audio")
     assert maps.shape == (4, 4, 4) and torch.isfinite(maps).all()
     assert video.shape == audio.shape == (4, task.head.out_dim)
     assert torch.allclose(video.norm(dim=1), torch.ones(4)) and torch.allclose(

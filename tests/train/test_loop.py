@@ -1,5 +1,5 @@
 """The training loop: resume continues the same run (equal losses), atomic checkpoints, pruning, the
-non-finite guard, accumulation, bf16 on CPU."""
+non-finite guard, accumulation, bf16 on CPU, every log of the task's output recorded, the step hook."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from avssl.train.checkpoint import list_checkpoints
+from avssl.rundir import list_checkpoints
+from avssl.tasks.base import TaskOutput
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 from avssl.train.logging import read_metrics
 from avssl.train.loop import LoopSetup, NonFiniteLoss, run_training
@@ -46,9 +47,9 @@ class ToyTask(nn.Module):
         loss = ((self.net(batch["video"]) - batch["audio"]) ** 2).mean()
         if self.poison_after is not None and self.calls > self.poison_after:
             loss = loss * float("nan")
-        return {"loss": loss, "loss/mse": loss}
+        return TaskOutput(loss, {"loss/mse": loss.detach()})
 
-    def on_step_end(self, step):
+    def on_step_end(self, step, max_steps):
         self.ema_steps += 1
 
 
@@ -256,3 +257,55 @@ def test_an_experiment_tracker_gets_the_metrics_and_is_finished(tmp_path, monkey
     out = run_training(ToyTask(), Toy(), _setup(tmp_path, max_steps=3))
     assert recorder.finished and recorder.steps == [1, 2, 3]
     assert out["bad_items"] == 0 and out["skipped_steps"] == 0
+
+
+class LoggingToyTask(ToyTask):
+    """Logs a non-loss value (the forward call's number), a float log on odd calls only, and records the
+    step hook's arguments."""
+
+    def __init__(self):
+        super().__init__()
+        self.hooks: list[tuple[int, int]] = []
+
+    def forward(self, batch):
+        out = super().forward(batch)
+        logs = {**out.logs, "acc/calls": torch.tensor(float(self.calls))}
+        if self.calls % 2 == 1:
+            logs["odd_calls"] = float(self.calls)
+        return TaskOutput(out.loss, logs)
+
+    def on_step_end(self, step, max_steps):
+        super().on_step_end(step, max_steps)
+        self.hooks.append((step, max_steps))
+
+
+def test_every_log_is_recorded_and_averaged_over_micro_steps(tmp_path):
+    """Non-loss logs reach metrics.jsonl; with 2 micro-steps per optimizer step a log is the mean of its
+    micro-steps' values (calls 2k-1 and 2k at step k), and a log present in one micro-step only is that
+    micro-step's value (odd call 2k-1), not halved."""
+    torch.manual_seed(0)
+    task = LoggingToyTask()
+    run_training(task, Toy(), _setup(tmp_path, max_steps=4, gradient_accumulation_steps=2))
+    logged = {m["step"]: m for m in read_metrics(tmp_path)}
+    assert sorted(logged) == [1, 2, 3, 4]
+    for step, m in logged.items():
+        assert m["acc/calls"] == pytest.approx(2 * step - 0.5)
+        assert m["odd_calls"] == pytest.approx(2 * step - 1)
+        assert m["loss/mse"] == pytest.approx(m["loss"])
+
+
+def test_the_step_hook_gets_step_and_max_steps(tmp_path):
+    torch.manual_seed(0)
+    task = LoggingToyTask()
+    run_training(task, Toy(), _setup(tmp_path, max_steps=3))
+    assert task.hooks == [(1, 3), (2, 3), (3, 3)]
+
+
+class DictTask(ToyTask):
+    def forward(self, batch):
+        return {"loss": super().forward(batch).loss}
+
+
+def test_a_task_returning_a_dict_is_an_error(tmp_path):
+    with pytest.raises(TypeError, match="TaskOutput"):
+        run_training(DictTask(), Toy(), _setup(tmp_path, max_steps=1))

@@ -6,6 +6,7 @@ Each builder takes `(root, split)` and returns a `DatasetIndex` (items, class na
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,7 +51,22 @@ INDEX_LOADERS: dict[str, Callable[[Path, str | None], DatasetIndex]] = {
 
 
 def load_index(layout: str, root: str | Path, split: str | None = None) -> DatasetIndex:
-    """The items of the dataset at `root` in `layout` (split None = every item the layout lists)."""
+    """The items of the dataset at `root` in `layout` (split None = every item the layout lists), with
+    the classes of a synthetic set (`synthetic_labels`) on the items the layout leaves unlabelled."""
     if layout not in INDEX_LOADERS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(INDEX_LOADERS)}")
-    return INDEX_LOADERS[layout](Path(root), split)
+    return synthetic_labels(INDEX_LOADERS[layout](Path(root), split), Path(root))
+
+
+def synthetic_labels(index: DatasetIndex, root: Path) -> DatasetIndex:
+    """Items without a label get their class from `root/synth_gt.json` when `avssl synth` wrote one: the
+    layouts without classes (FAIR-Play, the localization and segmentation test sets) keep the synthetic
+    scene's class, so probes run on their synthetic versions. Labelled items are left as they are."""
+    gt_file = root / "synth_gt.json"
+    if not gt_file.is_file() or all(item.label is not None for item in index.items):
+        return index
+    gt = json.loads(gt_file.read_text())["items"]
+    for item in index.items:
+        if item.label is None and item.id in gt:
+            item.label = int(gt[item.id]["label"])
+    return index

@@ -1,0 +1,112 @@
+"""Every entry of `avssl.tasks.TASKS`, built from its default config with tiny settings (small CPU encoders),
+runs forward + backward on a tiny batch: the output is a `TaskOutput` with a finite scalar loss and
+finite logs, and every parameter that requires grad gets a finite, non-None gradient. Parameters without
+requires_grad are not checked, by design: image_multissl's momentum (EMA) key encoder and heads follow the
+query side by `on_step_end`, never by gradient; binaural_multissl / image_multissl freeze the heads of the
+pretexts a strategy does not train (none with the default strategy). The declared capabilities are
+exercised too: `embed` for every modality in `embeds`, `localize`, `segment`, the step hook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from avssl.config import from_dict
+from avssl.tasks import TASKS
+from avssl.tasks.base import Task, TaskOutput, capabilities
+
+SMALL_AV = {"visual": {"name": "small", "output_stride": 16}, "audio": {"name": "audio_small", "output_stride": 16}}
+
+
+def _av_batch(frames: int = 1, size: int = 32, seconds: float = 0.5) -> dict:
+    g = torch.Generator().manual_seed(0)
+    return {
+        "video": torch.randn(4, 3, frames, size, size, generator=g),
+        "audio": 0.1 * torch.randn(4, 1, int(seconds * 16000), generator=g),
+    }
+
+
+def _avs_batch() -> dict:
+    batch = _av_batch(frames=2, size=64, seconds=2.0)
+    g = torch.Generator().manual_seed(1)
+    batch["mask"] = (torch.rand(4, 2, 64, 64, generator=g) > 0.5).to(torch.uint8)
+    return batch
+
+
+def _binaural_batch() -> dict:
+    g = torch.Generator().manual_seed(0)
+    return {
+        "video": torch.randn(4, 3, 16, 32, 32, generator=g),
+        "audio": 0.1 * torch.randn(4, 2, 64000, generator=g),
+        "sample_rate": 16000,
+    }
+
+
+def _image_batch() -> dict:
+    g = torch.Generator().manual_seed(0)
+    views = [{"video": torch.randn(4, 3, 32, 32, generator=g)} for _ in range(2)]
+    return {"views": views, "video": views[0]["video"]}
+
+
+# task → (overrides of its default config, tiny batch)
+TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
+    "av_contrastive": (
+        {"visual": {"name": "small"}, "audio": {"name": "audio_small"}, "embed_dim": 16, "proj_hidden": 32},
+        lambda: _av_batch(frames=2),
+    ),
+    "lvs": (SMALL_AV, _av_batch),
+    "ezvsl": ({**SMALL_AV, "embed_dim": 16}, _av_batch),
+    "ssl_tie": ({**SMALL_AV, "feature_consistency_weight": 0.5}, _av_batch),
+    "avs": (
+        {"visual": {"name": "small", "output_stride": 32}, "audio": {"name": "audio_small"}, "channels": 8},
+        _avs_batch,
+    ),
+    "binaural_multissl": ({}, _binaural_batch),
+    "image_multissl": ({"queue_size": 16, "dense_queue_size": 16, "hidden_dim": 32, "embed_dim": 16}, _image_batch),
+}
+
+
+def test_every_registered_task_has_a_tiny_setting() -> None:
+    assert set(TINY) == set(TASKS)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_forward_backward_gives_every_trainable_parameter_a_gradient(name: str) -> None:
+    config_cls, builder = TASKS[name]
+    overrides, make_batch = TINY[name]
+    torch.manual_seed(0)
+    task = builder(from_dict(config_cls, overrides)).train()
+    out = task(make_batch())
+    assert isinstance(out, TaskOutput) and out.loss.dim() == 0 and torch.isfinite(out.loss)
+    assert out.logs and all(torch.isfinite(torch.as_tensor(v)).all() for v in out.logs.values())
+    out.loss.backward()
+    trainable = [(n, p) for n, p in task.named_parameters() if p.requires_grad]
+    assert trainable
+    missing = [n for n, p in trainable if p.grad is None]
+    assert not missing, f"{name}: no gradient for {missing[:5]}"
+    nonfinite = [n for n, p in trainable if not torch.isfinite(p.grad).all()]
+    assert not nonfinite, f"{name}: non-finite gradient for {nonfinite[:5]}"
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_declared_capabilities_work(name: str) -> None:
+    config_cls, builder = TASKS[name]
+    overrides, make_batch = TINY[name]
+    torch.manual_seed(0)
+    task = builder(from_dict(config_cls, overrides)).eval()
+    assert isinstance(task, Task)
+    caps = capabilities(task)
+    batch = make_batch()
+    with torch.no_grad():
+        for modality in caps.embeds:
+            emb = task.embed(batch, modality)
+            assert emb.shape[0] == 4 and emb.ndim == 2 and torch.isfinite(emb).all(), modality
+        if caps.localize:
+            assert task.localize(batch).shape[0] == 4
+        if caps.segment:
+            assert task.segment(batch).shape[:2] == batch["mask"].shape[:2]
+    if caps.step_hook:
+        task.on_step_end(1, 10)
+    assert caps.embeds or caps.segment  # every method offers an evaluation besides its training loss
