@@ -9,7 +9,7 @@ builder; a section of YAML is read into the class its ``name`` selects (``avssl.
 The front-end sub-configs hold the signal-processing numbers, each documented with where it comes from.
 Facts of the data are not restated here: a ``sample_rate`` or ``mean``/``std`` left at None is the data's
 (``data.sample_rate``, the ``normalize`` step of the data transforms), filled in when a recipe config is
-resolved (:func:`avssl.recipe.derive_data_facts`); a value that disagrees with the data is a ConfigError.
+resolved (:func:`avssl.runner.data_facts.derive_data_facts`); a value that disagrees with the data is a ConfigError.
 """
 
 from __future__ import annotations

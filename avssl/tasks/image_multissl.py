@@ -33,15 +33,15 @@ from avssl.losses.densecl import DenseCLLoss, dense_queue_keys
 from avssl.losses.moco import MoCoLoss
 from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
 from avssl.tasks.base import TaskOutput, check_modality
-from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, StrategyConfig, freeze, load_teacher
+from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, StrategyConfig, freeze
 
 IMAGE_PRETEXTS = ("moco", "densecl")
 
 
 @dataclass
 class ImageMultiSSLConfig:
-    """Backbone, heads, queues, momentum and temperature; strategy / distillation / teacher as for the
-    binaural task."""
+    """Backbone, heads, queues, momentum and temperature; strategy / distillation as for the
+    binaural task (the teacher is attached by the stage runner)."""
 
     backbone: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="small", output_stride=16))
     embed_dim: int = 128
@@ -52,7 +52,6 @@ class ImageMultiSSLConfig:
     temperature: float = 0.2
     strategy: StrategyConfig = field(default_factory=lambda: StrategyConfig(weights={"moco": 0.5, "densecl": 0.5}))
     distill: DistillConfig = field(default_factory=DistillConfig)
-    teacher: str | None = None
 
 
 def _image(video: Tensor) -> Tensor:
@@ -91,11 +90,13 @@ class ImageMultiSSL(nn.Module):
         self.moco_loss, self.dense_loss = MoCoLoss(cfg.temperature), DenseCLLoss(cfg.temperature)
         self.objective = MultiSSLObjective(list(IMAGE_PRETEXTS), cfg.strategy, cfg.distill)
         self.active_pretexts = self.objective.active_pretexts
-        self._teacher: list[ImageMultiSSL] = []
-        if cfg.teacher:
-            self._teacher.append(load_teacher(cfg.teacher, ImageMultiSSL, ImageMultiSSLConfig))
+        self._teacher: list[ImageMultiSSL] = []  # attached by the stage runner, never saved with this model
         for name in set(IMAGE_PRETEXTS) - set(self.active_pretexts):
             freeze(self.heads[name]).train()
+
+    def attach_teacher(self, teacher: ImageMultiSSL) -> None:
+        """Distil the backbone's features from `teacher` (the previous stage's frozen model)."""
+        self._teacher[:] = [teacher]
 
     @property
     def teacher(self) -> ImageMultiSSL | None:

@@ -125,7 +125,7 @@ class AppearanceConfig:
     MoCo v2's colour augmentation, which SSL-TIE trains with (``--img_aug moco_v2``): colour jitter
     (0.4, 0.4, 0.4, 0.1) with probability 0.8, in random order, then grayscale with probability 0.2
     (Chen et al. 2020, "Improved Baselines with Momentum Contrastive Learning"). ``mean``/``std`` undo the
-    batch's normalisation: None = the data's (filled in by :func:`avssl.recipe.derive_data_facts`; ImageNet
+    batch's normalisation: None = the data's (filled in by :func:`avssl.runner.data_facts.derive_data_facts`; ImageNet
     statistics when used on its own).
     """
 
