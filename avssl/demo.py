@@ -2,7 +2,8 @@
 
 1. writes a synthetic VGG-Sound-layout training set, a Flickr-SoundNet-layout test set (another seed) and a
    held-out video, all as real encoded media;
-2. trains SSL-TIE (small CPU encoders) with `avssl.train.localization` — the same code as the recipe;
+2. trains SSL-TIE (small CPU encoders) with the recipe runner (`avssl.runner.run`) — the same code as the
+   recipe;
 3. scores cIoU / AUC on the test set exactly as the reference code does, next to the centre-prior and
    random baselines;
 4. runs `avssl localize` on the held-out video (heatmaps, overlay video with its audio, peaks JSON).
@@ -34,8 +35,8 @@ def run_demo(out: str | Path, steps: int = 200, quick: bool = False, seed: int =
     """Synthesize, train, evaluate, localize; print a table and where the outputs are. Returns 0."""
     from avssl.inference.load import load_run
     from avssl.inference.localize import LocalizeOptions, localize_video
-    from avssl.train.localization import SYNTHETIC_TRAIN_SIZES
-    from avssl.train.localization import main as train_localization
+    from avssl.runner.run import run_recipe
+    from avssl.runner.specs import SYNTHETIC_TRAIN_SIZES
 
     out = Path(out)
     started = time.time()
@@ -56,7 +57,7 @@ def run_demo(out: str | Path, steps: int = 200, quick: bool = False, seed: int =
     )
     run = out / "run"
     print(f"training SSL-TIE for {steps} steps on CPU-sized encoders → {run}")
-    result = train_localization(
+    out_runner = run_recipe(
         [
             "--config",
             str(Path(__file__).resolve().parent / "configs" / "demo_ssl_tie.yaml"),
@@ -66,8 +67,10 @@ def run_demo(out: str | Path, steps: int = 200, quick: bool = False, seed: int =
             f"train.max_steps={steps}",
             f"train.seed={seed}",
             "train.progress_bar=true",
-        ]
+        ],
+        default_task="ssl_tie",
     )
+    result = out_runner["eval"][str(run)]
     rows = {
         "ssl_tie (trained)": result,
         **{f"{k} prior" if k == "centre" else k: v for k, v in _baselines(out / "data" / "flickr").items()},

@@ -8,7 +8,9 @@ Runs unchanged as `python recipes/av_contrastive.py …` (one process), under `t
 from the latest checkpoint of `output_dir`. With `data.root` empty it trains on a synthetic VGG-Sound-layout
 set it writes into `output_dir/synthetic` (no downloads).
 
-Then: `avssl eval retrieval --run RUN --data DIR --layout vggsound --split test --out m.json`.
+`eval.evaluators=[retrieval,probe]` scores audio↔visual retrieval and kNN / linear probes on `eval.split`
+(default test) at the end (RUN/eval_retrieval.json, RUN/eval_probe.json, RUN/eval.json); or afterwards:
+`avssl eval retrieval --run RUN --data DIR --layout vggsound --split test --out m.json`.
 What to expect: on the synthetic set (8 classes), held-out R@1 well above chance (1/N) in both directions
 after a few hundred CPU steps; see the README for the measured numbers.
 """
@@ -17,45 +19,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from avssl.data.loader import DataConfig
-from avssl.recipe import parse_recipe_args, prepare_run, synthesize_if_empty
-from avssl.tasks import build_task
-from avssl.tasks.av_contrastive import AVContrastiveConfig
-from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
-from avssl.train.loop import LoopSetup, run_training
-
-
-@dataclass
-class AVContrastiveRecipe:
-    """The whole run: YAML mirrors it; `key=value` overrides use its dotted paths."""
-
-    task: str = "av_contrastive"
-    output_dir: str = "runs/av_contrastive"
-    data: DataConfig = field(default_factory=DataConfig)
-    model: AVContrastiveConfig = field(default_factory=AVContrastiveConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+from avssl.runner.run import run_recipe
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    """Train; returns the last logged metrics. `argv` = ["--config", path, "key=value", …]."""
-    cfg = parse_recipe_args(AVContrastiveRecipe, argv)
-    synthesize_if_empty(cfg.data, Path(cfg.output_dir), layout="vggsound")
-    dataset = prepare_run(cfg, cfg.data, train=True)
-    task = build_task(cfg.task, cfg.model)
-    setup = LoopSetup(
-        cfg.train,
-        cfg.optim,
-        cfg.schedule,
-        Path(cfg.output_dir),
-        cfg.data.num_workers,
-        cfg.data.max_bad_fraction,
-    )
-    return run_training(task, dataset, setup)
+    """Train and evaluate; {"train": [last metrics per run], "eval": {run_dir: metrics}} (`avssl.runner.run`)."""
+    return run_recipe(argv, default_task="av_contrastive")
 
 
 if __name__ == "__main__":

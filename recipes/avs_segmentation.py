@@ -19,8 +19,15 @@ synthetic S4 set the small CPU model beats the all-foreground and centre-blob ba
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
-from avssl.train.segmentation import main
+from avssl.runner.run import run_recipe
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """Train and evaluate; {"train": [last metrics per run], "eval": {run_dir: metrics}} (`avssl.runner.run`)."""
+    return run_recipe(argv, default_task="avs")
+
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -18,8 +18,15 @@ minutes on 2 CPU cores (see README for the measured table); on Flickr-SoundNet t
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
-from avssl.train.localization import main
+from avssl.runner.run import run_recipe
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """Train and evaluate; {"train": [last metrics per run], "eval": {run_dir: metrics}} (`avssl.runner.run`)."""
+    return run_recipe(argv, default_task="ssl_tie")
+
 
 if __name__ == "__main__":
     main(sys.argv[1:])

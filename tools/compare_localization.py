@@ -29,8 +29,8 @@ from avssl.data.datasets import load_index  # noqa: E402
 from avssl.data.synthetic.layouts import SynthSpec, write_synthetic  # noqa: E402
 from avssl.evaluation.localization import baseline_predictions, evaluate_localization  # noqa: E402
 from avssl.figures import table_png  # noqa: E402
-from avssl.train.localization import SYNTHETIC_TRAIN_SIZES  # noqa: E402
-from avssl.train.localization import main as train_localization  # noqa: E402
+from avssl.runner.run import run_recipe  # noqa: E402
+from avssl.runner.specs import SYNTHETIC_TRAIN_SIZES  # noqa: E402
 
 CONFIG = ROOT / "avssl" / "configs" / "demo_ssl_tie.yaml"
 VARIANTS: dict[str, list[str]] = {
@@ -81,9 +81,9 @@ def main(argv=None) -> int:
         started = time.time()
         if not (done.is_file() and (run / "model" / "model.safetensors").is_file()):
             print(f"== {name}: training {args.steps} steps → {run}", flush=True)
-            train_localization(["--config", str(CONFIG), *VARIANTS[name], f"output_dir={run}",
-                                f"data.root={train}", f"eval.root={test}", f"train.max_steps={args.steps}",
-                                f"train.seed={args.seed}", "train.progress_bar=false"])
+            run_recipe(["--config", str(CONFIG), *VARIANTS[name], f"output_dir={run}", f"data.root={train}",
+                        f"eval.root={test}", f"train.max_steps={args.steps}", f"train.seed={args.seed}",
+                        "train.progress_bar=false"], default_task="ssl_tie")
         rows[name] = {**json.loads(done.read_text()), "seconds": round(time.time() - started, 1)}
     ids = [item.id for item in load_index("flickr", test).items]
     for kind, name in (("centre", "centre prior"), ("random", "random")):

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avssl.data.synthetic.layouts import SynthSpec, write_synthetic  # noqa: E402
 from avssl.figures import table_png  # noqa: E402
-from recipes.binaural_multissl import main as train  # noqa: E402
+from avssl.runner.run import run_recipe  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "recipes" / "configs"
 PRETEXTS = ("spatial", "sync", "gap")
@@ -44,7 +44,7 @@ def _run(config: str, out: Path, data: Path, steps: int, extra: list[str]) -> di
         previous = json.loads(done.read_text())
         if previous["args"] == args:
             return previous["eval"]
-    evaluation = train(args)["eval"]
+    evaluation = run_recipe(args, default_task="binaural_multissl")["eval"]
     tmp = done.with_suffix(".tmp")
     tmp.write_text(json.dumps({"args": args, "eval": evaluation}, indent=2))
     tmp.replace(done)

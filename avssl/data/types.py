@@ -1,4 +1,5 @@
-"""The batch contract (DESIGN.md "Contracts"): the keys of a collated batch, their types and shapes.
+"""The batch contract (docs/architecture.md, "The batch"): the keys of a collated batch, their types and
+shapes.
 
 :class:`Batch` documents them as a TypedDict (B = batch size): what the data loaders produce and what a
 task's ``forward(batch)`` may read. Every key but ``video``/``audio``/``index``/``meta`` is optional (a

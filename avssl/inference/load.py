@@ -36,10 +36,10 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[t
     if task_name not in TASKS:
         raise ConfigError(f"{config_file}: unknown or missing task {task_name!r}")
     config_cls, builder = TASKS[task_name]
-    model_cfg: Any = from_saved_dict(config_cls, config.get("model", {}))
-    for training_only in ("teacher", "replay_memory"):  # incremental stages' references to other runs' files
-        if hasattr(model_cfg, training_only):
-            setattr(model_cfg, training_only, None)
+    # runs written before the stage runner attached teachers and memories themselves keep an incremental
+    # stage's references to other runs' files in their model config: not part of the model, dropped
+    model = {k: v for k, v in (config.get("model") or {}).items() if k not in ("teacher", "replay_memory")}
+    model_cfg: Any = from_saved_dict(config_cls, model)
     task = builder(model_cfg)
     weights = _weights_file(run)
     state = load_file(str(weights))

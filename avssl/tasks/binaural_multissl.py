@@ -1,9 +1,10 @@
 """Binaural multi-task self-supervision: a visual and a binaural encoder shared by three pretext tasks
 (spatial alignment, temporal synchronisation, temporal gap; `avssl.tasks.binaural_pretext`), trained
 jointly (weighted sum or uncertainty weighting) or incrementally (one stage after another, with a frozen
-teacher from the previous stage; `avssl.tasks.multissl_common`, `avssl.train.incremental`).
+teacher from the previous stage; `avssl.tasks.multissl_common`, `avssl.stages.incremental`).
 
-Seed paper: METHODS.md "Binaural multi-SSL" (binaural STFT n_fft 512, hop 160, window 400 — the
+Paper: Vasudevan, Dai & Van Gool, "Sound and Visual Representation Learning with Multiple Pretraining Tasks",
+CVPR 2022 (binaural STFT n_fft 512, hop 160, window 400 — the
 `binaural_*` encoders' front end). Heads of every pretext are always built, so every stage of an
 incremental run has the same parameters (a stage starts from the previous one's weights); the heads a
 stage does not use are frozen.
@@ -31,14 +32,13 @@ from avssl.tasks.binaural_pretext import (
     audio_at,
     frames_at,
 )
-from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, StrategyConfig, freeze, load_teacher
+from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, StrategyConfig, freeze
 
 
 @dataclass
 class BinauralMultiSSLConfig:
-    """Encoders, pretext geometry, the strategy (which tasks, how combined) and forgetting control.
-    `teacher`: run directory of the previous incremental stage; `replay_memory`: the stage's replay memory
-    file (both set by the stage runner)."""
+    """Encoders, pretext geometry, the strategy (which tasks, how combined) and forgetting control (the
+    teacher and the replay memory are attached by the stage runner: `attach_teacher`, `attach_replay`)."""
 
     visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="small", output_stride=16))
     audio: AnyEncoderConfig = field(
@@ -47,8 +47,6 @@ class BinauralMultiSSLConfig:
     pretext: PretextConfig = field(default_factory=PretextConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
-    teacher: str | None = None
-    replay_memory: str | None = None
 
 
 class BinauralMultiSSL(nn.Module):
@@ -66,17 +64,24 @@ class BinauralMultiSSL(nn.Module):
         self.pretexts = nn.ModuleDict({n: PRETEXT_CLASSES[n](cfg.pretext, *dims) for n in PRETEXTS})
         self.objective = MultiSSLObjective(list(PRETEXTS), cfg.strategy, cfg.distill)
         self.active_pretexts = self.objective.active_pretexts  # trained now (strategy.pretexts, empty = all)
-        # a plain list: the teacher is rebuilt from its stage's run directory, never saved with this model
+        # a plain list: the teacher is attached by the stage runner, never saved with this model
         self._teacher: list[BinauralMultiSSL] = []
-        if cfg.teacher:
-            self._teacher.append(load_teacher(cfg.teacher, BinauralMultiSSL, BinauralMultiSSLConfig))
         self.memory = None  # stored clips of earlier stages (not part of the weights)
-        if cfg.replay_memory and cfg.distill.replay_weight > 0:
-            from avssl.train.replay import ReplayMemory
-
-            self.memory = ReplayMemory.load(cfg.replay_memory)
-        for name in set(PRETEXTS) - set(self.active_pretexts) - set(self.rehearsed):
+        for name in set(PRETEXTS) - set(self.active_pretexts):
             freeze(self.pretexts[name]).train()  # frozen weights, but the module follows train()/eval()
+
+    def attach_teacher(self, teacher: BinauralMultiSSL) -> None:
+        """Distil from / rehearse against `teacher` (the previous stage's frozen model): the heads of its
+        tasks that this stage rehearses become trainable again."""
+        self._teacher[:] = [teacher]
+        for name in self.rehearsed:
+            for p in self.pretexts[name].parameters():
+                p.requires_grad_(True)
+
+    def attach_replay(self, memory) -> None:
+        """Rehearse the earlier tasks on clips drawn from `memory` (anything with `sample(n, device)` →
+        batch, e.g. `avssl.stages.replay.ReplayMemory`) instead of the current batch, when replay is on."""
+        self.memory = memory if self.cfg.distill.replay_weight > 0 else None
 
     @property
     def teacher(self) -> BinauralMultiSSL | None:

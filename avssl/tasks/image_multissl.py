@@ -2,14 +2,17 @@
 joint / incremental machinery of the binaural variant (`avssl.tasks.multissl_common`).
 
 * MoCo v2 — Chen, Fan, Girshick & He, "Improved Baselines with Momentum Contrastive Learning", 2020: MLP
-  projection of the pooled backbone map, momentum key encoder, queue of keys, τ = 0.2 (MoCo, He et al.
-  CVPR 2020, Eq. 1-2). Loss: `avssl.losses.moco.MoCoLoss`.
-* DenseCL — Wang et al., CVPR 2021: a dense projection head (1×1 conv, ReLU, 1×1 conv) on the backbone map;
+  projection of the pooled backbone map, momentum key encoder, queue of keys, τ = 0.2 (MoCo: He, Fan, Wu,
+  Xie & Girshick, "Momentum Contrast for Unsupervised Visual Representation Learning", CVPR 2020, Eq. 1-2).
+  Loss: `avssl.losses.moco.MoCoLoss`.
+* DenseCL — Wang, Zhang, Shen, Kong & Li, "Dense Contrastive Learning for Self-Supervised Visual
+  Pre-Training", CVPR 2021: a dense projection head (1×1 conv, ReLU, 1×1 conv) on the backbone map;
   positives matched by backbone-feature similarity between the two views' maps, negatives from a dense
   queue of per-image mean key vectors; joint loss (1 − λ)·L_moco + λ·L_dense with λ = 0.5 (the default
   `strategy.weights`). Loss: `avssl.losses.densecl.DenseCLLoss`.
 
-Seed paper (METHODS.md): MoCo v2 + DenseCL combined with the multi-SSL scheme (VOC07 / COCO gains).
+Paper: Vasudevan, Dai & Van Gool, "Sound and Visual Representation Learning with Multiple Pretraining Tasks",
+CVPR 2022: MoCo v2 + DenseCL combined with the multi-SSL scheme (VOC07 / COCO gains).
 View 1 feeds the query encoder, view 2 the momentum key encoder (as both papers do). Incremental stages
 distil the pooled backbone features of the previous stage (feature distillation; the contrastive heads
 have no class outputs to distil). `embed(batch, "video")` gives pooled, L2-normalised backbone features
@@ -30,15 +33,15 @@ from avssl.losses.densecl import DenseCLLoss, dense_queue_keys
 from avssl.losses.moco import MoCoLoss
 from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
 from avssl.tasks.base import TaskOutput, check_modality
-from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, StrategyConfig, freeze, load_teacher
+from avssl.tasks.multissl_common import DistillConfig, MultiSSLObjective, StrategyConfig, freeze
 
 IMAGE_PRETEXTS = ("moco", "densecl")
 
 
 @dataclass
 class ImageMultiSSLConfig:
-    """Backbone, heads, queues, momentum and temperature; strategy / distillation / teacher as for the
-    binaural task."""
+    """Backbone, heads, queues, momentum and temperature; strategy / distillation as for the
+    binaural task (the teacher is attached by the stage runner)."""
 
     backbone: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="small", output_stride=16))
     embed_dim: int = 128
@@ -49,7 +52,6 @@ class ImageMultiSSLConfig:
     temperature: float = 0.2
     strategy: StrategyConfig = field(default_factory=lambda: StrategyConfig(weights={"moco": 0.5, "densecl": 0.5}))
     distill: DistillConfig = field(default_factory=DistillConfig)
-    teacher: str | None = None
 
 
 def _image(video: Tensor) -> Tensor:
@@ -88,11 +90,13 @@ class ImageMultiSSL(nn.Module):
         self.moco_loss, self.dense_loss = MoCoLoss(cfg.temperature), DenseCLLoss(cfg.temperature)
         self.objective = MultiSSLObjective(list(IMAGE_PRETEXTS), cfg.strategy, cfg.distill)
         self.active_pretexts = self.objective.active_pretexts
-        self._teacher: list[ImageMultiSSL] = []
-        if cfg.teacher:
-            self._teacher.append(load_teacher(cfg.teacher, ImageMultiSSL, ImageMultiSSLConfig))
+        self._teacher: list[ImageMultiSSL] = []  # attached by the stage runner, never saved with this model
         for name in set(IMAGE_PRETEXTS) - set(self.active_pretexts):
             freeze(self.heads[name]).train()
+
+    def attach_teacher(self, teacher: ImageMultiSSL) -> None:
+        """Distil the backbone's features from `teacher` (the previous stage's frozen model)."""
+        self._teacher[:] = [teacher]
 
     @property
     def teacher(self) -> ImageMultiSSL | None:

@@ -2,22 +2,22 @@
 multi-task), and the forgetting control of incremental learning (a frozen teacher from the previous stage,
 output and feature distillation, replay of the earlier tasks' objectives).
 
-Seed paper (METHODS.md, "Binaural multi-SSL"): several self-supervised tasks combined either jointly or
+Paper: Vasudevan, Dai & Van Gool, "Sound and Visual Representation Learning with Multiple Pretraining Tasks",
+CVPR 2022: several self-supervised tasks combined either jointly or
 incrementally, stage by stage; the incremental model beats every single task. The stage runner is
-`avssl.train.incremental`; a stage's task is built with `teacher` = the previous stage's run directory.
+`avssl.stages.incremental`; it attaches the previous stage's frozen model to a stage's task as its teacher
+(`task.attach_teacher`).
 
 Replay rehearses the earlier stages' *objectives* (their heads stay trainable, their loss is added with
 `replay_weight`): on the current batch by default, or, with `replay_buffer` > 0, on `replay_batch` clips
 per step drawn from a replay memory of clips stored from the earlier stages' training data
-(`avssl.train.replay`; the stage runner fills it and passes its path as the model's `replay_memory`).
+(`avssl.stages.replay`; the stage runner fills it and attaches it: `task.attach_replay(memory)`).
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -30,7 +30,8 @@ from avssl.tasks.base import TaskOutput
 @dataclass
 class StrategyConfig:
     """The pretext tasks trained now (empty = all of the model's) and how their losses combine (weighted
-    sum, or Kendall et al.'s uncertainty weighting when `uncertainty`)."""
+    sum, or the uncertainty weighting of Kendall, Gal & Cipolla, "Multi-Task Learning Using Uncertainty to
+    Weigh Losses for Scene Geometry and Semantics", CVPR 2018, when `uncertainty`)."""
 
     pretexts: list[str] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)
@@ -57,24 +58,6 @@ def freeze(module: nn.Module) -> nn.Module:
     for p in module.parameters():
         p.requires_grad_(False)
     return module.eval()
-
-
-def load_teacher(run_dir: str | Path, builder: Any, config_cls: type) -> nn.Module:
-    """The frozen model of a finished stage: `builder(config)` from `run_dir/model/config.yaml` (its own
-    teacher dropped: only one generation is needed) with `run_dir/model/model.safetensors` loaded."""
-    from safetensors.torch import load_file
-
-    from avssl.config import from_saved_dict, read_yaml
-
-    model_dir = Path(run_dir) / "model"
-    weights, config_file = model_dir / "model.safetensors", model_dir / "config.yaml"
-    if not weights.is_file() or not config_file.is_file():
-        raise FileNotFoundError(f"{run_dir}: the teacher stage has not finished (no {weights.name}/config)")
-    cfg = from_saved_dict(config_cls, read_yaml(config_file).get("model", {}))
-    cfg.teacher = None
-    teacher = builder(cfg)
-    teacher.load_state_dict(load_file(str(weights)), strict=True)
-    return freeze(teacher)
 
 
 class MultiSSLObjective(nn.Module):

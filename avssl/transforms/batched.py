@@ -1,7 +1,7 @@
 """Batched, on-device augmentation of whole batches (tensors already on the accelerator).
 
 The per-sample transforms of :mod:`avssl.transforms` run in data-loader workers; these run inside a task's
-``forward`` on the collated batch, to make a second view of the same clips (SSL-TIE: Liu, Xu, Wang, Wu,
+``forward`` on the collated batch, to make a second view of the same clips (SSL-TIE: Liu, Ju, Xie & Zhang,
 "Exploiting Transformation Invariance and Equivariance for Self-supervised Sound Localisation", ACM MM 2022):
 
 - random geometric chains recorded as :class:`~avssl.transforms.functional.geometry.GeometryRecord` lists
@@ -125,7 +125,7 @@ class AppearanceConfig:
     MoCo v2's colour augmentation, which SSL-TIE trains with (``--img_aug moco_v2``): colour jitter
     (0.4, 0.4, 0.4, 0.1) with probability 0.8, in random order, then grayscale with probability 0.2
     (Chen et al. 2020, "Improved Baselines with Momentum Contrastive Learning"). ``mean``/``std`` undo the
-    batch's normalisation: None = the data's (filled in by :func:`avssl.recipe.derive_data_facts`; ImageNet
+    batch's normalisation: None = the data's (filled in by :func:`avssl.runner.data_facts.derive_data_facts`; ImageNet
     statistics when used on its own).
     """
 

@@ -227,7 +227,7 @@ def test_views_from_yaml_keys():
 
 
 def test_image_recipe_views_config(images):
-    from recipes.multissl_image import ImageDataConfig, image_dataset
+    from avssl.runner.image_data import ImageDataConfig, image_dataset
 
     local = ViewConfig(size=16, transforms=[{"name": "random_resized_crop", "scale": [0.05, 0.3]}, GRAY])
     cfg = from_dict(ImageDataConfig, {"root": str(images), "size": 32})

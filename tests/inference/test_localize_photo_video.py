@@ -17,9 +17,9 @@ from PIL import Image
 
 from avssl.cli import main as cli
 from avssl.config import load_config, save_config
+from avssl.runner.specs import recipe_schema
 from avssl.tasks import build_task
 from avssl.train.checkpoint import export_model
-from avssl.train.localization import recipe_schema
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "avssl" / "configs" / "demo_ssl_tie.yaml"
 

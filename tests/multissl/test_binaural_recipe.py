@@ -56,7 +56,8 @@ def test_incremental_stages_have_their_own_runs_and_resume_per_stage(fairplay, t
     for d in dirs:
         assert (d / "model" / "model.safetensors").is_file() and (d / "checkpoints").is_dir()
     second_cfg = yaml.safe_load((dirs[1] / "config.yaml").read_text())
-    assert second_cfg["model"]["teacher"] == str(dirs[0]) and second_cfg["model"]["strategy"]["pretexts"] == ["gap"]
+    assert second_cfg["stage"]["teacher"] == str(dirs[0]) and "teacher" not in second_cfg["model"]
+    assert second_cfg["model"]["strategy"]["pretexts"] == ["gap"]
     assert "loss/distill_out" in first["train"][1] and "loss/replay" in first["train"][1]
     last_eval = json.loads((dirs[1] / "eval.json").read_text())
     assert list(last_eval["pretext"]) == ["spatial", "gap"]  # forgetting: task 1 scored after stage 2

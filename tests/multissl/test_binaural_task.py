@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from avssl.stages.teacher import load_teacher
 from avssl.tasks import TASKS, build_task
 from avssl.tasks.binaural_multissl import BinauralMultiSSL, BinauralMultiSSLConfig
 from avssl.tasks.multissl_common import DistillConfig, StrategyConfig
@@ -50,7 +51,10 @@ def test_single_task_freezes_the_other_heads() -> None:
 def test_teacher_distillation_and_replay_terms(spatial_stage) -> None:
     stage_dir, first = spatial_stage
     distill = DistillConfig(output_weight=1.0, feature_weight=1.0, replay_weight=0.5)
-    second = BinauralMultiSSL(_cfg(strategy=StrategyConfig(pretexts=["gap"]), distill=distill, teacher=str(stage_dir)))
+    second = BinauralMultiSSL(_cfg(strategy=StrategyConfig(pretexts=["gap"]), distill=distill))
+    assert second.rehearsed == [] and not any(p.requires_grad for p in second.pretexts["spatial"].parameters())
+    second.attach_teacher(load_teacher(stage_dir))
+    assert all(p.requires_grad for p in second.pretexts["spatial"].parameters())  # rehearsed: trainable again
     second.load_state_dict(first.state_dict())
     assert second.rehearsed == ["spatial"]
     assert not any(p.requires_grad for p in second.teacher.parameters())

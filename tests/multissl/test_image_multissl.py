@@ -79,7 +79,7 @@ def test_image_recipe_skips_and_counts_an_unreadable_image(tmp_path) -> None:
             "eval.split=null", *TINY]
     out = main(args)
     assert out["train"][0]["bad_items"] >= 1
-    from recipes.multissl_image import ImageDataConfig, image_dataset
+    from avssl.runner.image_data import ImageDataConfig, image_dataset
 
     dataset = image_dataset(ImageDataConfig(root=str(root), size=32), "train", train=True)
     index = [p for p, _ in dataset.items].index(str(broken))

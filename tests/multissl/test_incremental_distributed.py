@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
+from avssl.stages.replay import MEMORY_FILE, ReplayMemory
 from avssl.testing import free_port
 from avssl.train.logging import read_metrics
-from avssl.train.replay import MEMORY_FILE, ReplayMemory
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -17,10 +17,11 @@ from safetensors.torch import load_file
 
 from avssl.data.datasets.base import BadItem
 from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
+from avssl.stages.replay import MEMORY_FILE, ReplayMemory, fill_memory
+from avssl.stages.teacher import load_teacher
 from avssl.tasks.binaural_multissl import BinauralMultiSSL, BinauralMultiSSLConfig
 from avssl.tasks.multissl_common import DistillConfig, StrategyConfig
 from avssl.train.logging import read_metrics
-from avssl.train.replay import MEMORY_FILE, ReplayMemory, fill_memory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,8 +75,10 @@ def _two_stage_model(stage: tuple[Path, BinauralMultiSSL], memory: str | None) -
     """Stage 2 (gap) after the finished spatial stage, rehearsing spatial on `memory` (None: the batch)."""
     stage_dir, first = stage
     distill = DistillConfig(replay_weight=1.0, replay_buffer=8, replay_batch=3)
-    second = BinauralMultiSSL(BinauralMultiSSLConfig(strategy=StrategyConfig(pretexts=["gap"]), distill=distill,
-                                                     teacher=str(stage_dir), replay_memory=memory))
+    second = BinauralMultiSSL(BinauralMultiSSLConfig(strategy=StrategyConfig(pretexts=["gap"]), distill=distill))
+    second.attach_teacher(load_teacher(stage_dir))
+    if memory is not None:
+        second.attach_replay(ReplayMemory.load(memory))
     second.load_state_dict(first.state_dict())
     return second.eval()
 
@@ -162,12 +165,13 @@ def test_incremental_run_killed_mid_stage_resumes_to_the_same_result(tmp_path) -
 def test_image_stages_refuse_a_replay_memory(tmp_path) -> None:
     from types import SimpleNamespace
 
-    from avssl.tasks.image_multissl import ImageMultiSSLConfig
-    from avssl.train.incremental import ensure_memory
+    from avssl.stages.incremental import ensure_memory
+    from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
 
     cfg = SimpleNamespace(model=ImageMultiSSLConfig(distill=DistillConfig(replay_weight=1.0, replay_buffer=4)))
+    task = ImageMultiSSL(ImageMultiSSLConfig(queue_size=8, dense_queue_size=8))
     with pytest.raises(ValueError, match="no replay memory: set distill.replay_buffer to 0"):
-        ensure_memory(cfg, 1, tmp_path, tmp_path, dataset=None)
+        ensure_memory(task, cfg, 1, tmp_path, tmp_path, dataset=None)
     cfg.model.distill.replay_buffer = 0  # off: nothing to check or write
-    ensure_memory(cfg, 1, tmp_path, tmp_path, dataset=None)
+    assert ensure_memory(task, cfg, 1, tmp_path, tmp_path, dataset=None) is None
     assert not any(tmp_path.iterdir())

@@ -37,7 +37,7 @@ def _baselines(benchmark: str, root) -> dict[str, float]:
 def _train(tmp_path, config: str, root, steps: int, *extra: str) -> dict:
     torch.set_num_threads(1)
     args = ["--config", config, f"output_dir={tmp_path}", f"data.root={root}", f"train.max_steps={steps}"]
-    return recipe_main([*args, *CPU_MODEL, *extra])
+    return recipe_main([*args, *CPU_MODEL, *extra])["eval"][str(tmp_path)]
 
 
 def test_s4_quick_beats_the_baselines(tmp_path) -> None:

@@ -36,8 +36,8 @@ def s4_run(tmp_path_factory, s4_synth):
     torch.set_num_threads(1)
     run = tmp_path_factory.mktemp("avs_run")
     args = ["--config", "recipes/configs/avs_s4.yaml", f"output_dir={run}", f"data.root={s4_synth}"]
-    metrics = recipe_main([*args, *SMALL, "train.max_steps=3", "train.checkpoint_every=2"])
-    return run, metrics
+    out = recipe_main([*args, *SMALL, "train.max_steps=3", "train.checkpoint_every=2"])
+    return run, out["eval"][str(run)]
 
 
 def test_recipe_trains_exports_and_evaluates(s4_run) -> None:
@@ -54,7 +54,7 @@ def test_ms3_recipe_with_avm_loss_synthesizes_and_runs(tmp_path) -> None:
     torch.set_num_threads(1)
     metrics = recipe_main(
         ["--config", "recipes/configs/avs_ms3.yaml", f"output_dir={tmp_path}", *SMALL, "train.max_steps=2"]
-    )
+    )["eval"][str(tmp_path)]
     assert metrics["num_frames"] == 16 * 5  # synthetic 64 videos, a quarter in test
     assert (tmp_path / "synthetic" / "ms3_meta_data.csv").is_file()
     log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]

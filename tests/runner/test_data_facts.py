@@ -11,7 +11,8 @@ import pytest
 from avssl.config import ConfigError, from_dict
 from avssl.data.loader import DataConfig
 from avssl.encoders import AudioCNNConfig, MotionConfig, Visual2dConfig, build_encoder
-from avssl.recipe import derive_data_facts, parse_recipe_args
+from avssl.runner.args import parse_recipe
+from avssl.runner.data_facts import derive_data_facts
 from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
 
 HALF = [0.5, 0.5, 0.5]
@@ -65,7 +66,7 @@ def test_the_normalisation_is_the_data_pipelines() -> None:
 
 
 def test_recipe_arguments_are_resolved_with_the_data_facts() -> None:
-    cfg = parse_recipe_args(_Recipe, ["data.sample_rate=8000"])
+    cfg = parse_recipe(["data.sample_rate=8000"], "ssl_tie", lambda task: _Recipe)
     assert cfg.model.audio.audio.sample_rate == 8000
     with pytest.raises(ConfigError, match="data.sample_rate"):
-        parse_recipe_args(_Recipe, ["data.sample_rate=8000", "model.audio.audio.sample_rate=16000"])
+        parse_recipe(["data.sample_rate=8000", "model.audio.audio.sample_rate=16000"], "ssl_tie", lambda task: _Recipe)

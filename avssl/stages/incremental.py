@@ -3,12 +3,16 @@
 A recipe config with a non-empty `stages` list runs its stages in order. Stage k trains in its own run
 directory `OUTPUT/stages/{k:02d}_{name}/` (config.yaml, checkpoints/, model/): it starts from stage k−1's
 final weights and, when its distillation settings ask for it, keeps a frozen copy of stage k−1 as the
-teacher (`model.teacher` = that directory). Every stage's checkpoints and final model are kept.
+teacher (`task.attach_teacher(load_teacher(previous stage's run directory))`). Every stage's checkpoints
+and final model are kept.
 
 With `distill.replay_buffer` > 0 (and `replay_weight` > 0) a stage k ≥ 1 rehearses the earlier tasks on a
-replay memory (`avssl.train.replay`) written into its run directory before it trains: an equal share of
+replay memory (`avssl.stages.replay`) written into its run directory before it trains: an equal share of
 the buffer per earlier stage, stage k−1's clips drawn from the training data, older ones kept from stage
-k−1's memory. The model gets the file as `model.replay_memory`.
+k−1's memory. The task gets it through `task.attach_replay(memory)`.
+
+A stage's config.yaml is the recipe config of that stage (`stages` emptied) plus `stage`: its name, index,
+teacher run directory and replay memory file (the model config holds no paths to other runs).
 
 Resume works per stage: rerunning the command skips the stages whose `model/` exists and resumes the
 current one from its latest checkpoint (the loop's exact resume), so an interrupted incremental run
@@ -27,6 +31,8 @@ from typing import Any
 from torch import nn
 
 from avssl import distributed
+from avssl.stages.replay import MEMORY_FILE, ReplayMemory, fill_memory
+from avssl.stages.teacher import load_teacher
 from avssl.tasks.multissl_common import DistillConfig
 from avssl.train.loop import LoopSetup, run_training
 
@@ -52,8 +58,8 @@ def stage_finished(run_dir: Path) -> bool:
     return (run_dir / "model" / "model.safetensors").is_file()
 
 
-def stage_config(cfg: Any, k: int, previous: Path | None) -> Any:
-    """The recipe config of stage k: its pretexts and distillation, its run directory, its teacher."""
+def stage_config(cfg: Any, k: int) -> Any:
+    """The recipe config of stage k: its pretexts, distillation, length and run directory (`stages` emptied)."""
     stage: StageConfig = cfg.stages[k]
     out = copy.deepcopy(cfg)
     out.stages = []
@@ -61,24 +67,25 @@ def stage_config(cfg: Any, k: int, previous: Path | None) -> Any:
     out.model.strategy.pretexts = list(stage.pretexts)
     if stage.distill is not None:
         out.model.distill = copy.deepcopy(stage.distill)
-    d = out.model.distill
-    needs_teacher = max(d.output_weight, d.feature_weight, d.replay_weight) > 0
-    out.model.teacher = str(previous) if previous is not None and needs_teacher else None
     if stage.max_steps is not None:
         out.train.max_steps = stage.max_steps
     return out
 
 
-def ensure_memory(scfg: Any, k: int, run_dir: Path, previous: Path, dataset) -> None:
-    """Write stage k's replay memory (rank 0, atomic, once: a resumed stage reuses it) and point the
-    stage's model config at it, when its distillation asks for a replay buffer."""
-    from avssl.train.replay import MEMORY_FILE, ReplayMemory, fill_memory
+def needs_teacher(distill: DistillConfig) -> bool:
+    """A stage keeps the previous one as its teacher when any forgetting control is on."""
+    return max(distill.output_weight, distill.feature_weight, distill.replay_weight) > 0
 
+
+def ensure_memory(task: nn.Module, scfg: Any, k: int, run_dir: Path, previous: Path, dataset) -> Path | None:
+    """Write stage k's replay memory (rank 0, atomic, once: a resumed stage reuses it) when its
+    distillation asks for a replay buffer; returns its path (None: no memory). Every process waits for
+    the file at a barrier."""
     d = scfg.model.distill
     if d.replay_buffer <= 0 or d.replay_weight <= 0:
-        return
-    if not hasattr(scfg.model, "replay_memory"):
-        raise ValueError(f"{type(scfg.model).__name__} has no replay memory: set distill.replay_buffer to 0")
+        return None
+    if not hasattr(task, "attach_replay"):
+        raise ValueError(f"{type(task).__name__} has no replay memory: set distill.replay_buffer to 0")
     path = run_dir / MEMORY_FILE
     if distributed.rank() == 0 and not path.is_file():
         older = previous / MEMORY_FILE
@@ -86,16 +93,42 @@ def ensure_memory(scfg: Any, k: int, run_dir: Path, previous: Path, dataset) -> 
                              seed=scfg.train.seed)
         memory.save(path)
     distributed.barrier()
-    scfg.model.replay_memory = str(path)
+    return path
+
+
+def stage_links(scfg: Any, run_dir: Path, previous: Path | None) -> dict:
+    """Stage k's references to other files, recorded as `stage` in its config.yaml: the teacher's run
+    directory and the replay memory file (None when the stage has none)."""
+    d = scfg.model.distill
+    teacher = previous is not None and needs_teacher(d)
+    memory = previous is not None and d.replay_buffer > 0 and d.replay_weight > 0
+    return {"teacher": str(previous) if teacher else None, "replay_memory": str(run_dir / MEMORY_FILE) if memory else None}
+
+
+def _stage_task(scfg: Any, k: int, run_dir: Path, previous: Path | None, dataset, build) -> nn.Module:
+    """Stage k's task: built from its config, started from the previous stage's weights, with the
+    previous stage attached as its teacher and its replay memory attached (when its distillation asks)."""
+    from accelerate.utils import set_seed
+    from safetensors.torch import load_file
+
+    set_seed(scfg.train.seed)
+    task = build(scfg.model)
+    if previous is None:
+        return task
+    memory = ensure_memory(task, scfg, k, run_dir, previous, dataset)
+    if needs_teacher(scfg.model.distill):
+        task.attach_teacher(load_teacher(previous))
+    # the stage starts where the previous one ended
+    task.load_state_dict(load_file(str(previous / "model" / "model.safetensors")), strict=True)
+    if memory is not None:
+        task.attach_replay(ReplayMemory.load(memory))
+    return task
 
 
 def run_incremental(cfg: Any, dataset, setup: LoopSetup, build: Callable[[Any], nn.Module]) -> list[dict]:
     """Run every unfinished stage of `cfg.stages` (see the module docstring); one result dict per stage
     ({"stage", "run_dir", "skipped"} + the loop's last metrics)."""
-    from accelerate.utils import set_seed
-    from safetensors.torch import load_file
-
-    from avssl.config import save_config
+    from avssl.config import save_config, to_dict
 
     results, previous = [], None
     for k, run_dir in enumerate(stage_dirs(cfg.output_dir, cfg.stages)):
@@ -104,34 +137,14 @@ def run_incremental(cfg: Any, dataset, setup: LoopSetup, build: Callable[[Any], 
             results.append({"stage": name, "run_dir": str(run_dir), "skipped": True})
             previous = run_dir
             continue
-        scfg = stage_config(cfg, k, previous)
-        if previous is not None:
-            ensure_memory(scfg, k, run_dir, previous, dataset)
+        scfg = stage_config(cfg, k)
         if distributed.rank() == 0:
-            save_config(scfg, run_dir / "config.yaml")
+            links = {"name": name, "index": k, **stage_links(scfg, run_dir, previous)}
+            save_config({**to_dict(scfg), "stage": links}, run_dir / "config.yaml")
         distributed.barrier()
-        set_seed(scfg.train.seed)
-        task = build(scfg.model)
-        if previous is not None:  # the stage starts where the previous one ended
-            task.load_state_dict(load_file(str(previous / "model" / "model.safetensors")), strict=True)
+        task = _stage_task(scfg, k, run_dir, previous, dataset, build)
         stage_setup = dataclasses.replace(setup, train=scfg.train, output_dir=run_dir)
         metrics = run_training(task, dataset, stage_setup)
         results.append({"stage": name, "run_dir": str(run_dir), "skipped": False, **metrics})
         previous = run_dir
     return results
-
-
-def run_multissl(cfg: Any, dataset, build: Callable[[Any], nn.Module]) -> tuple[list[dict], list[Path]]:
-    """One run (single task or joint: `cfg.stages` empty) or the incremental stages; returns the loop
-    results and the run directories (the last one holds the final model)."""
-    setup = LoopSetup(
-        cfg.train,
-        cfg.optim,
-        cfg.schedule,
-        Path(cfg.output_dir),
-        cfg.data.num_workers,
-        cfg.data.max_bad_fraction,
-    )
-    if cfg.stages:
-        return run_incremental(cfg, dataset, setup, build), stage_dirs(cfg.output_dir, cfg.stages)
-    return [run_training(build(cfg.model), dataset, setup)], [Path(cfg.output_dir)]

@@ -1,0 +1,154 @@
+"""Evaluators by name: each is `(task, cfg, run_dir) -> metrics dict` (None: nothing to evaluate with this
+config, e.g. no held-out split), built from the pure metrics and prediction helpers of `avssl.evaluation`.
+The runner writes what they return (see `avssl.runner.run`); `segmentation` also saves RUN/predictions.npz.
+
+`cfg` is the whole recipe config; `task` the trained model (in the runner's hands: the in-memory model, or
+a finished stage's exported model). Each evaluator puts the task in eval mode and back where it predicts.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+Evaluator = Callable[[nn.Module, Any, Path], "dict | None"]
+
+
+def localization(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """cIoU / AUC (percent) on the Flickr-SoundNet or VGG-SS layout at `eval.root` (reference protocol)."""
+    from avssl.evaluation.localization import evaluate_localization
+    from avssl.evaluation.localization_predict import benchmark_dataset, predict_localization
+
+    if not cfg.eval.root:
+        return None
+    dataset = benchmark_dataset(cfg.eval.benchmark, cfg.eval.root, dict(vars(cfg.data)))
+    predictions = predict_localization(task, dataset, num_workers=cfg.data.num_workers)
+    return evaluate_localization(cfg.eval.benchmark, cfg.eval.root, predictions, cfg.eval.rule)
+
+
+def segmentation(task: nn.Module, cfg: Any, run_dir: Path) -> dict:
+    """mIoU / F on the AVSBench test split of `eval.root` (empty: data.root); saves RUN/predictions.npz."""
+    from avssl.evaluation.segmentation import evaluate_segmentation, save_predictions
+    from avssl.evaluation.segmentation_predict import avsbench_test_dataset, predict_segmentation
+    from avssl.runner.specs import segmentation_benchmark
+
+    benchmark, root = segmentation_benchmark(cfg), cfg.eval.root or cfg.data.root
+    dataset = avsbench_test_dataset(benchmark, root, cfg.data)
+    predictions = predict_segmentation(task, dataset, cfg.eval.batch_size, cfg.data.num_workers)
+    save_predictions(run_dir / "predictions.npz", predictions)
+    return evaluate_segmentation(benchmark, root, predictions, cfg.eval.f_mode, cfg.eval.batch_size)
+
+
+def _held_out(cfg: Any, split: str | None):
+    """Centre windows of `split` of the eval root (empty: data.root), labels from synth_gt.json if any."""
+    from avssl.evaluation.multissl import eval_dataset
+
+    data = copy.copy(cfg.data)
+    data.root = getattr(cfg.eval, "root", "") or cfg.data.root
+    return eval_dataset(data, split)
+
+
+def retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """Audio↔visual retrieval (R@1/5/10, median / mean rank, both directions) on `eval.split`."""
+    from avssl.evaluation.embed import embed
+    from avssl.evaluation.retrieval import retrieval_metrics
+
+    if cfg.eval.split is None:
+        return None
+    device = next(task.parameters()).device
+    emb = embed(task, _held_out(cfg, cfg.eval.split), 32, 0, device, modalities=["video", "audio"])
+    return retrieval_metrics(torch.from_numpy(emb["video"]), torch.from_numpy(emb["audio"]))
+
+
+def probe(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"probe": kNN / linear probes and class retrieval of pooled visual and audio features} (training split
+    → `eval.split`); None without labels, without a split, or with `eval.probe: false` (multi-SSL)."""
+    from avssl.evaluation.multissl import feature_probe
+
+    if cfg.eval.split is None or not getattr(cfg.eval, "probe", True):
+        return None
+    test = _held_out(cfg, cfg.eval.split)
+    if not all(item.label is not None for item in test.items):
+        return None
+    train = _held_out(cfg, cfg.data.split)
+    num_classes = 1 + max(i.label for i in train.items + test.items)
+    return {"probe": feature_probe(task, train, test, num_classes)}
+
+
+def _pretexts_so_far(run_dir: Path, cfg: Any, task: nn.Module) -> list[str]:
+    """Pretexts of the stages up to and including the one in `run_dir` (first appearance order); a run
+    without stages: the task's own."""
+    from avssl.stages.incremental import stage_dirs
+
+    if not getattr(cfg, "stages", None):
+        return list(task.active_pretexts)
+    dirs = stage_dirs(cfg.output_dir, cfg.stages)
+    upto = dirs.index(run_dir) + 1 if run_dir in dirs else len(dirs)
+    return list(dict.fromkeys(n for s in cfg.stages[:upto] for n in s.pretexts))
+
+
+def pretext(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"pretexts", "pretext": held-out accuracy and chance (percent) of every pretext trained so far}."""
+    from avssl.evaluation.multissl import pretext_accuracy
+
+    if cfg.eval.split is None:
+        return None
+    names = _pretexts_so_far(run_dir, cfg, task)
+    test = _held_out(cfg, cfg.eval.split)
+    return {"pretexts": task.active_pretexts, "pretext": pretext_accuracy(task, test, names, cfg.eval.repeats, cfg.eval.seed)}
+
+
+def _image_features(task: nn.Module, data: Any, split: str | None) -> tuple[torch.Tensor, torch.Tensor]:
+    from avssl.evaluation.embed import embed
+    from avssl.runner.image_data import image_dataset
+
+    device = next(task.parameters()).device
+    emb = embed(task, image_dataset(data, split, train=False), 64, 0, device, modalities=["video"])
+    return torch.from_numpy(emb["video"]), torch.from_numpy(emb["labels"])
+
+
+def image_probe(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"pretexts", "probe": kNN and linear-probe top-1 of the frozen backbone's pooled features (training
+    split → `eval.split`)}."""
+    from avssl.evaluation.probe import probe_metrics
+
+    if cfg.eval.split is None:
+        return None
+    train_x, train_y = _image_features(task, cfg.data, cfg.data.split)
+    test_x, test_y = _image_features(task, cfg.data, cfg.eval.split)
+    return {"pretexts": task.active_pretexts, "probe": probe_metrics(train_x, train_y, test_x, test_y, int(train_y.max()) + 1)}
+
+
+@torch.no_grad()
+def view_retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"views": R@k of held-out view retrieval}: does one augmented view of an image (training
+    augmentation, seed `eval.view_seed`) find the other view of the same image? The pretext on new images."""
+    from avssl.data.loader import build_loader
+    from avssl.evaluation.retrieval import rank_metrics, retrieval_ranks
+    from avssl.runner.image_data import image_dataset
+
+    if cfg.eval.split is None:
+        return None
+    pairs: tuple[list, list] = ([], [])
+    views = image_dataset(cfg.data, cfg.eval.split, train=True, seed=cfg.eval.view_seed)
+    device = next(task.parameters()).device
+    for batch in build_loader(views, 64, 0):
+        for k in (0, 1):
+            pairs[k].append(task.embed({"video": batch["views"][k]["video"].to(device)}, "video").cpu())
+    return {"views": rank_metrics(retrieval_ranks(torch.cat(pairs[0]), torch.cat(pairs[1])))}
+
+
+EVALUATORS: dict[str, Evaluator] = {
+    "localization": localization,
+    "segmentation": segmentation,
+    "retrieval": retrieval,
+    "probe": probe,
+    "pretext": pretext,
+    "image_probe": image_probe,
+    "view_retrieval": view_retrieval,
+}

@@ -1,0 +1,54 @@
+"""Image data of the image multi-SSL recipe: an ImageFolder tree, two augmented views per image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from avssl.data.datasets.image_folder import ImageViewsDataset, image_folder_items
+from avssl.data.loader import ViewConfig, sized_transforms, view_transforms
+
+
+def _moco_v2_augmentation() -> list[dict]:
+    """MoCo v2's views (Chen et al. 2020): crop 0.2-1, colour jitter 0.4 (p 0.8), grayscale 0.2, blur, flip."""
+    return [
+        {"name": "random_resized_crop", "scale": [0.2, 1.0]},
+        {"name": "color_jitter", "brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1, "p": 0.8},
+        {"name": "random_grayscale", "p": 0.2},
+        {"name": "random_horizontal_flip", "p": 0.5},
+        {"name": "normalize"},
+    ]
+
+
+def _eval_transforms() -> list[dict]:
+    return [{"name": "resize"}, {"name": "center_crop"}, {"name": "normalize"}]
+
+
+@dataclass
+class ImageDataConfig:
+    """ImageFolder root, splits, image size (transforms without a size get it) and loader settings;
+    `synthetic`: images per split written when `root` is empty. `views`: one `ViewConfig` per training view
+    (own transforms and size; timing does not apply to images); empty: two views of `transforms`. The task
+    reads views 0 (query) and 1 (key)."""
+
+    root: str = ""
+    layout: str = "image_folder"  # what `avssl eval probe --run RUN` reads the evaluation images with
+    split: str | None = "train"
+    size: int = 64
+    num_workers: int = 1
+    max_bad_fraction: float = 0.01
+    synthetic: dict[str, int] = field(default_factory=lambda: {"train": 192, "val": 64})
+    transforms: list[dict] = field(default_factory=_moco_v2_augmentation)
+    eval_transforms: list[dict] = field(default_factory=_eval_transforms)
+    views: list[ViewConfig] = field(default_factory=list)
+
+
+def image_dataset(cfg: ImageDataConfig, split: str | None, train: bool, seed: int = 0) -> ImageViewsDataset:
+    """The training views per image (`cfg.views`, or two of `cfg.transforms`) or one evaluation view."""
+    if not train:
+        transforms = [sized_transforms(cfg.eval_transforms, cfg.size)]
+    elif cfg.views:
+        transforms = view_transforms(cfg.views, cfg.transforms, cfg.size)
+    else:
+        transforms = [sized_transforms(cfg.transforms, cfg.size)] * 2
+    items, _ = image_folder_items(cfg.root, split)
+    return ImageViewsDataset(items, transforms, seed=seed, skip_bad=train)
