@@ -70,6 +70,22 @@ def _maps(task, frames: torch.Tensor, audio: torch.Tensor, frame_input: FrameInp
     return task.localize(batch).float().cpu()  # (B, h, w)
 
 
+def _store_maps(raw: np.ndarray, times: list[float], maps: np.ndarray, first: int, scale: float) -> list[dict]:
+    """Raw (B, h, w) maps resized onto the frame, min-max normalised into `maps[first:first + B]`; their
+    peaks (see the module docstring)."""
+    peaks = []
+    for k, m in enumerate(raw):
+        resized = F.interpolate(
+            torch.from_numpy(m)[None, None], size=maps.shape[1:], mode="bilinear", align_corners=False
+        )[0, 0].numpy()
+        lo, hi = resized.min(), resized.max()
+        norm = (resized - lo) / (hi - lo) if hi > lo else np.zeros_like(resized)
+        maps[first + k] = norm
+        x, y, box = peak_and_box(norm, scale)
+        peaks.append({"time": round(times[k], 4), "x": round(x, 1), "y": round(y, 1), "score": float(m.max()), "box": box})
+    return peaks
+
+
 def open_av_input(video: Path, run_config: dict, verb: str) -> tuple[dict, tuple[int, int, int]]:
     """`probe(video)` after checking it has both a video and an audio stream (else MediaError naming the
     file), and the run's (frame size, sample rate, audio channels)."""
@@ -124,26 +140,8 @@ def localize_video(
             ]
             audio = torch.stack([c.audio for c in clips])
             raw = _maps(task, torch.cat([c.frames[:1] for c in clips]), audio, frame_input, device)
-            for k, m in enumerate(raw.numpy()):
-                resized = F.interpolate(
-                    torch.from_numpy(m)[None, None],
-                    size=(height, width),
-                    mode="bilinear",
-                    align_corners=False,
-                )[0, 0].numpy()
-                lo, hi = resized.min(), resized.max()
-                norm = (resized - lo) / (hi - lo) if hi > lo else np.zeros_like(resized)
-                maps[first + k] = norm
-                x, y, box = peak_and_box(norm, scale)
-                peaks.append(
-                    {
-                        "time": round(chunk[k] + options.window_s / 2, 4),
-                        "x": round(x, 1),
-                        "y": round(y, 1),
-                        "score": float(m.max()),
-                        "box": box,
-                    }
-                )
+            times = [s + options.window_s / 2 for s in chunk]
+            peaks += _store_maps(raw.numpy(), times, maps, first, scale)
         times = np.array([p["time"] for p in peaks])
         save_npz(out / "heatmaps.npz", heatmaps=maps, times=times, scale=np.float32(scale))
         write_json(
