@@ -13,7 +13,9 @@ def _cmd_localize(args: argparse.Namespace) -> int:
     from avssl.inference.localize import LocalizeOptions, localize_video
 
     task, config = load_task_with(args.run, "localize")
-    options = LocalizeOptions(window_s=args.window_s, stride_s=args.stride_s, overlay=not args.no_overlay)
+    options = LocalizeOptions(
+        window_s=args.window_s, stride_s=args.stride_s, overlay=not args.no_overlay, ogl_alpha=args.ogl
+    )
     failed = 0
     for video in args.videos:
         try:
@@ -60,6 +62,12 @@ def add_localize(sub: argparse._SubParsersAction) -> None:
     localize.add_argument("--window-s", type=float, default=1.0)
     localize.add_argument("--stride-s", type=float, default=0.5)
     localize.add_argument("--no-overlay", action="store_true", help="skip rendering overlay.mp4")
+    localize.add_argument(
+        "--ogl",
+        type=float,
+        metavar="ALPHA",
+        help="EZ-VSL runs: object-guided localization, alpha·AV + (1−alpha)·objectness (paper: 0.4)",
+    )
     localize.set_defaults(func=_cmd_localize)
 
 

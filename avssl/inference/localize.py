@@ -27,6 +27,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from avssl.data.decoding import MediaError, probe, read_clip
+from avssl.evaluation.localization_predict import localization_predictor
 from avssl.inference.load import FrameInput, run_frame_input
 from avssl.inference.overlay import render_overlay
 
@@ -40,6 +41,7 @@ class LocalizeOptions:
     batch_size: int = 8
     max_side: int = 320
     overlay: bool = True
+    ogl_alpha: float | None = None  # EZ-VSL: object-guided localization with this alpha
 
 
 def window_starts(duration_s: float, window_s: float, stride_s: float) -> list[float]:
@@ -62,9 +64,9 @@ def peak_and_box(heatmap: np.ndarray, scale: float) -> tuple[float, float, list[
 
 
 @torch.no_grad()
-def _maps(task, frames: torch.Tensor, audio: torch.Tensor, frame_input: FrameInput, device) -> torch.Tensor:
+def _maps(predict, frames: torch.Tensor, audio: torch.Tensor, frame_input: FrameInput, device) -> torch.Tensor:
     batch = {"video": frame_input(frames).unsqueeze(2).to(device), "audio": audio.to(device)}  # (B, 3, 1, s, s)
-    return task.localize(batch).float().cpu()  # (B, h, w)
+    return predict(batch).float().cpu()  # (B, h, w)
 
 
 def open_av_input(video: Path, run_config: dict, verb: str) -> tuple[dict, tuple[int, int, int]]:
@@ -89,6 +91,7 @@ def localize_video(
 ) -> Path:
     """Localize the sounding regions of `video`; write heatmaps.npz, overlay.mp4 and peaks.json."""
     video = Path(video)
+    predict = localization_predictor(task, options.ogl_alpha)
     info, (_, rate, channels) = open_av_input(video, run_config, "localize")
     frame_input = run_frame_input(run_config)
     duration = float(info["duration_s"] or options.window_s)
@@ -119,7 +122,7 @@ def localize_video(
                 for s in chunk
             ]
             audio = torch.stack([c.audio for c in clips])
-            raw = _maps(task, torch.cat([c.frames[:1] for c in clips]), audio, frame_input, device)
+            raw = _maps(predict, torch.cat([c.frames[:1] for c in clips]), audio, frame_input, device)
             for k, m in enumerate(raw.numpy()):
                 resized = F.interpolate(
                     torch.from_numpy(m)[None, None],

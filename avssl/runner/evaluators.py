@@ -27,7 +27,8 @@ def localization(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     if not cfg.eval.root:
         return None
     dataset = benchmark_dataset(cfg.eval.benchmark, cfg.eval.root, dict(vars(cfg.data)))
-    predictions = predict_localization(task, dataset, num_workers=cfg.data.num_workers)
+    ogl_alpha = getattr(cfg.eval, "ogl_alpha", None)
+    predictions = predict_localization(task, dataset, num_workers=cfg.data.num_workers, ogl_alpha=ogl_alpha)
     return evaluate_localization(cfg.eval.benchmark, cfg.eval.root, predictions, cfg.eval.rule)
 
 

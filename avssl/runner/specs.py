@@ -46,6 +46,7 @@ class LocalizationEvalConfig:
     root: str = ""
     benchmark: Literal["flickr", "vggss"] = "flickr"
     rule: Literal["gt", "ge"] = "gt"
+    ogl_alpha: float | None = None  # EZ-VSL only: object-guided localization with this alpha (paper: 0.4)
     every: int = 0  # steps between evaluations during training (0: only at the end)
     evaluators: list[str] | None = None
 

@@ -39,11 +39,31 @@ VERSION = {
     "type": None,
 }
 PLOT_HELP = "loss, lr and evaluation curves of training runs (one PNG)"
+OGL_HELP = {
+    "eval localization": "with --run (EZ-VSL): object-guided localization, alpha·AV + (1−alpha)·objectness "
+    "(paper: 0.4)",
+    "localize": "EZ-VSL runs: object-guided localization, alpha·AV + (1−alpha)·objectness (paper: 0.4)",
+}
+
+
+def ogl_flag(help_text: str) -> dict:
+    """`--ogl ALPHA` (issue #14: EZ-VSL's object-guided localization)."""
+    return {
+        "action": "_StoreAction",
+        "choices": None,
+        "default": None,
+        "dest": "ogl",
+        "help": help_text,
+        "metavar": "ALPHA",
+        "nargs": None,
+        "required": False,
+        "type": "float",
+    }
 
 
 def expected_tree() -> dict:
     """The baseline plus the intended additions: `--version` on top, `--debug` after every sub-command,
-    and the `plot` command (checked on its own below)."""
+    `--ogl` on `eval localization` and `localize`, and the `plot` command (checked on its own below)."""
     tree = copy.deepcopy(json.loads(BASELINE.read_text()))
     tree[""]["options"]["--version"] = VERSION
     tree[""]["subcommands"]["plot"] = PLOT_HELP
@@ -51,6 +71,8 @@ def expected_tree() -> dict:
     for path, node in tree.items():
         if path:
             node["options"]["--debug"] = DEBUG
+    for path, help_text in OGL_HELP.items():
+        tree[path]["options"]["--ogl"] = ogl_flag(help_text)
     return tree
 
 
