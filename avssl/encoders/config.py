@@ -142,9 +142,13 @@ class AudioCNNConfig(EncoderConfig):
 @dataclass
 class VGGishConfig(EncoderConfig):
     """VGGish (its own fixed front end, Hershey et al. 2017). ``sample_rate``: the rate of the waveform it
-    is fed (None = the data's); it resamples to 16 kHz itself."""
+    is fed (None = the data's); it resamples to 16 kHz itself. ``postprocess``: the released AudioSet
+    post-processing (PCA + whitening, 8-bit quantisation) on the embeddings; its parameters from the weights
+    (a torchvggish state dict with ``pproc.*``) or ``pca_params`` (torchvggish's PCA file)."""
 
     sample_rate: int | None = None
+    postprocess: bool = False
+    pca_params: str | None = None
 
 
 @dataclass
