@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from avssl.config import from_dict
+from avssl.config import ConfigError, from_dict
 from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset
 from avssl.data.loader import DataConfig, build_loader, clip_spec
@@ -64,15 +64,16 @@ def localization_predictor(
     task: torch.nn.Module, ogl_alpha: float | None = None
 ) -> Callable[[dict], torch.Tensor]:
     """`task.localize`, or with `ogl_alpha` EZ-VSL's object-guided localization `task.localize_ogl(batch,
-    alpha)` (Mo & Morgado, "Localizing Visual Sounds the Easy Way"); ValueError for a task without it."""
+    alpha)` (Mo & Morgado, "Localizing Visual Sounds the Easy Way"); ConfigError for a task without it or an
+    alpha outside [0, 1]."""
     if ogl_alpha is None:
         return task.localize
     if not hasattr(task, "localize_ogl"):
-        raise ValueError(
+        raise ConfigError(
             f"object-guided localization (--ogl / eval.ogl_alpha) is EZ-VSL's; {type(task).__name__} has none"
         )
     if not 0.0 <= ogl_alpha <= 1.0:
-        raise ValueError(f"ogl alpha must be in [0, 1], got {ogl_alpha}")
+        raise ConfigError(f"ogl alpha must be in [0, 1], got {ogl_alpha}")
     return functools.partial(task.localize_ogl, alpha=ogl_alpha)
 
 

@@ -146,3 +146,15 @@ def test_recipe_evaluation_uses_eval_ogl_alpha(tmp_path) -> None:
     assert metrics == evaluate_localization("flickr", str(flickr), expected, "ge")
     plain = evaluate_localization("flickr", str(flickr), predict_localization(task, dataset, num_workers=0), "ge")
     assert metrics["mean_cIoU"] != plain["mean_cIoU"]
+
+
+def test_localize_ogl_on_a_run_without_ogl_is_a_one_line_error(tmp_path, capsys) -> None:
+    from avssl.runner.specs import recipe_schema as schema
+
+    run = tmp_path / "lvs_run"
+    cfg = load_config(schema("lvs"), None, [f"output_dir={run}", "model.visual.name=small",
+                                           "model.audio.name=audio_small"])
+    save_config(cfg, run / "config.yaml")
+    export_model(build_task("lvs", cfg.model), run)
+    code = cli(["localize", str(tmp_path / "any.mp4"), "--run", str(run), "--out", str(tmp_path / "o"), "--ogl", "0.4"])
+    assert code != 0 and "EZ-VSL" in capsys.readouterr().err
