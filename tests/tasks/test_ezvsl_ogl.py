@@ -158,3 +158,17 @@ def test_localize_ogl_on_a_run_without_ogl_is_a_one_line_error(tmp_path, capsys)
     export_model(build_task("lvs", cfg.model), run)
     code = cli(["localize", str(tmp_path / "any.mp4"), "--run", str(run), "--out", str(tmp_path / "o"), "--ogl", "0.4"])
     assert code != 0 and "EZ-VSL" in capsys.readouterr().err
+
+
+def test_localize_with_ogl_writes_object_guided_heatmaps(tmp_path, capsys) -> None:
+    videos = write_synthetic("folder", tmp_path / "videos", SynthSpec(n=1, seed=3, size=64, duration_s=2.0))
+    video = next(videos.rglob("*.mp4"))
+    run = tmp_path / "run"
+    _ezvsl_run(run)
+    base = ["localize", str(video), "--run", str(run), "--no-overlay"]
+    assert cli([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert cli([*base, "--out", str(tmp_path / "ogl"), "--ogl", "0.4"]) == 0
+    plain = np.load(tmp_path / "plain" / video.stem / "heatmaps.npz")["heatmaps"]
+    ogl = np.load(tmp_path / "ogl" / video.stem / "heatmaps.npz")["heatmaps"]
+    assert plain.shape == ogl.shape and not np.allclose(plain, ogl)
+    capsys.readouterr()
