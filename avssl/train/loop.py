@@ -202,13 +202,13 @@ def run_training(
     optimizer = build_optimizer(task, setup.optim)
     scheduler = build_scheduler(optimizer, cfg.max_steps, setup.schedule)
     model, optimizer = accelerator.prepare(task, optimizer)
-    accelerator.register_for_checkpointing(scheduler)
+    resumable = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
     sampler = _sampler(dataset, cfg, accelerator)
     state = {"step": 0, "epoch": 0, "batch": 0, "nonfinite_in_a_row": 0, "skipped_steps": 0, "bad": None}
     tracker = BadItemTracker(setup.max_bad_fraction)
     checkpoint = latest_checkpoint(setup.output_dir) if cfg.resume else None
     if checkpoint is not None:
-        state.update(load_checkpoint(accelerator, checkpoint))
+        state.update(load_checkpoint(accelerator, resumable, checkpoint))
         if state["bad"] is not None:
             tracker.load_state_dict(state["bad"])
     logger = RunLogger(accelerator, setup.output_dir, cfg, resume_step=state["step"])
@@ -244,7 +244,7 @@ def run_training(
             on_step(state["step"], metrics)
         if state["step"] % cfg.checkpoint_every == 0 or state["step"] == cfg.max_steps:
             state["bad"] = tracker.state_dict()
-            save_checkpoint(accelerator, setup.output_dir, state["step"], state, cfg.keep_checkpoints)
+            save_checkpoint(accelerator, resumable, setup.output_dir, state["step"], state, cfg.keep_checkpoints)
     logger.close()
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
