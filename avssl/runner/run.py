@@ -32,6 +32,7 @@ from avssl import distributed
 from avssl.config import save_config
 from avssl.runner.args import parse_recipe
 from avssl.runner.evaluators import EVALUATORS
+from avssl.runner.run_dir import claim_run_dir, release_lock
 from avssl.runner.specs import recipe_of, recipe_schema
 from avssl.tasks import build_task
 from avssl.train.loop import LoopSetup, run_training
@@ -106,11 +107,22 @@ def _train_stages(cfg: Any, dataset, setup: LoopSetup) -> tuple[list[dict], dict
 
 
 def run_recipe(argv: Sequence[str] | None, default_task: str) -> dict:
-    """Train (and evaluate) the run a recipe command line describes; see the module docstring."""
+    """Train (and evaluate) the run a recipe command line describes; see the module docstring. The run
+    directory is claimed first (`avssl.runner.run_dir`: lock, same config on resume, no silent restart)."""
     distributed.init_from_launcher()
     cfg = parse_recipe(argv, default_task, recipe_schema)
     evaluator_names(cfg)  # fail on a misspelt evaluator before training, not after
     run = Path(cfg.output_dir)
+    claim_run_dir(cfg, run)
+    try:
+        return _run(cfg, run)
+    finally:
+        if distributed.rank() == 0:
+            release_lock(run)
+
+
+def _run(cfg: Any, run: Path) -> dict:
+    """The claimed run: train (single or incremental stages), evaluate."""
     dataset = _prepare(cfg)
     setup = LoopSetup(cfg.train, cfg.optim, cfg.schedule, run, cfg.data.num_workers, cfg.data.max_bad_fraction)
     if getattr(cfg, "stages", None):
