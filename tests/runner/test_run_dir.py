@@ -76,3 +76,24 @@ def test_a_second_run_into_a_locked_dir_fails_and_a_stale_lock_is_taken_over(tmp
     assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
     release_lock(tmp_path)
     assert not (tmp_path / LOCK_FILE).exists()
+
+
+def test_the_runner_refuses_before_touching_the_run(tmp_path, monkeypatch):
+    """Through `run_recipe`: a changed config, resume=false on a run and a held lock stop before the run
+    directory is prepared (config.yaml is not overwritten, nothing trains)."""
+    import avssl.runner.run as run_module
+
+    monkeypatch.setattr(run_module, "_prepare", lambda cfg: pytest.fail("the run directory was prepared"))
+    claim_run_dir(_cfg(tmp_path, "optim.lr=0.001"), tmp_path)
+    release_lock(tmp_path)
+    (tmp_path / "config.yaml").write_text("the first run's\n")
+    with pytest.raises(SystemExit, match=r"optim.lr \(0.001 -> 0.002\)"):
+        run_module.run_recipe([f"output_dir={tmp_path}", "optim.lr=0.002"], "av_contrastive")
+    _fake_checkpoint(tmp_path)
+    with pytest.raises(SystemExit, match="train.resume=false"):
+        run_module.run_recipe([f"output_dir={tmp_path}", "optim.lr=0.001", "train.resume=false"], "av_contrastive")
+    claim_run_dir(_cfg(tmp_path, "optim.lr=0.001"), tmp_path)
+    with pytest.raises(SystemExit, match="in use by process"):
+        run_module.run_recipe([f"output_dir={tmp_path}", "optim.lr=0.001"], "av_contrastive")
+    release_lock(tmp_path)
+    assert (tmp_path / "config.yaml").read_text() == "the first run's\n"
