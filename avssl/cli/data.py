@@ -126,7 +126,7 @@ def add_check_data(sub: argparse._SubParsersAction) -> None:
 
     check = add_command(sub, "check-data", "validate a dataset as downloaded; exit 0 only when clean")
     check.add_argument("root")
-    check.add_argument("--layout", required=True, choices=sorted(INDEX_LOADERS))
+    check.add_argument("--layout", required=True, choices=sorted([*INDEX_LOADERS, "shards"]))
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--min-duration", type=float, default=0.0, help="report clips shorter than this (s)")
     check.add_argument("--workers", type=int, default=2)
