@@ -22,9 +22,10 @@ class ViewConfig:
     """One view of a multi-view training sample: its transforms (None: the data config's `transforms`),
     the size its resize/crop specs get (None: the data config's `size`), its window's timing relative to
     the sample's window (`avssl.data.sampling.VIEW_TIMINGS`: same, random, offset) and whether it keeps its
-    audio. Asymmetric views (BYOL: Grill et al., "Bootstrap your own latent", 2020) give each view its own
-    probabilities; multi-crop (Caron et al., "Unsupervised Learning of Visual Features by Contrasting Cluster
-    Assignments", 2020) lists 2 global views and N smaller local ones."""
+    audio. Asymmetric views (BYOL: Grill et al., "Bootstrap Your Own Latent: A New Approach to
+    Self-Supervised Learning", NeurIPS 2020) give each view its own probabilities; multi-crop (Caron et al.,
+    "Unsupervised Learning of Visual Features by Contrasting Cluster Assignments", NeurIPS 2020) lists 2
+    global views and N smaller local ones."""
 
     transforms: list[dict] | None = None
     size: int | None = None

@@ -1,4 +1,5 @@
-"""The batch contract (DESIGN.md "Contracts"): the keys of a collated batch, their types and shapes.
+"""The batch contract (docs/architecture.md, "The batch"): the keys of a collated batch, their types and
+shapes.
 
 :class:`Batch` documents them as a TypedDict (B = batch size): what the data loaders produce and what a
 task's ``forward(batch)`` may read. Every key but ``video``/``audio``/``index``/``meta`` is optional (a
@@ -35,6 +36,6 @@ class Batch(TypedDict, total=False):
     meta: list[dict[str, Any]]  # per sample: path, start_s, … (anything not a tensor)
     geometry: list[list[GeometryRecord]]  # per sample, the geometric ops applied in order (equivariance)
     sample_rate: int  # the rate of `audio` (one value for the batch)
-    views: list[dict[str, Any]]  # one batch-like dict per view (DataConfig.views), see below
+    views: list[dict[str, Any]]  # one batch-like dict per view (DataConfig.views): see the module doc
     bad_items: list[Any]  # the items the training loader skipped or replaced (bad-item policy)
     num_items: int  # how many items the loader asked for

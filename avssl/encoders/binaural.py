@@ -1,8 +1,9 @@
 """Binaural audio encoder: per-ear STFT + interaural cues → multi-channel ResNet.
 
 Front end (on the input's device), for a stereo waveform (B, 2, S) with left L and right R STFTs
-(n_fft 512, hop 160, periodic Hann window 400, centred with reflect padding: the binaural multi-task SSL
-setting of METHODS.md), F = n_fft/2 + 1 = 257 bins, T = 1 + S // hop frames:
+(n_fft 512, hop 160, periodic Hann window 400, centred with reflect padding: the setting of Vasudevan et al.,
+"Sound and Visual Representation Learning with Multiple Pretraining Tasks", CVPR 2022), F = n_fft/2 + 1 = 257
+bins, T = 1 + S // hop frames:
 
     ch 0, 1   log-magnitudes      ln(|L| + offset),  ln(|R| + offset)
     ch 2      interaural level    ILD = 10 · log10((|L|² + ε) / (|R|² + ε))   [dB; > 0 when L is louder]

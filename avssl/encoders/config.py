@@ -17,14 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-DEFAULT_SAMPLE_RATE = 16000  # the batch contract's default rate (DESIGN.md), for encoders built on their own
+DEFAULT_SAMPLE_RATE = 16000  # the batch contract's default (docs/architecture.md), for encoders built alone
 
 
 @dataclass
 class AudioFrontEndConfig:
     """Log-mel front end of the waveform audio encoders (:class:`avssl.encoders.audio.LogMelFrontEnd`).
 
-    Window/hop default to the 25 ms / 10 ms used by VGGish (Hershey et al. 2017) and most AV work;
+    Window/hop default to the 25 ms / 10 ms used by VGGish (Hershey et al., "CNN Architectures for
+    Large-Scale Audio Classification", ICASSP 2017) and most AV work;
     ``win_length = round(sample_rate * win_ms / 1000)`` (400 at 16 kHz), ``hop = 160``. The mel filters
     default to librosa's (Slaney scale, Slaney area norm) so ``librosa.feature.melspectrogram`` with the
     same numbers is an exact reference. ``log_mode``: ``"log"`` = ln(mel + log_offset), ``"db"`` =
@@ -54,9 +55,10 @@ class AudioFrontEndConfig:
 class BinauralFrontEndConfig:
     """STFT of the binaural front end (:class:`avssl.encoders.binaural.BinauralFrontEnd`).
 
-    n_fft 512, hop 160, window 400 (Hann) on 16 kHz audio, as in the binaural multi-task SSL paper
-    (METHODS.md). ``log_offset`` guards ln|X|; ``eps`` guards the ILD ratio and the IPD normalisation.
-    ``sample_rate`` (None = the data's) is the rate those sample counts assume.
+    n_fft 512, hop 160, window 400 (Hann) on 16 kHz audio, as in Vasudevan, Dai & Van Gool,
+    "Sound and Visual Representation Learning with Multiple Pretraining Tasks", CVPR 2022. ``log_offset``
+    guards ln|X|; ``eps`` guards the ILD ratio and the IPD normalisation. ``sample_rate`` (None = the
+    data's) is the rate those sample counts assume.
     """
 
     sample_rate: int | None = None
@@ -69,7 +71,8 @@ class BinauralFrontEndConfig:
 
 @dataclass
 class FlowConfig:
-    """Optical flow (RAFT-small, Teed & Deng 2020) for the ``motion_flow_*`` encoders.
+    """Optical flow (RAFT-small: Teed & Deng, "RAFT: Recurrent All-Pairs Field Transforms for Optical Flow",
+    ECCV 2020) for the ``motion_flow_*`` encoders.
 
     ``raft_weights`` is a local file holding a torchvision ``raft_small`` state dict: nothing is ever
     downloaded, and the flow encoders refuse to build without it. ``mean``/``std`` undo the video

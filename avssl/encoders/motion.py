@@ -1,10 +1,14 @@
 """Motion encoders: a motion signal computed on device from the video clip, fed to a 3D CNN.
 
 - Frame differences: D_t = x_{t+1} − x_t, (B, C, T, H, W) → (B, C, T − 1, H, W); the cheap motion cue of
-  FAME (Ding et al. 2022) and of RGB-difference streams (Wang et al., TSN, ECCV 2016).
+  FAME (Ding et al., "Motion-aware Contrastive Video Representation Learning via Foreground-background
+  Merging", CVPR 2022) and of RGB-difference streams (Wang et al., "Temporal Segment Networks: Towards
+  Good Practices for Deep Action Recognition", ECCV 2016).
 - Optical flow from RAFT-small (Teed & Deng, "RAFT: recurrent all-pairs field transforms for optical
   flow", ECCV 2020), torchvision's implementation, frozen: flow between consecutive frames in pixels,
-  (B, 3, T, H, W) → (B, 2, T − 1, H, W); the flow pathway of MaCLR and MCL (METHODS.md). RAFT is built
+  (B, 3, T, H, W) → (B, 2, T − 1, H, W); the flow pathway of MaCLR (Xiao, Tighe & Modolo, "MaCLR: Motion-aware
+  Contrastive Learning of Representations for Videos", arXiv 2106.09703) and MCL (Li et al.,
+  "Motion-Focused Contrastive Learning of Video Representations", ICCV 2021). RAFT is built
   only from a local weights file the user supplies (``FlowConfig.raft_weights``); nothing is downloaded.
 
 The motion map then goes through R3D-18 or R(2+1)D-18 (:class:`VideoResNetEncoder`) with 3 (differences)

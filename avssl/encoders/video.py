@@ -4,10 +4,10 @@
   recognition", CVPR 2018), from torchvision: D = 512, t = ⌈T/8⌉, h = ⌈H/16⌉ (stem stride (1, 2, 2), then
   stride 2 in time and space at the start of stages 2-4).
 - X3D-S (Feichtenhofer, "X3D: expanding architectures for efficient video recognition", CVPR 2020) and
-  Slow-R50 (the Slow pathway of SlowFast, Feichtenhofer et al., ICCV 2019), built by pytorchvideo's
-  ``create_x3d`` / ``create_resnet`` with the hub's architecture numbers (nothing is downloaded), head
-  block removed: X3D-S D = 192 (the last stage; the head's 432-channel pre-pool conv is part of the
-  removed head), Slow-R50 D = 2048; both t = T, h = ⌈H/32⌉.
+  Slow-R50 (the Slow pathway of Feichtenhofer et al., "SlowFast Networks for Video Recognition", ICCV 2019),
+  built by pytorchvideo's ``create_x3d`` / ``create_resnet`` with the hub's architecture numbers (nothing is
+  downloaded), head block removed: X3D-S D = 192 (the last stage; the head's 432-channel pre-pool conv is part
+  of the removed head), Slow-R50 D = 2048; both t = T, h = ⌈H/32⌉.
 
 pytorchvideo is imported inside the two builders only, so importing :mod:`avssl.encoders` stays fast and
 works for the other families without it.

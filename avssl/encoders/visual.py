@@ -1,11 +1,13 @@
-"""2D frame CNNs: torchvision ResNet-18 / ResNet-50 (He et al., CVPR 2016) truncated before global pooling.
+"""2D frame CNNs: torchvision ResNet-18 / ResNet-50 (He et al., "Deep Residual Learning
+for Image Recognition", CVPR 2016) truncated before global pooling.
 
 ``(B, C, H, W) → (B, D, H/s, W/s)`` and, frame by frame, ``(B, C, T, H, W) → (B, D, T, H/s, W/s)``, with
 D = 512 (ResNet-18) or 2048 (ResNet-50) and output stride s = 32, or 16 with the last stage dilated
-(DeepLab, Chen et al. 2017): 14×14 maps at 224 px, as sound-localization methods use (SSL-TIE, LVS).
-:meth:`ResNet2dEncoder.forward_features` returns the stage outputs C2..C5 (strides 4, 8, 16, 32|16) for
-multi-scale decoders (AVS/TPAVI, Zhou et al. 2022). Module names are torchvision's, so a torchvision
-checkpoint loads with ``fc.*`` ignored (``weights_source="classifier"``).
+(DeepLab v3: Chen et al., "Rethinking Atrous Convolution for Semantic Image Segmentation", 2017): 14×14 maps
+at 224 px, as sound-localization methods use (SSL-TIE, LVS). :meth:`ResNet2dEncoder.forward_features` returns
+the stage outputs C2..C5 (strides 4, 8, 16, 32|16) for multi-scale decoders (AVS/TPAVI: Zhou et al.,
+"Audio-Visual Segmentation", ECCV 2022). Module names are torchvision's, so a torchvision checkpoint loads
+with ``fc.*`` ignored (``weights_source="classifier"``).
 """
 
 from __future__ import annotations

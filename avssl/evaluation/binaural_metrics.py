@@ -4,7 +4,8 @@ Gao & Grauman, "2.5D Visual Sound", CVPR 2019, and its public evaluation code, f
 binaural waveform (2, S):
 
 * **STFT distance** — per channel, the mean squared difference of the real and imaginary parts of the STFT
-  (n_fft 512, hop 160, Hann window 400, centred; the binaural multi-SSL STFT of METHODS.md), summed over
+  (n_fft 512, hop 160, Hann window 400, centred; the binaural STFT of Vasudevan et al., "Sound and Visual
+  Representation Learning with Multiple Pretraining Tasks", CVPR 2022), summed over
   the two channels.
 * **Envelope distance** — per channel, the root mean squared difference of the Hilbert envelopes
   |x + i·H{x}|, summed over the two channels.

@@ -1,8 +1,10 @@
 """Sound-source localization evaluation (cIoU, AUC) on Flickr-SoundNet and VGG-SS, as the reference code.
 
-Protocol of Senocak et al. (CVPR 2018) as implemented by LVS (Chen et al., "Localizing Visual Sounds the
-Hard Way", CVPR 2021; hche11/Localizing-Visual-Sounds-the-Hard-Way test.py + utils.py), reused by SSL-TIE
-(Liu et al., ACM MM 2022; main.py) and, with a '≥' threshold, by EZ-VSL (Mo & Morgado, ECCV 2022; test.py):
+Protocol of Senocak et al., "Learning to Localize Sound Source in Visual Scenes" (CVPR 2018), as implemented
+by LVS (Chen et al., "Localizing Visual Sounds the Hard Way", CVPR 2021;
+hche11/Localizing-Visual-Sounds-the-Hard-Way test.py + utils.py), reused by SSL-TIE (Liu et al., "Exploiting
+Transformation Invariance and Equivariance for Self-supervised Sound Localisation", ACM MM 2022; main.py) and,
+with a '≥' threshold, by EZ-VSL (Mo & Morgado, "Localizing Visual Sounds the Easy Way", ECCV 2022; test.py):
 
 1. ground truth: a 224×224 map from the boxes (`flickr_gt_map`, `vggss_gt_map`);
 2. prediction: a float32 (H, W) heatmap, resized bilinearly to 224×224 (`resize_to_224`);

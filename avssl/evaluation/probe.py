@@ -1,9 +1,11 @@
 """Frozen-feature evaluation: weighted kNN and a linear probe, top-1 / top-5 accuracy in percent.
 
-kNN follows Wu et al. 2018 (InstDisc) as used by DINO (Caron et al. 2021): cosine similarity to the
-training features, the k = 20 nearest vote for their label with weight exp(sim / τ), τ = 0.07.
-The linear probe is a multinomial logistic regression on L2-normalised, standardised features (full-batch
-L-BFGS with L2 regularisation), the standard linear evaluation of self-supervised features.
+kNN follows Wu et al., "Unsupervised Feature Learning via Non-Parametric Instance Discrimination" (InstDisc,
+CVPR 2018) as used by DINO (Caron et al., "Emerging Properties in Self-Supervised Vision Transformers",
+ICCV 2021): cosine similarity to the training features, the k = 20 nearest vote for their label with weight
+exp(sim / τ), τ = 0.07. The linear probe is a multinomial logistic regression on L2-normalised, standardised
+features (full-batch L-BFGS with L2 regularisation), the standard linear evaluation of self-supervised
+features.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """AVSBench segmentation metrics (Jaccard / mIoU and F-score) as the released evaluation computes them.
 
-Zhou et al., "Audio-Visual Segmentation", ECCV 2022 (AVSBench); definitions in ../shared/METHODS.md
-("AVS evaluation [C]"). Inputs are probabilities p = sigmoid(logit) (F, H, W) and binary ground truth
-g (F, H, W); everything is computed in float32 as the reference does on its tensors.
+Zhou et al., "Audio-Visual Segmentation", ECCV 2022 (AVSBench); the definitions, in the released evaluation
+code's form, are in docs/evaluation.md. Inputs are probabilities p = sigmoid(logit) (F, H, W) and binary
+ground truth g (F, H, W); everything is computed in float32 as the reference does on its tensors.
 
 - Jaccard of a frame: binarise p > 0.5 (strict); IoU = inter / (union + 1e-7); a frame whose ground
   truth is empty scores the true-negative share #(pred = 0) / (H·W + 1e-7) instead.

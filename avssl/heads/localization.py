@@ -9,8 +9,9 @@ pooled first) are optionally projected (1x1 conv ``P_v``, linear ``P_a``) and L2
 The paired map ``S_ii`` (B, h, w) says where clip i's own sound is; the all-pairs maps ``S`` (B_a, B_v, h, w)
 feed the contrastive losses. Papers (and their released code): Chen et al., "Localizing Visual Sounds the
 Hard Way" (LVS, CVPR 2021: no projection, audio max-pooled); Mo & Morgado, "Localizing Visual Sounds the
-Easy Way" (EZ-VSL, ECCV 2022: 1x1-conv / linear projections to 512-d, audio max-pooled); Liu et al., SSL-TIE
-(ACM MM 2022: as LVS).
+Easy Way" (EZ-VSL, ECCV 2022: 1x1-conv / linear projections to 512-d, audio max-pooled); Liu et al.,
+"Exploiting Transformation Invariance and Equivariance for Self-supervised Sound Localisation" (SSL-TIE, ACM
+MM 2022: as LVS).
 
 Clips with T > 1 frames: ``reduce_time`` either keeps the middle frame (index T // 2) or averages the
 per-frame feature maps over T. The tasks pick the middle frame *before* encoding (one frame encoded, as the

@@ -9,8 +9,10 @@ from torch import Tensor, nn
 class MLPHead(nn.Module):
     """Linear → [BatchNorm] → ReLU → … → Linear: `num_layers` linear layers, hidden width `hidden_dim`.
 
-    With `num_layers=1` it is a plain linear projection. Used as the projection head (Chen et al. 2020,
-    SimCLR: 2 layers; MoCo v2) and as BYOL's predictor (Grill et al. 2020: 2 layers with BN, hidden 4096).
+    With `num_layers=1` it is a plain linear projection. Used as the projection head (Chen et al.,
+    "A Simple Framework for Contrastive Learning of Visual Representations" (SimCLR), ICML 2020: 2 layers;
+    MoCo v2) and as BYOL's predictor (Grill et al., "Bootstrap Your Own Latent: A New Approach to
+    Self-Supervised Learning", NeurIPS 2020: 2 layers with BN, hidden 4096).
     Input (B, in_dim) → output (B, out_dim).
     """
 

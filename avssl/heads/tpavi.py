@@ -1,7 +1,8 @@
 """TPAVI: temporal pixel-wise audio-visual interaction (Zhou et al., "Audio-Visual Segmentation", ECCV 2022).
 
-A non-local block (Wang et al., CVPR 2018, dot-product form) between the visual features of all T frames
-and the audio feature of each frame broadcast over that frame's pixels (paper Sec. 3.2, Eq. 1–2):
+A non-local block (Wang et al., "Non-local Neural Networks", CVPR 2018, dot-product form) between the visual
+features of all T frames and the audio feature of each frame broadcast over that frame's pixels (paper Sec.
+3.2, Eq. 1–2):
 
     A = broadcast(W_a · a)                       a: (B, T, D_a) → (B, C, T, h, w), constant over (h, w)
     f_ij = θ(V_i) · φ(A_j) / N                   i, j over the N = T·h·w positions

@@ -5,8 +5,9 @@ For prediction ``p_i`` (online network) and target projection ``z_i`` (target ne
     l(i) = || p_i / ||p_i|| - z_i / ||z_i|| ||^2 = 2 - 2 <p_i, z_i> / (||p_i|| ||z_i||)
     L    = mean_i l(i)
 
-Grill et al., "Bootstrap Your Own Latent", NeurIPS 2020, Eq. 2. The target receives no gradient (the
-paper's stop-gradient, also SimSiam: Chen & He, CVPR 2021). BYOL symmetrises by swapping the views and
+Grill et al., "Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning", NeurIPS 2020, Eq. 2.
+The target receives no gradient (the paper's stop-gradient, also SimSiam: Chen & He, "Exploring Simple Siamese
+Representation Learning", CVPR 2021). BYOL symmetrises by swapping the views and
 *summing* the two terms, ``L_BYOL = L + L~`` (Eq. 2): :meth:`BYOLLoss.symmetric`. There are no
 cross-sample terms, so the per-rank mean needs no gather: its mean over ranks is the global mean.
 """

@@ -18,9 +18,11 @@ and, after the DDP gradient average, the gradients equal those of one process on
 Papers: the symmetric image-text form and the learnable, clamped temperature follow CLIP (Radford et al.,
 "Learning Transferable Visual Models From Natural Language Supervision", ICML 2021; logit scale
 initialised to log(1/0.07), clamped at 100). The audio-visual correspondence task is from Arandjelović
-& Zisserman ("Look, Listen and Learn", ICCV 2017) and Owens & Efros (ECCV 2018); the cross-modal
+& Zisserman ("Look, Listen and Learn", ICCV 2017) and Owens & Efros ("Audio-Visual Scene Analysis with
+Self-Supervised Multisensory Features", ECCV 2018); the cross-modal
 instance-discrimination form from Morgado et al. ("Audio-Visual Instance Discrimination with Cross-Modal
-Agreement", AVID, CVPR 2021). InfoNCE itself: van den Oord et al. 2018 (CPC).
+Agreement", AVID, CVPR 2021). InfoNCE itself: van den Oord et al., "Representation Learning with Contrastive
+Predictive Coding" (CPC), 2018.
 """
 
 from __future__ import annotations

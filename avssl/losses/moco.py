@@ -9,7 +9,8 @@ Eq. 1 and Eq. 2, Algorithm 1); Chen et al., "Improved Baselines with Momentum Co
   (:class:`~avssl.modules.momentum.MemoryQueue`) are state, not loss: they live in
   :mod:`avssl.modules.momentum`.
 
-Cross-modal use (audio-visual MoCo, e.g. as in AVID's cross-modal memory, Morgado et al. CVPR 2021):
+Cross-modal use (audio-visual MoCo, e.g. as in the cross-modal memory of Morgado et al.,
+"Audio-Visual Instance Discrimination with Cross-Modal Agreement" (AVID), CVPR 2021):
 keep one momentum encoder and one queue per modality and contrast each modality's queries with the
 *other* modality's keys::
 

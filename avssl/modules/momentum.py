@@ -2,9 +2,9 @@
 methods that are state, not a loss.
 
 He et al., "Momentum Contrast for Unsupervised Visual Representation Learning", CVPR 2020 (MoCo v1,
-Eq. 2 and Algorithm 1); the same EMA target serves BYOL (Grill et al., "Bootstrap Your Own Latent",
-NeurIPS 2020) and DenseCL (Wang et al., "Dense Contrastive Learning for Self-Supervised Visual
-Pre-Training", CVPR 2021).
+Eq. 2 and Algorithm 1); the same EMA target serves BYOL (Grill et al., "Bootstrap Your Own Latent: A New
+Approach to Self-Supervised Learning", NeurIPS 2020) and DenseCL (Wang et al., "Dense Contrastive Learning
+for Self-Supervised Visual Pre-Training", CVPR 2021).
 
 * :func:`momentum_copy` — the initial target network (theta_k = theta_q, no gradient).
 * :func:`ema_update` — ``theta_k <- m theta_k + (1 - m) theta_q`` (MoCo Eq. 2).

@@ -1,9 +1,12 @@
 """Replay memory for incremental multi-SSL: clips stored from earlier stages' training data, rehearsed later.
 
-Incremental learning (METHODS.md, "Binaural multi-SSL") learns pretext tasks stage by stage; forgetting is
+Incremental learning (Vasudevan, Dai & Van Gool, "Sound and Visual Representation Learning with Multiple
+Pretraining Tasks", CVPR 2022) learns pretext tasks stage by stage; forgetting is
 limited by distillation from the previous stage and, optionally, by rehearsal on a replay buffer: a fixed
 memory of training clips the earlier stages saw, on which their tasks keep being trained while the new task
-learns on the current data (experience replay, as in iCaRL / GEM-style continual learning).
+learns on the current data (experience replay, as in Rebuffi et al., "iCaRL: Incremental Classifier and
+Representation Learning", CVPR 2017, and Lopez-Paz & Ranzato, "Gradient Episodic Memory for Continual
+Learning", NeurIPS 2017).
 
 The memory of stage k (`RUN_k/replay_memory.safetensors`) holds up to `capacity` clips, an equal share per
 earlier stage: stage k keeps `capacity // k` of stage k−1's memory per older stage and adds `capacity // k`

@@ -3,7 +3,9 @@
 Each clip's frames and its own audio window are a positive pair; every other clip of the global batch (all
 processes) is a negative: symmetric cross-modal InfoNCE on projected, pooled features (audio-visual
 instance discrimination: Arandjelović & Zisserman, "Look, Listen and Learn", ICCV 2017; Morgado et al.,
-AVID, CVPR 2021; the symmetric, temperature-scaled form of CLIP, Radford et al. 2021).
+"Audio-Visual Instance Discrimination with Cross-Modal Agreement" (AVID), CVPR 2021; the symmetric,
+temperature-scaled form of CLIP: Radford et al., "Learning Transferable Visual Models From Natural Language
+Supervision", ICML 2021).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 jointly (weighted sum or uncertainty weighting) or incrementally (one stage after another, with a frozen
 teacher from the previous stage; `avssl.tasks.multissl_common`, `avssl.stages.incremental`).
 
-Seed paper: METHODS.md "Binaural multi-SSL" (binaural STFT n_fft 512, hop 160, window 400 — the
+Paper: Vasudevan, Dai & Van Gool, "Sound and Visual Representation Learning with Multiple Pretraining Tasks",
+CVPR 2022 (binaural STFT n_fft 512, hop 160, window 400 — the
 `binaural_*` encoders' front end). Heads of every pretext are always built, so every stage of an
 incremental run has the same parameters (a stage starts from the previous one's weights); the heads a
 stage does not use are frozen.

@@ -1,6 +1,7 @@
 """The three binaural pretext tasks of multi-task self-supervision, each a head + a classification loss.
 
-Seed paper (METHODS.md, "Binaural multi-SSL"): self-supervised learning from binaural audio and video with
+Paper: Vasudevan, Dai & Van Gool, "Sound and Visual Representation Learning with Multiple Pretraining Tasks",
+CVPR 2022: self-supervised learning from binaural audio and video with
 several pretext tasks learned jointly or incrementally (evaluated on OmniAudio). The tasks:
 
 (a) **spatial alignment** — is the binaural audio's left/right consistent with the video? Negatives swap

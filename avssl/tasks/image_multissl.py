@@ -2,14 +2,17 @@
 joint / incremental machinery of the binaural variant (`avssl.tasks.multissl_common`).
 
 * MoCo v2 — Chen, Fan, Girshick & He, "Improved Baselines with Momentum Contrastive Learning", 2020: MLP
-  projection of the pooled backbone map, momentum key encoder, queue of keys, τ = 0.2 (MoCo, He et al.
-  CVPR 2020, Eq. 1-2). Loss: `avssl.losses.moco.MoCoLoss`.
-* DenseCL — Wang et al., CVPR 2021: a dense projection head (1×1 conv, ReLU, 1×1 conv) on the backbone map;
+  projection of the pooled backbone map, momentum key encoder, queue of keys, τ = 0.2 (MoCo: He, Fan, Wu,
+  Xie & Girshick, "Momentum Contrast for Unsupervised Visual Representation Learning", CVPR 2020, Eq. 1-2).
+  Loss: `avssl.losses.moco.MoCoLoss`.
+* DenseCL — Wang, Zhang, Shen, Kong & Li, "Dense Contrastive Learning for Self-Supervised Visual
+  Pre-Training", CVPR 2021: a dense projection head (1×1 conv, ReLU, 1×1 conv) on the backbone map;
   positives matched by backbone-feature similarity between the two views' maps, negatives from a dense
   queue of per-image mean key vectors; joint loss (1 − λ)·L_moco + λ·L_dense with λ = 0.5 (the default
   `strategy.weights`). Loss: `avssl.losses.densecl.DenseCLLoss`.
 
-Seed paper (METHODS.md): MoCo v2 + DenseCL combined with the multi-SSL scheme (VOC07 / COCO gains).
+Paper: Vasudevan, Dai & Van Gool, "Sound and Visual Representation Learning with Multiple Pretraining Tasks",
+CVPR 2022: MoCo v2 + DenseCL combined with the multi-SSL scheme (VOC07 / COCO gains).
 View 1 feeds the query encoder, view 2 the momentum key encoder (as both papers do). Incremental stages
 distil the pooled backbone features of the previous stage (feature distillation; the contrastive heads
 have no class outputs to distil). `embed(batch, "video")` gives pooled, L2-normalised backbone features

@@ -2,7 +2,8 @@
 multi-task), and the forgetting control of incremental learning (a frozen teacher from the previous stage,
 output and feature distillation, replay of the earlier tasks' objectives).
 
-Seed paper (METHODS.md, "Binaural multi-SSL"): several self-supervised tasks combined either jointly or
+Paper: Vasudevan, Dai & Van Gool, "Sound and Visual Representation Learning with Multiple Pretraining Tasks",
+CVPR 2022: several self-supervised tasks combined either jointly or
 incrementally, stage by stage; the incremental model beats every single task. The stage runner is
 `avssl.stages.incremental`; it attaches the previous stage's frozen model to a stage's task as its teacher
 (`task.attach_teacher`).
@@ -29,7 +30,8 @@ from avssl.tasks.base import TaskOutput
 @dataclass
 class StrategyConfig:
     """The pretext tasks trained now (empty = all of the model's) and how their losses combine (weighted
-    sum, or Kendall et al.'s uncertainty weighting when `uncertainty`)."""
+    sum, or the uncertainty weighting of Kendall, Gal & Cipolla, "Multi-Task Learning Using Uncertainty to
+    Weigh Losses for Scene Geometry and Semantics", CVPR 2018, when `uncertainty`)."""
 
     pretexts: list[str] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)

@@ -8,7 +8,8 @@ from typing import Literal
 
 @dataclass
 class OptimConfig:
-    """Optimizer. `lr` is per global batch; LARS follows You et al. 2017 (trust ratio, eta)."""
+    """Optimizer. `lr` is per global batch; LARS follows You, Gitman & Ginsburg, "Large Batch Training of
+    Convolutional Networks", 2017 (trust ratio, eta)."""
 
     name: Literal["adamw", "sgd", "lars"] = "adamw"
     lr: float = 3e-4

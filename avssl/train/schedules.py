@@ -11,7 +11,8 @@ from avssl.train.config import ScheduleConfig
 
 def lr_multiplier(step: int, max_steps: int, cfg: ScheduleConfig) -> float:
     """Linear warmup from 1/warmup to 1 over `warmup_steps`, then cosine from 1 to `min_lr_ratio`
-    (Loshchilov & Hutter, SGDR, 2017) at `max_steps`, or constant."""
+    (Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR 2017) at `max_steps`,
+    or constant."""
     if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
     if cfg.name == "constant":

@@ -49,7 +49,8 @@ class AudioTimeShift(Transform):
 
 
 class RandomSpecMask:
-    """SpecAugment masking (Park et al. 2019): per example, ``num_time`` time bands of width U{0..max_time}
+    """SpecAugment masking (Park et al., "SpecAugment: A Simple Data Augmentation Method for Automatic Speech
+    Recognition", Interspeech 2019): per example, ``num_time`` time bands of width U{0..max_time}
     and ``num_freq`` frequency bands of width U{0..max_freq}, set to ``value``.
 
     Call on a batch ``spec`` (B, ..., F, T) on any device; each example (index of dim 0) gets its own bands.

@@ -1,7 +1,7 @@
 """Batched, on-device augmentation of whole batches (tensors already on the accelerator).
 
 The per-sample transforms of :mod:`avssl.transforms` run in data-loader workers; these run inside a task's
-``forward`` on the collated batch, to make a second view of the same clips (SSL-TIE: Liu, Xu, Wang, Wu,
+``forward`` on the collated batch, to make a second view of the same clips (SSL-TIE: Liu, Ju, Xie & Zhang,
 "Exploiting Transformation Invariance and Equivariance for Self-supervised Sound Localisation", ACM MM 2022):
 
 - random geometric chains recorded as :class:`~avssl.transforms.functional.geometry.GeometryRecord` lists

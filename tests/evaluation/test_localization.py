@@ -1,4 +1,4 @@
-"""Localization metrics against NAIVE per-pixel references written from METHODS.md "Localization evaluation".
+"""Localization metrics against NAIVE per-pixel references written from docs/evaluation.md (localization).
 
 The naive versions loop over pixels with numpy float32 scalars (normalisation, thresholding by sorting a
 Python list, the 'gt' rule's p[p > thr] = 1; p[p < 1] = 0 steps literally), count cIoU with loops and

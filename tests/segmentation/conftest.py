@@ -1,4 +1,4 @@
-"""Naive AVSBench metric references written from METHODS.md ("AVS evaluation [C]"), and synthetic
+"""Naive AVSBench metric references written from docs/evaluation.md (the AVSBench section), and synthetic
 AVSBench sets shared by the segmentation tests (written once per session)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ F32 = np.float32
 
 
 def _thresholds() -> list:
-    # METHODS.md: 255 thresholds = float32 linspace(0, 1 - 1e-10, 255) (torch's, as the released code)
+    # docs/evaluation.md: 255 thresholds = float32 linspace(0, 1 - 1e-10, 255) (torch's, as the released code)
     return [F32(v) for v in torch.linspace(0, 1 - 1e-10, 255, dtype=torch.float32).tolist()]
 
 

@@ -1,7 +1,7 @@
 """Flickr-SoundNet sound-localization test set as the reference code reads it.
 
 Senocak et al., "Learning to Localize Sound Source in Visual Scenes", CVPR 2018; test protocol of
-Chen et al. (LVS), CVPR 2021. Layout::
+Chen et al., "Localizing Visual Sounds the Hard Way" (LVS), CVPR 2021. Layout::
 
     root/frames/{id}.jpg   root/audio/{id}.wav   root/Annotations/{id}.xml
     root/flickr_test.csv   two columns, no header: id, an integer (only the id is used)

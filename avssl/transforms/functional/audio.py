@@ -2,7 +2,8 @@
 
 Waveforms are float (channels, samples) (or any (..., samples)); spectrograms are (..., F, T).
 The masking ops are vectorised over leading dims so a batch can get a different mask per example in
-one call on the model's device (SpecAugment, Park et al. 2019, Sec. 2: time and frequency masking).
+one call on the model's device (Park et al., "SpecAugment: A Simple Data Augmentation Method
+for Automatic Speech Recognition", Interspeech 2019, Sec. 2: time and frequency masking).
 """
 
 from __future__ import annotations
