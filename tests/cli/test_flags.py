@@ -43,8 +43,10 @@ PLOT_HELP = "loss, lr and evaluation curves of training runs (one PNG)"
 
 def expected_tree() -> dict:
     """The baseline plus the intended additions: `--version` on top, `--debug` after every sub-command,
-    and the `plot` command (checked on its own below)."""
+    the `plot` command (checked on its own below), and `check-data --layout shards`."""
     tree = copy.deepcopy(json.loads(BASELINE.read_text()))
+    layout = tree["check-data"]["options"]["--layout"]
+    layout["choices"] = sorted([*layout["choices"], "shards"])
     tree[""]["options"]["--version"] = VERSION
     tree[""]["subcommands"]["plot"] = PLOT_HELP
     tree[""]["subcommand_order"].append("plot")
