@@ -54,6 +54,16 @@ def barrier() -> None:
         dist.barrier()
 
 
+def broadcast_object(obj: object) -> object:
+    """Rank 0's `obj` on every process (pickled over the process group: only for objects this run made,
+    never for data read from disk); `obj` itself when not distributed."""
+    if not is_distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def init_from_launcher() -> None:
     """Join the process group a launcher (torchrun, accelerate launch) set up through environment variables;
     nothing happens for a plain single process. Accelerate picks the backend (gloo on CPU, nccl on CUDA);

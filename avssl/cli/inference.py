@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from avssl.cli.common import add_command, load_task_with
+from avssl.cli.common import add_command, check_positive, load_task_with
 from avssl.data.decoding import MediaError
 
 
 def _cmd_localize(args: argparse.Namespace) -> int:
     from avssl.inference.localize import LocalizeOptions, localize_video
 
+    check_positive(args, "window_s", "stride_s")
     task, config = load_task_with(args.run, "localize")
     options = LocalizeOptions(
         window_s=args.window_s, stride_s=args.stride_s, overlay=not args.no_overlay, ogl_alpha=args.ogl

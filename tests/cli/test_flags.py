@@ -63,8 +63,11 @@ def ogl_flag(help_text: str) -> dict:
 
 def expected_tree() -> dict:
     """The baseline plus the intended additions: `--version` on top, `--debug` after every sub-command,
-    `--ogl` on `eval localization` and `localize`, and the `plot` command (checked on its own below)."""
+    `--ogl` on `eval localization` and `localize`, the `plot` command (checked on its own below), and
+    `check-data --layout shards`."""
     tree = copy.deepcopy(json.loads(BASELINE.read_text()))
+    layout = tree["check-data"]["options"]["--layout"]
+    layout["choices"] = sorted([*layout["choices"], "shards"])
     tree[""]["options"]["--version"] = VERSION
     tree[""]["subcommands"]["plot"] = PLOT_HELP
     tree[""]["subcommand_order"].append("plot")
