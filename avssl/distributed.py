@@ -54,6 +54,16 @@ def barrier() -> None:
         dist.barrier()
 
 
+def broadcast_object(obj: object) -> object:
+    """Rank 0's `obj` on every process (pickled over the process group: only for objects this run made,
+    never for data read from disk); `obj` itself when not distributed."""
+    if not is_distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def init_from_launcher() -> None:
     """Join the process group a launcher (torchrun, accelerate launch) set up through environment variables;
     nothing happens for a plain single process. Accelerate picks the backend (gloo on CPU, nccl on CUDA);
@@ -134,3 +144,30 @@ def eye_rank(batch_size: int, device: torch.device | str | None = None) -> Tenso
     rows = torch.arange(batch_size, device=device)
     mask[rows, local_labels(batch_size, device)] = True
     return mask
+
+
+@torch.no_grad()
+def shuffle_across_ranks(x: Tensor) -> tuple[Tensor, Tensor]:
+    """MoCo's shuffling BN (He et al., "Momentum Contrast for Unsupervised Visual Representation Learning",
+    CVPR 2020, Sec. 3.3): the global batch (W*B, ...) is permuted (rank 0 draws the permutation, broadcast
+    to all) and every rank gets B samples of the shuffled batch, so a key encoder's per-rank BatchNorm
+    statistics are not those of the query's sub-batch. Returns (this rank's shuffled (B, ...), the inverse
+    permutation for :func:`unshuffle_across_ranks`). Identity (and ``arange``) when not distributed."""
+    batch = x.shape[0]
+    if world_size() == 1:
+        return x, torch.arange(batch, device=x.device)
+    gathered = _all_gather_cat(x.detach())
+    perm = torch.randperm(gathered.shape[0], device=x.device)
+    dist.broadcast(perm, src=0)
+    return gathered[perm[rank() * batch : (rank() + 1) * batch]], torch.argsort(perm)
+
+
+@torch.no_grad()
+def unshuffle_across_ranks(x: Tensor, inverse: Tensor) -> Tensor:
+    """Undo :func:`shuffle_across_ranks` on an output (B, ...) computed from the shuffled batch: this rank's
+    own samples, in their original order."""
+    batch = x.shape[0]
+    if world_size() == 1:
+        return x
+    gathered = _all_gather_cat(x.detach())
+    return gathered[inverse[rank() * batch : (rank() + 1) * batch]]

@@ -2,9 +2,9 @@
 
 `run_series` reads a run directory's training log (`metrics.jsonl`: one object per logged step with
 `step`, `loss`, `loss/<part>`, `lr`, …) and its periodic evaluations (`eval_step_N.json`, plus
-`eval/<metric>` entries of the log and the final `eval_*.json`, placed at the last logged step) into plain
-step/value series; `plot_runs` draws them (loss, lr, then one panel per evaluation metric; one line per
-run); `table_png` renders a table of strings.
+`eval/<metric>` entries of the log and the final `eval.json` or `eval_<name>.json`, placed at the last
+logged step) into plain step/value series; `plot_runs` draws them (loss, lr, then one panel per evaluation
+metric; one line per run); `table_png` renders a table of strings.
 """
 
 from __future__ import annotations
@@ -43,13 +43,25 @@ def _append(series: dict[str, Series], key: str, step: int, value: float) -> Non
     values.append(float(value))
 
 
-def _evaluation_files(run: Path, last_step: int) -> list[tuple[int, dict]]:
-    """(step, metrics) of eval_step_N.json and of the final eval_*.json (at `last_step`), by step."""
-    found = []
-    for path in run.glob("eval_*.json"):
+def _evaluation_files(run: Path, last_step: int) -> dict[int, dict]:
+    """{step: metrics} of eval_step_N.json and of the final evaluation at `last_step`: eval.json (the
+    runner's merge of every evaluator) or else the eval_<name>.json files merged."""
+    by_step: dict[int, dict] = {}
+    final: dict = {}
+    for path in sorted(run.glob("eval_*.json")):
+        metrics = json.loads(path.read_text())
+        if not isinstance(metrics, dict):
+            continue
         match = EVAL_STEP.match(path.name)
-        found.append((int(match.group(1)) if match else last_step, json.loads(path.read_text())))
-    return sorted(found, key=lambda pair: pair[0])
+        if match:
+            by_step[int(match.group(1))] = metrics
+        else:
+            final.update(metrics)
+    if (run / "eval.json").is_file():
+        final = json.loads((run / "eval.json").read_text())
+    if final and isinstance(final, dict):
+        by_step.setdefault(last_step, final)
+    return dict(sorted(by_step.items()))
 
 
 def run_series(run_dir: str | Path) -> RunSeries:
@@ -72,13 +84,12 @@ def run_series(run_dir: str | Path) -> RunSeries:
             elif key.startswith("eval/"):
                 _append(result.evaluation, key.removeprefix("eval/"), row["step"], value)
     evaluated = {step for steps, _ in result.evaluation.values() for step in steps}
-    for step, metrics in _evaluation_files(run, rows[-1]["step"]):
-        if step in evaluated or not isinstance(metrics, dict):
+    for step, metrics in _evaluation_files(run, rows[-1]["step"]).items():
+        if step in evaluated:
             continue
         for key, value in metrics.items():
             if isinstance(value, float):
                 _append(result.evaluation, key, step, value)
-        evaluated.add(step)
     return result
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from avssl.runner.args import script_main
 from avssl.runner.run import run_recipe
 
 
@@ -30,4 +31,4 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(script_main(main, sys.argv[1:]))

@@ -54,6 +54,14 @@ def test_run_series_reads_every_curve(tmp_path):
     }
 
 
+def test_final_evaluation_merges_every_evaluator_or_reads_eval_json(tmp_path):
+    run = write_run(tmp_path / "run", [1, 2], [1.0, 0.5], final={"cIoU": 10.0})
+    (run / "eval_segmentation.json").write_text(json.dumps({"mIoU": 0.25}))
+    assert run_series(run).evaluation == {"cIoU": ([2], [10.0]), "mIoU": ([2], [0.25])}
+    (run / "eval.json").write_text(json.dumps({"cIoU": 11.0, "mIoU": 0.5}))
+    assert run_series(run).evaluation == {"cIoU": ([2], [11.0]), "mIoU": ([2], [0.5])}
+
+
 def test_panels_keep_one_line_per_run_and_every_metric(tmp_path):
     a = run_series(write_run(tmp_path / "a", [1, 2], [1.0, 0.5], evals={2: {"mIoU": 0.3}}))
     b = run_series(write_run(tmp_path / "b", [1, 2, 3], [2.0, 1.0, 0.7], evals={3: {"cIoU": 10.0}}))

@@ -3,8 +3,11 @@
     python tools/make_shards.py --layout vggsound --root /data/vggsound --split train --out /data/vgg-shards \
         [--items-per-shard 256]
 
-Then train from the shards with `data.layout=shards data.root=/data/vgg-shards`. Shards are written
-atomically (temp file + rename); the source files are only read.
+Then train from the shards with `data.layout=shards data.root=/data/vgg-shards` (or, once copied to a
+store, a brace pattern / `pipe:` / http(s) source such as `data.root='pipe:curl -s https://host/shard-{000000..000009}.tar'`;
+`data.shuffle_buffer=1000` shuffles items within the shards). The shards are written with
+`webdataset.TarWriter`, so `webdataset.WebDataset` reads them as well. Shards are written atomically (temp
+file + rename); the source files are only read.
 """
 
 from __future__ import annotations

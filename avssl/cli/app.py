@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from avssl.cli import data, demo, evaluate, inference, plot
-from avssl.cli.common import DEBUG_HELP, USER_ERRORS
+from avssl.cli.common import DEBUG_HELP, USER_ERRORS, check_out
 
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     **demo.COMMANDS,
@@ -66,8 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     if args.debug:
+        check_out(args)
         return func(args)
     try:
+        check_out(args)
         return func(args)
     except USER_ERRORS as err:
         print(f"avssl {args.command}: error: {err}", file=sys.stderr)

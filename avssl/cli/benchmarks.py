@@ -43,7 +43,7 @@ def _cmd_eval_localization(args: argparse.Namespace) -> int:
 
         def predict(task, data_cfg):
             dataset = benchmark_dataset(args.benchmark, args.data, data_cfg)
-            return predict_localization(task, dataset, args.batch_size, args.workers)
+            return predict_localization(task, dataset, args.batch_size, args.workers, ogl_alpha=args.ogl)
 
         _predict_run(args, "localize", predict, loc.save_predictions)
     if (args.predictions is None) == (args.baseline is None):
@@ -116,6 +116,12 @@ def add_localization(evals: argparse._SubParsersAction) -> None:
     loc.add_argument("--workers", type=int, default=2)
     loc.add_argument("--batch-size", type=int, default=16, help="clips per forward pass (with --run)")
     add_device(loc)
+    loc.add_argument(
+        "--ogl",
+        type=float,
+        metavar="ALPHA",
+        help="with --run (EZ-VSL): object-guided localization, alpha·AV + (1−alpha)·objectness (paper: 0.4)",
+    )
     loc.add_argument("--allow-missing", action="store_true")
     loc.add_argument("--out", required=True, help="M.json path (or a folder)")
     loc.set_defaults(func=_cmd_eval_localization)

@@ -16,6 +16,18 @@ from avssl.device import DEVICE_CHOICES, resolve_device
 from avssl.outputs import write_json as write_json_atomic
 
 USER_ERRORS = (MediaError, AnnotationError, ConfigError, FileNotFoundError)
+# What each command's --out names: a directory it fills, or a file it writes (others take either).
+OUT_KINDS = {
+    "synth": "directory",
+    "selfcheck": "directory",
+    "demo": "directory",
+    "localize": "directory",
+    "segment": "directory",
+    "embed": "file",
+    "plot": "file",
+    "eval retrieval": "file",
+    "eval probe": "file",
+}
 DEBUG_HELP = "show tracebacks instead of one-line errors"
 DEVICE_HELP = "where the model runs: auto = cuda if available, else mps if available, else cpu"
 
@@ -57,3 +69,28 @@ def load_task_with(run: str, method: str, device: str | torch.device = "cpu"):
 def write_json(path: str | Path, data: dict) -> None:
     """`data` as indented JSON at `path` (parents created), atomically."""
     write_json_atomic(path, data)
+
+
+def check_out(args: argparse.Namespace) -> None:
+    """A ConfigError (one line) when `--out` cannot be what the command writes: an existing file where a
+    directory goes, a directory where a file goes, or a path under an existing file."""
+    out = getattr(args, "out", None)
+    if out is None:
+        return
+    path = Path(out)
+    kind = OUT_KINDS.get(" ".join(filter(None, [args.command, getattr(args, "protocol", None)])))
+    if kind == "directory" and path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {out} is an existing file; give a directory")
+    if kind == "file" and path.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give a file name")
+    blocker = next((p for p in path.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ConfigError(f"--out {out}: {blocker} is a file, not a directory")
+
+
+def check_positive(args: argparse.Namespace, *names: str) -> None:
+    """A ConfigError (one line) naming the first option of `names` that is set but not > 0 (NaN too)."""
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None and not value > 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be greater than 0, got {value}")

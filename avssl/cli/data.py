@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from avssl.cli.common import add_command
+from avssl.cli.common import add_command, check_positive
 
 
 def _cmd_selfcheck(args: argparse.Namespace) -> int:
@@ -15,16 +16,23 @@ def _cmd_selfcheck(args: argparse.Namespace) -> int:
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
-    from avssl.data.decoding import probe
+    """One JSON line per readable file; every unreadable one reported on stderr (exit 2 if any)."""
+    from avssl.data.decoding import MediaError, probe
 
+    failed = 0
     for path in args.files:
-        print(json.dumps({"path": path, **probe(path)}))
-    return 0
+        try:
+            print(json.dumps({"path": path, **probe(path)}))
+        except (MediaError, FileNotFoundError) as err:
+            print(f"avssl probe: error: {err}", file=sys.stderr)
+            failed += 1
+    return 2 if failed else 0
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
     from avssl.data.decoding import read_clip
 
+    check_positive(args, "duration", "fps", "size", "sample_rate")
     clip = read_clip(
         args.file,
         args.start,
@@ -52,6 +60,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
 
+    check_positive(args, "n", "size", "duration", "fps", "classes")
     spec = SynthSpec(
         n=args.n,
         seed=args.seed,
@@ -117,7 +126,7 @@ def add_check_data(sub: argparse._SubParsersAction) -> None:
 
     check = add_command(sub, "check-data", "validate a dataset as downloaded; exit 0 only when clean")
     check.add_argument("root")
-    check.add_argument("--layout", required=True, choices=sorted(INDEX_LOADERS))
+    check.add_argument("--layout", required=True, choices=sorted([*INDEX_LOADERS, "shards"]))
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--min-duration", type=float, default=0.0, help="report clips shorter than this (s)")
     check.add_argument("--workers", type=int, default=2)

@@ -9,19 +9,40 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from avssl.cli import benchmarks
 from avssl.cli.common import add_command, add_device, device_of, write_json
+from avssl.config import ConfigError
+
+
+def load_embeddings(path: str, modalities: list[str]) -> dict:
+    """The arrays of an `avssl embed` npz; a file that is not one, is truncated, or lacks one of
+    `modalities` is a ConfigError naming it (no pickles are loaded)."""
+    import zipfile
+
+    import numpy as np
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: embeddings file not found")
+    if not zipfile.is_zipfile(path):
+        raise ConfigError(f"{path}: not an .npz archive (write one with `avssl embed`)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as err:
+        raise ConfigError(f"{path}: not a readable .npz of embeddings from `avssl embed` ({err})") from None
+    missing = [m for m in modalities if m not in arrays]
+    if missing:
+        raise ConfigError(f"{path}: no {', '.join(missing)} embeddings (has: {', '.join(sorted(arrays))})")
+    return arrays
 
 
 def _embeddings(args: argparse.Namespace, split: str | None, modalities: list[str] | None = None) -> dict:
     """Embeddings from --embeddings E.npz, or computed from --run with --data/--layout (or files): the
     `modalities` asked for, default every modality the run's task embeds."""
-    import numpy as np
-
     if getattr(args, "embeddings", None):
-        with np.load(args.embeddings) as data:
-            return {k: data[k] for k in data.files}
+        return load_embeddings(args.embeddings, modalities or [])
     if not args.run:
         raise FileNotFoundError("give --run RUN (with --data/--layout or files) or --embeddings E.npz")
     from avssl.evaluation.embed import dataset_for_run, embed, eval_data_config, files_dataset
@@ -60,13 +81,27 @@ def _cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_probe_splits(train_split: str | None, test_split: str | None, train_ids, test_ids) -> None:
+    """A ConfigError (one line) when the probe would score on its training items: equal split names (both
+    None included), or two splits holding the same items (a layout that has no such splits, e.g. a folder
+    whose labels.csv has no `split` column, gives every item to both). Ids None: names only."""
+    if train_split == test_split:
+        raise ConfigError(f"--train-split and --test-split are both {train_split!r}: the probe would score on its "
+                          "training items")
+    if train_ids is not None and list(train_ids) == list(test_ids):
+        raise ConfigError(f"splits {train_split!r} and {test_split!r} hold the same {len(train_ids)} items: the "
+                          "data has no such splits (give labels.csv / the manifest a `split` column)")
+
+
 def _cmd_eval_probe(args: argparse.Namespace) -> int:
     import torch
 
     from avssl.evaluation.probe import probe_metrics
 
     features = args.modality
+    check_probe_splits(args.train_split, args.test_split, None, None)
     train, test = _embeddings(args, args.train_split, [features]), _embeddings(args, args.test_split, [features])
+    check_probe_splits(args.train_split, args.test_split, train["ids"].tolist(), test["ids"].tolist())
     if (train["labels"] < 0).any() or (test["labels"] < 0).any():
         raise FileNotFoundError("the probe needs labelled items (the dataset has no labels)")
     num_classes = int(max(train["labels"].max(), test["labels"].max())) + 1

@@ -5,16 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from avssl.cli.common import add_command, add_device, device_of, load_task_with
+from avssl.cli.common import add_command, add_device, check_positive, device_of, load_task_with
 from avssl.data.decoding import MediaError
 
 
 def _cmd_localize(args: argparse.Namespace) -> int:
     from avssl.inference.localize import LocalizeOptions, localize_video
 
+    check_positive(args, "window_s", "stride_s")
     task, config = load_task_with(args.run, "localize", device_of(args))  # inputs follow the task
     options = LocalizeOptions(
-        window_s=args.window_s, stride_s=args.stride_s, batch_size=args.batch_size, overlay=not args.no_overlay
+        window_s=args.window_s,
+        stride_s=args.stride_s,
+        batch_size=args.batch_size,
+        overlay=not args.no_overlay,
+        ogl_alpha=args.ogl,
     )
     failed = 0
     for video in args.videos:
@@ -65,6 +70,12 @@ def add_localize(sub: argparse._SubParsersAction) -> None:
     localize.add_argument("--no-overlay", action="store_true", help="skip rendering overlay.mp4")
     localize.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
     add_device(localize)
+    localize.add_argument(
+        "--ogl",
+        type=float,
+        metavar="ALPHA",
+        help="EZ-VSL runs: object-guided localization, alpha·AV + (1−alpha)·objectness (paper: 0.4)",
+    )
     localize.set_defaults(func=_cmd_localize)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from avssl.data.annotations import AnnotationError
 from avssl.data.datasets import load_index
-from avssl.data.datasets.base import ClipItem
+from avssl.data.datasets.base import ClipItem, DatasetIndex
 from avssl.data.decoding import MediaError, probe, read_audio, read_clip, read_image, read_masks
 
 PROBLEM_KINDS = (
@@ -114,12 +114,26 @@ def _check_item(item: ClipItem, min_duration_s: float) -> list[tuple[str, str]]:
         return [("index", str(err))]
 
 
+def shard_index(root: str | Path) -> DatasetIndex:
+    """The items of a shard source (see `avssl.data.datasets.shards`), media held in memory; entries that
+    do not make an item are listed as problems."""
+    from avssl.data.datasets.shards import shard_entries
+
+    items, problems = [], []
+    for shard, key, entry in shard_entries(root):
+        if isinstance(entry, Exception):
+            problems.append(f"{shard}:{key}: incomplete shard entry ({entry!r})")
+        else:
+            items.append(entry)
+    return DatasetIndex(items, [], problems)
+
+
 def check_dataset(root: str | Path, layout: str, min_duration_s: float = 0.0, workers: int = 2) -> dict:
     """Report {"layout", "root", "items", "problems": {kind: [message, …]}, "counts", "ok"}."""
     report: dict = {"layout": layout, "root": str(root), "items": 0}
     problems: dict[str, list[str]] = defaultdict(list)
     try:
-        index = load_index(layout, root)
+        index = shard_index(root) if layout == "shards" else load_index(layout, root)
     except (AnnotationError, MediaError) as err:
         problems["index"].append(str(err))
         index = None

@@ -57,6 +57,7 @@ class DataConfig:
     video_offset_s: float = 0.0  # frames at start + offset + k / fps (0.5 with 1 s and fps 1: the centre)
     num_workers: int = 2
     max_bad_fraction: float = 0.01
+    shuffle_buffer: int = 0  # layout "shards": items shuffled within a buffer of this many (0: shard order)
     # sizes of resize/crop transforms default to `size` when a spec leaves them out
     transforms: list[dict] = field(
         default_factory=lambda: [
@@ -171,7 +172,8 @@ def build_dataset(cfg: DataConfig, train: bool, seed: int, rank: int = 0, world_
     transform = None if views else data_transforms(cfg, train)
     mode = "train" if train else "eval"
     if cfg.layout == "shards":
-        return ShardDataset(cfg.root, spec, transform, mode, seed, rank, world_size, views)
+        buffer = cfg.shuffle_buffer if train else 0
+        return ShardDataset(cfg.root, spec, transform, mode, seed, rank, world_size, views, buffer)
     index = load_index(cfg.layout, cfg.root, cfg.split)
     return ClipDataset(index.items, spec, transform, mode, seed, views)
 

@@ -61,7 +61,7 @@ from avssl.encoders.config import (
 from avssl.encoders.motion import MotionEncoder, MotionSource
 from avssl.encoders.pvt import PVTv2Encoder
 from avssl.encoders.small import SmallAudioEncoder, SmallVisualEncoder
-from avssl.encoders.vggish import VGGish, vggish_patches
+from avssl.encoders.vggish import VGGish, load_pca_params, vggish_patches
 from avssl.encoders.video import PyTorchVideoArch, PyTorchVideoEncoder, VideoResNetArch, VideoResNetEncoder
 from avssl.encoders.visual import ResNet2dEncoder, ResNetArch
 from avssl.encoders.weights import LoadReport, WeightsError, load_encoder_weights, read_state_dict
@@ -96,7 +96,10 @@ def _audio_small(cfg: AudioCNNConfig) -> nn.Module:
 
 
 def _vggish(cfg: VGGishConfig) -> nn.Module:
-    return VGGish(DEFAULT_SAMPLE_RATE if cfg.sample_rate is None else cfg.sample_rate)
+    vggish = VGGish(DEFAULT_SAMPLE_RATE if cfg.sample_rate is None else cfg.sample_rate, cfg.postprocess)
+    if cfg.pca_params is not None:
+        load_pca_params(vggish, cfg.pca_params)
+    return vggish
 
 
 def _pvt(arch: str, cfg: PVTConfig) -> nn.Module:

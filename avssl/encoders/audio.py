@@ -34,6 +34,12 @@ def ms_to_samples(ms: float, sample_rate: int) -> int:
     return round(sample_rate * ms / 1000.0)
 
 
+def tile_waveform(wave: Tensor, length: int) -> Tensor:
+    """(..., S) repeated from its start until it is `length` samples long, then cut to `length`."""
+    copies = -(-length // wave.shape[-1])
+    return wave.repeat(*([1] * (wave.ndim - 1)), copies)[..., :length]
+
+
 def make_buffers_non_persistent(module: nn.Module) -> None:
     """Keep every buffer of ``module`` (and its children) out of state dicts; they still follow ``.to()``."""
     for child in module.modules():
@@ -66,7 +72,10 @@ class LogMelFrontEnd(nn.Module):
             pad_mode="reflect",
             norm=cfg.mel_norm,
             mel_scale=cfg.mel_scale,
+            normalized=cfg.normalized,
         )
+        if cfg.repeat_s is not None and cfg.repeat_s <= 0:
+            raise ValueError(f"repeat_s must be > 0 (or None), got {cfg.repeat_s}")
         make_buffers_non_persistent(self.mel)
         self.cfg = cfg
         self.sample_rate = rate
@@ -76,6 +85,8 @@ class LogMelFrontEnd(nn.Module):
         """(B, ch, S) → mel power before the log, (B, n_mels, frames), float32 even under autocast."""
         if wave.ndim != 3:
             raise ValueError(f"expected a waveform (B, channels, samples), got shape {tuple(wave.shape)}")
+        if self.cfg.repeat_s is not None:
+            wave = tile_waveform(wave, round(self.cfg.repeat_s * self.sample_rate))
         with torch.autocast(device_type=wave.device.type, enabled=False):
             return self.mel(wave.float().mean(dim=1))
 

@@ -31,7 +31,10 @@ class AudioFrontEndConfig:
     same numbers is an exact reference. ``log_mode``: ``"log"`` = ln(mel + log_offset), ``"db"`` =
     10·log10(max(mel, log_offset)). The log-mel is then standardised as (x − mean) / std (defaults: none).
     ``sample_rate`` is the rate of the waveform fed to the encoder: None = the data's rate (16 kHz, the
-    batch contract's default, for an encoder built on its own).
+    batch contract's default, for an encoder built on its own). ``normalized``: the STFT scaled by the window's
+    energy (torchaudio's ``normalized=True``, as SSL-TIE's released spectrogram). ``repeat_s``: the waveform
+    is first tiled (repeated from its start) to this many seconds and cut there, as the LVS / SSL-TIE code
+    tiles its 3 s clips to 10 s (None: as given).
     """
 
     sample_rate: int | None = None
@@ -49,6 +52,8 @@ class AudioFrontEndConfig:
     log_offset: float = 1e-6
     mean: float = 0.0
     std: float = 1.0
+    normalized: bool = False
+    repeat_s: float | None = None
 
 
 @dataclass
@@ -140,9 +145,13 @@ class AudioCNNConfig(EncoderConfig):
 @dataclass
 class VGGishConfig(EncoderConfig):
     """VGGish (its own fixed front end, Hershey et al. 2017). ``sample_rate``: the rate of the waveform it
-    is fed (None = the data's); it resamples to 16 kHz itself."""
+    is fed (None = the data's); it resamples to 16 kHz itself. ``postprocess``: the released AudioSet
+    post-processing (PCA + whitening, 8-bit quantisation) on the embeddings; its parameters from the weights
+    (a torchvggish state dict with ``pproc.*``) or ``pca_params`` (torchvggish's PCA file)."""
 
     sample_rate: int | None = None
+    postprocess: bool = False
+    pca_params: str | None = None
 
 
 @dataclass

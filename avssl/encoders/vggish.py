@@ -20,6 +20,15 @@ common PyTorch port, so converted released weights load with ``weights_source="e
 
 Output: one 128-d embedding per patch as a map (B, 128, 1, n_patches): f = 1, t = patch index (time
 stays the last axis, as in every audio map here). AVS/TPAVI uses one patch per video frame.
+
+AudioSet weights in torchvggish's format (github harritaylor/torchvggish) load with ``weights_source=
+"encoder"``: its ``vggish-*.pth`` (``features.*``, ``embeddings.*``) or a whole torchvggish model's state
+dict, whose ``pproc.pca_matrix`` / ``pproc.pca_means`` are loaded when ``postprocess`` is on and ignored
+otherwise. (torchvggish ends ``embeddings`` with a ReLU; the TF model, and this one, do not.) With
+``postprocess`` the embeddings are post-processed as the released AudioSet features (:class:`VGGishPCA`):
+PCA with whitening, clipped to [-2, 2], quantised to 8 bits (values 0..255, no gradient); its parameters come
+from such a state dict or from torchvggish's PCA file (``pca_eigen_vectors``, ``pca_means``) via
+:func:`load_pca_params`.
 """
 
 from __future__ import annotations
@@ -90,6 +99,48 @@ def vggish_patches(wave: Tensor, sample_rate: int, mel_matrix: Tensor | None = N
     return rearrange(patches, "b (n t) f -> b n t f", t=PATCH_FRAMES)
 
 
+QUANTIZE_MIN, QUANTIZE_MAX = -2.0, 2.0
+
+
+class VGGishPCA(nn.Module):
+    """The released post-processing: ``round((clip(P (e - mu), -2, 2) + 2) * 255 / 4)`` per embedding, with
+    P = ``pca_matrix`` (128, 128) and mu = ``pca_means`` (128, 1) (NaN until loaded: using it unloaded is an
+    error, never a silent identity)."""
+
+    pca_matrix: Tensor
+    pca_means: Tensor
+
+    def __init__(self, dim: int = 128) -> None:
+        super().__init__()
+        self.register_buffer("pca_matrix", torch.full((dim, dim), float("nan")))
+        self.register_buffer("pca_means", torch.full((dim, 1), float("nan")))
+
+    def forward(self, embeddings: Tensor) -> Tensor:
+        """(N, 128) → (N, 128) quantised values in 0..255 (float)."""
+        if torch.isnan(self.pca_matrix).any() or torch.isnan(self.pca_means).any():
+            raise RuntimeError(
+                "VGGish post-processing has no PCA parameters: load torchvggish's PCA file (pca_params) or a "
+                "state dict with pproc.pca_matrix / pproc.pca_means"
+            )
+        pca = (self.pca_matrix @ (embeddings.T - self.pca_means)).T
+        clipped = pca.clamp(QUANTIZE_MIN, QUANTIZE_MAX)
+        return torch.round((clipped - QUANTIZE_MIN) * (255.0 / (QUANTIZE_MAX - QUANTIZE_MIN)))
+
+
+def load_pca_params(vggish: VGGish, path: str) -> None:
+    """torchvggish's PCA file (``{"pca_eigen_vectors": (128, 128), "pca_means": (128,)}``, e.g.
+    ``vggish_pca_params-970ea276.pth``) into ``vggish.pproc`` (which needs ``postprocess=True``)."""
+    if vggish.pproc is None:
+        raise ValueError("this VGGish has no post-processing: build it with postprocess=True")
+    params = torch.load(path, map_location="cpu", weights_only=False)
+    matrix = torch.as_tensor(params["pca_eigen_vectors"], dtype=torch.float32)
+    means = torch.as_tensor(params["pca_means"], dtype=torch.float32).reshape(-1, 1)
+    if matrix.shape != vggish.pproc.pca_matrix.shape or means.shape != vggish.pproc.pca_means.shape:
+        raise ValueError(f"{path}: PCA shapes {tuple(matrix.shape)}, {tuple(means.shape)} do not fit VGGish")
+    vggish.pproc.pca_matrix.copy_(matrix)
+    vggish.pproc.pca_means.copy_(means)
+
+
 def _conv(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
 
@@ -103,8 +154,9 @@ class VGGish(nn.Module):
 
     input_kind = "waveform"
     classifier_layout = None  # not a truncated classifier: load weights with source "encoder"
+    optional_weight_prefixes = ("pproc.",)  # a torchvggish state dict's PCA: ignored without post-processing
 
-    def __init__(self, sample_rate: int = VGGISH_SAMPLE_RATE) -> None:
+    def __init__(self, sample_rate: int = VGGISH_SAMPLE_RATE, postprocess: bool = False) -> None:
         super().__init__()
         self.features = nn.Sequential(
             *_conv(1, 64), _pool(),
@@ -119,16 +171,18 @@ class VGGish(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(4096, 128),
         )
+        self.pproc = VGGishPCA() if postprocess else None
         self.register_buffer("mel_matrix", vggish_mel_matrix(), persistent=False)
         self.sample_rate = sample_rate
         self.in_channels = 1  # any channel count is accepted and averaged to mono
         self.out_dim: int = 128
 
     def embed_patches(self, patches: Tensor) -> Tensor:
-        """Log-mel patches (N, 96, 64) → embeddings (N, 128)."""
+        """Log-mel patches (N, 96, 64) → embeddings (N, 128) (post-processed when ``postprocess``)."""
         x = self.features(patches.unsqueeze(1))  # (N, 512, 6, 4)
         x = rearrange(x, "n c h w -> n (h w c)")  # TF's NHWC flattening order
-        return self.embeddings(x)
+        x = self.embeddings(x)
+        return x if self.pproc is None else self.pproc(x)
 
     def forward(self, wave: Tensor) -> Tensor:
         """(B, ch, S) → (B, 128, 1, n_patches)."""

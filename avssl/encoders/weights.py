@@ -219,4 +219,9 @@ def load_encoder_weights(
             )
         target = encoder.get_submodule(layout.module)
         state = classifier_to_backbone(state, layout, target.state_dict())
+    optional: tuple[str, ...] = getattr(target, "optional_weight_prefixes", ())
+    if optional:  # keys a file may have or not either way (VGGish's PCA: its own guard refuses it unloaded)
+        expected = target.state_dict()
+        state = {k: v for k, v in state.items() if k in expected or not k.startswith(optional)}
+        state.update({k: v for k, v in expected.items() if k.startswith(optional) and k not in state})
     return load_state(target, state, origin, strict)

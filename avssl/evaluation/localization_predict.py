@@ -9,12 +9,13 @@ cropping, so the ground-truth boxes stay valid) and its audio window is centred 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from avssl.config import from_dict
+from avssl.config import ConfigError, from_dict
 from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset
 from avssl.data.loader import DataConfig, build_loader, clip_spec
@@ -60,13 +61,33 @@ def predict_items(
     return out
 
 
+def localization_predictor(
+    task: torch.nn.Module, ogl_alpha: float | None = None
+) -> Callable[[dict], torch.Tensor]:
+    """`task.localize`, or with `ogl_alpha` EZ-VSL's object-guided localization `task.localize_ogl(batch,
+    alpha)` (Mo & Morgado, "Localizing Visual Sounds the Easy Way"); ConfigError for a task without it or an
+    alpha outside [0, 1]."""
+    if ogl_alpha is None:
+        return task.localize
+    if not hasattr(task, "localize_ogl"):
+        raise ConfigError(
+            f"object-guided localization (--ogl / eval.ogl_alpha) is EZ-VSL's; {type(task).__name__} has none"
+        )
+    if not 0.0 <= ogl_alpha <= 1.0:
+        raise ConfigError(f"ogl alpha must be in [0, 1], got {ogl_alpha}")
+    return functools.partial(task.localize_ogl, alpha=ogl_alpha)
+
+
 def predict_localization(
     task: torch.nn.Module,
     dataset: ClipDataset,
     batch_size: int = 16,
     num_workers: int = 2,
     device: str | torch.device | None = None,
+    ogl_alpha: float | None = None,
 ) -> dict[str, np.ndarray]:
-    """{item id: (h, w) float32 map} from `task.localize` over the dataset (task put in eval mode and back),
+    """{item id: (h, w) float32 map} from `task.localize` over the dataset (task put in eval mode and back);
+    with `ogl_alpha`, EZ-VSL's object-guided maps (see `localization_predictor`),
     on `device` (None: the task's own)."""
-    return predict_items(task.localize, task, dataset, batch_size, num_workers, device)
+    predict = localization_predictor(task, ogl_alpha)
+    return predict_items(predict, task, dataset, batch_size, num_workers, device)

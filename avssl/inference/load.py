@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from avssl.config import ConfigError, from_saved_dict, read_yaml
@@ -42,7 +43,10 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[t
     model_cfg: Any = from_saved_dict(config_cls, model)
     task = builder(model_cfg)
     weights = _weights_file(run)
-    state = load_file(str(weights))
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as err:
+        raise RunError(f"{weights}: not a readable safetensors file ({err})") from None
     missing, unexpected = task.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise RunError(

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from avssl.data.decoding import MediaError, probe, read_clip
 from avssl.device import module_device
+from avssl.evaluation.localization_predict import localization_predictor
 from avssl.inference.load import FrameInput, run_frame_input
 from avssl.inference.overlay import render_overlay
 from avssl.outputs import claim_output_dir, save_npz, write_json
@@ -43,6 +44,7 @@ class LocalizeOptions:
     batch_size: int = 8
     max_side: int = 320
     overlay: bool = True
+    ogl_alpha: float | None = None  # EZ-VSL: object-guided localization with this alpha
 
 
 def window_starts(duration_s: float, window_s: float, stride_s: float) -> list[float]:
@@ -65,9 +67,9 @@ def peak_and_box(heatmap: np.ndarray, scale: float) -> tuple[float, float, list[
 
 
 @torch.no_grad()
-def _maps(task, frames: torch.Tensor, audio: torch.Tensor, frame_input: FrameInput, device) -> torch.Tensor:
+def _maps(predict, frames: torch.Tensor, audio: torch.Tensor, frame_input: FrameInput, device) -> torch.Tensor:
     batch = {"video": frame_input(frames).unsqueeze(2).to(device), "audio": audio.to(device)}  # (B, 3, 1, s, s)
-    return task.localize(batch).float().cpu()  # (B, h, w)
+    return predict(batch).float().cpu()  # (B, h, w)
 
 
 def _store_maps(raw: np.ndarray, times: list[float], maps: np.ndarray, first: int, scale: float) -> list[dict]:
@@ -110,6 +112,7 @@ def localize_video(
     returned folder. `device`: where the task's inputs go (None: the task's own device)."""
     video = Path(video)
     device = module_device(task) if device is None else device
+    predict = localization_predictor(task, options.ogl_alpha)
     info, (_, rate, channels) = open_av_input(video, run_config, "localize")
     frame_input = run_frame_input(run_config)
     duration = float(info["duration_s"] or options.window_s)
@@ -139,7 +142,7 @@ def localize_video(
                 for s in chunk
             ]
             audio = torch.stack([c.audio for c in clips])
-            raw = _maps(task, torch.cat([c.frames[:1] for c in clips]), audio, frame_input, device)
+            raw = _maps(predict, torch.cat([c.frames[:1] for c in clips]), audio, frame_input, device)
             times = [s + options.window_s / 2 for s in chunk]
             peaks += _store_maps(raw.numpy(), times, maps, first, scale)
         times = np.array([p["time"] for p in peaks])

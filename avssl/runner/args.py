@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from avssl.config import load_config, read_yaml
+from avssl.config import ConfigError, load_config, read_yaml
+from avssl.data.annotations import AnnotationError
 from avssl.runner.data_facts import derive_data_facts
 
 
@@ -33,3 +37,17 @@ def parse_recipe(argv: Sequence[str] | None, default_task: str, schema_of) -> ob
     config_file, overrides = recipe_arguments(argv)
     schema = schema_of(task_from_args(config_file, overrides, default_task))
     return derive_data_facts(load_config(schema, config_file, overrides))
+
+
+def script_main(main: Callable[[Sequence[str]], object], argv: Sequence[str]) -> int:
+    """A recipe script's `__main__`: `main(argv)`, exit 0; a config error (unknown key, bad value, missing
+    config file or data root) is one line on stderr and exit 2, as `avssl` commands do (`AVSSL_DEBUG=1`: the traceback)."""
+    if os.environ.get("AVSSL_DEBUG"):
+        main(argv)
+        return 0
+    try:
+        main(argv)
+    except (ConfigError, AnnotationError, FileNotFoundError) as err:
+        print(f"{Path(sys.argv[0]).name}: error: {err}", file=sys.stderr)
+        return 2
+    return 0

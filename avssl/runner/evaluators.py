@@ -30,7 +30,11 @@ def localization(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     if not cfg.eval.root:
         return None
     dataset = benchmark_dataset(cfg.eval.benchmark, cfg.eval.root, dict(vars(cfg.data)))
-    predictions = predict_localization(task, dataset, num_workers=cfg.data.num_workers, device=module_device(task))
+    ogl_alpha = getattr(cfg.eval, "ogl_alpha", None)
+    predictions = predict_localization(
+        task, dataset, num_workers=cfg.data.num_workers, ogl_alpha=ogl_alpha,
+        device=module_device(task),
+    )
     return evaluate_localization(cfg.eval.benchmark, cfg.eval.root, predictions, cfg.eval.rule)
 
 

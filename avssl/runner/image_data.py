@@ -9,11 +9,14 @@ from avssl.data.loader import ViewConfig, sized_transforms, view_transforms
 
 
 def _moco_v2_augmentation() -> list[dict]:
-    """MoCo v2's views (Chen et al. 2020): crop 0.2-1, colour jitter 0.4 (p 0.8), grayscale 0.2, blur, flip."""
+    """MoCo v2's views (Chen, Fan, Girshick & He, "Improved Baselines with Momentum Contrastive Learning",
+    2020, and its released augmentation): crop 0.2-1, colour jitter 0.4/0.4/0.4/0.1 (p 0.8), grayscale
+    (p 0.2), Gaussian blur with sigma ~ U[0.1, 2.0] (p 0.5), flip."""
     return [
         {"name": "random_resized_crop", "scale": [0.2, 1.0]},
         {"name": "color_jitter", "brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1, "p": 0.8},
         {"name": "random_grayscale", "p": 0.2},
+        {"name": "gaussian_blur", "sigma": [0.1, 2.0], "p": 0.5},
         {"name": "random_horizontal_flip", "p": 0.5},
         {"name": "normalize"},
     ]

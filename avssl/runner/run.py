@@ -28,10 +28,11 @@ from typing import Any
 from torch import nn
 
 from avssl import distributed
-from avssl.config import save_config
+from avssl.config import save_config, to_dict
 from avssl.outputs import write_json
 from avssl.runner.args import parse_recipe
 from avssl.runner.evaluators import EVALUATORS
+from avssl.runner.run_dir import claim_run_dir, flatten, release_lock
 from avssl.runner.specs import recipe_of, recipe_schema
 from avssl.tasks import build_task
 from avssl.train.loop import LoopSetup, run_training
@@ -72,6 +73,11 @@ def evaluate(task: nn.Module | None, cfg: Any, run_dir: Path, step: int | None =
     return merged
 
 
+def hyperparameters(cfg: Any) -> dict:
+    """The resolved config as flat {dotted key: value}, for the trackers."""
+    return flatten(json.loads(json.dumps(to_dict(cfg), default=str)))
+
+
 def _prepare(cfg: Any) -> Any:
     """Synthetic data if needed, the resolved config.yaml (main process), every RNG seeded (so the model
     built next is the same on every run and process); returns the training set."""
@@ -99,22 +105,42 @@ def _train_stages(cfg: Any, dataset, setup: LoopSetup) -> tuple[list[dict], dict
 
 
 def run_recipe(argv: Sequence[str] | None, default_task: str) -> dict:
-    """Train (and evaluate) the run a recipe command line describes; see the module docstring."""
+    """Train (and evaluate) the run a recipe command line describes; see the module docstring. The run
+    directory is claimed first (`avssl.runner.run_dir`: lock, same config on resume, no silent restart)."""
     distributed.init_from_launcher()
     cfg = parse_recipe(argv, default_task, recipe_schema)
     evaluator_names(cfg)  # fail on a misspelt evaluator before training, not after
     run = Path(cfg.output_dir)
+    claim_run_dir(cfg, run)
+    try:
+        return _run(cfg, run)
+    finally:
+        if distributed.rank() == 0:
+            release_lock(run)
+
+
+def _run(cfg: Any, run: Path) -> dict:
+    """The claimed run: train (single or incremental stages), evaluate."""
     dataset = _prepare(cfg)
-    setup = LoopSetup(cfg.train, cfg.optim, cfg.schedule, run, cfg.data.num_workers, cfg.data.max_bad_fraction)
+    setup = LoopSetup(
+        cfg.train, cfg.optim, cfg.schedule, run, cfg.data.num_workers, cfg.data.max_bad_fraction, hyperparameters(cfg)
+    )
     if getattr(cfg, "stages", None):
         results, evaluations = _train_stages(cfg, dataset, setup)
         return {"train": results, "eval": evaluations}
     task = build_task(cfg.task, cfg.model)
     every = cfg.eval.every
 
-    def periodic(step: int, metrics: dict) -> None:
-        if every and step % every == 0 and step < cfg.train.max_steps:
-            evaluate(task, cfg, run, step)
+    final: dict = {}
 
-    result = run_training(task, dataset, setup, on_step=periodic)
-    return {"train": [result], "eval": {str(run): evaluate(task, cfg, run)}}
+    def periodic(step: int, metrics: dict) -> dict | None:
+        if every and step % every == 0 and step < cfg.train.max_steps:
+            return evaluate(task, cfg, run, step)
+        return None
+
+    def at_end() -> dict:
+        final.update(evaluate(task, cfg, run))
+        return final
+
+    result = run_training(task, dataset, setup, on_step=periodic, on_end=at_end)
+    return {"train": [result], "eval": {str(run): final}}

@@ -46,6 +46,7 @@ class LocalizationEvalConfig:
     root: str = ""
     benchmark: Literal["flickr", "vggss"] = "flickr"
     rule: Literal["gt", "ge"] = "gt"
+    ogl_alpha: float | None = None  # EZ-VSL only: object-guided localization with this alpha (paper: 0.4)
     every: int = 0  # steps between evaluations during training (0: only at the end)
     evaluators: list[str] | None = None
 
@@ -180,6 +181,27 @@ def localization_data() -> DataConfig:
     )
 
 
+def ssl_tie_view1_augmentation() -> list[dict]:
+    """SSL-TIE's view 1 as its released training code ("moco_v2" images, Liu et al., ACM MM 2022): crop
+    scale 0.3-1, colour jitter 0.4/0.4/0.4/0.1 (p 0.8), grayscale (p 0.2), Gaussian blur sigma U[0.1, 2]
+    (p 0.5), horizontal flip."""
+    return [
+        {"name": "random_resized_crop", "scale": [0.3, 1.0]},
+        {"name": "color_jitter", "brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1, "p": 0.8},
+        {"name": "random_grayscale", "p": 0.2},
+        {"name": "gaussian_blur", "sigma": [0.1, 2.0], "p": 0.5},
+        {"name": "random_horizontal_flip", "p": 0.5},
+        {"name": "normalize"},
+    ]
+
+
+def ssl_tie_data() -> DataConfig:
+    """`localization_data` with SSL-TIE's view-1 augmentation (`ssl_tie_view1_augmentation`)."""
+    data = localization_data()
+    data.transforms = ssl_tie_view1_augmentation()
+    return data
+
+
 def segmentation_data() -> DataConfig:
     """A whole AVSBench video per sample: 5 frames (one per second) and 5 s of audio, 224 px, no cropping
     (the masks must stay aligned with the frames)."""
@@ -226,7 +248,12 @@ LOCALIZATION = TaskRecipe(
     data=localization_data, eval=LocalizationEvalConfig, evaluators=("localization",), synthesize=_synth_localization
 )
 RECIPES: dict[str, TaskRecipe] = {
-    "ssl_tie": LOCALIZATION,
+    "ssl_tie": TaskRecipe(
+        data=ssl_tie_data,
+        eval=LocalizationEvalConfig,
+        evaluators=("localization",),
+        synthesize=_synth_localization,
+    ),
     "lvs": LOCALIZATION,
     "ezvsl": LOCALIZATION,
     "avs": TaskRecipe(

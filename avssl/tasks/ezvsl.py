@@ -4,8 +4,10 @@ Mo & Morgado, "Localizing Visual Sounds the Easy Way", ECCV 2022. Training: the 
 pair is the maximum over locations of their cosine map, contrasted symmetrically over the global batch
 (:class:`avssl.losses.mil_infonce.MaxMILInfoNCE`, tau = 0.03). Inference: the audio-visual map ``S_AVL`` and,
 with object-guided localization (OGL), an audio-free object prior ``S_OGL`` = mean over channels of the
-absolute visual features (the code's ``NormReducer``), each min-max normalised, blended as
-``alpha * S_AVL + (1 - alpha) * S_OGL`` with alpha = 0.4. Results [P]: Flickr-SoundNet cIoU/AUC
+absolute visual features (the code's ``NormReducer``). As the released test script does it, both maps are
+resized to 224x224 (bilinear, align_corners=True), each min-max normalised (a constant map is left as it is),
+blended as ``alpha * S_AVL + (1 - alpha) * S_OGL`` with alpha = 0.4 and the blend normalised again; the
+benchmark then binarises with the '>=' rule (``eval.rule: ge``). Results [P]: Flickr-SoundNet cIoU/AUC
 83.94/63.60 and VGG-SS 38.85/39.54 with OGL.
 
 Defaults [C]: ResNet-18 frames at output stride 32 (7x7 maps at 224 px), ResNet-18 on spectrograms, audio
@@ -44,12 +46,22 @@ class EZVSLConfig:
     ogl_encoder: AnyEncoderConfig | None = None
 
 
+OGL_SIZE = 224  # the released evaluation resizes both maps to the benchmark's 224x224 before blending
+
+
 def minmax(maps: Tensor) -> Tensor:
-    """Per-map ``(m - min) / (max - min)`` over (h, w) of (B, h, w); a constant map becomes 0."""
+    """Per-map ``(m - min) / (max - min)`` over (h, w) of (B, h, w); a constant map is returned unchanged
+    (as the released ``normalize_img``, which skips the division when the range is 0)."""
     flat = maps.flatten(1)
     low, high = flat.amin(dim=1, keepdim=True), flat.amax(dim=1, keepdim=True)
     span = high - low
-    return ((flat - low) / torch.where(span > 0, span, torch.ones_like(span))).view_as(maps)
+    scaled = (flat - low) / torch.where(span > 0, span, torch.ones_like(span))
+    return torch.where(span > 0, scaled, flat).view_as(maps)
+
+
+def _to_ogl_size(maps: Tensor) -> Tensor:
+    """(B, h, w) -> (B, 224, 224), bilinear with align_corners=True (identity when already 224x224)."""
+    return F.interpolate(maps[:, None], size=(OGL_SIZE, OGL_SIZE), mode="bilinear", align_corners=True)[:, 0]
 
 
 def object_saliency(features: Tensor) -> Tensor:
@@ -84,19 +96,22 @@ class EZVSL(AVLocalizer):
         return TaskOutput(loss, {"loss/mil_infonce": loss.detach()})
 
     def localize(self, batch: dict, ogl: bool = False) -> Tensor:
-        """(B, h, w) at the feature resolution, higher = sounding. Without OGL: the cosine map (not
-        normalised). With OGL: ``alpha * minmax(S_AVL) + (1 - alpha) * minmax(S_OGL)`` in [0, 1] (the
-        released code blends after a bilinear resize to 224; min-max normalisation commutes with an
-        align_corners resize, so resizing this blend gives the same map)."""
+        """(B, h, w), higher = sounding. Without OGL: the cosine map at the feature resolution (not
+        normalised). With OGL: :meth:`localize_ogl` with this task's ``ogl_alpha`` (224x224, in [0, 1])."""
+        if ogl:
+            return self.localize_ogl(batch, self.ogl_alpha)
+        return cosine_map(self.head.visual(self.visual_features(self.frames(batch))), self.audio_embedding(batch["audio"]))
+
+    def localize_ogl(self, batch: dict, alpha: float) -> Tensor:
+        """Object-guided map (B, 224, 224): ``minmax(alpha * minmax(S_AVL) + (1 - alpha) * minmax(S_OGL))``
+        with both maps first resized to 224x224 (bilinear, align_corners=True), as the released test script."""
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"ogl alpha must be in [0, 1], got {alpha}")
         frames = self.frames(batch)
         features = self.visual_features(frames)  # (B, D_v, h, w)
         av_map = cosine_map(self.head.visual(features), self.audio_embedding(batch["audio"]))
-        if not ogl:
-            return av_map
         if self.ogl_encoder is not None:
             with torch.no_grad():
                 features = reduce_time(self.ogl_encoder(frames), "mean")
-        obj_map = object_saliency(features)
-        if obj_map.shape[-2:] != av_map.shape[-2:]:
-            obj_map = F.interpolate(obj_map[:, None], size=av_map.shape[-2:], mode="bilinear")[:, 0]
-        return self.ogl_alpha * minmax(av_map) + (1 - self.ogl_alpha) * minmax(obj_map)
+        av_map, obj_map = _to_ogl_size(av_map), _to_ogl_size(object_saliency(features))
+        return minmax(alpha * minmax(av_map) + (1 - alpha) * minmax(obj_map))

@@ -13,7 +13,11 @@ joint / incremental machinery of the binaural variant (`avssl.tasks.multissl_com
 
 Paper: Vasudevan, Dai & Van Gool, "Sound and Visual Representation Learning with Multiple Pretraining Tasks",
 CVPR 2022: MoCo v2 + DenseCL combined with the multi-SSL scheme (VOC07 / COCO gains).
-View 1 feeds the query encoder, view 2 the momentum key encoder (as both papers do). Incremental stages
+View 1 feeds the query encoder, view 2 the momentum key encoder (as both papers do). Under DDP the key
+encoder runs on the global batch shuffled across ranks and its outputs are unshuffled (MoCo's shuffling BN,
+Sec. 3.3; `shuffle_bn`, on by default; `avssl.distributed.shuffle_across_ranks`): without it each rank's
+BatchNorm statistics of the keys come from the same sub-batch as the queries', a shortcut MoCo names. In one
+process there is nothing to shuffle across (the whole batch shares BN statistics). Incremental stages
 distil the pooled backbone features of the previous stage (feature distillation; the contrastive heads
 have no class outputs to distil). `embed(batch, "video")` gives pooled, L2-normalised backbone features
 (linear probe).
@@ -27,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from avssl import distributed
 from avssl.encoders import AnyEncoderConfig, Visual2dConfig, build_encoder
 from avssl.heads.projection import DenseHead, MLPHead
 from avssl.losses.densecl import DenseCLLoss, dense_queue_keys
@@ -50,6 +55,7 @@ class ImageMultiSSLConfig:
     dense_queue_size: int = 4096
     momentum: float = 0.99
     temperature: float = 0.2
+    shuffle_bn: bool = True  # under DDP: the key encoder sees the global batch shuffled across ranks (MoCo)
     strategy: StrategyConfig = field(default_factory=lambda: StrategyConfig(weights={"moco": 0.5, "densecl": 0.5}))
     distill: DistillConfig = field(default_factory=DistillConfig)
 
@@ -108,26 +114,38 @@ class ImageMultiSSL(nn.Module):
         check_modality(self, modality)
         return F.normalize(self.backbone(_image(batch["video"])).flatten(2).mean(2), dim=1)
 
+    @torch.no_grad()
+    def _keys(self, view_k: Tensor) -> dict[str, Tensor]:
+        """Key encoder outputs of view 2 — backbone maps "maps", MoCo key "moco", DenseCL keys "densecl" —
+        computed on the cross-rank shuffled batch when `shuffle_bn` (under DDP) and returned unshuffled."""
+        inverse = None
+        if self.cfg.shuffle_bn:
+            view_k, inverse = distributed.shuffle_across_ranks(view_k)
+        maps_k = self.key_backbone(view_k)  # (B, C, h, w)
+        out = {"maps": maps_k}
+        if "moco" in self.active_pretexts:
+            out["moco"] = F.normalize(self.key_heads["moco"](maps_k.flatten(2).mean(2)), dim=1)
+        if "densecl" in self.active_pretexts:
+            out["densecl"] = self.key_heads["densecl"](maps_k)  # (B, D, S)
+        if inverse is not None:
+            out = {name: distributed.unshuffle_across_ranks(t, inverse) for name, t in out.items()}
+        return out
+
     def forward(self, batch: dict) -> TaskOutput:
         view_q, view_k = _image(batch["views"][0]["video"]), _image(batch["views"][1]["video"])
         maps_q = self.backbone(view_q)  # (B, C, h, w)
-        with torch.no_grad():
-            maps_k = self.key_backbone(view_k)
+        keys = self._keys(view_k)
         losses = {}
         if "moco" in self.active_pretexts:
             q = self.heads["moco"](maps_q.flatten(2).mean(2))
-            with torch.no_grad():
-                k = F.normalize(self.key_heads["moco"](maps_k.flatten(2).mean(2)), dim=1)
-            losses["moco"] = self.moco_loss(q, k, self.queues["moco"].keys)
-            self.queues["moco"].enqueue(k)
+            losses["moco"] = self.moco_loss(q, keys["moco"], self.queues["moco"].keys)
+            self.queues["moco"].enqueue(keys["moco"])
         if "densecl" in self.active_pretexts:
             q_dense = self.heads["densecl"](maps_q)  # (B, D, S)
-            with torch.no_grad():
-                k_dense = self.key_heads["densecl"](maps_k)
             losses["densecl"] = self.dense_loss(
-                q_dense, k_dense, maps_q.flatten(2), maps_k.flatten(2), self.queues["densecl"].keys
+                q_dense, keys["densecl"], maps_q.flatten(2), keys["maps"].flatten(2), self.queues["densecl"].keys
             )
-            self.queues["densecl"].enqueue(dense_queue_keys(k_dense))
+            self.queues["densecl"].enqueue(dense_queue_keys(keys["densecl"]))
         features = []
         teacher = self.teacher
         if teacher is not None and self.cfg.distill.feature_weight > 0:

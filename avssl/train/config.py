@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 
@@ -30,12 +30,17 @@ class ScheduleConfig:
 
 @dataclass
 class TrainConfig:
-    """The loop. `batch_size` is per process (global batch = batch_size × processes × accumulation)."""
+    """The loop. `batch_size` is per process (global batch = batch_size × processes × accumulation).
+
+    `mixed_precision`: null (default) defers to the launcher (`accelerate launch --mixed_precision …`, or the
+    accelerate config; "no" without one); an explicit value wins over the launcher. `trackers`: experiment
+    trackers to log to — none by default, a list of `tensorboard` / `wandb`, or `auto` (every one installed);
+    they get the resolved hyperparameters, the training metrics and the evaluation metrics."""
 
     max_steps: int = 1000
     batch_size: int = 32
     seed: int = 0
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    mixed_precision: Literal["no", "bf16", "fp16"] | None = None
     gradient_accumulation_steps: int = 1
     clip_grad_norm: float | None = None
     checkpoint_every: int = 500
@@ -44,3 +49,4 @@ class TrainConfig:
     resume: bool = True
     max_nonfinite_in_a_row: int = 5
     progress_bar: bool = True
+    trackers: list[Literal["tensorboard", "wandb"]] | Literal["auto"] = field(default_factory=list)

@@ -1,5 +1,7 @@
-"""Run logging: `metrics.jsonl` (one object per logged step), a tqdm bar on the main process, and
-Accelerate trackers (TensorBoard when `tensorboard` is installed, wandb when `wandb` is)."""
+"""Run logging: `metrics.jsonl` (one object per logged step), a tqdm bar on the main process, and the
+Accelerate trackers `train.trackers` chooses (none by default; `tensorboard`, `wandb`, or `auto` = every
+one installed): they get the resolved hyperparameters once, the training metrics every `log_every` steps
+and the evaluation metrics (`eval/<name>`, nested keys joined by `/`)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,34 @@ def trackers_available() -> list[str]:
     ]
 
 
+def resolve_trackers(choice: list[str] | str, available: list) -> list:
+    """The trackers `train.trackers` asks for: `auto` → `available` (the installed ones); a list must name
+    installed packages (one line otherwise)."""
+    if choice == "auto":
+        return list(available)
+    missing = [name for name in choice if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SystemExit(f"train.trackers names {missing}, not installed: pip install {' '.join(missing)}")
+    return list(choice)
+
+
+def scalars(tree: dict, prefix: str = "") -> dict[str, float]:
+    """The numbers of a nested metrics dict, keys joined by `/` (booleans and strings left out)."""
+    flat: dict[str, float] = {}
+    for key, value in tree.items():
+        name = f"{prefix}/{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(scalars(value, name))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat
+
+
+def hparam_values(hparams: dict) -> dict:
+    """Hyperparameters as the trackers take them (TensorBoard: int, float, str, bool): other values as JSON."""
+    return {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in hparams.items()}
+
+
 def read_metrics(output_dir: str | Path) -> list[dict]:
     """All logged objects of a run, in order."""
     path = Path(output_dir) / METRICS_FILE
@@ -44,7 +74,9 @@ class RunLogger:
     log reads as one run.
     """
 
-    def __init__(self, accelerator: Accelerator, output_dir: Path, cfg: TrainConfig, resume_step: int):
+    def __init__(
+        self, accelerator: Accelerator, output_dir: Path, cfg: TrainConfig, resume_step: int, hparams: dict
+    ):
         self.accelerator, self.cfg = accelerator, cfg
         self.path = Path(output_dir) / METRICS_FILE
         self.global_batch = cfg.batch_size * accelerator.num_processes * cfg.gradient_accumulation_steps
@@ -52,6 +84,7 @@ class RunLogger:
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
         self.steps, self.seconds, self.waiting = 0, 0.0, 0.0
+        self.last_step = resume_step
         if accelerator.is_main_process:
             kept = [m for m in read_metrics(output_dir) if m.get("step", 0) <= resume_step]
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +94,7 @@ class RunLogger:
             if cfg.progress_bar:
                 self.bar = tqdm(total=cfg.max_steps, initial=resume_step, desc="train", dynamic_ncols=True)
             if accelerator.log_with:
-                accelerator.init_trackers("avssl")
+                accelerator.init_trackers("avssl", config=hparam_values(hparams))
 
     def step(
         self,
@@ -81,6 +114,7 @@ class RunLogger:
             self.sums[key] = self.sums.get(key, 0.0) + float(reduced.item())
             self.counts[key] = self.counts.get(key, 0) + 1
         self.steps += 1
+        self.last_step = step
         self.seconds += seconds
         self.waiting += data_wait
         if self.bar is not None:
@@ -106,6 +140,11 @@ class RunLogger:
                 self.accelerator.log({k: v for k, v in metrics.items() if isinstance(v, float)}, step=step)
         self.sums, self.counts, self.steps, self.seconds, self.waiting = {}, {}, 0, 0.0, 0.0
         return metrics
+
+    def log_evaluation(self, step: int, metrics: dict) -> None:
+        """An evaluation's numbers to the trackers as `eval/<key>` at `step` (main process)."""
+        if self.accelerator.is_main_process and self.accelerator.log_with and metrics:
+            self.accelerator.log(scalars(metrics, "eval"), step=step)
 
     def close(self) -> None:
         if self.bar is not None:

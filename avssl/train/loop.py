@@ -4,8 +4,9 @@
 precision, gradient accumulation), the optimizer and schedule, gradient clipping, the task's step hook
 (`task.on_step_end(step, max_steps)` after each optimizer step, for tasks that are a `StepHook`),
 checkpoints and resume, the non-finite-loss guard, the bad-item policy, and logging (JSONL + progress bar
-+ Accelerate trackers): the loss and every entry of `logs`, detached and averaged over the gradient
-accumulation micro-steps of an optimizer step.
++ the trackers `train.trackers` names): the loss and every entry of `logs`, detached and averaged over the
+gradient accumulation micro-steps of an optimizer step; the trackers also get the run's hyperparameters
+and the evaluation metrics that `on_step` / `on_end` return.
 
 Resume continues the SAME run: the batch order comes from `ResumableBatchSampler` (position saved in the
 checkpoint), sample content and augmentations depend only on (seed, epoch, index), and Accelerate restores
@@ -15,6 +16,7 @@ run's.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable
@@ -34,7 +36,7 @@ from avssl.rundir import latest_checkpoint
 from avssl.tasks.base import StepHook, TaskOutput
 from avssl.train.checkpoint import export_model, load_checkpoint, save_checkpoint
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
-from avssl.train.logging import RunLogger, trackers_available
+from avssl.train.logging import RunLogger, resolve_trackers, trackers_available
 from avssl.train.optim import build_optimizer
 from avssl.train.schedules import build_scheduler
 
@@ -53,10 +55,18 @@ class LoopSetup:
     output_dir: Path
     num_workers: int = 2
     max_bad_fraction: float = 0.01
+    hparams: dict | None = None  # flat {dotted key: value} for the trackers; default: train/optim/schedule
+
+    def hyperparameters(self) -> dict:
+        """`hparams`, or the loop's own sections flattened to dotted keys."""
+        if self.hparams is not None:
+            return self.hparams
+        sections = {"train": self.train, "optim": self.optim, "schedule": self.schedule}
+        return {f"{n}.{k}": v for n, section in sections.items() for k, v in dataclasses.asdict(section).items()}
 
 
 def make_accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
-    """Accelerator with the run's precision, accumulation and available trackers.
+    """Accelerator with the run's precision (None: the launcher's), accumulation and chosen trackers.
 
     Accelerate keeps its state per process; it is reset so several runs in one process (tests, notebooks)
     may use different precisions. The distributed state itself is kept."""
@@ -64,7 +74,7 @@ def make_accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
     accelerator = Accelerator(
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        log_with=trackers_available() or None,
+        log_with=resolve_trackers(cfg.trackers, trackers_available()) or None,
         project_dir=str(output_dir),
     )
     if cfg.mixed_precision != "no" and not accelerator.native_amp:
@@ -198,12 +208,46 @@ def _count_skipped(state: dict, limit: int) -> None:
         )
 
 
+def _resume(accelerator: Accelerator, resumable: dict, setup: LoopSetup) -> tuple[dict, BadItemTracker]:
+    """The loop state and bad-item tracker: fresh, or restored (with `resumable`) from the latest checkpoint
+    when `train.resume`."""
+    state = {"step": 0, "epoch": 0, "batch": 0, "nonfinite_in_a_row": 0, "skipped_steps": 0, "bad": None}
+    tracker = BadItemTracker(setup.max_bad_fraction)
+    checkpoint = latest_checkpoint(setup.output_dir) if setup.train.resume else None
+    if checkpoint is not None:
+        state.update(load_checkpoint(accelerator, resumable, checkpoint))
+        if state["bad"] is not None:
+            tracker.load_state_dict(state["bad"])
+    return state, tracker
+
+
+def _finish(
+    accelerator: Accelerator, logger: RunLogger, model: nn.Module, output_dir: Path, on_end: Callable[[], dict]
+) -> None:
+    """Close the log, export the model (main process), log `on_end()`'s evaluation, finish the trackers."""
+    logger.close()
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        export_model(model, output_dir)
+    logger.log_evaluation(logger.last_step, on_end())
+    # not end_training(): it destroys the process group, which the next run of this process (an incremental
+    # stage, an evaluation barrier) still needs
+    for experiment_tracker in accelerator.trackers:
+        experiment_tracker.finish()
+
+
 def run_training(
-    task: nn.Module, dataset, setup: LoopSetup, on_step: Callable[[int, dict], None] | None = None
+    task: nn.Module,
+    dataset,
+    setup: LoopSetup,
+    on_step: Callable[[int, dict], dict | None] | None = None,
+    on_end: Callable[[], dict] | None = None,
 ) -> dict:
     """Train `task` on `dataset` until `setup.train.max_steps`; returns the last logged metrics.
 
-    `on_step(step, metrics)` is called after every optimizer step (tests use it to interrupt a run).
+    `on_step(step, metrics)` is called after every optimizer step (tests use it to interrupt a run), and
+    `on_end()` on every process after the final model is exported; the evaluation metrics they return go to
+    the trackers (at that step, and at the last step).
     """
     cfg = setup.train
     accelerator = make_accelerator(cfg, setup.output_dir)
@@ -211,16 +255,10 @@ def run_training(
     optimizer = build_optimizer(task, setup.optim)
     scheduler = build_scheduler(optimizer, cfg.max_steps, setup.schedule)
     model, optimizer = accelerator.prepare(task, optimizer)
-    accelerator.register_for_checkpointing(scheduler)
+    resumable = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
     sampler = _sampler(dataset, cfg, accelerator)
-    state = {"step": 0, "epoch": 0, "batch": 0, "nonfinite_in_a_row": 0, "skipped_steps": 0, "bad": None}
-    tracker = BadItemTracker(setup.max_bad_fraction)
-    checkpoint = latest_checkpoint(setup.output_dir) if cfg.resume else None
-    if checkpoint is not None:
-        state.update(load_checkpoint(accelerator, checkpoint))
-        if state["bad"] is not None:
-            tracker.load_state_dict(state["bad"])
-    logger = RunLogger(accelerator, setup.output_dir, cfg, resume_step=state["step"])
+    state, tracker = _resume(accelerator, resumable, setup)
+    logger = RunLogger(accelerator, setup.output_dir, cfg, state["step"], setup.hyperparameters())
     unwrapped = accelerator.unwrap_model(model)
     stream = _batches(dataset, sampler, setup, state)
     metrics: dict = {}
@@ -250,16 +288,9 @@ def run_training(
             skipped=skip,
         )
         if on_step is not None:
-            on_step(state["step"], metrics)
+            logger.log_evaluation(state["step"], on_step(state["step"], metrics) or {})
         if state["step"] % cfg.checkpoint_every == 0 or state["step"] == cfg.max_steps:
             state["bad"] = tracker.state_dict()
-            save_checkpoint(accelerator, setup.output_dir, state["step"], state, cfg.keep_checkpoints)
-    logger.close()
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        export_model(unwrapped, setup.output_dir)
-    # not end_training(): it destroys the process group, which the next run of this process (an incremental
-    # stage, an evaluation barrier) still needs
-    for experiment_tracker in accelerator.trackers:
-        experiment_tracker.finish()
+            save_checkpoint(accelerator, resumable, setup.output_dir, state["step"], state, cfg.keep_checkpoints)
+    _finish(accelerator, logger, unwrapped, setup.output_dir, lambda: on_end() if on_end else {})
     return {**metrics, "skipped_steps": state["skipped_steps"], "bad_items": len(tracker.bad)}

@@ -57,11 +57,36 @@ def batch_size(default: int, help: str) -> dict:
     return {**DEVICE, "choices": None, "default": default, "dest": "batch_size", "help": help, "type": "int"}
 
 
+OGL_HELP = {
+    "eval localization": "with --run (EZ-VSL): object-guided localization, alpha·AV + (1−alpha)·objectness "
+    "(paper: 0.4)",
+    "localize": "EZ-VSL runs: object-guided localization, alpha·AV + (1−alpha)·objectness (paper: 0.4)",
+}
+
+
+def ogl_flag(help_text: str) -> dict:
+    """`--ogl ALPHA` (issue #14: EZ-VSL's object-guided localization)."""
+    return {
+        "action": "_StoreAction",
+        "choices": None,
+        "default": None,
+        "dest": "ogl",
+        "help": help_text,
+        "metavar": "ALPHA",
+        "nargs": None,
+        "required": False,
+        "type": "float",
+    }
+
+
 def expected_tree() -> dict:
     """The baseline plus the intended additions: `--version` on top, `--debug` after every sub-command,
-    the `plot` command (checked on its own below), `--device` on every command that runs a model, and a
-    `--batch-size` for `localize` and `eval localization`."""
+    `--ogl` on `eval localization` and `localize`, the `plot` command (checked on its own below),
+    `check-data --layout shards`, `--device` on every command that runs a model, and a `--batch-size` for
+    `localize` and `eval localization`."""
     tree = copy.deepcopy(json.loads(BASELINE.read_text()))
+    layout = tree["check-data"]["options"]["--layout"]
+    layout["choices"] = sorted([*layout["choices"], "shards"])
     tree[""]["options"]["--version"] = VERSION
     tree[""]["subcommands"]["plot"] = PLOT_HELP
     tree[""]["subcommand_order"].append("plot")
@@ -72,6 +97,8 @@ def expected_tree() -> dict:
             node["options"]["--device"] = DEVICE
     tree["localize"]["options"]["--batch-size"] = batch_size(8, "windows per forward pass")
     tree["eval localization"]["options"]["--batch-size"] = batch_size(16, "clips per forward pass (with --run)")
+    for path, help_text in OGL_HELP.items():
+        tree[path]["options"]["--ogl"] = ogl_flag(help_text)
     return tree
 
 

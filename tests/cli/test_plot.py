@@ -36,4 +36,4 @@ def test_plot_errors_are_one_line(tmp_path, capsys):
     blocker.write_text("x")  # --out under a regular file cannot be created
     assert main(["plot", str(tmp_path / "run"), "--out", str(blocker / "c.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot write" in err[0] and not (blocker / "c.png").exists()
+    assert len(err) == 1 and "is a file, not a directory" in err[0] and not (blocker / "c.png").exists()

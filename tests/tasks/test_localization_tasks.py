@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avssl.config import from_dict, to_dict
@@ -193,14 +194,17 @@ def test_lvs_loss_switches(trimap: bool, hard: bool) -> None:
 def test_ezvsl_object_guided_localization() -> None:
     batch = _batch()
     task = _build("ezvsl", ogl_alpha=1.0).eval()
+    size = (224, 224)
     with torch.no_grad():
-        assert torch.allclose(task.localize(batch, ogl=True), minmax(task.localize(batch)), atol=1e-6)
+        av = F.interpolate(task.localize(batch)[:, None], size=size, mode="bilinear", align_corners=True)[:, 0]
+        assert torch.allclose(task.localize(batch, ogl=True), minmax(av), atol=1e-6)
         task.ogl_alpha = 0.0
         prior = object_saliency(task.visual_features(task.frames(batch)))
+        prior = F.interpolate(prior[:, None], size=size, mode="bilinear", align_corners=True)[:, 0]
         blended = task.localize(batch, ogl=True)
     assert torch.allclose(blended, minmax(prior), atol=1e-6)
     assert blended.amin() >= 0 and blended.amax() <= 1 + 1e-6
-    assert torch.equal(minmax(torch.ones(1, 2, 2)), torch.zeros(1, 2, 2))
+    assert torch.equal(minmax(torch.ones(1, 2, 2)), torch.ones(1, 2, 2))  # as the released normalize_img
 
 
 def test_ezvsl_separate_ogl_encoder_stays_frozen() -> None:
@@ -208,7 +212,7 @@ def test_ezvsl_separate_ogl_encoder_stays_frozen() -> None:
     assert not task.ogl_encoder.training
     _check_step(task, _batch())
     assert all(p.grad is None and not p.requires_grad for p in task.ogl_encoder.parameters())
-    assert task.localize(_batch(), ogl=True).shape == (4, 4, 4)
+    assert task.localize(_batch(), ogl=True).shape == (4, 224, 224)
 
 
 def test_resnet18_encoders_once() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from accelerate.tracking import GeneralTracker
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -223,40 +224,74 @@ def test_streaming_data_gives_full_batches_only(tmp_path):
         run_training(ToyTask(), StreamToy(5), _setup(tmp_path / "b", max_steps=2))
 
 
-def test_an_experiment_tracker_gets_the_metrics_and_is_finished(tmp_path, monkeypatch):
-    """With a tracker package present (tensorboard / wandb), Accelerate's trackers log every step and are
-    finished at the end; the process group is left alone (a later run of the process needs it)."""
-    from accelerate.tracking import GeneralTracker
+class Recorder(GeneralTracker):
+    """A recording experiment tracker."""
 
+    name = "recorder"
+    requires_logging_directory = False
+
+    def __init__(self):
+        super().__init__()
+        self.steps, self.values, self.config, self.finished = [], [], None, False
+
+    @property
+    def tracker(self):
+        return self
+
+    def store_init_configuration(self, values):
+        self.config = values
+
+    def log(self, values, step=None, **kwargs):
+        self.steps.append(step)
+        self.values.append(values)
+
+    def finish(self):
+        self.finished = True
+
+
+def test_an_experiment_tracker_gets_hparams_metrics_and_evaluations_and_is_finished(tmp_path, monkeypatch):
+    """`train.trackers=auto` with a tracker installed: it gets the hyperparameters, every step's metrics,
+    what on_step / on_end return as `eval/…`, and is finished at the end; the process group is left alone
+    (a later run of the process needs it)."""
     import avssl.train.loop as loop_module
-
-    class Recorder(GeneralTracker):
-        name = "recorder"
-        requires_logging_directory = False
-
-        def __init__(self):
-            super().__init__()
-            self.steps, self.finished = [], False
-
-        @property
-        def tracker(self):
-            return self
-
-        def store_init_configuration(self, values):
-            pass
-
-        def log(self, values, step=None, **kwargs):
-            self.steps.append(step)
-
-        def finish(self):
-            self.finished = True
 
     recorder = Recorder()
     monkeypatch.setattr(loop_module, "trackers_available", lambda: [recorder])
     torch.manual_seed(0)
-    out = run_training(ToyTask(), Toy(), _setup(tmp_path, max_steps=3))
-    assert recorder.finished and recorder.steps == [1, 2, 3]
+    out = run_training(
+        ToyTask(),
+        Toy(),
+        _setup(tmp_path, max_steps=3, trackers="auto"),
+        on_step=lambda step, metrics: {"retrieval": {"R@1": 50.0, "name": "x"}} if step == 2 else None,
+        on_end=lambda: {"cIoU": 0.25, "probe": {"visual": {"knn": 0.5}}},
+    )
+    assert recorder.finished and recorder.steps == [1, 2, 2, 3, 3]
+    assert recorder.values[2] == {"eval/retrieval/R@1": 50.0}
+    assert recorder.values[4] == {"eval/cIoU": 0.25, "eval/probe/visual/knn": 0.5}
+    assert "loss" in recorder.values[0] and "lr" in recorder.values[0]
+    assert recorder.config["train.max_steps"] == 3 and recorder.config["optim.lr"] == 1e-2
+    assert recorder.config["optim.betas"] == "[0.9, 0.999]"  # non-scalars as JSON for TensorBoard's hparams
     assert out["bad_items"] == 0 and out["skipped_steps"] == 0
+
+
+def test_no_tracker_is_used_unless_asked_even_when_installed(tmp_path, monkeypatch):
+    import avssl.train.loop as loop_module
+
+    recorder = Recorder()
+    monkeypatch.setattr(loop_module, "trackers_available", lambda: [recorder])
+    run_training(ToyTask(), Toy(), _setup(tmp_path, max_steps=2))
+    assert recorder.steps == [] and recorder.config is None and TrainConfig().trackers == []
+
+
+def test_mixed_precision_null_defers_to_the_launcher_and_a_value_wins(tmp_path, monkeypatch):
+    from avssl.train.loop import make_accelerator
+
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")  # what `accelerate launch --mixed_precision bf16` sets
+    assert TrainConfig().mixed_precision is None
+    assert make_accelerator(TrainConfig(), tmp_path).mixed_precision == "bf16"
+    assert make_accelerator(TrainConfig(mixed_precision="no"), tmp_path).mixed_precision == "no"
+    monkeypatch.delenv("ACCELERATE_MIXED_PRECISION")
+    assert make_accelerator(TrainConfig(), tmp_path).mixed_precision == "no"
 
 
 class LoggingToyTask(ToyTask):
@@ -309,3 +344,33 @@ class DictTask(ToyTask):
 def test_a_task_returning_a_dict_is_an_error(tmp_path):
     with pytest.raises(TypeError, match="TaskOutput"):
         run_training(DictTask(), Toy(), _setup(tmp_path, max_steps=1))
+
+
+def test_a_checkpoint_holds_no_pickle_and_resumes_without_unpickling(tmp_path, monkeypatch):
+    """Resume state is JSON + safetensors only, and resuming never calls torch.load without
+    weights_only=True nor pickle: a run directory from someone else cannot execute code."""
+    import pickle
+
+    torch.manual_seed(0)
+    run_training(ToyTask(), Toy(), _setup(tmp_path, max_steps=10))
+    files = [p for p in (tmp_path / "checkpoints").rglob("*") if p.is_file()]
+    assert files and {p.suffix for p in files} <= {".json", ".safetensors"}
+    for path in files:
+        head = path.read_bytes()[:2]
+        assert head[:1] != b"\x80" and head != b"PK", path  # a pickle's PROTO opcode / torch.save's zip
+
+    real_load = torch.load
+
+    def weights_only_load(*args, **kwargs):
+        if kwargs.get("weights_only") is not True:
+            raise AssertionError("torch.load without weights_only=True")
+        return real_load(*args, **kwargs)
+
+    def no_pickle(*args, **kwargs):
+        raise AssertionError("unpickling during resume")
+
+    monkeypatch.setattr(torch, "load", weights_only_load)
+    monkeypatch.setattr(pickle, "load", no_pickle)
+    monkeypatch.setattr(pickle, "loads", no_pickle)
+    run_training(ToyTask(), Toy(), _setup(tmp_path, max_steps=15))  # resumes from step 10
+    assert sorted(_losses(tmp_path)) == list(range(1, 16))

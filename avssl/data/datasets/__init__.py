@@ -21,7 +21,7 @@ from avssl.data.datasets.vggss import vggss_items
 
 
 def _folder(root: Path, split: str | None) -> DatasetIndex:
-    items, classes = folder_items(root)
+    items, classes = folder_items(root, split)
     return DatasetIndex(items, classes)
 
 
@@ -34,7 +34,7 @@ def _manifest(root: Path, split: str | None) -> DatasetIndex:
             root / "manifest.csv",
         )
     )
-    items, classes = manifest_items(path)
+    items, classes = manifest_items(path, split)
     return DatasetIndex(items, classes)
 
 

@@ -1,5 +1,5 @@
 """A manifest (CSV with a header, or JSONL) listing clips: `path`, optional `start`, `end`, `label`,
-`audio_path`, `id`. Relative paths are resolved against the manifest's folder. Labels may be names
+`audio_path`, `id`, `split`. Relative paths are resolved against the manifest's folder. Labels may be names
 (mapped to sorted indices) or integers.
 
 CSV example::
@@ -7,6 +7,10 @@ CSV example::
     path,start,end,label
     videos/a.mp4,0.0,10.0,dog
     videos/b.mp4,2.5,,cat
+
+With a `split` column, asking for a split keeps its rows (a split no row names is an error naming the
+manifest); class indices come from every row, so the splits agree on them. Without one, every row is in
+every split (`avssl eval probe` refuses to score such a set against itself).
 """
 
 from __future__ import annotations
@@ -51,8 +55,19 @@ def _seconds(value, path: Path, row: int, column: str) -> float | None:
     return seconds
 
 
-def manifest_items(manifest: str | Path) -> tuple[list[ClipItem], list[str]]:
-    """Items of a CSV/JSONL manifest and the sorted class names (integers keep their values)."""
+def _in_split(parsed: list[tuple[dict, float | None, float | None]], split: str | None, manifest: Path) -> list:
+    """The parsed rows of `split` (all rows when `split` is None or no row has a `split`)."""
+    listed = {str(row["split"]) for row, _, _ in parsed if row.get("split") not in (None, "")}
+    if split is None or not listed:
+        return parsed
+    if split not in listed:
+        raise AnnotationError(manifest, f"no rows in split {split!r} (splits listed: {', '.join(sorted(listed))})")
+    return [entry for entry in parsed if str(entry[0].get("split")) == split]
+
+
+def manifest_items(manifest: str | Path, split: str | None = None) -> tuple[list[ClipItem], list[str]]:
+    """Items of a CSV/JSONL manifest in `split` (None: all; see the module doc) and the sorted class names
+    of every row (integers keep their values)."""
     manifest = Path(manifest)
     base = manifest.parent
     parsed = []
@@ -69,7 +84,7 @@ def manifest_items(manifest: str | Path) -> tuple[list[ClipItem], list[str]]:
     classes = [] if numeric else sorted({str(v) for v in raw_labels})
     index = {c: k for k, c in enumerate(classes)}
     items = []
-    for row, start, end in parsed:
+    for row, start, end in _in_split(parsed, split, manifest):
         label = row.get("label")
         if label in (None, ""):
             label_index = None

@@ -1,39 +1,44 @@
-"""WebDataset-compatible tar shards: write any dataset index into shards, stream them back.
+"""WebDataset tar shards: write any dataset index into shards, stream them back.
 
-A shard is a plain tar whose members are grouped by key (the name up to the first dot), one group per
-item, in order: `{key}.json` (id, index, label, kind, window, boxes, …) plus the item's media —
+Shards follow the conventions of the `webdataset` library (Aizman, Maltby, Breuel, "High Performance I/O
+For Large Scale Deep Learning", IEEE Big Data 2019), which reads and writes them here (`TarWriter`,
+`tarfile_samples`, `gopen`): a shard is a plain tar whose members are grouped by key (the path up to the
+first dot of the file name), one group per item, in order: `{key}.json` (id, index, label, kind, window, boxes, …) plus the item's media —
 `{key}.mp4` (and `{key}.wav` when the item had a sidecar), `{key}.jpg` + `{key}.wav` for stills, or
 `{key}.frame{k}.png` / `{key}.mask{k}.png` + `{key}.wav` for frame folders. `shards.json` in the folder
 lists the shards, their item counts and the class names.
 
+A shard source (`data.root` with `data.layout: shards`) is that folder, or what `webdataset` accepts: a
+brace pattern (`/data/shard-{000000..000099}.tar`), several joined by `::`, `pipe:COMMAND` (streaming
+from any store, e.g. `pipe:aws s3 cp s3://b/shard-000001.tar -`) and http(s) URLs. Shards written by
+others (`webdataset.TarWriter`) are read too: a group's media by suffix, `json` (`label`, `id`, …) and
+`cls` (an integer label) when present; the item's window defaults to the whole clip.
+
 `ShardDataset` streams shards without unpacking them: shards are shuffled per (seed, epoch) identically on
 every process and dealt round-robin to the (rank, worker) slots, so across all ranks and workers every
-item is read exactly once per epoch. Items go through the same `ClipDataset` loading, transforms and
+item is read exactly once per epoch; `shuffle_buffer` > 0 then shuffles each slot's stream through a buffer
+of that many items (drawn from (seed, epoch, rank, worker)), as webdataset's `shuffle` does. Items go through the same `ClipDataset` loading, transforms and
 bad-item policy as folders (media are decoded from memory).
 """
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
+from webdataset import TarWriter
+from webdataset.shardlists import expand_urls
+from webdataset.tariterators import tarfile_samples
 
+from avssl.data.annotations import AnnotationError
 from avssl.data.datasets.base import BadItem, ClipDataset, ClipItem, ClipSpec, ClipView, DatasetIndex
 from avssl.data.decoding import MediaError, MemoryFile, probe
 
 _SUFFIX_KEYS = ("mp4", "mkv", "webm", "mov", "avi", "m4v", "jpg", "jpeg", "png", "wav", "flac")
-
-
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mtime = 0
-    tar.addfile(info, io.BytesIO(data))
 
 
 def _members(key: str, item: ClipItem) -> list[tuple[str, bytes]]:
@@ -79,7 +84,7 @@ def write_shards(
         path = out / f"shard-{len(shards):06d}.tar"
         tmp = path.with_suffix(".tar.tmp")
         chunk = items[start : start + items_per_shard]
-        with tarfile.open(tmp, "w") as tar:
+        with TarWriter(str(tmp), encoder=False, mtime=0) as tar:
             for offset, (item, end_s) in enumerate(chunk):
                 number = start + offset
                 key = f"{number:09d}"
@@ -96,9 +101,8 @@ def write_shards(
                     "sidecar": item.audio_path is not None and item.kind == "video",
                     "meta": item.meta,
                 }
-                _add(tar, f"{key}.json", json.dumps(record).encode())
-                for name, data in _members(key, item):
-                    _add(tar, name, data)
+                members = {name[len(key) + 1 :]: data for name, data in _members(key, item)}
+                tar.write({"__key__": key, "json": json.dumps(record).encode(), **members})
         tmp.replace(path)
         shards.append(path)
         counts.append(len(chunk))
@@ -112,31 +116,40 @@ def write_shards(
     return shards, problems
 
 
-def _groups(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """(key, {suffix: bytes}) per item of a tar shard, streamed in order."""
-    key, group = None, {}
-    with tarfile.open(path, "r|") as tar:
-        for member in tar:
-            if not member.isfile():
-                continue
-            name = member.name.rsplit("/", 1)[-1]
-            member_key, _, suffix = name.partition(".")
-            if member_key != key and key is not None:
-                yield key, group
-                group = {}
-            key = member_key
-            group[suffix] = tar.extractfile(member).read()
-    if key is not None:
-        yield key, group
+def shard_source(root: str | Path) -> tuple[list[str], dict]:
+    """(shard URLs, summary) of a shard source: a folder with `shards.json` (its summary), else the URLs
+    webdataset expands from a brace pattern / `::` list / `pipe:` / http(s) source (summary empty)."""
+    folder = Path(str(root))
+    if (folder / "shards.json").is_file():
+        summary = json.loads((folder / "shards.json").read_text())
+        return [str(folder / name) for name in summary["shards"]], summary
+    urls = expand_urls(str(root))
+    local = [u for u in urls if "://" not in u and not u.startswith("pipe:")]
+    missing = [u for u in local if not Path(u).is_file()]
+    if missing:
+        raise AnnotationError(missing[0], f"shard not found ({len(missing)} of {len(urls)} shards missing)")
+    return urls, {}
 
 
-def _item_from_group(shard: Path, key: str, group: dict[str, bytes]) -> ClipItem:
-    record = json.loads(group["json"])
+def _groups(url: str) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {suffix: bytes}) per item of a shard (a path or any URL webdataset opens), streamed in order."""
+    for sample in tarfile_samples([{"url": url}]):
+        yield sample["__key__"], {k: v for k, v in sample.items() if not k.startswith("__")}
+
+
+def _item_from_group(shard: str, key: str, group: dict[str, bytes]) -> tuple[ClipItem, int]:
+    """The item of one shard entry and its index (ours: the writer's; others': from the key)."""
+    record = json.loads(group["json"]) if "json" in group else {}
+    if not isinstance(record, dict):
+        record = {}
+    label = record.get("label")
+    if label is None and "cls" in group:
+        label = int(group["cls"].decode().strip())
 
     def memory(suffix: str) -> MemoryFile:
         return MemoryFile(group[suffix], f"{shard}:{key}.{suffix}")
 
-    kind = record["kind"]
+    kind = record.get("kind", "video")
     audio = memory("wav") if "wav" in group and (kind != "video" or record.get("sidecar")) else None
     frames = masks = None
     if kind == "frames":
@@ -150,20 +163,32 @@ def _item_from_group(shard: Path, key: str, group: dict[str, bytes]) -> ClipItem
     else:
         media = next(s for s in group if s in _SUFFIX_KEYS and (s != "wav" or kind != "video"))
         path = memory(media)
-    return ClipItem(
-        id=record["id"],
+    item = ClipItem(
+        id=str(record.get("id", key)),
         path=path,
         kind=kind,
-        start_s=record["start_s"],
-        end_s=record["end_s"],
+        start_s=float(record.get("start_s", 0.0)),
+        end_s=record.get("end_s"),
         audio_path=audio,
-        label=record["label"],
+        label=label if isinstance(label, int) else None,
         frames=frames,
         masks=masks,
-        boxes=record["boxes"],
-        box_space=tuple(record["box_space"]) if record["box_space"] else None,
-        meta=record["meta"],
+        boxes=record.get("boxes"),
+        box_space=tuple(record["box_space"]) if record.get("box_space") else None,
+        meta=record.get("meta") or {},
     )
+    index = record.get("index")
+    return item, int(index) if isinstance(index, int) else zlib.crc32(f"{shard}:{key}".encode()) & 0x7FFFFFFF
+
+
+def shard_entries(root: str | Path) -> Iterator[tuple[str, str, ClipItem | Exception]]:
+    """(shard, key, item or the error that kept the entry from being one) of every entry of a source."""
+    for shard in shard_source(root)[0]:
+        for key, group in _groups(shard):
+            try:
+                yield shard, key, _item_from_group(shard, key, group)[0]
+            except (KeyError, StopIteration, ValueError) as err:
+                yield shard, key, err
 
 
 class ShardDataset(IterableDataset):
@@ -179,47 +204,72 @@ class ShardDataset(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         views: list[ClipView] | None = None,
+        shuffle_buffer: int = 0,
     ):
-        self.root = Path(root)
-        summary = json.loads((self.root / "shards.json").read_text())
-        self.shards = [self.root / name for name in summary["shards"]]
-        self.classes = summary["classes"]
-        self.num_items = summary["num_items"]
+        self.root = str(root)
+        self.shards, summary = shard_source(root)
+        self.classes = summary.get("classes", [])
+        self.num_items = summary.get("num_items")  # None: unknown until streamed (a pattern or URLs)
         self.loader = ClipDataset([], spec, transform, mode, seed, views)
         self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.shuffle_buffer = shuffle_buffer
 
     def set_epoch(self, epoch: int) -> None:
         self.loader.set_epoch(epoch)
 
-    def my_shards(self) -> list[Path]:
-        """This (rank, worker)'s shards: shuffled per (seed, epoch), dealt round-robin over all slots."""
+    def _slot(self) -> tuple[int, int]:
+        """(this (rank, worker)'s slot, number of slots)."""
         info = get_worker_info()
         workers, worker = (info.num_workers, info.id) if info is not None else (1, 0)
+        return self.rank * workers + worker, self.world_size * workers
+
+    def my_shards(self) -> list[str]:
+        """This (rank, worker)'s shards: shuffled per (seed, epoch), dealt round-robin over all slots."""
         order = np.random.default_rng([self.seed, self.loader.epoch]).permutation(len(self.shards))
-        slot, slots = self.rank * workers + worker, self.world_size * workers
+        slot, slots = self._slot()
         return [self.shards[i] for i in order[slot::slots]]
+
+    def _entries(self) -> Iterator[tuple[str, str, dict[str, bytes]]]:
+        """(shard, key, group) of this slot's shards, through the shuffle buffer when there is one."""
+        entries = ((shard, key, group) for shard in self.my_shards() for key, group in _groups(shard))
+        if self.shuffle_buffer <= 1:
+            return entries
+        rng = np.random.default_rng([self.seed, self.loader.epoch, self._slot()[0], 0x5F])
+        return shuffled(entries, self.shuffle_buffer, rng)
 
     def __iter__(self) -> Iterator[dict | BadItem]:
         """Samples of this rank's and worker's shards. Training: a bad entry is skipped and handed on with
         the next good sample (`skipped`, counted by collate), so batches stay full."""
         skipped: list[BadItem] = []
-        for shard in self.my_shards():
-            for key, group in _groups(shard):
-                try:
-                    item = _item_from_group(shard, key, group)
-                    index = json.loads(group["json"])["index"]
-                except (KeyError, StopIteration, json.JSONDecodeError) as err:
-                    if self.loader.mode != "train":
-                        raise
-                    skipped.append(
-                        BadItem(index=-1, path=f"{shard}:{key}", reason=f"incomplete shard entry ({err!r})")
-                    )
-                    continue
-                sample = self.loader.sample(index, item)
-                if isinstance(sample, BadItem):
-                    skipped.append(sample)
-                    continue
-                if skipped:
-                    sample["skipped"], skipped = skipped, []
-                yield sample
+        for shard, key, group in self._entries():
+            try:
+                item, index = _item_from_group(shard, key, group)
+            except (KeyError, StopIteration, ValueError) as err:
+                if self.loader.mode != "train":
+                    raise
+                skipped.append(BadItem(index=-1, path=f"{shard}:{key}", reason=f"incomplete shard entry ({err!r})"))
+                continue
+            sample = self.loader.sample(index, item)
+            if isinstance(sample, BadItem):
+                skipped.append(sample)
+                continue
+            if skipped:
+                sample["skipped"], skipped = skipped, []
+            yield sample
         yield from skipped  # bad entries at the very end: no sample left to carry them
+
+
+def shuffled(entries: Iterable, size: int, rng: np.random.Generator) -> Iterator:
+    """`entries` in a shuffled order: a buffer of `size` is filled, then each new entry takes the place of
+    a uniformly drawn one, which is yielded; the rest come out in random order at the end. Every entry
+    once; memory `size` entries."""
+    buffer: list = []
+    for entry in entries:
+        if len(buffer) < size:
+            buffer.append(entry)
+            continue
+        k = int(rng.integers(size))
+        buffer[k], entry = entry, buffer[k]
+        yield entry
+    rng.shuffle(buffer)
+    yield from buffer
