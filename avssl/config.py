@@ -174,7 +174,9 @@ def _build(cls: type[T], data: dict, prefix: str = "", base: Any = None) -> T:
         if name not in fields:
             raise ConfigError(f"unknown config key '{key}' (valid keys here: {', '.join(sorted(fields))})")
         default = _field_default(fields[name], base) if isinstance(value, dict) else None
-        kwargs[name] = _convert(value, hints[name], key, default if dataclasses.is_dataclass(default) else None)
+        kwargs[name] = _convert(
+            value, hints[name], key, default if dataclasses.is_dataclass(default) else None
+        )
     if base is not None:  # fields the data leaves out keep the base's values
         for name in fields:
             if name not in kwargs and fields[name].init:
@@ -221,7 +223,9 @@ def _without_other_variants_keys(cls: type, data: dict) -> dict:
                 continue  # from_dict reports the unknown name
             known = {f.name for f in dataclasses.fields(section)}
             value = {k: v for k, v in value.items() if k in known}
-        out[name] = _without_other_variants_keys(section, value) if dataclasses.is_dataclass(section) else value
+        out[name] = (
+            _without_other_variants_keys(section, value) if dataclasses.is_dataclass(section) else value
+        )
     return out
 
 

@@ -53,7 +53,9 @@ def run_demo(out: str | Path, steps: int = 200, quick: bool = False, seed: int =
     write_synthetic(
         "folder",
         out / "data" / "heldout",
-        SynthSpec(n=1, seed=seed + 2000, size=192, num_classes=8, duration_s=6.0, sizes=SYNTHETIC_TRAIN_SIZES),
+        SynthSpec(
+            n=1, seed=seed + 2000, size=192, num_classes=8, duration_s=6.0, sizes=SYNTHETIC_TRAIN_SIZES
+        ),
     )
     run = out / "run"
     print(f"training SSL-TIE for {steps} steps on CPU-sized encoders → {run}")

@@ -32,7 +32,11 @@ def free_port() -> int:
 def _rank_main(rank: int, fn: Callable[..., Any], world: int, port: int, out_dir: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world, timeout=timedelta(seconds=60)
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world,
+        timeout=timedelta(seconds=60),
     )
     try:
         torch.save(fn(rank=rank, world=world), Path(out_dir) / f"rank{rank}.pt")
@@ -40,12 +44,18 @@ def _rank_main(rank: int, fn: Callable[..., Any], world: int, port: int, out_dir
         dist.destroy_process_group()
 
 
-def run_gloo_ranks(fn: Callable[..., Any], out_dir: str | Path, world: int = 2, timeout: float = 180) -> list[Any]:
+def run_gloo_ranks(
+    fn: Callable[..., Any], out_dir: str | Path, world: int = 2, timeout: float = 180
+) -> list[Any]:
     """`fn(rank=r, world=world)` on `world` spawned gloo processes; returns their results in rank order."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     context = mp.start_processes(
-        _rank_main, args=(fn, world, free_port(), str(out_dir)), nprocs=world, join=False, start_method="spawn"
+        _rank_main,
+        args=(fn, world, free_port(), str(out_dir)),
+        nprocs=world,
+        join=False,
+        start_method="spawn",
     )
     deadline = time.monotonic() + timeout
     while not context.join(timeout=1):

@@ -12,7 +12,9 @@ from avssl.runner.specs import recipe_schema
 from avssl.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted([*(ROOT / "recipes" / "configs").glob("*.yaml"), *(ROOT / "avssl" / "configs").glob("*.yaml")])
+CONFIGS = sorted(
+    [*(ROOT / "recipes" / "configs").glob("*.yaml"), *(ROOT / "avssl" / "configs").glob("*.yaml")]
+)
 
 
 def test_every_task_has_a_config() -> None:

@@ -102,7 +102,8 @@ def test_resolve_device(monkeypatch):
 def test_runner_evaluators_predict_on_the_task_device(flickr, s4, tmp_path):
     guard = meta_guard()
     cfg = SimpleNamespace(
-        eval=SimpleNamespace(root=str(flickr), benchmark="flickr", rule="gt"), data=DataConfig(size=32, num_workers=0)
+        eval=SimpleNamespace(root=str(flickr), benchmark="flickr", rule="gt"),
+        data=DataConfig(size=32, num_workers=0),
     )
     assert 0 <= EVALUATORS["localization"](guard, cfg, tmp_path)["cIoU"] <= 100
     data = DataConfig(root=str(s4), layout="avsbench-s4", **S4_DATA)
@@ -124,7 +125,9 @@ def fake_run(monkeypatch, tmp_path):
     return state
 
 
-def test_cli_predicts_on_the_task_device_and_writes_safely(fake_run, flickr, s4, videos, tmp_path, monkeypatch):
+def test_cli_predicts_on_the_task_device_and_writes_safely(
+    fake_run, flickr, s4, videos, tmp_path, monkeypatch
+):
     replaced, real_replace = [], os.replace
 
     def recording_replace(src, dst):
@@ -165,4 +168,7 @@ def test_cli_device_not_available_is_one_line(fake_run, videos, tmp_path, capsys
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     args = [str(videos[0]), "--run", str(tmp_path), "--device", "cuda", "--out", str(tmp_path / "o")]
     assert cli(["localize", *args]) == 2
-    assert capsys.readouterr().err.strip() == "avssl localize: error: --device cuda: no CUDA device is available on this machine"
+    assert (
+        capsys.readouterr().err.strip()
+        == "avssl localize: error: --device cuda: no CUDA device is available on this machine"
+    )

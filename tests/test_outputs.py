@@ -21,7 +21,10 @@ def test_failed_writes_keep_the_old_file(tmp_path):
     save_npz(npz, a=np.arange(3))
     with pytest.raises(ValueError):
         save_npz(npz, a=np.arange(3), b=np.array([[1], [2, 3]], dtype=object).astype(float))
-    assert np.load(npz)["a"].tolist() == [0, 1, 2] and sorted(p.name for p in tmp_path.iterdir()) == ["sub", "x.npz"]
+    assert np.load(npz)["a"].tolist() == [0, 1, 2] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "sub",
+        "x.npz",
+    ]
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["r.json"]
 
 

@@ -40,8 +40,13 @@ VARIANTS: dict[str, list[str]] = {
     "lvs": ["task=lvs"],  # the demo config's encoders are kept: the comparison is of the methods
     "ezvsl": ["task=ezvsl"],
 }
-KEYS = {"ssl_tie": "ssl_tie", "no_equivariance": "ssl_tie (no equivariance)",
-        "no_invariance": "ssl_tie (no invariance)", "lvs": "lvs", "ezvsl": "ezvsl"}
+KEYS = {
+    "ssl_tie": "ssl_tie",
+    "no_equivariance": "ssl_tie (no equivariance)",
+    "no_invariance": "ssl_tie (no invariance)",
+    "lvs": "lvs",
+    "ezvsl": "ezvsl",
+}
 
 
 def _data(out: Path, args) -> tuple[Path, Path]:
@@ -49,8 +54,13 @@ def _data(out: Path, args) -> tuple[Path, Path]:
     if train is None:
         train = out / "data" / "vggsound"
         if not (train / "synth_gt.json").is_file():
-            write_synthetic("vggsound", train, SynthSpec(n=args.n_train, seed=args.seed, size=128,
-                                                         num_classes=8, sizes=SYNTHETIC_TRAIN_SIZES))
+            write_synthetic(
+                "vggsound",
+                train,
+                SynthSpec(
+                    n=args.n_train, seed=args.seed, size=128, num_classes=8, sizes=SYNTHETIC_TRAIN_SIZES
+                ),
+            )
     if test is None:
         test = out / "data" / "flickr"
         if not (test / "synth_gt.json").is_file():
@@ -81,16 +91,33 @@ def main(argv=None) -> int:
         started = time.time()
         if not (done.is_file() and (run / "model" / "model.safetensors").is_file()):
             print(f"== {name}: training {args.steps} steps → {run}", flush=True)
-            run_recipe(["--config", str(CONFIG), *VARIANTS[name], f"output_dir={run}", f"data.root={train}",
-                        f"eval.root={test}", f"train.max_steps={args.steps}", f"train.seed={args.seed}",
-                        "train.progress_bar=false"], default_task="ssl_tie")
+            run_recipe(
+                [
+                    "--config",
+                    str(CONFIG),
+                    *VARIANTS[name],
+                    f"output_dir={run}",
+                    f"data.root={train}",
+                    f"eval.root={test}",
+                    f"train.max_steps={args.steps}",
+                    f"train.seed={args.seed}",
+                    "train.progress_bar=false",
+                ],
+                default_task="ssl_tie",
+            )
         rows[name] = {**json.loads(done.read_text()), "seconds": round(time.time() - started, 1)}
     ids = [item.id for item in load_index("flickr", test).items]
     for kind, name in (("centre", "centre prior"), ("random", "random")):
         rows[name] = evaluate_localization("flickr", test, baseline_predictions(kind, ids, seed=0), "gt")
-    lines = [f"Flickr-layout test set: {len(ids)} images ({test}); training: {train}; {args.steps} steps each",
-             "", "| method | cIoU (%) | AUC (%) | mean cIoU |", "|---|--:|--:|--:|"]
-    lines += [f"| {name} | {m['cIoU']:.1f} | {m['AUC']:.1f} | {m['mean_cIoU']:.3f} |" for name, m in rows.items()]
+    lines = [
+        f"Flickr-layout test set: {len(ids)} images ({test}); training: {train}; {args.steps} steps each",
+        "",
+        "| method | cIoU (%) | AUC (%) | mean cIoU |",
+        "|---|--:|--:|--:|",
+    ]
+    lines += [
+        f"| {name} | {m['cIoU']:.1f} | {m['AUC']:.1f} | {m['mean_cIoU']:.3f} |" for name, m in rows.items()
+    ]
     table = "\n".join(lines)
     print("\n" + table)
     (out / "table.md").write_text(table + "\n")

@@ -37,8 +37,16 @@ PRETEXTS = ("spatial", "sync", "gap")
 
 def _run(config: str, out: Path, data: Path, steps: int, extra: list[str]) -> dict:
     """The run's evaluation; a finished run with the same arguments is read back, not run again."""
-    args = ["--config", str(CONFIGS / config), f"data.root={data}", f"output_dir={out}",
-            f"train.max_steps={steps}", "train.progress_bar=false", "train.checkpoint_every=100000", *extra]
+    args = [
+        "--config",
+        str(CONFIGS / config),
+        f"data.root={data}",
+        f"output_dir={out}",
+        f"train.max_steps={steps}",
+        "train.progress_bar=false",
+        "train.checkpoint_every=100000",
+        *extra,
+    ]
     done = out / "compare_result.json"
     if done.is_file():
         previous = json.loads(done.read_text())
@@ -52,7 +60,7 @@ def _run(config: str, out: Path, data: Path, steps: int, extra: list[str]) -> di
 
 
 def _superres(run_dir: str, steps: int) -> str:
-    """"STFT / envelope (mono: STFT / envelope)" of a super-resolution head on the run's frozen encoder."""
+    """ "STFT / envelope (mono: STFT / envelope)" of a super-resolution head on the run's frozen encoder."""
     from avssl.config import from_dict
     from avssl.data.loader import DataConfig
     from avssl.evaluation.multissl import eval_dataset
@@ -61,7 +69,9 @@ def _superres(run_dir: str, steps: int) -> str:
 
     task, config = load_run(run_dir)
     data = from_dict(DataConfig, config["data"])
-    s = train_superres(task, eval_dataset(data, data.split), eval_dataset(data, "val"), SuperResConfig(steps=steps))
+    s = train_superres(
+        task, eval_dataset(data, data.split), eval_dataset(data, "val"), SuperResConfig(steps=steps)
+    )
     return f"{s['stft']:.3f} / {s['envelope']:.4f} (mono {s['mono_stft']:.3f} / {s['mono_envelope']:.4f})"
 
 
@@ -85,8 +95,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--items", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=4)
-    parser.add_argument("--replay-buffer", type=int, default=32,
-                        help="adds an incremental run rehearsing on a replay memory of N clips (0: skip)")
+    parser.add_argument(
+        "--replay-buffer",
+        type=int,
+        default=32,
+        help="adds an incremental run rehearsing on a replay memory of N clips (0: skip)",
+    )
     parser.add_argument("--superres-steps", type=int, default=0, help="0: skip the super-resolution column")
     parser.add_argument("--extra", nargs="*", default=[], help="key=value overrides for every run")
     args = parser.parse_args(argv)
@@ -94,12 +108,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     out = Path(args.out)
     data = out / "data"
     if not (data / "synth_gt.json").is_file():
-        write_synthetic("fairplay", data, SynthSpec(n=args.items, seed=1, size=64, fps=8, duration_s=4.0, num_classes=8))
+        write_synthetic(
+            "fairplay", data, SynthSpec(n=args.items, seed=1, size=64, fps=8, duration_s=4.0, num_classes=8)
+        )
     common = [f"train.batch_size={args.batch_size}", f"eval.repeats={args.repeats}", *args.extra]
     rows = []
     for task in PRETEXTS:
-        evaluation = _run("binaural_multissl_single.yaml", out / f"single_{task}", data, args.steps,
-                          [f"model.strategy.pretexts=[{task}]", *common])
+        evaluation = _run(
+            "binaural_multissl_single.yaml",
+            out / f"single_{task}",
+            data,
+            args.steps,
+            [f"model.strategy.pretexts=[{task}]", *common],
+        )
         rows.append(_row(f"single: {task}", next(iter(evaluation.values()))))
     evaluation = _run("binaural_multissl_joint.yaml", out / "joint", data, args.steps, common)
     rows.append(_row("joint (sum)", next(iter(evaluation.values()))))
@@ -108,12 +129,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     incremental = {"incremental": (out / "incremental", [])}
     if args.replay_buffer > 0:
         incremental[f"incremental + memory {args.replay_buffer}"] = (
-            out / "incremental_memory", [f"model.distill.replay_buffer={args.replay_buffer}"]
+            out / "incremental_memory",
+            [f"model.distill.replay_buffer={args.replay_buffer}"],
         )
     forgetting, final_dirs = {}, []
     for name, (run_out, extra) in incremental.items():
-        evaluation = _run("binaural_multissl_incremental.yaml", run_out, data, per_stage,
-                          [f"stages=[{stages}]", *common, *extra])
+        evaluation = _run(
+            "binaural_multissl_incremental.yaml",
+            run_out,
+            data,
+            per_stage,
+            [f"stages=[{stages}]", *common, *extra],
+        )
         results = list(evaluation.values())
         rows.append(_row(name, results[-1]))
         forgetting[name] = [r["pretext"]["spatial"]["accuracy"] for r in results]

@@ -73,7 +73,9 @@ def _data(out: Path) -> dict[str, Path]:
         roots[layout] = root = out / "data" / layout
         if not (root / "synth_gt.json").is_file():
             duration = 6.0 if layout == "folder" else 5.0 if layout.startswith("avsbench") else 4.0
-            write_synthetic(layout, root, SynthSpec(n=n, seed=len(roots), size=64, num_classes=4, duration_s=duration))
+            write_synthetic(
+                layout, root, SynthSpec(n=n, seed=len(roots), size=64, num_classes=4, duration_s=duration)
+            )
     return roots
 
 
@@ -105,7 +107,9 @@ def _train(recipe: str, precision: str, out: Path, roots: dict[str, Path], steps
     first = next(row["loss"] for row in rows if "loss" in row)
     metrics: dict[str, float] = {}
     for run_dir, values in result["eval"].items():
-        stage = Path(run_dir).relative_to(run).as_posix()  # "." or a stage's folder: the same in every precision
+        stage = (
+            Path(run_dir).relative_to(run).as_posix()
+        )  # "." or a stage's folder: the same in every precision
         metrics.update(_flatten(values, f"{stage}/"))
     return {"loss": first, "metrics": metrics, "run": run}
 
@@ -135,13 +139,19 @@ def _compare(ref: dict, got: dict) -> tuple[float, float, float | None, list[str
             failures.append(f"{key} {got['metrics'].get(key)} vs {value:.4g}")
     maps = None
     if "maps" in ref:
-        maps = float(np.abs(got["maps"] - ref["maps"]).mean()) if got["maps"].shape == ref["maps"].shape else math.inf
+        maps = (
+            float(np.abs(got["maps"] - ref["maps"]).mean())
+            if got["maps"].shape == ref["maps"].shape
+            else math.inf
+        )
         if not maps <= MAP_ATOL:
             failures.append(f"maps mean |Δ| {maps:.3g}")
     return loss, worst, maps, failures
 
 
-def check_recipe(recipe: str, precisions: list[str], out: Path, roots: dict, steps: int, device: str) -> list[dict]:
+def check_recipe(
+    recipe: str, precisions: list[str], out: Path, roots: dict, steps: int, device: str
+) -> list[dict]:
     """Rows of the table for `recipe`: each precision trained, evaluated, inferred and compared with fp32."""
     verb, results, rows = RECIPES[recipe][3], {}, []
     for precision in ["fp32", *[p for p in precisions if p != "fp32"]]:
@@ -151,7 +161,11 @@ def check_recipe(recipe: str, precisions: list[str], out: Path, roots: dict, ste
             if verb:
                 video = next(roots["folder"].glob("*/clip_0000.mp4"))
                 got["maps"] = _infer(verb, got["run"], video, out / "infer" / recipe / precision, device)
-            deltas = _compare(results["fp32"], got) if precision != "fp32" else (0.0, 0.0, 0.0 if verb else None, [])
+            deltas = (
+                _compare(results["fp32"], got)
+                if precision != "fp32"
+                else (0.0, 0.0, 0.0 if verb else None, [])
+            )
         except Exception as err:  # noqa: BLE001  (a crash in one precision is a failed row, not the end)
             results.pop(precision, None)
             got, deltas = {"loss": math.nan}, (math.nan, math.nan, None, [f"{type(err).__name__}: {err}"])
@@ -187,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/gpu_check")
     parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated subset of: " + ", ".join(RECIPES))
+    parser.add_argument(
+        "--recipes", default=",".join(RECIPES), help="comma-separated subset of: " + ", ".join(RECIPES)
+    )
     parser.add_argument("--precisions", default=None, help="default: fp32,bf16,fp16 (cuda) / fp32,bf16 (cpu)")
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="cpu: test the tool itself")
     args = parser.parse_args(argv)
@@ -197,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cpu":
         os.environ["ACCELERATE_USE_CPU"] = "true"
     precisions = (args.precisions or ("fp32,bf16,fp16" if args.device == "cuda" else "fp32,bf16")).split(",")
-    unknown = [r for r in args.recipes.split(",") if r not in RECIPES] + [p for p in precisions if p not in PRECISIONS]
+    unknown = [r for r in args.recipes.split(",") if r not in RECIPES] + [
+        p for p in precisions if p not in PRECISIONS
+    ]
     if unknown:
         parser.error(f"unknown recipe / precision {unknown}")
     out = Path(args.out)

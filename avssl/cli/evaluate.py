@@ -86,11 +86,15 @@ def check_probe_splits(train_split: str | None, test_split: str | None, train_id
     None included), or two splits holding the same items (a layout that has no such splits, e.g. a folder
     whose labels.csv has no `split` column, gives every item to both). Ids None: names only."""
     if train_split == test_split:
-        raise ConfigError(f"--train-split and --test-split are both {train_split!r}: the probe would score on its "
-                          "training items")
+        raise ConfigError(
+            f"--train-split and --test-split are both {train_split!r}: the probe would score on its "
+            "training items"
+        )
     if train_ids is not None and list(train_ids) == list(test_ids):
-        raise ConfigError(f"splits {train_split!r} and {test_split!r} hold the same {len(train_ids)} items: the "
-                          "data has no such splits (give labels.csv / the manifest a `split` column)")
+        raise ConfigError(
+            f"splits {train_split!r} and {test_split!r} hold the same {len(train_ids)} items: the "
+            "data has no such splits (give labels.csv / the manifest a `split` column)"
+        )
 
 
 def _cmd_eval_probe(args: argparse.Namespace) -> int:
@@ -100,7 +104,10 @@ def _cmd_eval_probe(args: argparse.Namespace) -> int:
 
     features = args.modality
     check_probe_splits(args.train_split, args.test_split, None, None)
-    train, test = _embeddings(args, args.train_split, [features]), _embeddings(args, args.test_split, [features])
+    train, test = (
+        _embeddings(args, args.train_split, [features]),
+        _embeddings(args, args.test_split, [features]),
+    )
     check_probe_splits(args.train_split, args.test_split, train["ids"].tolist(), test["ids"].tolist())
     if (train["labels"] < 0).any() or (test["labels"] < 0).any():
         raise FileNotFoundError("the probe needs labelled items (the dataset has no labels)")

@@ -70,7 +70,10 @@ def write_video(
                 audio = audio[None]
             layout = "mono" if audio.shape[0] == 1 else "stereo"
             astream = container.add_stream(
-                encoding.audio_codec, rate=encoding.audio_rate, layout=layout, options=dict(encoding.audio_options)
+                encoding.audio_codec,
+                rate=encoding.audio_rate,
+                layout=layout,
+                options=dict(encoding.audio_options),
             )
             astream.bit_rate = encoding.audio_bitrate
         for index, frame in enumerate(frames):

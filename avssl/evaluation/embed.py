@@ -95,7 +95,9 @@ def image_folder_dataset(data: dict, root: str | None, split: str | None) -> Ima
     """One evaluation view per image of an ImageFolder tree (`root/<split>/<class>/*`; labels = class
     folders), with the run's `eval_transforms` at its `size`."""
     defaults = DataConfig()
-    transform = sized_transforms(data.get("eval_transforms", defaults.eval_transforms), data.get("size", defaults.size))
+    transform = sized_transforms(
+        data.get("eval_transforms", defaults.eval_transforms), data.get("size", defaults.size)
+    )
     items, _ = image_folder_items(root if root is not None else data.get("root", ""), split)
     return ImageViewsDataset(items, [transform])
 

@@ -31,7 +31,9 @@ def benchmark_dataset(
     run's own normalisation (the normalize step of its `data.eval_transforms`)."""
     data = run_data if isinstance(run_data, DataConfig) else from_dict(DataConfig, run_data)
     spec = clip_spec(data, "centre")
-    normalize = [t for t in data.eval_transforms if t.get("name") == "normalize"][-1:] or [{"name": "normalize"}]
+    normalize = [t for t in data.eval_transforms if t.get("name") == "normalize"][-1:] or [
+        {"name": "normalize"}
+    ]
     transform = build_transforms([{"name": "resize", "size": [data.size, data.size]}, *normalize])
     index = load_index(benchmark, root, split) if split else load_index(benchmark, root)
     return ClipDataset(index.items, spec, transform, mode="eval")

@@ -58,9 +58,13 @@ def pretext_accuracy(
     }
 
 
-def _features(task: torch.nn.Module, dataset, batch_size: int = 16) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def _features(
+    task: torch.nn.Module, dataset, batch_size: int = 16
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """({"visual": (N, D), "audio": (N, D)}, labels (N,)) of `dataset` through the one `embed` path."""
-    emb = embed(task, dataset, batch_size, num_workers=0, device=module_device(task), modalities=["video", "audio"])
+    emb = embed(
+        task, dataset, batch_size, num_workers=0, device=module_device(task), modalities=["video", "audio"]
+    )
     features = {"visual": torch.from_numpy(emb["video"]), "audio": torch.from_numpy(emb["audio"])}
     return features, torch.from_numpy(emb["labels"])
 

@@ -40,7 +40,9 @@ def _stft(wave: Tensor) -> Tensor:
 
 def _istft(spec: Tensor, length: int) -> Tensor:
     window = torch.hann_window(WIN, periodic=True, device=spec.device)
-    return torch.istft(torch.complex(spec[:, 0], spec[:, 1]), N_FFT, HOP, WIN, window, center=True, length=length)
+    return torch.istft(
+        torch.complex(spec[:, 0], spec[:, 1]), N_FFT, HOP, WIN, window, center=True, length=length
+    )
 
 
 @torch.no_grad()

@@ -41,7 +41,11 @@ class SpatialSuperResolution(nn.Module):
         v = self.visual(visual)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
         x = self.fuse(torch.cat([x, v], dim=1))
         for block, skip in zip(self.up, reversed(skips)):
-            x = F.interpolate(x, size=skip.shape[-2:], mode="nearest") if x.shape[-2:] != skip.shape[-2:] else x
+            x = (
+                F.interpolate(x, size=skip.shape[-2:], mode="nearest")
+                if x.shape[-2:] != skip.shape[-2:]
+                else x
+            )
             x = F.interpolate(block(torch.cat([x, skip], dim=1)), scale_factor=2, mode="nearest")
         x = F.interpolate(x, size=mixture.shape[-2:], mode="nearest")
         return torch.tanh(self.out(x))

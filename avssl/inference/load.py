@@ -68,7 +68,9 @@ class FrameInput:
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 (N, H, W, 3) frames → normalised float (N, 3, size, size)."""
         x = frames.permute(0, 3, 1, 2).float() / 255.0
-        x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        x = F.interpolate(
+            x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False
+        )
         mean = torch.tensor(self.mean, dtype=x.dtype).view(1, -1, 1, 1)
         std = torch.tensor(self.std, dtype=x.dtype).view(1, -1, 1, 1)
         return (x - mean) / std
@@ -82,7 +84,9 @@ def run_frame_input(run_config: dict) -> FrameInput:
     specs = data.get("eval_transforms", DataConfig().eval_transforms)
     normalization = pipeline_normalization(specs)
     if normalization is None:
-        raise ConfigError("the run's data.eval_transforms has no normalize step: cannot rebuild its frame input")
+        raise ConfigError(
+            "the run's data.eval_transforms has no normalize step: cannot rebuild its frame input"
+        )
     mean, std = normalization
     return FrameInput(int(data.get("size", 224)), tuple(mean), tuple(std))
 

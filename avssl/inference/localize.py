@@ -67,12 +67,19 @@ def peak_and_box(heatmap: np.ndarray, scale: float) -> tuple[float, float, list[
 
 
 @torch.no_grad()
-def _maps(predict, frames: torch.Tensor, audio: torch.Tensor, frame_input: FrameInput, device) -> torch.Tensor:
-    batch = {"video": frame_input(frames).unsqueeze(2).to(device), "audio": audio.to(device)}  # (B, 3, 1, s, s)
+def _maps(
+    predict, frames: torch.Tensor, audio: torch.Tensor, frame_input: FrameInput, device
+) -> torch.Tensor:
+    batch = {
+        "video": frame_input(frames).unsqueeze(2).to(device),
+        "audio": audio.to(device),
+    }  # (B, 3, 1, s, s)
     return predict(batch).float().cpu()  # (B, h, w)
 
 
-def _store_maps(raw: np.ndarray, times: list[float], maps: np.ndarray, first: int, scale: float) -> list[dict]:
+def _store_maps(
+    raw: np.ndarray, times: list[float], maps: np.ndarray, first: int, scale: float
+) -> list[dict]:
     """Raw (B, h, w) maps resized onto the frame, min-max normalised into `maps[first:first + B]`; their
     peaks (see the module docstring)."""
     peaks = []
@@ -84,7 +91,15 @@ def _store_maps(raw: np.ndarray, times: list[float], maps: np.ndarray, first: in
         norm = (resized - lo) / (hi - lo) if hi > lo else np.zeros_like(resized)
         maps[first + k] = norm
         x, y, box = peak_and_box(norm, scale)
-        peaks.append({"time": round(times[k], 4), "x": round(x, 1), "y": round(y, 1), "score": float(m.max()), "box": box})
+        peaks.append(
+            {
+                "time": round(times[k], 4),
+                "x": round(x, 1),
+                "y": round(y, 1),
+                "score": float(m.max()),
+                "box": box,
+            }
+        )
     return peaks
 
 
@@ -97,7 +112,11 @@ def open_av_input(video: Path, run_config: dict, verb: str) -> tuple[dict, tuple
     if not info["has_audio"]:
         raise MediaError(video, f"has no audio stream: there is no sound to {verb}")
     data = run_config.get("data", {})
-    return info, (int(data.get("size", 224)), int(data.get("sample_rate", 16000)), int(data.get("channels", 1)))
+    return info, (
+        int(data.get("size", 224)),
+        int(data.get("sample_rate", 16000)),
+        int(data.get("channels", 1)),
+    )
 
 
 def localize_video(

@@ -53,7 +53,9 @@ class DenseCLLoss(nn.Module):
         """q (B, D, S) dense queries, k (B, D, S') dense keys, backbone features (B, C, S) / (B, C, S') for
         matching, queue (K, D) → scalar (mean over the B·S local queries)."""
         if q.dim() != 3 or k.dim() != 3 or q.shape[:2] != k.shape[:2] or queue.shape[1] != q.shape[1]:
-            raise ValueError(f"expected q (B, D, S), k (B, D, S'), queue (K, D); got {q.shape}, {k.shape}, {queue.shape}")
+            raise ValueError(
+                f"expected q (B, D, S), k (B, D, S'), queue (K, D); got {q.shape}, {k.shape}, {queue.shape}"
+            )
         index = match_locations(query_features.detach(), key_features.detach())  # (B, S)
         q = F.normalize(q, dim=1)
         k = F.normalize(k, dim=1)

@@ -32,7 +32,10 @@ def localization(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     dataset = benchmark_dataset(cfg.eval.benchmark, cfg.eval.root, dict(vars(cfg.data)))
     ogl_alpha = getattr(cfg.eval, "ogl_alpha", None)
     predictions = predict_localization(
-        task, dataset, num_workers=cfg.data.num_workers, ogl_alpha=ogl_alpha,
+        task,
+        dataset,
+        num_workers=cfg.data.num_workers,
+        ogl_alpha=ogl_alpha,
         device=module_device(task),
     )
     return evaluate_localization(cfg.eval.benchmark, cfg.eval.root, predictions, cfg.eval.rule)
@@ -46,7 +49,9 @@ def segmentation(task: nn.Module, cfg: Any, run_dir: Path) -> dict:
 
     benchmark, root = segmentation_benchmark(cfg), cfg.eval.root or cfg.data.root
     dataset = avsbench_test_dataset(benchmark, root, cfg.data)
-    predictions = predict_segmentation(task, dataset, cfg.eval.batch_size, cfg.data.num_workers, module_device(task))
+    predictions = predict_segmentation(
+        task, dataset, cfg.eval.batch_size, cfg.data.num_workers, module_device(task)
+    )
     save_predictions(run_dir / "predictions.npz", predictions)
     return evaluate_segmentation(benchmark, root, predictions, cfg.eval.f_mode, cfg.eval.batch_size)
 
@@ -107,7 +112,10 @@ def pretext(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
         return None
     names = _pretexts_so_far(run_dir, cfg, task)
     test = _held_out(cfg, cfg.eval.split)
-    return {"pretexts": task.active_pretexts, "pretext": pretext_accuracy(task, test, names, cfg.eval.repeats, cfg.eval.seed)}
+    return {
+        "pretexts": task.active_pretexts,
+        "pretext": pretext_accuracy(task, test, names, cfg.eval.repeats, cfg.eval.seed),
+    }
 
 
 def _image_features(task: nn.Module, data: Any, split: str | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,7 +136,10 @@ def image_probe(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
         return None
     train_x, train_y = _image_features(task, cfg.data, cfg.data.split)
     test_x, test_y = _image_features(task, cfg.data, cfg.eval.split)
-    return {"pretexts": task.active_pretexts, "probe": probe_metrics(train_x, train_y, test_x, test_y, int(train_y.max()) + 1)}
+    return {
+        "pretexts": task.active_pretexts,
+        "probe": probe_metrics(train_x, train_y, test_x, test_y, int(train_y.max()) + 1),
+    }
 
 
 @torch.no_grad()

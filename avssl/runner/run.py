@@ -123,7 +123,13 @@ def _run(cfg: Any, run: Path) -> dict:
     """The claimed run: train (single or incremental stages), evaluate."""
     dataset = _prepare(cfg)
     setup = LoopSetup(
-        cfg.train, cfg.optim, cfg.schedule, run, cfg.data.num_workers, cfg.data.max_bad_fraction, hyperparameters(cfg)
+        cfg.train,
+        cfg.optim,
+        cfg.schedule,
+        run,
+        cfg.data.num_workers,
+        cfg.data.max_bad_fraction,
+        hyperparameters(cfg),
     )
     if getattr(cfg, "stages", None):
         results, evaluations = _train_stages(cfg, dataset, setup)

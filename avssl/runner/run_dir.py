@@ -43,7 +43,12 @@ RESUME_FREE_KEYS = (
     "data.num_workers",
     "eval",
 )
-_RUN_MARKERS = ("checkpoints/step_*", "model/model.safetensors", "stages/*/checkpoints/step_*", "stages/*/model")
+_RUN_MARKERS = (
+    "checkpoints/step_*",
+    "model/model.safetensors",
+    "stages/*/checkpoints/step_*",
+    "stages/*/model",
+)
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -62,14 +67,19 @@ def _free(key: str) -> bool:
 
 def identity(cfg: Any, world_size: int) -> dict:
     """What a resume of this run must match (see the module docstring)."""
-    compared = {k: v for k, v in flatten(json.loads(json.dumps(to_dict(cfg), default=str))).items() if not _free(k)}
+    compared = {
+        k: v for k, v in flatten(json.loads(json.dumps(to_dict(cfg), default=str))).items() if not _free(k)
+    }
     digest = hashlib.sha256(json.dumps(compared, sort_keys=True).encode()).hexdigest()
     return {"config_hash": digest, "world_size": world_size, "config": compared}
 
 
 def identity_mismatch(saved: dict, current: dict) -> str | None:
     """One line saying what differs between a run's saved identity and this command's, or None."""
-    if saved.get("config_hash") == current["config_hash"] and saved.get("world_size") == current["world_size"]:
+    if (
+        saved.get("config_hash") == current["config_hash"]
+        and saved.get("world_size") == current["world_size"]
+    ):
         return None
     old, new = saved.get("config", {}), current["config"]
     keys = sorted(k for k in old.keys() | new.keys() if old.get(k, "<unset>") != new.get(k, "<unset>"))

@@ -95,7 +95,9 @@ def _write_once(layout: str, root: Path, spec) -> None:
     distributed.barrier()
 
 
-def synthesize_clips(cfg: Any, run: Path, layout: str, n: int, sizes: tuple[float, float] | None = None) -> None:
+def synthesize_clips(
+    cfg: Any, run: Path, layout: str, n: int, sizes: tuple[float, float] | None = None
+) -> None:
     """With `data.root` empty, a synthetic `layout` set of `n` videos under RUN/synthetic becomes the data."""
     from avssl.data.synthetic.layouts import SynthSpec
 
@@ -153,7 +155,11 @@ def _synth_images(cfg: Any, run: Path) -> None:
 def clip_dataset(cfg: Any):
     """The training clips of `cfg.data`, this process's shard."""
     return build_dataset(
-        cfg.data, train=True, seed=cfg.train.seed, rank=distributed.rank(), world_size=distributed.world_size()
+        cfg.data,
+        train=True,
+        seed=cfg.train.seed,
+        rank=distributed.rank(),
+        world_size=distributed.world_size(),
     )
 
 
@@ -162,9 +168,12 @@ def views_dataset(cfg: Any):
     dataset = image_dataset(cfg.data, cfg.data.split, train=True, seed=cfg.train.seed)
     queue = max(cfg.model.queue_size, cfg.model.dense_queue_size)
     if queue >= len(dataset) and distributed.rank() == 0:
-        print(f"multissl_image: warning: a queue of {queue} keys for {len(dataset)} training images holds every "
-              "image several times as a negative of itself; set model.queue_size / model.dense_queue_size below "
-              "the number of images", file=sys.stderr)
+        print(
+            f"multissl_image: warning: a queue of {queue} keys for {len(dataset)} training images holds every "
+            "image several times as a negative of itself; set model.queue_size / model.dense_queue_size below "
+            "the number of images",
+            file=sys.stderr,
+        )
     return dataset
 
 
@@ -245,7 +254,10 @@ class TaskRecipe:
 
 DEFAULT = TaskRecipe()
 LOCALIZATION = TaskRecipe(
-    data=localization_data, eval=LocalizationEvalConfig, evaluators=("localization",), synthesize=_synth_localization
+    data=localization_data,
+    eval=LocalizationEvalConfig,
+    evaluators=("localization",),
+    synthesize=_synth_localization,
 )
 RECIPES: dict[str, TaskRecipe] = {
     "ssl_tie": TaskRecipe(

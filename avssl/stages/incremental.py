@@ -89,8 +89,13 @@ def ensure_memory(task: nn.Module, scfg: Any, k: int, run_dir: Path, previous: P
     path = run_dir / MEMORY_FILE
     if distributed.rank() == 0 and not path.is_file():
         older = previous / MEMORY_FILE
-        memory = fill_memory(dataset, d.replay_buffer, k, ReplayMemory.load(older) if older.is_file() else None,
-                             seed=scfg.train.seed)
+        memory = fill_memory(
+            dataset,
+            d.replay_buffer,
+            k,
+            ReplayMemory.load(older) if older.is_file() else None,
+            seed=scfg.train.seed,
+        )
         memory.save(path)
     distributed.barrier()
     return path
@@ -102,7 +107,10 @@ def stage_links(scfg: Any, run_dir: Path, previous: Path | None) -> dict:
     d = scfg.model.distill
     teacher = previous is not None and needs_teacher(d)
     memory = previous is not None and d.replay_buffer > 0 and d.replay_weight > 0
-    return {"teacher": str(previous) if teacher else None, "replay_memory": str(run_dir / MEMORY_FILE) if memory else None}
+    return {
+        "teacher": str(previous) if teacher else None,
+        "replay_memory": str(run_dir / MEMORY_FILE) if memory else None,
+    }
 
 
 def _stage_task(scfg: Any, k: int, run_dir: Path, previous: Path | None, dataset, build) -> nn.Module:

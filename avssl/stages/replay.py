@@ -40,7 +40,9 @@ class ReplayMemory:
     def __init__(self, tensors: dict[str, Tensor], stage: Tensor, extras: dict | None = None):
         sizes = {k: v.shape[0] for k, v in tensors.items()}
         if not tensors or set(sizes.values()) != {stage.shape[0]}:
-            raise ValueError(f"replay memory: every tensor needs one row per clip, got {sizes} for {stage.shape[0]}")
+            raise ValueError(
+                f"replay memory: every tensor needs one row per clip, got {sizes} for {stage.shape[0]}"
+            )
         self.tensors, self.stage, self.extras = tensors, stage.long(), dict(extras or {})
 
     def __len__(self) -> int:
@@ -71,10 +73,12 @@ class ReplayMemory:
 
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no replay memory here (the stage that writes it has not started)")
+            raise FileNotFoundError(
+                f"{path}: no replay memory here (the stage that writes it has not started)"
+            )
         with safe_open(str(path), framework="pt") as f:
             extras = json.loads((f.metadata() or {}).get("extras", "{}"))
-            tensors = {k[len("clip."):]: f.get_tensor(k) for k in f.keys() if k.startswith("clip.")}
+            tensors = {k[len("clip.") :]: f.get_tensor(k) for k in f.keys() if k.startswith("clip.")}
             stage = f.get_tensor("stage")
         return cls(tensors, stage, extras)
 
@@ -93,19 +97,25 @@ def draw_clips(dataset, n: int, seed: int) -> tuple[dict[str, Tensor], dict]:
     if not samples:
         raise RuntimeError("replay memory: no readable training sample to store")
     batch = collate(samples)
-    tensors = {k: v for k, v in batch.items() if isinstance(v, Tensor) and v.ndim >= 1 and v.shape[0] == len(samples)}
+    tensors = {
+        k: v for k, v in batch.items() if isinstance(v, Tensor) and v.ndim >= 1 and v.shape[0] == len(samples)
+    }
     extras = {k: v for k, v in batch.items() if isinstance(v, (int, float)) and k != "num_items"}
     return tensors, extras
 
 
-def fill_memory(dataset, capacity: int, stage: int, previous: ReplayMemory | None, seed: int = 0) -> ReplayMemory:
+def fill_memory(
+    dataset, capacity: int, stage: int, previous: ReplayMemory | None, seed: int = 0
+) -> ReplayMemory:
     """The memory stage `stage` (≥ 1) rehearses from: an equal share of `capacity` for each earlier stage,
     the older stages' clips kept from `previous`, stage−1's clips drawn from `dataset`."""
     if stage < 1:
         raise ValueError("the first stage has no earlier stage to replay")
     share = capacity // stage
     if share < 1:
-        raise ValueError(f"replay_buffer {capacity} is too small for {stage} earlier stages (one clip each at least)")
+        raise ValueError(
+            f"replay_buffer {capacity} is too small for {stage} earlier stages (one clip each at least)"
+        )
     tensors, extras = draw_clips(dataset, share, seed + stage)
     new = ReplayMemory(tensors, torch.full((next(iter(tensors.values())).shape[0],), stage - 1), extras)
     if previous is None:
@@ -114,8 +124,14 @@ def fill_memory(dataset, capacity: int, stage: int, previous: ReplayMemory | Non
     parts = [m for m in kept if len(m)] + [new]
     keys = set(new.tensors)
     for part in parts:
-        if set(part.tensors) != keys or any(part.tensors[k].shape[1:] != new.tensors[k].shape[1:] for k in keys):
-            raise ValueError("replay memory: the earlier stages' clips differ in shape from this stage's data")
+        if set(part.tensors) != keys or any(
+            part.tensors[k].shape[1:] != new.tensors[k].shape[1:] for k in keys
+        ):
+            raise ValueError(
+                "replay memory: the earlier stages' clips differ in shape from this stage's data"
+            )
     return ReplayMemory(
-        {k: torch.cat([p.tensors[k] for p in parts]) for k in keys}, torch.cat([p.stage for p in parts]), extras
+        {k: torch.cat([p.tensors[k] for p in parts]) for k in keys},
+        torch.cat([p.stage for p in parts]),
+        extras,
     )

@@ -115,7 +115,9 @@ def capabilities(task: object) -> Capabilities:
     if unknown:
         raise ValueError(f"{type(task).__name__}.embeds names unknown modalities {sorted(unknown)}")
     if embeds and not isinstance(task, Embedder):
-        raise TypeError(f"{type(task).__name__} declares embeds={sorted(embeds)} but has no embed(batch, modality)")
+        raise TypeError(
+            f"{type(task).__name__} declares embeds={sorted(embeds)} but has no embed(batch, modality)"
+        )
     return Capabilities(
         embeds=embeds,
         localize=isinstance(task, Localizer),

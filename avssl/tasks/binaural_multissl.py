@@ -57,7 +57,9 @@ class BinauralMultiSSL(nn.Module):
     def __init__(self, cfg: BinauralMultiSSLConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoders = nn.ModuleDict({"visual": build_encoder(cfg.visual), "audio": build_encoder(cfg.audio)})
+        self.encoders = nn.ModuleDict(
+            {"visual": build_encoder(cfg.visual), "audio": build_encoder(cfg.audio)}
+        )
         if getattr(self.encoders["audio"], "in_channels", 2) != 2:
             raise ValueError(f"the audio encoder must take binaural input; {cfg.audio.name!r} does not")
         dims = (self.encoders["visual"].out_dim, self.encoders["audio"].out_dim)
@@ -90,11 +92,15 @@ class BinauralMultiSSL(nn.Module):
     @property
     def rehearsed(self) -> list[str]:
         """Earlier stages' tasks whose heads are replayed or distilled in this stage."""
-        if self.teacher is None or (self.cfg.distill.output_weight <= 0 and self.cfg.distill.replay_weight <= 0):
+        if self.teacher is None or (
+            self.cfg.distill.output_weight <= 0 and self.cfg.distill.replay_weight <= 0
+        ):
             return []
         return [n for n in self.teacher.active_pretexts if n not in self.active_pretexts]
 
-    def pretext_logits(self, name: str, batch: dict, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    def pretext_logits(
+        self, name: str, batch: dict, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
         """(logits (B, C), labels (B,)) of pretext `name` on a freshly drawn plan."""
         plan = self.pretexts[name].plan(batch, generator)
         logits = self.pretexts[name](self.encoders, batch, plan)
@@ -102,7 +108,9 @@ class BinauralMultiSSL(nn.Module):
 
     def _centre_clip(self, batch: dict) -> tuple[Tensor, Tensor]:
         geo = ClipGeometry(batch, self.cfg.pretext)
-        frame = torch.full((geo.batch_size,), (geo.frames - geo.clip_frames) // 2, device=batch["video"].device)
+        frame = torch.full(
+            (geo.batch_size,), (geo.frames - geo.clip_frames) // 2, device=batch["video"].device
+        )
         return frames_at(batch["video"], frame, geo.clip_frames), audio_at(
             batch["audio"], geo.audio_start(frame), geo.audio_len
         )
@@ -144,7 +152,9 @@ class BinauralMultiSSL(nn.Module):
             if memory is not None:  # rehearsal on stored clips of the earlier stages
                 replay_logits, replay_labels = self.pretext_logits(name, memory)
                 replayed[name] = F.cross_entropy(replay_logits, replay_labels)
-                accuracy[f"acc/replay_{name}"] = (replay_logits.argmax(1) == replay_labels).float().mean().detach()
+                accuracy[f"acc/replay_{name}"] = (
+                    (replay_logits.argmax(1) == replay_labels).float().mean().detach()
+                )
             elif d.replay_weight > 0:
                 replayed[name] = ce
             if d.output_weight > 0:

@@ -89,7 +89,9 @@ class ClipGeometry:
 
     def random_frame(self, generator: torch.Generator | None, margin: Tensor | int = 0) -> Tensor:
         """A clip start frame uniform in [0, T − clip_frames − margin]."""
-        return _uniform_int(self.frames - self.clip_frames - torch.as_tensor(margin) + 1, self.batch_size, generator)
+        return _uniform_int(
+            self.frames - self.clip_frames - torch.as_tensor(margin) + 1, self.batch_size, generator
+        )
 
 
 class Pretext(nn.Module):
@@ -122,7 +124,9 @@ class SpatialAlignment(Pretext):
         super().__init__(cfg)
         unknown = set(cfg.negatives) - {"swap", "flip"}
         if unknown or not cfg.negatives:
-            raise ValueError(f"spatial negatives must be a non-empty subset of ['swap', 'flip'], got {cfg.negatives}")
+            raise ValueError(
+                f"spatial negatives must be a non-empty subset of ['swap', 'flip'], got {cfg.negatives}"
+            )
         self.pool = GridPool(visual_dim, cfg.reduce_dim, cfg.grid)
         self.head = PretextClassifier(self.pool.out_dim + audio_dim, 2, cfg.hidden_dim)
 

@@ -100,7 +100,9 @@ class EZVSL(AVLocalizer):
         normalised). With OGL: :meth:`localize_ogl` with this task's ``ogl_alpha`` (224x224, in [0, 1])."""
         if ogl:
             return self.localize_ogl(batch, self.ogl_alpha)
-        return cosine_map(self.head.visual(self.visual_features(self.frames(batch))), self.audio_embedding(batch["audio"]))
+        return cosine_map(
+            self.head.visual(self.visual_features(self.frames(batch))), self.audio_embedding(batch["audio"])
+        )
 
     def localize_ogl(self, batch: dict, alpha: float) -> Tensor:
         """Object-guided map (B, 224, 224): ``minmax(alpha * minmax(S_AVL) + (1 - alpha) * minmax(S_OGL))``

@@ -56,7 +56,9 @@ class ImageMultiSSLConfig:
     momentum: float = 0.99
     temperature: float = 0.2
     shuffle_bn: bool = True  # under DDP: the key encoder sees the global batch shuffled across ranks (MoCo)
-    strategy: StrategyConfig = field(default_factory=lambda: StrategyConfig(weights={"moco": 0.5, "densecl": 0.5}))
+    strategy: StrategyConfig = field(
+        default_factory=lambda: StrategyConfig(weights={"moco": 0.5, "densecl": 0.5})
+    )
     distill: DistillConfig = field(default_factory=DistillConfig)
 
 
@@ -143,7 +145,11 @@ class ImageMultiSSL(nn.Module):
         if "densecl" in self.active_pretexts:
             q_dense = self.heads["densecl"](maps_q)  # (B, D, S)
             losses["densecl"] = self.dense_loss(
-                q_dense, keys["densecl"], maps_q.flatten(2), keys["maps"].flatten(2), self.queues["densecl"].keys
+                q_dense,
+                keys["densecl"],
+                maps_q.flatten(2),
+                keys["maps"].flatten(2),
+                self.queues["densecl"].keys,
             )
             self.queues["densecl"].enqueue(dense_queue_keys(keys["densecl"]))
         features = []
@@ -160,4 +166,3 @@ class ImageMultiSSL(nn.Module):
         the step and run length are not used)."""
         ema_update(self.key_backbone, self.backbone, self.cfg.momentum)
         ema_update(self.key_heads, self.heads, self.cfg.momentum)
-

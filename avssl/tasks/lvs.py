@@ -29,7 +29,9 @@ from avssl.tasks.localization_common import AVLocalizer
 class LVSConfig:
     """Encoders, head and tri-map loss of LVS."""
 
-    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="resnet18", output_stride=16))
+    visual: AnyEncoderConfig = field(
+        default_factory=lambda: Visual2dConfig(name="resnet18", output_stride=16)
+    )
     audio: AnyEncoderConfig = field(
         default_factory=lambda: AudioCNNConfig(name="audio_resnet18", output_stride=16)
     )

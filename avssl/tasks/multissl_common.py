@@ -87,7 +87,9 @@ class MultiSSLObjective(nn.Module):
     ) -> TaskOutput:
         """losses / replayed: {task: CE}; outputs, features: (student, teacher) pairs."""
         combined = (
-            self.uncertainty(losses) if self.uncertainty is not None else weighted_sum(losses, self.strategy.weights)
+            self.uncertainty(losses)
+            if self.uncertainty is not None
+            else weighted_sum(losses, self.strategy.weights)
         )
         out: dict[str, Tensor | float] = {f"loss/{n}": v.detach() for n, v in losses.items()}
         d = self.distill

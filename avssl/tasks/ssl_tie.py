@@ -64,7 +64,9 @@ from avssl.transforms.functional.geometry import (
 class SSLTIEConfig:
     """Encoders, contrastive loss, ablation switches, loss weights and the view-2 augmentations."""
 
-    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="resnet18", output_stride=16))
+    visual: AnyEncoderConfig = field(
+        default_factory=lambda: Visual2dConfig(name="resnet18", output_stride=16)
+    )
     audio: AnyEncoderConfig = field(
         default_factory=lambda: AudioCNNConfig(name="audio_resnet18", output_stride=16)
     )

@@ -54,7 +54,12 @@ def _stateful(accelerator: Accelerator, objects: dict[str, Any]) -> dict[str, An
 
 
 def save_checkpoint(
-    accelerator: Accelerator, objects: dict[str, Any], output_dir: str | Path, step: int, train_state: dict, keep: int
+    accelerator: Accelerator,
+    objects: dict[str, Any],
+    output_dir: str | Path,
+    step: int,
+    train_state: dict,
+    keep: int,
 ) -> Path:
     """Save on every process (collective), publish atomically from the main process, prune old ones.
     `objects`: name → object with `state_dict`/`load_state_dict` (model, optimizer, scheduler)."""

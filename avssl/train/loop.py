@@ -62,7 +62,9 @@ class LoopSetup:
         if self.hparams is not None:
             return self.hparams
         sections = {"train": self.train, "optim": self.optim, "schedule": self.schedule}
-        return {f"{n}.{k}": v for n, section in sections.items() for k, v in dataclasses.asdict(section).items()}
+        return {
+            f"{n}.{k}": v for n, section in sections.items() for k, v in dataclasses.asdict(section).items()
+        }
 
 
 def make_accelerator(cfg: TrainConfig, output_dir: Path) -> Accelerator:
@@ -222,7 +224,11 @@ def _resume(accelerator: Accelerator, resumable: dict, setup: LoopSetup) -> tupl
 
 
 def _finish(
-    accelerator: Accelerator, logger: RunLogger, model: nn.Module, output_dir: Path, on_end: Callable[[], dict]
+    accelerator: Accelerator,
+    logger: RunLogger,
+    model: nn.Module,
+    output_dir: Path,
+    on_end: Callable[[], dict],
 ) -> None:
     """Close the log, export the model (main process), log `on_end()`'s evaluation, finish the trackers."""
     logger.close()
@@ -265,7 +271,9 @@ def run_training(
     model.train()
     while state["step"] < cfg.max_steps:
         step_start = time.perf_counter()
-        skip, logs, data_wait = _micro_steps(accelerator, model, stream, tracker, cfg.gradient_accumulation_steps)
+        skip, logs, data_wait = _micro_steps(
+            accelerator, model, stream, tracker, cfg.gradient_accumulation_steps
+        )
         if not skip and cfg.clip_grad_norm is not None:
             accelerator.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
         if skip:
@@ -291,6 +299,8 @@ def run_training(
             logger.log_evaluation(state["step"], on_step(state["step"], metrics) or {})
         if state["step"] % cfg.checkpoint_every == 0 or state["step"] == cfg.max_steps:
             state["bad"] = tracker.state_dict()
-            save_checkpoint(accelerator, resumable, setup.output_dir, state["step"], state, cfg.keep_checkpoints)
+            save_checkpoint(
+                accelerator, resumable, setup.output_dir, state["step"], state, cfg.keep_checkpoints
+            )
     _finish(accelerator, logger, unwrapped, setup.output_dir, lambda: on_end() if on_end else {})
     return {**metrics, "skipped_steps": state["skipped_steps"], "bad_items": len(tracker.bad)}

@@ -69,4 +69,11 @@ def build_transforms(specs: Sequence[Mapping[str, Any]], seed: int | None = None
     return Compose([build_transform(spec) for spec in specs], seed=seed)
 
 
-__all__ = ["TRANSFORMS", "Compose", "Transform", "build_transform", "build_transforms", "pipeline_normalization"]
+__all__ = [
+    "TRANSFORMS",
+    "Compose",
+    "Transform",
+    "build_transform",
+    "build_transforms",
+    "pipeline_normalization",
+]

@@ -218,7 +218,9 @@ def spec_masking(encoder: nn.Module, cfg: AudioAugConfig) -> Iterator[None]:
         return
     frontend = getattr(encoder, "frontend", None)
     if not isinstance(frontend, nn.Module) or not isinstance(frontend, SpectrogramFrontEnd):
-        raise ValueError("spectrogram masking needs an audio encoder with a log-mel `frontend` (LogMelFrontEnd)")
+        raise ValueError(
+            "spectrogram masking needs an audio encoder with a log-mel `frontend` (LogMelFrontEnd)"
+        )
     fill = frontend.silence_level()
     handle = frontend.register_forward_hook(lambda module, args, out: mask_spectrogram(out, cfg, fill))
     try:

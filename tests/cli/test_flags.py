@@ -50,7 +50,15 @@ DEVICE = {
     "required": False,
     "type": None,
 }
-DEVICE_COMMANDS = ("embed", "eval retrieval", "eval probe", "eval localization", "eval segmentation", "localize", "segment")
+DEVICE_COMMANDS = (
+    "embed",
+    "eval retrieval",
+    "eval probe",
+    "eval localization",
+    "eval segmentation",
+    "localize",
+    "segment",
+)
 
 
 def batch_size(default: int, help: str) -> dict:
@@ -96,7 +104,9 @@ def expected_tree() -> dict:
         if path in DEVICE_COMMANDS:
             node["options"]["--device"] = DEVICE
     tree["localize"]["options"]["--batch-size"] = batch_size(8, "windows per forward pass")
-    tree["eval localization"]["options"]["--batch-size"] = batch_size(16, "clips per forward pass (with --run)")
+    tree["eval localization"]["options"]["--batch-size"] = batch_size(
+        16, "clips per forward pass (with --run)"
+    )
     for path, help_text in OGL_HELP.items():
         tree[path]["options"]["--ogl"] = ogl_flag(help_text)
     return tree

@@ -39,7 +39,9 @@ def test_out_naming_an_existing_file_or_a_directory(tmp_path, capsys):
 def test_corrupt_safetensors_in_a_run_dir(tmp_path, capsys):
     run = tmp_path / "run"
     (run / "model").mkdir(parents=True)
-    (run / "config.yaml").write_text(yaml.safe_dump({"task": "av_contrastive", "data": {"root": str(tmp_path)}}))
+    (run / "config.yaml").write_text(
+        yaml.safe_dump({"task": "av_contrastive", "data": {"root": str(tmp_path)}})
+    )
     weights = run / "model" / "model.safetensors"
     weights.write_bytes(b"not safetensors at all" * 10)
     assert main(["embed", "--run", str(run), "--out", str(tmp_path / "e.npz")]) == 2
@@ -84,12 +86,18 @@ def test_probe_reports_every_bad_file(tmp_path, capsys):
         path.write_text("junk")
     assert main(["probe", str(bad[0]), str(tmp_path / "missing.mp4"), str(bad[1])]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(p.name in line for p, line in zip([*bad[:1], tmp_path / "missing.mp4", bad[1]], err))
+    assert len(err) == 3 and all(
+        p.name in line for p, line in zip([*bad[:1], tmp_path / "missing.mp4", bad[1]], err)
+    )
 
 
 @pytest.mark.parametrize(
     ("override", "needle"),
-    [("no.such.key=1", "unknown config key 'no'"), ("train.max_steps=abc", "expected an int"), ("x", "key=value")],
+    [
+        ("no.such.key=1", "unknown config key 'no'"),
+        ("train.max_steps=abc", "expected an int"),
+        ("x", "key=value"),
+    ],
 )
 def test_recipe_config_error_is_one_line(tmp_path, override, needle):
     result = subprocess.run(

@@ -54,7 +54,9 @@ def folder_run(tmp_path, monkeypatch):
     (run / "model").mkdir(parents=True)
     save_file(MeanColour(MeanColourConfig()).state_dict(), str(run / "model" / "model.safetensors"))
     data = {"root": str(root), "layout": "folder", "size": 32, "fps": 2.0, "duration_s": 1.0}
-    (run / "config.yaml").write_text(yaml.safe_dump({"task": "mean_colour", "model": {"dim": 4}, "data": data}))
+    (run / "config.yaml").write_text(
+        yaml.safe_dump({"task": "mean_colour", "model": {"dim": 4}, "data": data})
+    )
     return run, root, splits
 
 

@@ -226,7 +226,10 @@ def test_synth_cli_controls_distractors_and_object_sizes(tmp_path):
     common = ["synth", "--layout", "vggsound", "--n", "6", "--size", "64", "--duration", "1", "--fps", "2"]
     assert main([*common, "--out", str(tmp_path / "plain"), "--silent", "0", "0"]) == 0
     assert main([*common, "--out", str(tmp_path / "crowded"), "--silent", "1", "1"]) == 0
-    assert main([*common, "--out", str(tmp_path / "big"), "--silent", "0", "0", "--object-sizes", "0.6", "0.7"]) == 0
+    assert (
+        main([*common, "--out", str(tmp_path / "big"), "--silent", "0", "0", "--object-sizes", "0.6", "0.7"])
+        == 0
+    )
     assert all(not g["silent"] for g in _gt(tmp_path / "plain")["items"].values())
     assert all(len(g["silent"]) == 1 for g in _gt(tmp_path / "crowded")["items"].values())
 

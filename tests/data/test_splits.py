@@ -53,7 +53,9 @@ def test_manifest_split_column(tmp_path, suffix):
         manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     else:
         cells = [[r["path"], r.get("start", ""), r.get("end", ""), r["label"], r["split"]] for r in rows]
-        manifest.write_text("path,start,end,label,split\n" + "".join(",".join(map(str, c)) + "\n" for c in cells))
+        manifest.write_text(
+            "path,start,end,label,split\n" + "".join(",".join(map(str, c)) + "\n" for c in cells)
+        )
     train, test = load_index("manifest", manifest, "train"), load_index("manifest", manifest, "test")
     assert [(i.id, i.start_s) for i in train.items] == [("v/a", 0.0), ("v/b", 0.0)]
     assert [(i.id, i.start_s, i.label) for i in test.items] == [("v/b", 2.0, 1), ("v/c", 0.0, 0)]

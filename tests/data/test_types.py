@@ -17,7 +17,9 @@ def test_a_collated_batch_has_only_the_documented_keys(tmp_path) -> None:
     path = write_video(tmp_path / "clip.mp4", frames, 25, audio, 48000)
     items = [ClipItem(id=f"c{i}", path=str(path), label=i) for i in range(3)]
     spec = ClipSpec(duration_s=1.0, fps=4, size=(32, 32))
-    dataset = ClipDataset(items, spec, build_transforms([{"name": "resize", "size": 32}, {"name": "normalize"}]))
+    dataset = ClipDataset(
+        items, spec, build_transforms([{"name": "resize", "size": 32}, {"name": "normalize"}])
+    )
     batch = collate([dataset[i] for i in range(3)])
     assert set(batch) <= set(Batch.__annotations__), set(batch) - set(Batch.__annotations__)
     assert batch["video"].dtype == torch.float32 and batch["video"].shape[:3] == (3, 3, 4)

@@ -45,7 +45,9 @@ def _their_shards(root, out):
     for n, start in enumerate(range(0, len(index.items), 4)):
         with wds.TarWriter(str(out / f"data-{n:02d}.tar")) as sink:
             for item in index.items[start : start + 4]:
-                sink.write({"__key__": f"clips/{item.id}", "mp4": open(item.path, "rb").read(), "cls": item.label})
+                sink.write(
+                    {"__key__": f"clips/{item.id}", "mp4": open(item.path, "rb").read(), "cls": item.label}
+                )
     return index, n + 1
 
 
@@ -77,8 +79,12 @@ def test_shuffle_buffer_keeps_exactly_once_over_ranks_and_workers(vgg):
     for buffer in (0, 4):
         seen, order = Counter(), []
         for rank in range(2):
-            ds = ShardDataset(shards, SPEC, mode="eval", seed=1, rank=rank, world_size=2, shuffle_buffer=buffer)
-            loader = DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate, worker_init_fn=worker_init)
+            ds = ShardDataset(
+                shards, SPEC, mode="eval", seed=1, rank=rank, world_size=2, shuffle_buffer=buffer
+            )
+            loader = DataLoader(
+                ds, batch_size=2, num_workers=2, collate_fn=collate, worker_init_fn=worker_init
+            )
             for batch in loader:
                 seen.update(m["id"] for m in batch["meta"])
                 order += [m["id"] for m in batch["meta"]]

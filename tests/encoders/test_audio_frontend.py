@@ -44,7 +44,9 @@ def _librosa_mel(wave: np.ndarray, cfg: AudioFrontEndConfig) -> np.ndarray:
     [
         AudioFrontEndConfig(sample_rate=16000),  # librosa's own filters: Slaney scale, Slaney norm
         AudioFrontEndConfig(sample_rate=16000, mel_scale="htk", mel_norm=None, n_mels=128, n_fft=1024),
-        AudioFrontEndConfig(sample_rate=22050, f_min=125.0, f_max=7500.0, power=1.0, center=False, n_fft=1024),
+        AudioFrontEndConfig(
+            sample_rate=22050, f_min=125.0, f_max=7500.0, power=1.0, center=False, n_fft=1024
+        ),
     ],
     ids=["slaney", "htk-128-nfft1024", "vggish-band-magnitude"],
 )
@@ -78,7 +80,10 @@ def test_channels_are_averaged_to_mono() -> None:
 
 
 def test_an_unset_sample_rate_is_the_batch_contracts_16_khz() -> None:
-    unset, explicit = LogMelFrontEnd(AudioFrontEndConfig()), LogMelFrontEnd(AudioFrontEndConfig(sample_rate=16000))
+    unset, explicit = (
+        LogMelFrontEnd(AudioFrontEndConfig()),
+        LogMelFrontEnd(AudioFrontEndConfig(sample_rate=16000)),
+    )
     assert unset.sample_rate == 16000 and unset.hop_length == explicit.hop_length == 160
     assert LogMelFrontEnd(AudioFrontEndConfig(sample_rate=48000, n_fft=2048)).hop_length == 480
 

@@ -26,7 +26,9 @@ from avssl.tasks.av_contrastive import AVContrastiveConfig
 
 @dataclass
 class _Model:
-    visual: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="resnet18", output_stride=16))
+    visual: AnyEncoderConfig = field(
+        default_factory=lambda: Visual2dConfig(name="resnet18", output_stride=16)
+    )
     extra: AnyEncoderConfig | None = None
 
 
@@ -104,7 +106,10 @@ def test_a_run_saved_before_family_configs_still_loads() -> None:
         "in_channels": None, "output_stride": 32,
         "audio": {"sample_rate": 16000, "n_mels": 64}, "binaural": {"sample_rate": 16000}, "flow": {"num_updates": 12},
     }  # fmt: skip
-    saved = {"visual": {"name": "resnet18", **every_family}, "audio": {"name": "audio_resnet18", **every_family}}
+    saved = {
+        "visual": {"name": "resnet18", **every_family},
+        "audio": {"name": "audio_resnet18", **every_family},
+    }
     with pytest.raises(ConfigError, match="unknown config key 'visual.audio'"):
         from_dict(AVContrastiveConfig, saved)
     cfg = from_saved_dict(AVContrastiveConfig, saved)

@@ -20,7 +20,9 @@ def _torchvggish_state(seed: int = 0) -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
     state = {}
     for i, (c_out, c_in) in CONVS.items():
-        state[f"features.{i}.weight"] = torch.randn(c_out, c_in, 3, 3, generator=gen) * (2.0 / (9 * c_in)) ** 0.5
+        state[f"features.{i}.weight"] = (
+            torch.randn(c_out, c_in, 3, 3, generator=gen) * (2.0 / (9 * c_in)) ** 0.5
+        )
         state[f"features.{i}.bias"] = 0.01 * torch.randn(c_out, generator=gen)
     for i, (n_out, n_in) in LINEARS.items():
         state[f"embeddings.{i}.weight"] = torch.randn(n_out, n_in, generator=gen) * (2.0 / n_in) ** 0.5
@@ -54,7 +56,10 @@ def files(tmp_path_factory):
     state = _torchvggish_state()
     torch.save(state, root / "torchvggish_model.pth")
     torch.save({k: v for k, v in state.items() if not k.startswith("pproc.")}, root / "vggish-10086976.pth")
-    pca = {"pca_eigen_vectors": state["pproc.pca_matrix"].numpy(), "pca_means": state["pproc.pca_means"][:, 0].numpy()}
+    pca = {
+        "pca_eigen_vectors": state["pproc.pca_matrix"].numpy(),
+        "pca_means": state["pproc.pca_means"][:, 0].numpy(),
+    }
     torch.save(pca, root / "vggish_pca_params.pth")
     return root, state
 

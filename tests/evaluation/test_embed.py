@@ -75,7 +75,9 @@ def _video_only_run(tmp_path, data_root) -> str:
     torch.manual_seed(0)
     save_file(VideoOnly(VideoOnlyConfig()).state_dict(), str(run / "model" / "model.safetensors"))
     data = {"root": str(data_root), "layout": "vggsound", "size": 32, "fps": 2.0, "duration_s": 1.0}
-    (run / "config.yaml").write_text(yaml.safe_dump({"task": "video_only", "model": {"dim": 6}, "data": data}))
+    (run / "config.yaml").write_text(
+        yaml.safe_dump({"task": "video_only", "model": {"dim": 6}, "data": data})
+    )
     return str(run)
 
 

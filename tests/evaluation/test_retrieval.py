@@ -101,10 +101,15 @@ def test_class_retrieval_matches_naive_walk(seed):
     gallery, queries = torch.randn(40, 6, generator=g), torch.randn(15, 6, generator=g)
     gallery[5] = gallery[4] * 2.0  # an exact tie between two gallery items of different classes
     queries[0] = gallery[4]
-    gl, ql = torch.randint(0, 4, (40,), generator=g), torch.randint(0, 5, (15,), generator=g)  # class 4: absent
+    gl, ql = (
+        torch.randint(0, 4, (40,), generator=g),
+        torch.randint(0, 5, (15,), generator=g),
+    )  # class 4: absent
     gl[4], gl[5], ql[0] = 0, 1, 1  # query 0's class is the tied item 5: pessimistic rank 2
     ranks = class_retrieval_ranks(queries, ql, gallery, gl)
-    naive = [_naive_class_rank(queries[i].numpy(), int(ql[i]), gallery.numpy(), gl.tolist()) for i in range(15)]
+    naive = [
+        _naive_class_rank(queries[i].numpy(), int(ql[i]), gallery.numpy(), gl.tolist()) for i in range(15)
+    ]
     assert ranks.tolist() == naive and ranks[0] == 2
     metrics = class_retrieval_metrics(queries, ql, gallery, gl)
     assert metrics["R@1"] == pytest.approx(100 * np.mean(np.array(naive) <= 1))

@@ -94,7 +94,13 @@ def test_the_model_input_is_normalised_as_the_run_was(tmp_path):
     inputs = {}
     for name, data in [
         ("imagenet", {"size": 32}),  # no pipeline in the config: the schema's default (ImageNet statistics)
-        ("half", {"size": 32, "eval_transforms": [{"name": "resize"}, {"name": "normalize", "mean": half, "std": half}]}),
+        (
+            "half",
+            {
+                "size": 32,
+                "eval_transforms": [{"name": "resize"}, {"name": "normalize", "mean": half, "std": half}],
+            },
+        ),
     ]:
         task = RecordingTask()
         localize_video(task, {"data": data}, video, tmp_path / name, LocalizeOptions(overlay=False))

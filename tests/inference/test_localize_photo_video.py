@@ -49,7 +49,9 @@ def _pan_video(path: Path, seconds: float = 2.5, width: int = 426, height: int =
         wave = 0.3 * np.sin(2 * np.pi * (300 + 400 * t) * t) + 0.02 * rng.normal(size=t.size)
         stereo = np.stack([wave, 0.5 * wave]).astype(np.float32)
         for start in range(0, stereo.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(stereo[:, start : start + 1024].copy(), format="fltp", layout="stereo")
+            frame = av.AudioFrame.from_ndarray(
+                stereo[:, start : start + 1024].copy(), format="fltp", layout="stereo"
+            )
             frame.sample_rate = 44100
             for packet in audio.encode(frame):
                 out.mux(packet)

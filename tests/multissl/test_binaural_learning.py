@@ -37,12 +37,22 @@ def fairplay96(tmp_path_factory) -> Path:
 def test_pretext_task_beats_chance_on_held_out_clips(fairplay96: Path, tmp_path: Path, pretext: str) -> None:
     torch.set_num_threads(1)
     out = main(
-        ["--config", str(CONFIG), f"data.root={fairplay96}", f"output_dir={tmp_path / pretext}",
-         f"model.strategy.pretexts=[{pretext}]", f"train.max_steps={STEPS[pretext]}", "train.progress_bar=false",
-         "train.checkpoint_every=100000", "eval.probe=false"]
+        [
+            "--config",
+            str(CONFIG),
+            f"data.root={fairplay96}",
+            f"output_dir={tmp_path / pretext}",
+            f"model.strategy.pretexts=[{pretext}]",
+            f"train.max_steps={STEPS[pretext]}",
+            "train.progress_bar=false",
+            "train.checkpoint_every=100000",
+            "eval.probe=false",
+        ]
     )
     result = next(iter(out["eval"].values()))["pretext"][pretext]
-    print(f"{pretext}: held-out accuracy {result['accuracy']:.1f}% (chance {result['chance']:.1f}%, n={result['n']})")
+    print(
+        f"{pretext}: held-out accuracy {result['accuracy']:.1f}% (chance {result['chance']:.1f}%, n={result['n']})"
+    )
     assert result["n"] == 96
     assert result["accuracy"] >= result["chance"] + 15
 
@@ -54,9 +64,17 @@ def test_joint_uncertainty_weighting_learns_every_pretext(fairplay96: Path, tmp_
     torch.set_num_threads(1)
     joint = CONFIG.with_name("binaural_multissl_joint.yaml")
     out = main(
-        ["--config", str(joint), f"data.root={fairplay96}", f"output_dir={tmp_path / 'joint'}",
-         "model.strategy.uncertainty=true", "train.max_steps=150", "train.progress_bar=false",
-         "train.checkpoint_every=100000", "eval.probe=false"]
+        [
+            "--config",
+            str(joint),
+            f"data.root={fairplay96}",
+            f"output_dir={tmp_path / 'joint'}",
+            "model.strategy.uncertainty=true",
+            "train.max_steps=150",
+            "train.progress_bar=false",
+            "train.checkpoint_every=100000",
+            "eval.probe=false",
+        ]
     )
     pretext = next(iter(out["eval"].values()))["pretext"]
     print({k: round(v["accuracy"], 1) for k, v in pretext.items()})

@@ -41,7 +41,9 @@ def test_stft_distance_matches_a_frame_loop() -> None:
     pred, target = torch.randn(2, 1600, generator=g), torch.randn(2, 1600, generator=g)
     expected = 0.0
     for c in range(2):
-        d = _naive_stft(pred[c].numpy().astype(np.float64)) - _naive_stft(target[c].numpy().astype(np.float64))
+        d = _naive_stft(pred[c].numpy().astype(np.float64)) - _naive_stft(
+            target[c].numpy().astype(np.float64)
+        )
         expected += np.mean(np.concatenate([d.real.ravel(), d.imag.ravel()]) ** 2)
     assert stft_distance(pred, target) == pytest.approx(expected, rel=1e-9)
     assert stft_distance(target, target) == 0.0

@@ -22,7 +22,11 @@ B, T, S, SR = 64, 16, 64000, 16000
 
 def _batch() -> dict:
     g = torch.Generator().manual_seed(0)
-    return {"video": torch.randn(B, 3, T, 8, 8, generator=g), "audio": torch.randn(B, 2, S, generator=g), "sample_rate": SR}
+    return {
+        "video": torch.randn(B, 3, T, 8, 8, generator=g),
+        "audio": torch.randn(B, 2, S, generator=g),
+        "sample_rate": SR,
+    }
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -47,7 +51,11 @@ def test_plans_are_deterministic_and_balanced(cls) -> None:
     pretext = cls(PretextConfig(), 16, 16)
     a, b = pretext.plan(_batch(), _gen(3)), pretext.plan(_batch(), _gen(3))
     assert all(torch.equal(a[k], b[k]) for k in a)
-    counts = torch.bincount(pretext.plan({**_batch(), "video": torch.zeros(2000, 3, T, 1, 1), "audio": torch.zeros(2000, 2, S)}, _gen(4))["label"])
+    counts = torch.bincount(
+        pretext.plan(
+            {**_batch(), "video": torch.zeros(2000, 3, T, 1, 1), "audio": torch.zeros(2000, 2, S)}, _gen(4)
+        )["label"]
+    )
     assert len(counts) == pretext.num_classes
     assert counts.min() > 2000 / pretext.num_classes * 0.85  # uniform labels: chance is 1 / classes
 
@@ -64,7 +72,9 @@ def test_spatial_negatives_are_swaps_or_flips_only_for_label_one() -> None:
 
 def test_spatial_head_sees_swapped_ears_and_mirrored_frames() -> None:
     seen = {}
-    encoders = torch.nn.ModuleDict({"visual": _Recorder(seen, "visual", 16), "audio": _Recorder(seen, "audio", 16)})
+    encoders = torch.nn.ModuleDict(
+        {"visual": _Recorder(seen, "visual", 16), "audio": _Recorder(seen, "audio", 16)}
+    )
     pretext = SpatialAlignment(PretextConfig(), 16, 16)
     batch = _batch()
     plan = pretext.plan(batch, _gen())

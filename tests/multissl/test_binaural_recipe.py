@@ -34,8 +34,15 @@ def fairplay(tmp_path_factory) -> Path:
 def test_joint_run_trains_evaluates_and_exports(fairplay, tmp_path) -> None:
     out = tmp_path / "joint"
     result = main(
-        ["--config", str(CONFIGS / "binaural_multissl_joint.yaml"), f"data.root={fairplay}", f"output_dir={out}",
-         "train.max_steps=2", "model.strategy.uncertainty=true", *TINY]
+        [
+            "--config",
+            str(CONFIGS / "binaural_multissl_joint.yaml"),
+            f"data.root={fairplay}",
+            f"output_dir={out}",
+            "train.max_steps=2",
+            "model.strategy.uncertainty=true",
+            *TINY,
+        ]
     )
     assert (out / "model" / "model.safetensors").is_file()
     evaluation = json.loads((out / "eval.json").read_text())
@@ -47,9 +54,16 @@ def test_joint_run_trains_evaluates_and_exports(fairplay, tmp_path) -> None:
 
 def test_incremental_stages_have_their_own_runs_and_resume_per_stage(fairplay, tmp_path) -> None:
     out = tmp_path / "incremental"
-    args = ["--config", str(CONFIGS / "binaural_multissl_incremental.yaml"), f"data.root={fairplay}",
-            f"output_dir={out}", "eval.probe=false", "train.checkpoint_every=2", *TINY,
-            "stages=[{name: spatial, pretexts: [spatial], max_steps: 2}, {name: gap, pretexts: [gap], max_steps: 4}]"]
+    args = [
+        "--config",
+        str(CONFIGS / "binaural_multissl_incremental.yaml"),
+        f"data.root={fairplay}",
+        f"output_dir={out}",
+        "eval.probe=false",
+        "train.checkpoint_every=2",
+        *TINY,
+        "stages=[{name: spatial, pretexts: [spatial], max_steps: 2}, {name: gap, pretexts: [gap], max_steps: 4}]",
+    ]
     first = main(args)
     dirs = [out / "stages" / "00_spatial", out / "stages" / "01_gap"]
     assert [r["skipped"] for r in first["train"]] == [False, False]

@@ -43,7 +43,9 @@ def test_single_task_freezes_the_other_heads() -> None:
     out = task(_batch())
     assert set(k for k in out.logs if k.startswith("loss/")) == {"loss/sync"}
     out.loss.backward()
-    trainable = {n.split(".")[1] for n, p in task.named_parameters() if n.startswith("pretexts.") and p.requires_grad}
+    trainable = {
+        n.split(".")[1] for n, p in task.named_parameters() if n.startswith("pretexts.") and p.requires_grad
+    }
     assert trainable == {"sync"}
     assert all(p.grad is not None for n, p in task.named_parameters() if p.requires_grad)
 
@@ -52,7 +54,9 @@ def test_teacher_distillation_and_replay_terms(spatial_stage) -> None:
     stage_dir, first = spatial_stage
     distill = DistillConfig(output_weight=1.0, feature_weight=1.0, replay_weight=0.5)
     second = BinauralMultiSSL(_cfg(strategy=StrategyConfig(pretexts=["gap"]), distill=distill))
-    assert second.rehearsed == [] and not any(p.requires_grad for p in second.pretexts["spatial"].parameters())
+    assert second.rehearsed == [] and not any(
+        p.requires_grad for p in second.pretexts["spatial"].parameters()
+    )
     second.attach_teacher(load_teacher(stage_dir))
     assert all(p.requires_grad for p in second.pretexts["spatial"].parameters())  # rehearsed: trainable again
     second.load_state_dict(first.state_dict())

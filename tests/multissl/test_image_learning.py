@@ -21,11 +21,19 @@ from recipes.multissl_image import main
 # MoCo v2's code (sigma 0.1-2 px, p 0.5, for 224-px images), which on these 64-px images is ~3.5x stronger
 # and moves the figures (measured: kNN 85.9 -> 95.3, view R@1 10.9 -> 14.1, under the view bar), so this
 # CPU-scale check pins the views it was measured with.
-NO_BLUR = ("data.transforms=[{name: random_resized_crop, scale: [0.2, 1.0]}, {name: color_jitter, brightness: 0.4, "
-           "contrast: 0.4, saturation: 0.4, hue: 0.1, p: 0.8}, {name: random_grayscale, p: 0.2}, "
-           "{name: random_horizontal_flip, p: 0.5}, {name: normalize}]")
-COMMON = ["train.progress_bar=false", "train.checkpoint_every=100000", "data.num_workers=1",
-          "model.queue_size=64", "model.dense_queue_size=64", NO_BLUR]
+NO_BLUR = (
+    "data.transforms=[{name: random_resized_crop, scale: [0.2, 1.0]}, {name: color_jitter, brightness: 0.4, "
+    "contrast: 0.4, saturation: 0.4, hue: 0.1, p: 0.8}, {name: random_grayscale, p: 0.2}, "
+    "{name: random_horizontal_flip, p: 0.5}, {name: normalize}]"
+)
+COMMON = [
+    "train.progress_bar=false",
+    "train.checkpoint_every=100000",
+    "data.num_workers=1",
+    "model.queue_size=64",
+    "model.dense_queue_size=64",
+    NO_BLUR,
+]
 
 
 def _scores(result: dict) -> tuple[float, float]:
@@ -36,7 +44,9 @@ def _scores(result: dict) -> tuple[float, float]:
 @pytest.mark.slow
 def test_joint_moco_densecl_beats_random_init(tmp_path) -> None:
     torch.set_num_threads(1)
-    knn0, views0 = _scores(main([f"output_dir={tmp_path / 'random'}", "train.max_steps=1", "optim.lr=0", *COMMON]))
+    knn0, views0 = _scores(
+        main([f"output_dir={tmp_path / 'random'}", "train.max_steps=1", "optim.lr=0", *COMMON])
+    )
     knn, views = _scores(main([f"output_dir={tmp_path / 'joint'}", "train.max_steps=300", *COMMON]))
     print(f"kNN top-1 {knn0:.1f} → {knn:.1f}, held-out view R@1 {views0:.1f} → {views:.1f}")
     assert knn >= knn0 + 4.6 and views >= views0 + 4.6

@@ -19,7 +19,11 @@ WORLD, LOCAL = 2, 4
 def test_moco_v2_augmentation_has_the_blur() -> None:
     names = [t["name"] for t in ImageDataConfig().transforms]
     assert names == [
-        "random_resized_crop", "color_jitter", "random_grayscale", "gaussian_blur", "random_horizontal_flip",
+        "random_resized_crop",
+        "color_jitter",
+        "random_grayscale",
+        "gaussian_blur",
+        "random_horizontal_flip",
         "normalize",
     ]
     blur = ImageDataConfig().transforms[3]

@@ -27,7 +27,9 @@ TINY = [
 
 def _views(b: int = 4) -> dict:
     g = torch.Generator().manual_seed(0)
-    return {"views": [{"video": torch.randn(b, 3, 1, 32, 32, generator=g)} for _ in range(2)]}  # one-frame clips
+    return {
+        "views": [{"video": torch.randn(b, 3, 1, 32, 32, generator=g)} for _ in range(2)]
+    }  # one-frame clips
 
 
 def test_joint_step_updates_both_queues_and_the_key_encoder() -> None:
@@ -49,7 +51,9 @@ def test_joint_step_updates_both_queues_and_the_key_encoder() -> None:
 
 
 def test_single_task_leaves_the_other_head_and_queue_alone() -> None:
-    task = ImageMultiSSL(ImageMultiSSLConfig(queue_size=16, dense_queue_size=16, strategy=StrategyConfig(pretexts=["densecl"])))
+    task = ImageMultiSSL(
+        ImageMultiSSLConfig(queue_size=16, dense_queue_size=16, strategy=StrategyConfig(pretexts=["densecl"]))
+    )
     out = task(_views())
     assert "loss/moco" not in out.logs and int(task.queues["moco"].ptr) == 0
     assert not any(p.requires_grad for p in task.heads["moco"].parameters())
@@ -75,8 +79,14 @@ def test_image_recipe_skips_and_counts_an_unreadable_image(tmp_path) -> None:
     write_image_folder(root, {"train": 8, "val": 4}, size=32, seed=0)
     broken = next(p for p in sorted((root / "train").rglob("*")) if p.is_file())
     broken.write_bytes(b"not an image")
-    args = [f"data.root={root}", f"output_dir={tmp_path / 'run'}", "train.max_steps=4", "data.max_bad_fraction=0.5",
-            "eval.split=null", *TINY]
+    args = [
+        f"data.root={root}",
+        f"output_dir={tmp_path / 'run'}",
+        "train.max_steps=4",
+        "data.max_bad_fraction=0.5",
+        "eval.split=null",
+        *TINY,
+    ]
     out = main(args)
     assert out["train"][0]["bad_items"] >= 1
     from avssl.runner.image_data import ImageDataConfig, image_dataset

@@ -24,14 +24,35 @@ def test_two_process_incremental_run_with_replay_memory(tmp_path) -> None:
     data, out = tmp_path / "data", tmp_path / "run"
     write_synthetic("fairplay", data, SynthSpec(n=10, seed=3, size=32, fps=8, duration_s=4.0, num_classes=2))
     stages = "stages=[{name: spatial, pretexts: [spatial], max_steps: 2}, {name: gap, pretexts: [gap], max_steps: 3}]"
-    command = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", str(free_port()),
-               str(ROOT / "recipes" / "binaural_multissl.py"),
-               "--config", str(ROOT / "recipes/configs/binaural_multissl_incremental.yaml"), f"data.root={data}",
-               f"output_dir={out}", stages, "data.size=32", "data.num_workers=0", "train.batch_size=2",
-               "train.progress_bar=false", "train.log_every=1", "eval.split=null",
-               "model.distill.replay_buffer=4", "model.distill.replay_batch=2"]
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        str(BIN / "torchrun"),
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+        str(ROOT / "recipes" / "binaural_multissl.py"),
+        "--config",
+        str(ROOT / "recipes/configs/binaural_multissl_incremental.yaml"),
+        f"data.root={data}",
+        f"output_dir={out}",
+        stages,
+        "data.size=32",
+        "data.num_workers=0",
+        "train.batch_size=2",
+        "train.progress_bar=false",
+        "train.log_every=1",
+        "eval.split=null",
+        "model.distill.replay_buffer=4",
+        "model.distill.replay_batch=2",
+    ]
+    proc = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     second = out / "stages" / "01_gap"
     for stage in (out / "stages" / "00_spatial", second):

@@ -36,8 +36,12 @@ class Clips:
         index, _epoch = key
         if index == 3:
             return BadItem(index=3, path="clip3.mp4", reason="broken")
-        return {"video": torch.full((3, 2, 4, 4), float(index)), "audio": torch.zeros(2, 80), "sample_rate": 16000,
-                "meta": {"id": str(index)}}
+        return {
+            "video": torch.full((3, 2, 4, 4), float(index)),
+            "audio": torch.zeros(2, 80),
+            "sample_rate": 16000,
+            "meta": {"id": str(index)},
+        }
 
 
 def _ids(memory: ReplayMemory) -> list[int]:
@@ -67,15 +71,20 @@ def test_memory_shares_per_stage_skip_bad_clips_and_round_trip(tmp_path) -> None
 
 def _batch(seed: int) -> dict:
     g = torch.Generator().manual_seed(seed)
-    return {"video": torch.randn(4, 3, 16, 32, 32, generator=g), "audio": 0.1 * torch.randn(4, 2, 64000, generator=g),
-            "sample_rate": 16000}
+    return {
+        "video": torch.randn(4, 3, 16, 32, 32, generator=g),
+        "audio": 0.1 * torch.randn(4, 2, 64000, generator=g),
+        "sample_rate": 16000,
+    }
 
 
 def _two_stage_model(stage: tuple[Path, BinauralMultiSSL], memory: str | None) -> BinauralMultiSSL:
     """Stage 2 (gap) after the finished spatial stage, rehearsing spatial on `memory` (None: the batch)."""
     stage_dir, first = stage
     distill = DistillConfig(replay_weight=1.0, replay_buffer=8, replay_batch=3)
-    second = BinauralMultiSSL(BinauralMultiSSLConfig(strategy=StrategyConfig(pretexts=["gap"]), distill=distill))
+    second = BinauralMultiSSL(
+        BinauralMultiSSLConfig(strategy=StrategyConfig(pretexts=["gap"]), distill=distill)
+    )
     second.attach_teacher(load_teacher(stage_dir))
     if memory is not None:
         second.attach_replay(ReplayMemory.load(memory))
@@ -85,9 +94,9 @@ def _two_stage_model(stage: tuple[Path, BinauralMultiSSL], memory: str | None) -
 
 def test_rehearsal_uses_the_stored_clips_not_the_current_batch(spatial_stage, tmp_path) -> None:
     stored = _batch(7)
-    ReplayMemory({"video": stored["video"], "audio": stored["audio"]}, torch.zeros(4), {"sample_rate": 16000}).save(
-        tmp_path / MEMORY_FILE
-    )
+    ReplayMemory(
+        {"video": stored["video"], "audio": stored["audio"]}, torch.zeros(4), {"sample_rate": 16000}
+    ).save(tmp_path / MEMORY_FILE)
     with_memory = _two_stage_model(spatial_stage, str(tmp_path / MEMORY_FILE))
     without = _two_stage_model(spatial_stage, None)
     replay = {}
@@ -105,24 +114,44 @@ def test_rehearsal_uses_the_stored_clips_not_the_current_batch(spatial_stage, tm
     reference.pretexts["gap"].plan(_batch(1))
     reference.pretexts["spatial"].plan(_batch(1))
     logits, labels = reference.pretext_logits("spatial", drawn)
-    assert replay["memory", 1] == pytest.approx(float(torch.nn.functional.cross_entropy(logits, labels).detach()), abs=1e-5)
+    assert replay["memory", 1] == pytest.approx(
+        float(torch.nn.functional.cross_entropy(logits, labels).detach()), abs=1e-5
+    )
     out = with_memory.train()(_batch(1))
     out.loss.backward()
     assert with_memory.pretexts["spatial"].head.net[0].weight.grad is not None
 
 
 RECIPE = ROOT / "recipes" / "binaural_multissl.py"
-STAGES = ("stages=[{name: spatial, pretexts: [spatial], max_steps: 2}, {name: sync, pretexts: [sync], max_steps: 16},"
-          " {name: gap, pretexts: [gap], max_steps: 2}]")
+STAGES = (
+    "stages=[{name: spatial, pretexts: [spatial], max_steps: 2}, {name: sync, pretexts: [sync], max_steps: 16},"
+    " {name: gap, pretexts: [gap], max_steps: 2}]"
+)
 
 
 def _run(data: Path, out: Path) -> subprocess.Popen:
-    args = [sys.executable, str(RECIPE), "--config", str(ROOT / "recipes/configs/binaural_multissl_incremental.yaml"),
-            f"data.root={data}", f"output_dir={out}", STAGES, "data.size=32", "data.num_workers=0",
-            "train.batch_size=2", "train.progress_bar=false", "train.log_every=1", "train.checkpoint_every=2",
-            "eval.split=null", "model.distill.replay_buffer=4", "model.distill.replay_batch=2"]
+    args = [
+        sys.executable,
+        str(RECIPE),
+        "--config",
+        str(ROOT / "recipes/configs/binaural_multissl_incremental.yaml"),
+        f"data.root={data}",
+        f"output_dir={out}",
+        STAGES,
+        "data.size=32",
+        "data.num_workers=0",
+        "train.batch_size=2",
+        "train.progress_bar=false",
+        "train.log_every=1",
+        "train.checkpoint_every=2",
+        "eval.split=null",
+        "model.distill.replay_buffer=4",
+        "model.distill.replay_batch=2",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    return subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
 
 
 def _losses(run_dir: Path) -> dict[int, float]:
@@ -168,7 +197,9 @@ def test_image_stages_refuse_a_replay_memory(tmp_path) -> None:
     from avssl.stages.incremental import ensure_memory
     from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
 
-    cfg = SimpleNamespace(model=ImageMultiSSLConfig(distill=DistillConfig(replay_weight=1.0, replay_buffer=4)))
+    cfg = SimpleNamespace(
+        model=ImageMultiSSLConfig(distill=DistillConfig(replay_weight=1.0, replay_buffer=4))
+    )
     task = ImageMultiSSL(ImageMultiSSLConfig(queue_size=8, dense_queue_size=8))
     with pytest.raises(ValueError, match="no replay memory: set distill.replay_buffer to 0"):
         ensure_memory(task, cfg, 1, tmp_path, tmp_path, dataset=None)

@@ -18,16 +18,22 @@ def test_mask_product_is_the_complex_product_and_head_keeps_the_shape() -> None:
     mask, mix = torch.randn(3, 2, 5, 7, generator=g), torch.randn(3, 2, 5, 7, generator=g)
     expected = torch.complex(mask[:, 0], mask[:, 1]) * torch.complex(mix[:, 0], mix[:, 1])
     got = apply_mask(mask, mix)
-    assert torch.allclose(got[:, 0], expected.real, atol=1e-6) and torch.allclose(got[:, 1], expected.imag, atol=1e-6)
+    assert torch.allclose(got[:, 0], expected.real, atol=1e-6) and torch.allclose(
+        got[:, 1], expected.imag, atol=1e-6
+    )
     head = SpatialSuperResolution(visual_dim=10)
     out = head(torch.randn(2, 2, 257, 51), torch.randn(2, 10))
     assert out.shape == (2, 2, 257, 51) and out.abs().max() <= 1
 
 
 def test_tiny_superres_run(tmp_path) -> None:
-    write_synthetic("fairplay", tmp_path, SynthSpec(n=8, seed=3, size=48, fps=8, duration_s=4.0, num_classes=4))
+    write_synthetic(
+        "fairplay", tmp_path, SynthSpec(n=8, seed=3, size=48, fps=8, duration_s=4.0, num_classes=4)
+    )
     cfg = DataConfig(root=str(tmp_path), layout="fairplay", duration_s=4.0, fps=4, size=32, channels=2)
     task = BinauralMultiSSL(BinauralMultiSSLConfig())
-    scores = train_superres(task, eval_dataset(cfg, "train"), eval_dataset(cfg, "val"), SuperResConfig(steps=2, batch_size=4))
+    scores = train_superres(
+        task, eval_dataset(cfg, "train"), eval_dataset(cfg, "val"), SuperResConfig(steps=2, batch_size=4)
+    )
     assert scores["n"] == 2
     assert all(0 < scores[k] < float("inf") for k in ("stft", "envelope", "mono_stft", "mono_envelope"))

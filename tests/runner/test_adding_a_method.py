@@ -123,16 +123,22 @@ def test_a_new_method_trains_and_evaluates_through_the_runner(registered, tmp_pa
     assert any(k.startswith("classifier.") for k in weights) and (run / "model" / "config.yaml").is_file()
     assert out["train"][0]["step"] == 3
     retrieval = json.loads((run / "eval_retrieval.json").read_text())
-    assert retrieval["num_items"] == 16 and 0 <= retrieval["video_to_audio"]["R@1"] <= 100  # synthetic test split
+    assert (
+        retrieval["num_items"] == 16 and 0 <= retrieval["video_to_audio"]["R@1"] <= 100
+    )  # synthetic test split
     probe = json.loads((run / "eval_probe.json").read_text())["probe"]
     assert set(probe) == {"visual", "audio"} and {"knn", "linear"} <= set(probe["visual"])
-    assert json.loads((run / "eval.json").read_text()) == out["eval"][str(run)] == {**retrieval, "probe": probe}
+    assert (
+        json.loads((run / "eval.json").read_text()) == out["eval"][str(run)] == {**retrieval, "probe": probe}
+    )
 
 
 def test_a_misspelt_evaluator_fails_before_training(registered, tmp_path) -> None:
     config = tmp_path / "avc.yaml"
     config.write_text(YAML)
     with pytest.raises(SystemExit, match="unknown evaluator"):
-        run_recipe(["--config", str(config), f"output_dir={tmp_path / 'run'}", "eval.evaluators=[retrievl]"],
-                   default_task="avc")
+        run_recipe(
+            ["--config", str(config), f"output_dir={tmp_path / 'run'}", "eval.evaluators=[retrievl]"],
+            default_task="avc",
+        )
     assert not (tmp_path / "run").exists()

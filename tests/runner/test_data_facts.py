@@ -52,14 +52,20 @@ def test_a_mismatched_sample_rate_is_an_error_naming_both_keys() -> None:
 
 
 def test_the_normalisation_is_the_data_pipelines() -> None:
-    eval_specs = [{"name": "resize"}, {"name": "center_crop"}, {"name": "normalize", "mean": HALF, "std": HALF}]
+    eval_specs = [
+        {"name": "resize"},
+        {"name": "center_crop"},
+        {"name": "normalize", "mean": HALF, "std": HALF},
+    ]
     train_specs = [{"name": "random_resized_crop"}, {"name": "normalize", "mean": HALF, "std": HALF}]
     cfg = _resolve({"transforms": train_specs, "eval_transforms": eval_specs})
     assert cfg.model.appearance.mean == (0.5, 0.5, 0.5) and cfg.model.appearance.std == (0.5, 0.5, 0.5)
     assert cfg.motion[0].flow.mean == (0.5, 0.5, 0.5)
     default = _resolve({})
     assert default.model.appearance.mean == (0.485, 0.456, 0.406)
-    with pytest.raises(ConfigError, match=r"motion\[0\]\.flow\.mean.*normalize step of data\.eval_transforms"):
+    with pytest.raises(
+        ConfigError, match=r"motion\[0\]\.flow\.mean.*normalize step of data\.eval_transforms"
+    ):
         _resolve({}, motion=[{"name": "motion_diff_r3d_18", "flow": {"mean": HALF}}])
     with pytest.raises(ConfigError, match="data.transforms .* data.eval_transforms"):
         _resolve({"transforms": train_specs})
@@ -69,4 +75,6 @@ def test_recipe_arguments_are_resolved_with_the_data_facts() -> None:
     cfg = parse_recipe(["data.sample_rate=8000"], "ssl_tie", lambda task: _Recipe)
     assert cfg.model.audio.audio.sample_rate == 8000
     with pytest.raises(ConfigError, match="data.sample_rate"):
-        parse_recipe(["data.sample_rate=8000", "model.audio.audio.sample_rate=16000"], "ssl_tie", lambda task: _Recipe)
+        parse_recipe(
+            ["data.sample_rate=8000", "model.audio.audio.sample_rate=16000"], "ssl_tie", lambda task: _Recipe
+        )

@@ -70,7 +70,9 @@ def test_a_second_run_into_a_locked_dir_fails_and_a_stale_lock_is_taken_over(tmp
     with pytest.raises(SystemExit, match=f"in use by process {os.getpid()}"):
         claim_run_dir(_cfg(tmp_path), tmp_path)
     release_lock(tmp_path)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     (tmp_path / LOCK_FILE).write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname()}))
     claim_run_dir(_cfg(tmp_path), tmp_path)  # the killed run's lock is stale
     assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
@@ -91,7 +93,9 @@ def test_the_runner_refuses_before_touching_the_run(tmp_path, monkeypatch):
         run_module.run_recipe([f"output_dir={tmp_path}", "optim.lr=0.002"], "av_contrastive")
     _fake_checkpoint(tmp_path)
     with pytest.raises(SystemExit, match="train.resume=false"):
-        run_module.run_recipe([f"output_dir={tmp_path}", "optim.lr=0.001", "train.resume=false"], "av_contrastive")
+        run_module.run_recipe(
+            [f"output_dir={tmp_path}", "optim.lr=0.001", "train.resume=false"], "av_contrastive"
+        )
     claim_run_dir(_cfg(tmp_path, "optim.lr=0.001"), tmp_path)
     with pytest.raises(SystemExit, match="in use by process"):
         run_module.run_recipe([f"output_dir={tmp_path}", "optim.lr=0.001"], "av_contrastive")

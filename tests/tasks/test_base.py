@@ -12,7 +12,9 @@ from avssl.tasks.base import CapabilityError, Task, TaskOutput, capabilities, ch
 def test_detached_logs_hold_the_loss_and_every_log_as_float_tensors() -> None:
     w = torch.ones(2, requires_grad=True)
     loss = (w * 3).sum()
-    logs = TaskOutput(loss, {"acc/x": torch.tensor(0.25, dtype=torch.float64), "logit_scale": 14.0}).detached_logs()
+    logs = TaskOutput(
+        loss, {"acc/x": torch.tensor(0.25, dtype=torch.float64), "logit_scale": 14.0}
+    ).detached_logs()
     assert set(logs) == {"loss", "acc/x", "logit_scale"}
     assert all(v.dtype == torch.float32 and not v.requires_grad for v in logs.values())
     assert [logs[k].item() for k in ("loss", "acc/x", "logit_scale")] == [6.0, 0.25, 14.0]
@@ -44,8 +46,18 @@ class Everything(Plain):
 
 def test_capabilities_are_read_from_the_declarations() -> None:
     plain, full = capabilities(Plain()), capabilities(Everything())
-    assert (plain.embeds, plain.localize, plain.segment, plain.step_hook) == (frozenset(), False, False, False)
-    assert (full.embeds, full.localize, full.segment, full.step_hook) == (frozenset({"audio"}), True, True, True)
+    assert (plain.embeds, plain.localize, plain.segment, plain.step_hook) == (
+        frozenset(),
+        False,
+        False,
+        False,
+    )
+    assert (full.embeds, full.localize, full.segment, full.step_hook) == (
+        frozenset({"audio"}),
+        True,
+        True,
+        True,
+    )
     assert isinstance(Plain(), Task) and isinstance(Everything(), Task)
     with pytest.raises(CapabilityError, match="embeds audio"):
         Everything().embed({}, "video")

@@ -41,7 +41,10 @@ def _task(ogl_encoder: Visual2dConfig | None = None) -> EZVSL:
 
 def _batch(b: int = 3, size: int = 64) -> dict:
     gen = torch.Generator().manual_seed(1)
-    return {"video": torch.randn(b, 3, 1, size, size, generator=gen), "audio": torch.randn(b, 1, 8000, generator=gen)}
+    return {
+        "video": torch.randn(b, 3, 1, size, size, generator=gen),
+        "audio": torch.randn(b, 1, 8000, generator=gen),
+    }
 
 
 def _normalize_img(value: np.ndarray) -> np.ndarray:
@@ -87,7 +90,9 @@ def test_ogl_with_a_separate_objectness_encoder_at_another_resolution() -> None:
 def test_normalisation_leaves_a_constant_map_as_the_reference() -> None:
     maps = torch.stack([torch.full((3, 3), 0.3), torch.arange(9.0).view(3, 3)])
     np.testing.assert_allclose(minmax(maps)[0].numpy(), np.full((3, 3), 0.3, np.float32))
-    np.testing.assert_allclose(minmax(maps)[1].numpy(), _normalize_img(np.arange(9.0).reshape(3, 3)), atol=1e-7)
+    np.testing.assert_allclose(
+        minmax(maps)[1].numpy(), _normalize_img(np.arange(9.0).reshape(3, 3)), atol=1e-7
+    )
 
 
 def test_predictor_refuses_ogl_for_other_tasks_and_bad_alpha() -> None:
@@ -144,7 +149,9 @@ def test_recipe_evaluation_uses_eval_ogl_alpha(tmp_path) -> None:
     dataset = benchmark_dataset("flickr", str(flickr), dict(vars(cfg.data)))
     expected = predict_localization(task, dataset, num_workers=0, ogl_alpha=0.4)
     assert metrics == evaluate_localization("flickr", str(flickr), expected, "ge")
-    plain = evaluate_localization("flickr", str(flickr), predict_localization(task, dataset, num_workers=0), "ge")
+    plain = evaluate_localization(
+        "flickr", str(flickr), predict_localization(task, dataset, num_workers=0), "ge"
+    )
     assert metrics["mean_cIoU"] != plain["mean_cIoU"]
 
 
@@ -152,11 +159,23 @@ def test_localize_ogl_on_a_run_without_ogl_is_a_one_line_error(tmp_path, capsys)
     from avssl.runner.specs import recipe_schema as schema
 
     run = tmp_path / "lvs_run"
-    cfg = load_config(schema("lvs"), None, [f"output_dir={run}", "model.visual.name=small",
-                                           "model.audio.name=audio_small"])
+    cfg = load_config(
+        schema("lvs"), None, [f"output_dir={run}", "model.visual.name=small", "model.audio.name=audio_small"]
+    )
     save_config(cfg, run / "config.yaml")
     export_model(build_task("lvs", cfg.model), run)
-    code = cli(["localize", str(tmp_path / "any.mp4"), "--run", str(run), "--out", str(tmp_path / "o"), "--ogl", "0.4"])
+    code = cli(
+        [
+            "localize",
+            str(tmp_path / "any.mp4"),
+            "--run",
+            str(run),
+            "--out",
+            str(tmp_path / "o"),
+            "--ogl",
+            "0.4",
+        ]
+    )
     assert code != 0 and "EZ-VSL" in capsys.readouterr().err
 
 

@@ -196,7 +196,9 @@ def test_ezvsl_object_guided_localization() -> None:
     task = _build("ezvsl", ogl_alpha=1.0).eval()
     size = (224, 224)
     with torch.no_grad():
-        av = F.interpolate(task.localize(batch)[:, None], size=size, mode="bilinear", align_corners=True)[:, 0]
+        av = F.interpolate(task.localize(batch)[:, None], size=size, mode="bilinear", align_corners=True)[
+            :, 0
+        ]
         assert torch.allclose(task.localize(batch, ogl=True), minmax(av), atol=1e-6)
         task.ogl_alpha = 0.0
         prior = object_saliency(task.visual_features(task.frames(batch)))

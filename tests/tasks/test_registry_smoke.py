@@ -17,7 +17,10 @@ from avssl.config import from_dict
 from avssl.tasks import TASKS
 from avssl.tasks.base import Task, TaskOutput, capabilities
 
-SMALL_AV = {"visual": {"name": "small", "output_stride": 16}, "audio": {"name": "audio_small", "output_stride": 16}}
+SMALL_AV = {
+    "visual": {"name": "small", "output_stride": 16},
+    "audio": {"name": "audio_small", "output_stride": 16},
+}
 
 
 def _av_batch(frames: int = 1, size: int = 32, seconds: float = 0.5) -> dict:
@@ -64,7 +67,10 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
         _avs_batch,
     ),
     "binaural_multissl": ({}, _binaural_batch),
-    "image_multissl": ({"queue_size": 16, "dense_queue_size": 16, "hidden_dim": 32, "embed_dim": 16}, _image_batch),
+    "image_multissl": (
+        {"queue_size": 16, "dense_queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
+        _image_batch,
+    ),
 }
 
 

@@ -17,7 +17,18 @@ from compare_localization import main  # noqa: E402
 
 @pytest.mark.slow
 def test_compare_writes_markdown_json_and_png(tmp_path) -> None:
-    args = ["--out", str(tmp_path), "--steps", "2", "--n-train", "32", "--n-test", "4", "--variants", "ssl_tie"]
+    args = [
+        "--out",
+        str(tmp_path),
+        "--steps",
+        "2",
+        "--n-train",
+        "32",
+        "--n-test",
+        "4",
+        "--variants",
+        "ssl_tie",
+    ]
     assert main(args) == 0
     assert list(json.loads((tmp_path / "results.json").read_text())) == ["ssl_tie", "centre prior", "random"]
     table = (tmp_path / "table.md").read_text().splitlines()

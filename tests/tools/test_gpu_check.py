@@ -19,7 +19,9 @@ def test_without_cuda_prints_one_line_and_exits_0(tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert gpu_check.main(["--out", str(tmp_path / "out")]) == 0
     captured = capsys.readouterr()
-    assert captured.out == "gpu_check: no CUDA device on this machine; nothing to check\n" and not captured.err
+    assert (
+        captured.out == "gpu_check: no CUDA device on this machine; nothing to check\n" and not captured.err
+    )
     assert not (tmp_path / "out").exists()
 
 

@@ -286,7 +286,9 @@ def test_no_tracker_is_used_unless_asked_even_when_installed(tmp_path, monkeypat
 def test_mixed_precision_null_defers_to_the_launcher_and_a_value_wins(tmp_path, monkeypatch):
     from avssl.train.loop import make_accelerator
 
-    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")  # what `accelerate launch --mixed_precision bf16` sets
+    monkeypatch.setenv(
+        "ACCELERATE_MIXED_PRECISION", "bf16"
+    )  # what `accelerate launch --mixed_precision bf16` sets
     assert TrainConfig().mixed_precision is None
     assert make_accelerator(TrainConfig(), tmp_path).mixed_precision == "bf16"
     assert make_accelerator(TrainConfig(mixed_precision="no"), tmp_path).mixed_precision == "no"

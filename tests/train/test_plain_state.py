@@ -21,7 +21,13 @@ def test_optimizer_scheduler_and_odd_values_round_trip(tmp_path):
     net(torch.randn(4, 3)).sum().backward()
     opt.step()
     sched.step()
-    odd = {"t": (1, 2.5, None), 3: "int key", "nan": math.nan, "inf": -math.inf, "arr": np.arange(4, dtype=np.uint32)}
+    odd = {
+        "t": (1, 2.5, None),
+        3: "int key",
+        "nan": math.nan,
+        "inf": -math.inf,
+        "arr": np.arange(4, dtype=np.uint32),
+    }
     for name, state in (("opt", opt.state_dict()), ("sched", sched.state_dict()), ("odd", odd)):
         write_state(tmp_path, name, state)
     loaded = read_state(tmp_path, "opt")
@@ -31,7 +37,12 @@ def test_optimizer_scheduler_and_odd_values_round_trip(tmp_path):
             assert torch.equal(loaded["state"][k][key], value), key
     assert read_state(tmp_path, "sched") == sched.state_dict()
     back = read_state(tmp_path, "odd")
-    assert back["t"] == (1, 2.5, None) and back[3] == "int key" and math.isnan(back["nan"]) and back["inf"] == -math.inf
+    assert (
+        back["t"] == (1, 2.5, None)
+        and back[3] == "int key"
+        and math.isnan(back["nan"])
+        and back["inf"] == -math.inf
+    )
     assert back["arr"].dtype == np.uint32 and back["arr"].tolist() == [0, 1, 2, 3]
     with pytest.raises(TypeError, match="plain checkpoint"):
         write_state(tmp_path, "bad", {"f": object()})

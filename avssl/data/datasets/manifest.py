@@ -55,13 +55,17 @@ def _seconds(value, path: Path, row: int, column: str) -> float | None:
     return seconds
 
 
-def _in_split(parsed: list[tuple[dict, float | None, float | None]], split: str | None, manifest: Path) -> list:
+def _in_split(
+    parsed: list[tuple[dict, float | None, float | None]], split: str | None, manifest: Path
+) -> list:
     """The parsed rows of `split` (all rows when `split` is None or no row has a `split`)."""
     listed = {str(row["split"]) for row, _, _ in parsed if row.get("split") not in (None, "")}
     if split is None or not listed:
         return parsed
     if split not in listed:
-        raise AnnotationError(manifest, f"no rows in split {split!r} (splits listed: {', '.join(sorted(listed))})")
+        raise AnnotationError(
+            manifest, f"no rows in split {split!r} (splits listed: {', '.join(sorted(listed))})"
+        )
     return [entry for entry in parsed if str(entry[0].get("split")) == split]
 
 

@@ -247,7 +247,9 @@ class ShardDataset(IterableDataset):
             except (KeyError, StopIteration, ValueError) as err:
                 if self.loader.mode != "train":
                     raise
-                skipped.append(BadItem(index=-1, path=f"{shard}:{key}", reason=f"incomplete shard entry ({err!r})"))
+                skipped.append(
+                    BadItem(index=-1, path=f"{shard}:{key}", reason=f"incomplete shard entry ({err!r})")
+                )
                 continue
             sample = self.loader.sample(index, item)
             if isinstance(sample, BadItem):

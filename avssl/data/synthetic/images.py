@@ -18,7 +18,12 @@ def write_image_folder(
     """Write `out/<split>/<class>/img_NNNN.png` for every split ({"train": 96, "val": 32}); returns `out`."""
     out = Path(out)
     spec = SceneSpec(
-        width=size, height=size, num_classes=num_classes, num_silent=(0, 0), size_range=(0.3, 0.6), moving=False
+        width=size,
+        height=size,
+        num_classes=num_classes,
+        num_silent=(0, 0),
+        size_range=(0.3, 0.6),
+        moving=False,
     )
     for s, (split, n) in enumerate(sorted(n_per_split.items())):
         for i in range(n):

@@ -132,8 +132,10 @@ def _write_flickr(out: Path, spec: SynthSpec) -> dict:
     gt, rows = {}, []
     (out / "Annotations").mkdir(parents=True, exist_ok=True)
     for i in range(spec.n):
-        scene = make_scene(_scene_spec(spec, moving=False, width=256, height=256, size_range=STILL_SIZES),
-                           spec.seed * 100_003 + i)
+        scene = make_scene(
+            _scene_spec(spec, moving=False, width=256, height=256, size_range=STILL_SIZES),
+            spec.seed * 100_003 + i,
+        )
         item_id = str(10_000_000_000 + int(rng.integers(0, 9_000_000_000)))
         _, boxes = _still(scene, spec, out, item_id)
         annotators = [_jitter_box(boxes[k % len(boxes)], rng, 256) for k in range(3)]
