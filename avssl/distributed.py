@@ -64,13 +64,17 @@ def broadcast_object(obj: object) -> object:
     return box[0]
 
 
-def init_from_launcher() -> None:
+def init_from_launcher(timeout_s: float | None = None) -> None:
     """Join the process group a launcher (torchrun, accelerate launch) set up through environment variables;
     nothing happens for a plain single process. Accelerate picks the backend (gloo on CPU, nccl on CUDA);
-    without CUDA it must be told to use the CPU, or it ignores torchrun's environment."""
+    without CUDA it must be told to use the CPU, or it ignores torchrun's environment. `timeout_s`: how long
+    any collective may wait (None: the backend's default); it applies when this call creates the group."""
+    from datetime import timedelta
+
     from accelerate import PartialState
 
-    PartialState(cpu=not torch.cuda.is_available())
+    extra = {} if timeout_s is None else {"timeout": timedelta(seconds=timeout_s)}
+    PartialState(cpu=not torch.cuda.is_available(), **extra)
 
 
 def _all_gather_cat(x: Tensor) -> Tensor:

@@ -117,7 +117,9 @@ def test_a_partial_section_patches_the_recipe_default_not_the_type_default(tmp_p
 
 
 def test_localization_recipe_keeps_its_data_transforms_when_yaml_sets_data_keys():
-    from avssl.runner.specs import localization_data, recipe_schema
+    from avssl.runner.specs import localization_data, recipe_schema, ssl_tie_data
 
     cfg = load_config(recipe_schema("ssl_tie"), None, ["data.size=64", "data.layout=vggsound"])
+    assert cfg.data.size == 64 and cfg.data.transforms == ssl_tie_data().transforms
+    cfg = load_config(recipe_schema("lvs"), None, ["data.size=64", "data.layout=vggsound"])
     assert cfg.data.size == 64 and cfg.data.transforms == localization_data().transforms

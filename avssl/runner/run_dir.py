@@ -12,6 +12,7 @@
 
 `RESUME_FREE_KEYS` may change between the first run and a resume: how long to train (`train.max_steps`: the
 cosine schedule follows the new length from the resumed step on), logging and checkpoint cadence, trackers,
+the process-group timeout,
 loader workers (data order and content do not depend on them), `train.resume` itself, `output_dir` (a moved
 run) and everything under `eval` (evaluation does not change training).
 """
@@ -39,6 +40,7 @@ RESUME_FREE_KEYS = (
     "train.checkpoint_every",
     "train.keep_checkpoints",
     "train.trackers",
+    "train.process_group_timeout_s",
     "train.resume",
     "data.num_workers",
     "eval",

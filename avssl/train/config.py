@@ -35,7 +35,10 @@ class TrainConfig:
     `mixed_precision`: null (default) defers to the launcher (`accelerate launch --mixed_precision …`, or the
     accelerate config; "no" without one); an explicit value wins over the launcher. `trackers`: experiment
     trackers to log to — none by default, a list of `tensorboard` / `wandb`, or `auto` (every one installed);
-    they get the resolved hyperparameters, the training metrics and the evaluation metrics."""
+    they get the resolved hyperparameters, the training metrics and the evaluation metrics.
+    `process_group_timeout_s`: how long a collective (the barrier the other ranks wait at while rank 0 runs a
+    periodic or final evaluation) may wait before the run fails; NCCL's default of 10 minutes is shorter than
+    a VGG-SS-size evaluation on one GPU, so the default is 2 hours."""
 
     max_steps: int = 1000
     batch_size: int = 32
@@ -50,3 +53,4 @@ class TrainConfig:
     max_nonfinite_in_a_row: int = 5
     progress_bar: bool = True
     trackers: list[Literal["tensorboard", "wandb"]] | Literal["auto"] = field(default_factory=list)
+    process_group_timeout_s: float = 7200.0
