@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 from avssl.config import ConfigError, from_saved_dict, read_yaml
 from avssl.data.loader import DataConfig
 from avssl.encoders import ENCODERS
+from avssl.hub import resolve_run
 from avssl.tasks import TASKS
 from avssl.transforms import pipeline_normalization
 
@@ -32,8 +33,9 @@ class RunError(FileNotFoundError):
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
-    """(task in eval mode on `device`, the run's config as a dict)."""
-    run = Path(run_dir)
+    """(task in eval mode on `device`, the run's config as a dict). `run_dir`: a run directory, its `model/`
+    folder, or ``hf-hub:ORG/NAME[@REVISION]`` (:mod:`avssl.hub`)."""
+    run = resolve_run(run_dir)
     if not run.is_dir():
         raise RunError(f"{run}: run directory not found")
     config_file = run / "model" / "config.yaml"

@@ -28,7 +28,7 @@ def write_run(run: Path, task: str, overrides: list[str], seed: int = 0) -> torc
     return model
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_run() -> Callable[..., torch.nn.Module]:
     """`make_run(run_dir, task, overrides, seed=0)` → the exported task (see :func:`write_run`)."""
     return write_run
