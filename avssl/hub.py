@@ -10,7 +10,7 @@ what is cached) and loads it like a local run.
 Limits: only a finished run (``model/model.safetensors``) is pushed, not its checkpoints, logs or data; the
 config names the data the run trained on by its local path, which means nothing on another machine (the
 commands that take ``--run`` ask for their data themselves). ``huggingface_hub`` is an optional package
-(``pip install huggingface_hub``); pushing needs a token (``hf auth login`` or ``HF_TOKEN``).
+(``pip install huggingface_hub``, or the ``hub`` extra); pushing needs a token (``hf auth login`` or ``HF_TOKEN``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _hub():
     except ImportError:
         raise HubError(
             "sharing runs through the Hugging Face Hub needs the optional package huggingface_hub: "
-            "pip install huggingface_hub"
+            "pip install huggingface_hub (or avssl[hub])"
         ) from None
     return huggingface_hub
 
@@ -57,8 +57,7 @@ def resolve_run(run: str | Path) -> Path:
             repo_id, revision=revision or None, allow_patterns=["*.yaml", "*.json", "*.safetensors", "*.md"]
         )
     except Exception as err:  # offline without a cached copy, unknown repository, no access, bad name …
-        first = (str(err).strip().splitlines() or [""])[0]
-        raise HubError(f"{run}: cannot get the repository ({type(err).__name__}: {first[:200]})") from None
+        raise HubError(f"{run}: cannot get the repository ({_first_line(err)})") from None
     return Path(folder)
 
 
@@ -94,8 +93,11 @@ def model_card(config: dict, metrics: dict[str, dict], repo_id: str) -> str:
     lines = [
         f"---\n{header}\n---",
         f"# {repo_id}",
-        f"An avssl `{config.get('task')}` run. Use it wherever avssl takes `--run`:",
-        f"```bash\navssl localize video.mp4 --run hf-hub:{repo_id} --out maps/\n```",
+        f"An avssl `{config.get('task')}` run. `--run hf-hub:{repo_id}` loads it wherever avssl takes `--run` "
+        "(eval, embed, localize, segment, export — as far as its task supports them), e.g. its visual "
+        "encoder for other toolkits:",
+        f"```bash\navssl export --run hf-hub:{repo_id} --part visual --format safetensors --out visual.safetensors"
+        "\n```",
         "## Measured metrics",
         "As the run's evaluation wrote them (files in this repository):",
         *table,
@@ -124,13 +126,22 @@ def hub_folder(run: str | Path, dest: str | Path, repo_id: str) -> Path:
 
 
 def push_run(run: str | Path, repo_id: str, private: bool = False) -> str:
-    """Create `repo_id` on the Hub (if needed) and upload the run's hub folder; returns the commit's URL."""
+    """Create `repo_id` on the Hub (if needed) and upload the run's hub folder; returns the commit's URL.
+    HubError, one line, when the Hub refuses or cannot be reached."""
     import tempfile
 
     hub = _hub()
     with tempfile.TemporaryDirectory(prefix="avssl_push_") as tmp:
         folder = hub_folder(run, tmp, repo_id)
         api = hub.HfApi()
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="avssl push")
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="avssl push")
+        except Exception as err:  # offline, no token, no right to the organisation, bad name …
+            raise HubError(f"cannot push {run} to {repo_id}: {_first_line(err)}") from None
     return str(getattr(info, "commit_url", info))
+
+
+def _first_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:300] if lines else ''}"
