@@ -135,7 +135,10 @@ def backbone_state(encoder: nn.Module, fmt: str, what: str) -> tuple[dict[str, T
     if not report.ok:  # the target library changed its layout: never write a file that does not load
         raise ExportError(f"{what} does not fit {fmt}'s {arch_of(resnet)}: {report.describe()}")
     if resnet is not encoder:
-        notes.append(f"only the ResNet is exported: the {type(encoder).__name__} front end has no weights")
+        notes.append(
+            f"only the ResNet is exported: the {type(encoder).__name__} front end (waveform → its input) has "
+            "no weights; feed the ResNet what it computes (its settings are in the run's config)"
+        )
     return state, notes
 
 
