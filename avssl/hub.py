@@ -108,9 +108,10 @@ def model_card(config: dict, metrics: dict[str, dict], repo_id: str) -> str:
 
 
 def hub_folder(run: str | Path, dest: str | Path, repo_id: str) -> Path:
-    """Write into `dest` exactly the files `avssl push` uploads for the run at `run` (module docstring)."""
+    """Write into `dest` exactly the files `avssl push` uploads for the run at `run` (module docstring);
+    `run` may be a run directory or its `model/` folder alone (then without evaluation results)."""
     run, dest = Path(run), Path(dest)
-    model = run / "model"
+    model = run if (run / "model.safetensors").is_file() else run / "model"  # a run, or its model/ alone
     missing = [name for name in MODEL_FILES if not (model / name).is_file()]
     if missing:
         raise HubError(f"{run}: no finished model to push ({model / missing[0]} not found)")

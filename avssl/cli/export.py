@@ -48,7 +48,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
 
 def add_push(sub: argparse._SubParsersAction) -> None:
     push = add_command(sub, "push", "share a finished run on the Hugging Face Hub, with a model card")
-    push.add_argument("run", help="a finished run directory (with model/)")
+    push.add_argument("run", help="a finished run directory, or its model/ folder")
     push.add_argument("repo", help="the Hub repository, ORG/NAME")
     push.add_argument("--private", action="store_true", help="create the repository private")
     push.add_argument(

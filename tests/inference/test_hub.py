@@ -77,6 +77,12 @@ def test_push_local_writes_the_model_folder_and_a_card(evaluated_run, tmp_path: 
     config_block = card.text.split("```yaml\n", 1)[1].split("```", 1)[0]
     assert yaml.safe_load(config_block) == yaml.safe_load((run / "config.yaml").read_text())
     assert f"--run hf-hub:{REPO}" in card.text
+    assert cli(["push", str(run / "model"), REPO, "--local", str(tmp_path / "alone")]) == 0  # model/ alone
+    assert sorted(p.name for p in (tmp_path / "alone").iterdir()) == [
+        "README.md",
+        "config.yaml",
+        "model.safetensors",
+    ]
 
 
 def test_hf_hub_run_loads_from_the_hub_cache(evaluated_run, tmp_path: Path) -> None:
