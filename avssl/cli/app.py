@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from avssl.cli import data, demo, evaluate, inference, plot
+from avssl.cli import data, demo, evaluate, inference, plot, published
 from avssl.cli.common import DEBUG_HELP, USER_ERRORS, check_out
 
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
@@ -20,6 +20,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     **evaluate.COMMANDS,
     **inference.COMMANDS,
     **plot.COMMANDS,
+    **published.COMMANDS,
 }
 # The order of `avssl --help`.
 ORDER = (
@@ -31,6 +32,7 @@ ORDER = (
     "eval",
     "segment",
     "localize",
+    "import-checkpoint",
     "probe",
     "decode",
     "plot",

@@ -18,6 +18,7 @@ another video's outputs, see :func:`avssl.outputs.claim_output_dir`), each writt
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from tqdm import tqdm
 from avssl.data.decoding import MediaError, probe, read_clip
 from avssl.device import module_device
 from avssl.evaluation.localization_predict import localization_predictor
-from avssl.inference.load import FrameInput, run_frame_input
+from avssl.inference.eval_input import fit_audio, run_audio_rule
+from avssl.inference.load import run_frame_input
 from avssl.inference.overlay import render_overlay
 from avssl.outputs import claim_output_dir, save_npz, write_json
 
@@ -67,9 +69,7 @@ def peak_and_box(heatmap: np.ndarray, scale: float) -> tuple[float, float, list[
 
 
 @torch.no_grad()
-def _maps(
-    predict, frames: torch.Tensor, audio: torch.Tensor, frame_input: FrameInput, device
-) -> torch.Tensor:
+def _maps(predict, frames: torch.Tensor, audio: torch.Tensor, frame_input: Callable, device) -> torch.Tensor:
     batch = {
         "video": frame_input(frames).unsqueeze(2).to(device),
         "audio": audio.to(device),
@@ -134,6 +134,7 @@ def localize_video(
     predict = localization_predictor(task, options.ogl_alpha)
     info, (_, rate, channels) = open_av_input(video, run_config, "localize")
     frame_input = run_frame_input(run_config)
+    audio_rule = run_audio_rule(run_config)  # a published model's test code tiles short audio
     duration = float(info["duration_s"] or options.window_s)
     starts = window_starts(duration, options.window_s, options.stride_s)
     scale = min(1.0, options.max_side / max(info["width"], info["height"]))
@@ -160,7 +161,7 @@ def localize_video(
                 )
                 for s in chunk
             ]
-            audio = torch.stack([c.audio for c in clips])
+            audio = torch.stack([fit_audio(c.audio, c.num_valid_samples, audio_rule) for c in clips])
             raw = _maps(predict, torch.cat([c.frames[:1] for c in clips]), audio, frame_input, device)
             times = [s + options.window_s / 2 for s in chunk]
             peaks += _store_maps(raw.numpy(), times, maps, first, scale)
