@@ -103,6 +103,12 @@ def _store_maps(
     return peaks
 
 
+def _centre(start: float, window_s: float, duration_s: float) -> float:
+    """Offset of a window's frame from its start: the window's centre, or for a window running past the end
+    of the video (a video shorter than the window) the centre of the part inside it."""
+    return min(window_s, max(duration_s - start, 0.0)) / 2 if duration_s > 0 else window_s / 2
+
+
 def open_av_input(video: Path, run_config: dict, verb: str) -> tuple[dict, tuple[int, int, int]]:
     """`probe(video)` after checking it has both a video and an audio stream (else MediaError naming the
     file), and the run's (frame size, sample rate, audio channels)."""
@@ -157,13 +163,13 @@ def localize_video(
                     size=None,
                     sample_rate=rate,
                     channels=channels,
-                    video_offset_s=options.window_s / 2,
+                    video_offset_s=_centre(s, options.window_s, duration),
                 )
                 for s in chunk
             ]
             audio = torch.stack([fit_audio(c.audio, c.num_valid_samples, audio_rule) for c in clips])
             raw = _maps(predict, torch.cat([c.frames[:1] for c in clips]), audio, frame_input, device)
-            times = [s + options.window_s / 2 for s in chunk]
+            times = [s + _centre(s, options.window_s, duration) for s in chunk]
             peaks += _store_maps(raw.numpy(), times, maps, first, scale)
         times = np.array([p["time"] for p in peaks])
         save_npz(out / "heatmaps.npz", heatmaps=maps, times=times, scale=np.float32(scale))
