@@ -236,3 +236,16 @@ def test_existing_out_is_never_overwritten(imported, tmp_path):
     with pytest.raises(ConfigError, match="exists and is not empty"):
         import_checkpoint("lvs", path, tmp_path / "run")
     assert (tmp_path / "run" / "mine.txt").read_text() == "keep"
+
+
+def test_numpy_scalars_of_numpy_1_and_2_files_are_read(tmp_path):
+    from avssl.published.reader import read_released
+
+    released = ref.released_file("ssl-tie", ref.reference_model("ssl-tie"))
+    torch.save(released, tmp_path / "np2.pth", _use_new_zipfile_serialization=False)
+    data = (tmp_path / "np2.pth").read_bytes()
+    assert b"numpy._core" in data
+    (tmp_path / "np1.pth").write_bytes(data.replace(b"numpy._core", b"numpy.core"))  # as numpy 1 pickled them
+    for name in ("np1.pth", "np2.pth"):
+        read = read_released(tmp_path / name)
+        assert "best_miou = 0.81" in read.other and read.container == "state_dict" and len(read.state) > 200
