@@ -156,7 +156,7 @@ def _data(duration_s: float, window: str, eval_transforms: list[dict], layout: s
         "size": 224,
         "sample_rate": RATE,
         "channels": 1,
-        "eval_transforms": eval_transforms,
+        "eval_transforms": [dict(step) for step in eval_transforms],
         "eval_input": {"audio_window": window, "short_audio": "tile"},
     }
 
