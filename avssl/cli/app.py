@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from avssl.cli import data, demo, evaluate, export, inference, plot
+from avssl.cli import data, demo, evaluate, export, inference, plot, published
 from avssl.cli.common import DEBUG_HELP, USER_ERRORS, check_out
 
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
@@ -21,6 +21,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     **inference.COMMANDS,
     **plot.COMMANDS,
     **export.COMMANDS,
+    **published.COMMANDS,
 }
 # The order of `avssl --help`.
 ORDER = (
@@ -32,6 +33,7 @@ ORDER = (
     "eval",
     "segment",
     "localize",
+    "import-checkpoint",
     "probe",
     "decode",
     "plot",

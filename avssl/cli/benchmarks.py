@@ -27,7 +27,7 @@ def _predict_run(args: argparse.Namespace, method: str, predict: Callable, save:
     if args.predictions or args.baseline:
         raise ConfigError("give one of --run, --predictions or --baseline")
     task, config = load_task_with(args.run, method, device_of(args))
-    predictions = predict(task, config.get("data", {}))  # on the task's device
+    predictions = predict(task, config)  # on the task's device
     args.predictions = str(free_path(_metrics_path(args.out).parent / "predictions.npz"))
     Path(args.predictions).parent.mkdir(parents=True, exist_ok=True)
     save(args.predictions, predictions)
@@ -41,9 +41,12 @@ def _cmd_eval_localization(args: argparse.Namespace) -> int:
     if args.run is not None:
         from avssl.evaluation.localization_predict import benchmark_dataset, predict_localization
 
-        def predict(task, data_cfg):
-            dataset = benchmark_dataset(args.benchmark, args.data, data_cfg)
-            return predict_localization(task, dataset, args.batch_size, args.workers, ogl_alpha=args.ogl)
+        def predict(task, config):
+            dataset = benchmark_dataset(args.benchmark, args.data, config.get("data", {}))
+            run_eval = config.get("eval") or {}
+            ogl = args.ogl if args.ogl is not None else run_eval.get("ogl_alpha")
+            args.threshold_rule = args.threshold_rule or run_eval.get("rule")  # the run's own by default
+            return predict_localization(task, dataset, args.batch_size, args.workers, ogl_alpha=ogl)
 
         _predict_run(args, "localize", predict, loc.save_predictions)
     if (args.predictions is None) == (args.baseline is None):
@@ -57,7 +60,7 @@ def _cmd_eval_localization(args: argparse.Namespace) -> int:
         ids = [item.id for item in load_index(args.benchmark, args.data).items]
         predictions = loc.baseline_predictions(args.baseline, ids, seed=args.seed)
     metrics = loc.evaluate_localization(
-        args.benchmark, args.data, predictions, args.threshold_rule, allow_missing=args.allow_missing
+        args.benchmark, args.data, predictions, args.threshold_rule or "gt", allow_missing=args.allow_missing
     )
     metrics["predictions"] = str(args.predictions) if args.predictions is not None else None
     metrics["baseline"] = args.baseline
@@ -73,8 +76,8 @@ def _cmd_eval_segmentation(args: argparse.Namespace) -> int:
     if args.run is not None:
         from avssl.evaluation.segmentation_predict import avsbench_test_dataset, predict_segmentation
 
-        def predict(task, data_cfg):
-            dataset = avsbench_test_dataset(args.benchmark, args.data, data_cfg)
+        def predict(task, config):
+            dataset = avsbench_test_dataset(args.benchmark, args.data, config.get("data", {}))
             return predict_segmentation(task, dataset, args.batch_size, args.workers)
 
         _predict_run(args, "segment", predict, seg.save_predictions)
@@ -109,8 +112,7 @@ def add_localization(evals: argparse._SubParsersAction) -> None:
     loc.add_argument(
         "--threshold-rule",
         choices=["gt", "ge"],
-        default="gt",
-        help="gt: LVS / SSL-TIE binarisation; ge: EZ-VSL",
+        help="gt: LVS / SSL-TIE binarisation; ge: EZ-VSL (default: with --run the run's eval.rule, else gt)",
     )
     loc.add_argument("--seed", type=int, default=0)
     loc.add_argument("--workers", type=int, default=2)
@@ -120,7 +122,8 @@ def add_localization(evals: argparse._SubParsersAction) -> None:
         "--ogl",
         type=float,
         metavar="ALPHA",
-        help="with --run (EZ-VSL): object-guided localization, alpha·AV + (1−alpha)·objectness (paper: 0.4)",
+        help="with --run (EZ-VSL): object-guided localization, alpha·AV + (1−alpha)·objectness (paper: 0.4; "
+        "default: the run's eval.ogl_alpha)",
     )
     loc.add_argument("--allow-missing", action="store_true")
     loc.add_argument("--out", required=True, help="M.json path (or a folder)")

@@ -14,8 +14,9 @@ from avssl.data.annotations import AnnotationError
 from avssl.data.decoding import MediaError
 from avssl.device import DEVICE_CHOICES, resolve_device
 from avssl.outputs import write_json as write_json_atomic
+from avssl.published.base import CheckpointError
 
-USER_ERRORS = (MediaError, AnnotationError, ConfigError, FileNotFoundError)
+USER_ERRORS = (MediaError, AnnotationError, ConfigError, FileNotFoundError, CheckpointError)
 # What each command's --out names: a directory it fills, or a file it writes (others take either).
 OUT_KINDS = {
     "synth": "directory",
@@ -23,6 +24,7 @@ OUT_KINDS = {
     "demo": "directory",
     "localize": "directory",
     "segment": "directory",
+    "import-checkpoint": "directory",
     "embed": "file",
     "plot": "file",
     "export": "file",

@@ -10,16 +10,19 @@ from avssl.data.decoding import MediaError
 
 
 def _cmd_localize(args: argparse.Namespace) -> int:
+    from avssl.inference.eval_input import run_window_s
     from avssl.inference.localize import LocalizeOptions, localize_video
 
     check_positive(args, "window_s", "stride_s")
     task, config = load_task_with(args.run, "localize", device_of(args))  # inputs follow the task
+    window_s = args.window_s if args.window_s is not None else run_window_s(config) or 1.0
+    ogl = args.ogl if args.ogl is not None else (config.get("eval") or {}).get("ogl_alpha")
     options = LocalizeOptions(
-        window_s=args.window_s,
+        window_s=window_s,
         stride_s=args.stride_s,
         batch_size=args.batch_size,
         overlay=not args.no_overlay,
-        ogl_alpha=args.ogl,
+        ogl_alpha=ogl,
     )
     failed = 0
     for video in args.videos:
@@ -65,7 +68,11 @@ def add_localize(sub: argparse._SubParsersAction) -> None:
     localize.add_argument("videos", nargs="+")
     localize.add_argument("--run", required=True, help="a trained localization run directory")
     localize.add_argument("--out", required=True)
-    localize.add_argument("--window-s", type=float, default=1.0)
+    localize.add_argument(
+        "--window-s",
+        type=float,
+        help="audio window per map (default: 1.0; an imported published model: its clip length)",
+    )
     localize.add_argument("--stride-s", type=float, default=0.5)
     localize.add_argument("--no-overlay", action="store_true", help="skip rendering overlay.mp4")
     localize.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
@@ -74,7 +81,8 @@ def add_localize(sub: argparse._SubParsersAction) -> None:
         "--ogl",
         type=float,
         metavar="ALPHA",
-        help="EZ-VSL runs: object-guided localization, alpha·AV + (1−alpha)·objectness (paper: 0.4)",
+        help="EZ-VSL runs: object-guided localization, alpha·AV + (1−alpha)·objectness (paper: 0.4; "
+        "default: the run's eval.ogl_alpha)",
     )
     localize.set_defaults(func=_cmd_localize)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -41,6 +42,20 @@ def view_transforms(views: list[ViewConfig], transforms: list[dict], size: int) 
 
 
 @dataclass
+class EvalInputConfig:
+    """A published model's test-time input, as its authors' test code prepares it (set by `avssl
+    import-checkpoint`; None in `DataConfig.eval_input`: avssl's own evaluation input). When set, evaluation
+    and inference (`avssl eval localization --run`, `avssl localize`) decode a test frame at its native size
+    and pass it through `data.eval_transforms` (sized by `data.size`), and take `data.duration_s` of audio:
+    `audio_window` "start" = from the start of the item's audio, "centre" = centred on it; audio shorter
+    than that is repeated from its start ("tile") or zero padded ("pad"). `avssl localize` then defaults its
+    window to `data.duration_s`."""
+
+    audio_window: Literal["centre", "start"] = "centre"
+    short_audio: Literal["pad", "tile"] = "tile"
+
+
+@dataclass
 class DataConfig:
     """Where the data is and what a sample holds. `layout` is a dataset layout or "shards". `views` (empty:
     one view, today's samples) makes training samples multi-view (`ViewConfig`; evaluation stays single-view);
@@ -74,11 +89,24 @@ class DataConfig:
         ]
     )
     views: list[ViewConfig] = field(default_factory=list)
+    eval_input: EvalInputConfig | None = None
 
 
 def clip_spec(cfg: DataConfig, sampler: str = "random") -> ClipSpec:
     """The decoding spec: frames decoded at a shorter side of 1.15 × size (room for crops); training with
-    views: 1.15 × the largest view size."""
+    views: 1.15 × the largest view size. An evaluation spec ("centre") of a config with `eval_input`:
+    frames at their native size, its audio window and short-audio rule."""
+    if sampler == "centre" and cfg.eval_input is not None:
+        return ClipSpec(
+            duration_s=cfg.duration_s,
+            fps=cfg.fps,
+            size=None,
+            sample_rate=cfg.sample_rate,
+            channels=cfg.channels,
+            sampler=cfg.eval_input.audio_window,
+            video_offset_s=cfg.video_offset_s,
+            short_audio=cfg.eval_input.short_audio,
+        )
     size = cfg.size
     if sampler == "random":
         size = round(max([cfg.size] + [v.size or cfg.size for v in cfg.views]) * 1.15)

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-SamplerName = Literal["random", "centre", "uniform"]
+SamplerName = Literal["random", "centre", "uniform", "start"]
 
 
 def clip_starts(
@@ -34,11 +34,13 @@ def clip_starts(
         return [float(s) for s in rng.uniform(0.0, last, size=num_clips)] if last > 0 else [0.0] * num_clips
     if how == "centre":
         return [last / 2.0] * num_clips
+    if how == "start":
+        return [0.0] * num_clips
     if how == "uniform":
         if num_clips == 1:
             return [last / 2.0]
         return [float(s) for s in np.linspace(0.0, last, num_clips)]
-    raise ValueError(f"unknown clip sampler {how!r} (random, centre, uniform)")
+    raise ValueError(f"unknown clip sampler {how!r} (random, centre, uniform, start)")
 
 
 @dataclass

@@ -72,7 +72,7 @@ def _channels(cfg: Visual2dConfig | Video3dConfig) -> int:
 
 
 def _resnet2d(arch: ResNetArch, cfg: Visual2dConfig) -> nn.Module:
-    return ResNet2dEncoder(arch, _channels(cfg), cfg.output_stride)
+    return ResNet2dEncoder(arch, _channels(cfg), cfg.output_stride, cfg.dilate)
 
 
 def _video_resnet(arch: VideoResNetArch, cfg: Video3dConfig) -> nn.Module:
@@ -84,7 +84,7 @@ def _pytorchvideo(arch: PyTorchVideoArch, cfg: Video3dConfig) -> nn.Module:
 
 
 def _audio_resnet(arch: ResNetArch, cfg: AudioCNNConfig) -> nn.Module:
-    return AudioResNetEncoder(cfg.audio, arch, cfg.output_stride)
+    return AudioResNetEncoder(cfg.audio, arch, cfg.output_stride, cfg.dilate)
 
 
 def _small(context: int, cfg: Visual2dConfig) -> nn.Module:

@@ -87,6 +87,8 @@ class LogMelFrontEnd(nn.Module):
             raise ValueError(f"expected a waveform (B, channels, samples), got shape {tuple(wave.shape)}")
         if self.cfg.repeat_s is not None:
             wave = tile_waveform(wave, round(self.cfg.repeat_s * self.sample_rate))
+        if self.cfg.clip:
+            wave = wave.clamp(-1.0, 1.0)
         with torch.autocast(device_type=wave.device.type, enabled=False):
             return self.mel(wave.float().mean(dim=1))
 
@@ -106,6 +108,67 @@ class LogMelFrontEnd(nn.Module):
         return (floor - cfg.mean) / cfg.std
 
 
+class PSDFrontEnd(nn.Module):
+    """Waveform (B, ch, S) → standardised log power spectral density (B, 1, n_fft // 2 + 1, frames), as
+    ``scipy.signal.spectrogram(x, fs, nperseg=n_fft, noverlap=n_fft - hop)`` with its defaults, the
+    spectrogram of the LVS and EZ-VSL released code (Chen et al., CVPR 2021; Mo & Morgado, ECCV 2022):
+
+        segments of n_fft samples every hop (no centring, no padding; frames = 1 + (S − n_fft) // hop),
+        each minus its mean (``detrend="constant"``), times a periodic Tukey window (alpha 0.25),
+        P = |rfft|² / (fs · Σ w²), doubled except at 0 Hz and Nyquist (one-sided density),
+        out = (log(P + log_offset) − mean) / std       (``log_mode="log"``; the released: 1e-7, 0, 12)
+
+    Channels are averaged to mono; ``clip`` first limits the waveform to [−1, 1]; ``repeat_s`` tiles it as
+    :class:`LogMelFrontEnd` does. Computed in float64 where the device has it (as scipy), returned float32.
+    """
+
+    def __init__(self, cfg: AudioFrontEndConfig) -> None:
+        super().__init__()
+        from scipy.signal import get_window
+
+        self.sample_rate = DEFAULT_SAMPLE_RATE if cfg.sample_rate is None else cfg.sample_rate
+        self.hop_length = ms_to_samples(cfg.hop_ms, self.sample_rate)
+        if not 0 < self.hop_length <= cfg.n_fft:
+            raise ValueError(f"hop ({self.hop_length} samples) must be in (0, n_fft = {cfg.n_fft}]")
+        if cfg.log_mode != "log":
+            raise ValueError("the psd spectrogram takes log_mode 'log' (natural log of the density)")
+        window = torch.from_numpy(get_window(("tukey", 0.25), cfg.n_fft))  # periodic, as scipy uses it
+        self.register_buffer("window", window, persistent=False)
+        self.cfg = cfg
+
+    def forward(self, wave: Tensor) -> Tensor:
+        """(B, ch, S) → (B, 1, n_fft // 2 + 1, 1 + (S − n_fft) // hop)."""
+        if wave.ndim != 3:
+            raise ValueError(f"expected a waveform (B, channels, samples), got shape {tuple(wave.shape)}")
+        cfg = self.cfg
+        if cfg.repeat_s is not None:
+            wave = tile_waveform(wave, round(cfg.repeat_s * self.sample_rate))
+        if wave.shape[-1] < cfg.n_fft:
+            raise ValueError(f"{wave.shape[-1]} samples: fewer than one spectrogram segment ({cfg.n_fft})")
+        dtype = torch.float64 if wave.device.type in ("cpu", "cuda") else torch.float32
+        with torch.autocast(device_type=wave.device.type, enabled=False):
+            x = wave.to(dtype)
+            x = (x.clamp(-1.0, 1.0) if cfg.clip else x).mean(dim=1)  # (B, S)
+            segments = x.unfold(-1, cfg.n_fft, self.hop_length)  # (B, frames, n_fft)
+            segments = segments - segments.mean(dim=-1, keepdim=True)
+            window = self.window.to(dtype)
+            power = torch.fft.rfft(segments * window, dim=-1).abs().square()
+            power = power / (self.sample_rate * window.square().sum())
+            power[..., 1 : (None if cfg.n_fft % 2 else -1)] *= 2
+            logpsd = torch.log(power + cfg.log_offset).transpose(1, 2)  # (B, freq, frames)
+            return ((logpsd - cfg.mean) / cfg.std).float().unsqueeze(1)
+
+
+def build_frontend(cfg: AudioFrontEndConfig) -> nn.Module:
+    """The front end ``cfg.spectrogram`` names: ``"mel"`` → :class:`LogMelFrontEnd`, ``"psd"`` →
+    :class:`PSDFrontEnd`."""
+    if cfg.spectrogram == "psd":
+        return PSDFrontEnd(cfg)
+    if cfg.spectrogram == "mel":
+        return LogMelFrontEnd(cfg)
+    raise ValueError(f"spectrogram must be 'mel' or 'psd', got {cfg.spectrogram!r}")
+
+
 class AudioResNetEncoder(nn.Module):
     """Log-mel + 1-channel ResNet: waveform (B, ch, S) → (B, D, f, t), D = 512 (ResNet-18) / 2048 (ResNet-50)."""
 
@@ -113,11 +176,15 @@ class AudioResNetEncoder(nn.Module):
     classifier_layout = ClassifierLayout(module="backbone", head=("fc.",), first_conv="conv1.weight")
 
     def __init__(
-        self, cfg: AudioFrontEndConfig, arch: ResNetArch = "resnet18", output_stride: int = 32
+        self,
+        cfg: AudioFrontEndConfig,
+        arch: ResNetArch = "resnet18",
+        output_stride: int = 32,
+        dilate: bool = True,
     ) -> None:
         super().__init__()
-        self.frontend = LogMelFrontEnd(cfg)
-        self.backbone = ResNet2dEncoder(arch, in_channels=1, output_stride=output_stride)
+        self.frontend = build_frontend(cfg)
+        self.backbone = ResNet2dEncoder(arch, in_channels=1, output_stride=output_stride, dilate=dilate)
         self.in_channels = 1  # any channel count is accepted and averaged to mono
         self.out_dim: int = self.backbone.out_dim
 

@@ -34,7 +34,10 @@ class AudioFrontEndConfig:
     batch contract's default, for an encoder built on its own). ``normalized``: the STFT scaled by the window's
     energy (torchaudio's ``normalized=True``, as SSL-TIE's released spectrogram). ``repeat_s``: the waveform
     is first tiled (repeated from its start) to this many seconds and cut there, as the LVS / SSL-TIE code
-    tiles its 3 s clips to 10 s (None: as given).
+    tiles its 3 s clips to 10 s (None: as given). ``spectrogram``: ``"mel"`` (this log-mel) or ``"psd"``: the
+    log power spectral density of ``scipy.signal.spectrogram`` (n_fft-sample periodic Tukey-0.25 segments
+    every hop, no mel filters; :class:`avssl.encoders.audio.PSDFrontEnd`), the LVS / EZ-VSL released input;
+    ``clip``: the waveform is limited to [-1, 1] first (as they do).
     """
 
     sample_rate: int | None = None
@@ -54,6 +57,8 @@ class AudioFrontEndConfig:
     std: float = 1.0
     normalized: bool = False
     repeat_s: float | None = None
+    spectrogram: Literal["mel", "psd"] = "mel"
+    clip: bool = False
 
 
 @dataclass
@@ -119,10 +124,13 @@ class Visual2dConfig(EncoderConfig):
 
     ``in_channels``: input channels (None = 3). ``output_stride``: 32 or 16 for the ResNets (16 → 14×14 maps
     at 224 px, for localization); 8, 16 or 32 for the small CPU encoders (8 → 14×14 maps at 112 px).
+    ``dilate`` (ResNets at output stride 16): True = the last stage dilated (DeepLab); False = the last stage
+    at stride 1 without dilation, as the released LVS / SSL-TIE ResNet-18 (Chen et al., CVPR 2021).
     """
 
     in_channels: int | None = None
     output_stride: Literal[32, 16, 8] = 32
+    dilate: bool = True
 
 
 @dataclass
@@ -136,9 +144,10 @@ class Video3dConfig(EncoderConfig):
 @dataclass
 class AudioCNNConfig(EncoderConfig):
     """Log-mel CNNs (``audio_resnet18``/``audio_resnet50``, ``audio_small``): mono input, so no
-    ``in_channels``; ``output_stride`` as the 2D ResNets (32 | 16; 8 for ``audio_small``)."""
+    ``in_channels``; ``output_stride`` and ``dilate`` as the 2D ResNets (32 | 16; 8 for ``audio_small``)."""
 
     output_stride: Literal[32, 16, 8] = 32
+    dilate: bool = True
     audio: AudioFrontEndConfig = field(default_factory=AudioFrontEndConfig)
 
 

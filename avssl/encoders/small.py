@@ -15,7 +15,7 @@ from __future__ import annotations
 from einops import rearrange
 from torch import Tensor, nn
 
-from avssl.encoders.audio import LogMelFrontEnd
+from avssl.encoders.audio import build_frontend
 from avssl.encoders.config import AudioFrontEndConfig
 
 
@@ -103,7 +103,7 @@ class SmallAudioEncoder(nn.Module):
 
     def __init__(self, cfg: AudioFrontEndConfig, width: int = 32, output_stride: int = 16):
         super().__init__()
-        self.frontend = LogMelFrontEnd(cfg)
+        self.frontend = build_frontend(cfg)
         self.net = SmallConvNet(1, width, output_stride)
         self.out_dim: int = self.net.out_dim
         self.in_channels, self.input_kind = 1, "waveform"

@@ -4,7 +4,8 @@ for Image Recognition", CVPR 2016) truncated before global pooling.
 ``(B, C, H, W) → (B, D, H/s, W/s)`` and, frame by frame, ``(B, C, T, H, W) → (B, D, T, H/s, W/s)``, with
 D = 512 (ResNet-18) or 2048 (ResNet-50) and output stride s = 32, or 16 with the last stage dilated
 (DeepLab v3: Chen et al., "Rethinking Atrous Convolution for Semantic Image Segmentation", 2017): 14×14 maps
-at 224 px, as sound-localization methods use (SSL-TIE, LVS). :meth:`ResNet2dEncoder.forward_features` returns
+at 224 px, as sound-localization methods use (SSL-TIE, LVS); ``dilate=False`` keeps the last stage at stride
+1 *without* dilation, as the LVS / SSL-TIE released ResNet-18 is built. :meth:`ResNet2dEncoder.forward_features` returns
 the stage outputs C2..C5 (strides 4, 8, 16, 32|16) for multi-scale decoders (AVS/TPAVI: Zhou et al.,
 "Audio-Visual Segmentation", ECCV 2022). Module names are torchvision's, so a torchvision checkpoint loads
 with ``fc.*`` ignored (``weights_source="classifier"``).
@@ -30,6 +31,14 @@ STAGE_DIMS: dict[str, tuple[int, int, int, int]] = {
 }
 
 
+def undilate_last_stage(stage: nn.Sequential) -> None:
+    """Give ``stage``'s strided convs (first block's 3×3 and its 1×1 shortcut) stride 1, in place, without
+    dilating anything after them: the LVS / SSL-TIE released ResNet-18 (``layer4`` built with stride 1)."""
+    for conv in stage.modules():
+        if isinstance(conv, nn.Conv2d) and conv.stride == (2, 2):
+            conv.stride = (1, 1)
+
+
 def dilate_last_stage(stage: nn.Sequential) -> None:
     """Replace ``stage``'s stride 2 by dilation 2, in place, keeping every weight's shape.
 
@@ -53,7 +62,13 @@ class ResNet2dEncoder(nn.Module):
     input_kind = "image"
     classifier_layout = ClassifierLayout(module="", head=("fc.",), first_conv="conv1.weight")
 
-    def __init__(self, arch: ResNetArch = "resnet18", in_channels: int = 3, output_stride: int = 32) -> None:
+    def __init__(
+        self,
+        arch: ResNetArch = "resnet18",
+        in_channels: int = 3,
+        output_stride: int = 32,
+        dilate: bool = True,
+    ) -> None:
         super().__init__()
         if arch not in _BUILDERS:
             raise ValueError(f"unknown ResNet {arch!r}; choose from {sorted(_BUILDERS)}")
@@ -64,7 +79,7 @@ class ResNet2dEncoder(nn.Module):
             net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
             nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
         if output_stride == 16:
-            dilate_last_stage(net.layer4)
+            (dilate_last_stage if dilate else undilate_last_stage)(net.layer4)
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         self.in_channels = in_channels

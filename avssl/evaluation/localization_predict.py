@@ -15,10 +15,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from avssl.config import ConfigError, from_dict
+from avssl.config import ConfigError, from_dict, to_dict
 from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset
-from avssl.data.loader import DataConfig, build_loader, clip_spec
+from avssl.data.loader import DataConfig, build_loader, clip_spec, data_transforms
 from avssl.device import module_device, to_device
 from avssl.transforms import build_transforms
 
@@ -28,14 +28,18 @@ def benchmark_dataset(
 ) -> ClipDataset:
     """Items of the benchmark at `root` (`split`, None = the layout's test items) with the run's audio
     settings, a square resize to the run's `data.size` (no crop, so boxes and masks stay valid) and the
-    run's own normalisation (the normalize step of its `data.eval_transforms`)."""
-    data = run_data if isinstance(run_data, DataConfig) else from_dict(DataConfig, run_data)
+    run's own normalisation (the normalize step of its `data.eval_transforms`). A run with `data.eval_input`
+    (an imported published model) gets its authors' test input instead: native frames through its
+    `data.eval_transforms`, its audio window (`avssl.data.loader.EvalInputConfig`)."""
+    data = run_data if isinstance(run_data, DataConfig) else from_dict(DataConfig, to_dict(run_data))
     spec = clip_spec(data, "centre")
+    index = load_index(benchmark, root, split) if split else load_index(benchmark, root)
+    if data.eval_input is not None:
+        return ClipDataset(index.items, spec, data_transforms(data, train=False), mode="eval")
     normalize = [t for t in data.eval_transforms if t.get("name") == "normalize"][-1:] or [
         {"name": "normalize"}
     ]
     transform = build_transforms([{"name": "resize", "size": [data.size, data.size]}, *normalize])
-    index = load_index(benchmark, root, split) if split else load_index(benchmark, root)
     return ClipDataset(index.items, spec, transform, mode="eval")
 
 

@@ -109,8 +109,13 @@ class FrameInput:
 def run_frame_input(run_config: dict) -> FrameInput:
     """The run's frame input, rebuilt from its config: ``data.size`` and the ``normalize`` step of its
     ``data.eval_transforms`` (the schema's default pipeline when the config has none). ConfigError when the
-    run's evaluation pipeline does not normalise."""
+    run's evaluation pipeline does not normalise. A run with ``data.eval_input`` (an imported published
+    model): its ``data.eval_transforms`` on the native frame (:class:`avssl.inference.eval_input.PipelineFrameInput`)."""
     data = run_config.get("data", {})
+    if data.get("eval_input") is not None:
+        from avssl.inference.eval_input import PipelineFrameInput
+
+        return PipelineFrameInput.of_run(data)
     specs = data.get("eval_transforms", DataConfig().eval_transforms)
     normalization = pipeline_normalization(specs)
     if normalization is None:

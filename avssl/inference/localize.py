@@ -18,6 +18,7 @@ another video's outputs, see :func:`avssl.outputs.claim_output_dir`), each writt
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from tqdm import tqdm
 from avssl.data.decoding import MediaError, probe, read_clip
 from avssl.device import module_device
 from avssl.evaluation.localization_predict import localization_predictor
-from avssl.inference.load import FrameInput, run_frame_input
+from avssl.inference.eval_input import fit_audio, run_audio_rule
+from avssl.inference.load import run_frame_input
 from avssl.inference.overlay import render_overlay
 from avssl.outputs import claim_output_dir, save_npz, write_json
 
@@ -67,9 +69,7 @@ def peak_and_box(heatmap: np.ndarray, scale: float) -> tuple[float, float, list[
 
 
 @torch.no_grad()
-def _maps(
-    predict, frames: torch.Tensor, audio: torch.Tensor, frame_input: FrameInput, device
-) -> torch.Tensor:
+def _maps(predict, frames: torch.Tensor, audio: torch.Tensor, frame_input: Callable, device) -> torch.Tensor:
     batch = {
         "video": frame_input(frames).unsqueeze(2).to(device),
         "audio": audio.to(device),
@@ -103,6 +103,12 @@ def _store_maps(
     return peaks
 
 
+def _centre(start: float, window_s: float, duration_s: float) -> float:
+    """Offset of a window's frame from its start: the window's centre, or for a window running past the end
+    of the video (a video shorter than the window) the centre of the part inside it."""
+    return min(window_s, max(duration_s - start, 0.0)) / 2 if duration_s > 0 else window_s / 2
+
+
 def open_av_input(video: Path, run_config: dict, verb: str) -> tuple[dict, tuple[int, int, int]]:
     """`probe(video)` after checking it has both a video and an audio stream (else MediaError naming the
     file), and the run's (frame size, sample rate, audio channels)."""
@@ -134,6 +140,7 @@ def localize_video(
     predict = localization_predictor(task, options.ogl_alpha)
     info, (_, rate, channels) = open_av_input(video, run_config, "localize")
     frame_input = run_frame_input(run_config)
+    audio_rule = run_audio_rule(run_config)  # a published model's test code tiles short audio
     duration = float(info["duration_s"] or options.window_s)
     starts = window_starts(duration, options.window_s, options.stride_s)
     scale = min(1.0, options.max_side / max(info["width"], info["height"]))
@@ -156,13 +163,13 @@ def localize_video(
                     size=None,
                     sample_rate=rate,
                     channels=channels,
-                    video_offset_s=options.window_s / 2,
+                    video_offset_s=_centre(s, options.window_s, duration),
                 )
                 for s in chunk
             ]
-            audio = torch.stack([c.audio for c in clips])
+            audio = torch.stack([fit_audio(c.audio, c.num_valid_samples, audio_rule) for c in clips])
             raw = _maps(predict, torch.cat([c.frames[:1] for c in clips]), audio, frame_input, device)
-            times = [s + options.window_s / 2 for s in chunk]
+            times = [s + _centre(s, options.window_s, duration) for s in chunk]
             peaks += _store_maps(raw.numpy(), times, maps, first, scale)
         times = np.array([p["time"] for p in peaks])
         save_npz(out / "heatmaps.npz", heatmaps=maps, times=times, scale=np.float32(scale))

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from avssl.published.base import CheckpointError, MappedState, PublishedModel
+from avssl.published.base import CheckpointError, Companion, MappedState, PublishedModel
+from avssl.published.localization import KINDS as LOCALIZATION_KINDS
 
-PUBLISHED: dict[str, PublishedModel] = {}
+PUBLISHED: dict[str, PublishedModel] = {**LOCALIZATION_KINDS}
 
-__all__ = ["PUBLISHED", "CheckpointError", "MappedState", "PublishedModel"]
+__all__ = ["PUBLISHED", "CheckpointError", "Companion", "MappedState", "PublishedModel"]

@@ -33,6 +33,18 @@ class MappedState:
 
 
 @dataclass(frozen=True)
+class Companion:
+    """A second file some published models need besides the released checkpoint (EZ-VSL's object-guided
+    localization runs a separate ImageNet ResNet-18): given as ``--<name with dashes> FILE`` to ``avssl
+    import-checkpoint``. ``map_state``: its flat state dict → avssl names (merged into the run's weights);
+    ``configure(config)``: what the run config gains with it (in place)."""
+
+    help: str
+    map_state: Callable[[dict[str, Tensor]], MappedState]
+    configure: Callable[[dict], None]
+
+
+@dataclass(frozen=True)
 class PublishedModel:
     """One importable released model.
 
@@ -41,7 +53,7 @@ class PublishedModel:
     the run's ``config.yaml`` as a dict (``task``, ``model`` = the released architecture, ``data`` = the
     reference preprocessing, ``eval``); ``map_state(released)``: the flat released state dict (prefixes such
     as ``module.`` already stripped by the reader) → :class:`MappedState`, raising :class:`CheckpointError`
-    naming the first key that does not fit.
+    naming the first key that does not fit; ``companions``: optional extra files by name (:class:`Companion`).
     """
 
     kind: str
@@ -49,3 +61,4 @@ class PublishedModel:
     source: str
     run_config: Callable[[], dict]
     map_state: Callable[[dict[str, Tensor]], MappedState]
+    companions: dict[str, Companion] = field(default_factory=dict)

@@ -13,7 +13,8 @@
 `RESUME_FREE_KEYS` may change between the first run and a resume: how long to train (`train.max_steps`: the
 cosine schedule follows the new length from the resumed step on), logging and checkpoint cadence, trackers,
 the process-group timeout,
-loader workers (data order and content do not depend on them), `train.resume` itself, `output_dir` (a moved
+loader workers (data order and content do not depend on them), the test-time input `data.eval_input`,
+`train.resume` itself, `output_dir` (a moved
 run) and everything under `eval` (evaluation does not change training).
 """
 
@@ -43,6 +44,7 @@ RESUME_FREE_KEYS = (
     "train.process_group_timeout_s",
     "train.resume",
     "data.num_workers",
+    "data.eval_input",
     "eval",
 )
 _RUN_MARKERS = (

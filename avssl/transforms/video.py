@@ -9,8 +9,10 @@ it returns ``video`` float (C, T, H, W).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Literal
 
+import numpy as np
 import torch
 
 from avssl.transforms.compose import Sample, Transform, rand_bool, rand_int, rand_log_uniform, rand_uniform
@@ -25,13 +27,19 @@ def _pair(size: int | Sequence[int]) -> Size:
     return int(h), int(w)
 
 
-def apply_geometric_op(sample: Sample, op: GeometricOp, out_size: Size | None = None) -> Sample:
-    """Apply ``op`` to ``video``, ``mask`` and ``boxes`` of a sample and append its record to ``geometry``."""
+def apply_geometric_op(
+    sample: Sample,
+    op: GeometricOp,
+    out_size: Size | None = None,
+    video_fn: Callable[[torch.Tensor, Size], torch.Tensor] | None = None,
+) -> Sample:
+    """Apply ``op`` to ``video``, ``mask`` and ``boxes`` of a sample and append its record to ``geometry``;
+    ``video_fn(video, out_size)`` replaces ``op.apply_video`` for the frames when given."""
     video = sample["video"]
     in_size = (int(video.shape[-2]), int(video.shape[-1]))
     out_size = in_size if out_size is None else out_size
     out = dict(sample)
-    out["video"] = op.apply_video(video, out_size)
+    out["video"] = op.apply_video(video, out_size) if video_fn is None else video_fn(video, out_size)
     if sample.get("mask") is not None:
         out["mask"] = op.apply_mask(sample["mask"], out_size)
     if sample.get("boxes") is not None:
@@ -107,12 +115,36 @@ class RandomRotation(Transform):
         return apply_geometric_op(sample, Rotate(angle))
 
 
-class Resize(Transform):
-    """Resize to ``size`` (h, w), or an int for the shorter side (aspect kept, longer side floored)."""
+def pil_bicubic(video: torch.Tensor, out_size: Size) -> torch.Tensor:
+    """uint8 frames (..., 3, H, W) resized to ``out_size`` (h, w) by Pillow's bicubic filter, frame by frame:
+    exactly ``torchvision.transforms.Resize(..., Image.BICUBIC)`` on PIL images, as the LVS, EZ-VSL and
+    SSL-TIE test code resizes a test frame (antialiased, rounded back to uint8)."""
+    from PIL import Image
 
-    def __init__(self, size: int | Sequence[int]) -> None:
+    if video.dtype != torch.uint8:
+        raise ValueError(f"interpolation 'pil_bicubic' resizes uint8 frames, got {video.dtype}")
+    flat = video.reshape(-1, *video.shape[-3:]).permute(0, 2, 3, 1).cpu().numpy()  # (N, H, W, 3)
+    height, width = out_size
+    frames = [
+        torch.from_numpy(np.asarray(Image.fromarray(f).resize((width, height), Image.BICUBIC)).copy())
+        for f in flat
+    ]
+    return torch.stack(frames).permute(0, 3, 1, 2).reshape(*video.shape[:-2], height, width)
+
+
+class Resize(Transform):
+    """Resize to ``size`` (h, w), or an int for the shorter side (aspect kept, longer side floored).
+    ``interpolation``: "bilinear" (antialiased, in torch) or "pil_bicubic" (:func:`pil_bicubic`, uint8
+    frames only: a published model's reference test input)."""
+
+    def __init__(
+        self, size: int | Sequence[int], interpolation: Literal["bilinear", "pil_bicubic"] = "bilinear"
+    ) -> None:
         super().__init__()
+        if interpolation not in ("bilinear", "pil_bicubic"):
+            raise ValueError(f"interpolation must be 'bilinear' or 'pil_bicubic', got {interpolation!r}")
         self.size = size if isinstance(size, int) else _pair(size)
+        self.interpolation = interpolation
 
     def output_size(self, in_size: Size) -> Size:
         if not isinstance(self.size, int):
@@ -124,7 +156,10 @@ class Resize(Transform):
 
     def forward(self, sample: Sample, generator: torch.Generator | None) -> Sample:
         in_size = tuple(sample["video"].shape[-2:])
-        return apply_geometric_op(sample, ResizedCrop(0.0, 0.0, 1.0, 1.0), self.output_size(in_size))
+        video_fn = pil_bicubic if self.interpolation == "pil_bicubic" else None
+        return apply_geometric_op(
+            sample, ResizedCrop(0.0, 0.0, 1.0, 1.0), self.output_size(in_size), video_fn
+        )
 
 
 class CenterCrop(Transform):

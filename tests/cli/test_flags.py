@@ -74,8 +74,9 @@ def batch_size(default: int, help: str) -> dict:
 
 OGL_HELP = {
     "eval localization": "with --run (EZ-VSL): object-guided localization, alpha·AV + (1−alpha)·objectness "
-    "(paper: 0.4)",
-    "localize": "EZ-VSL runs: object-guided localization, alpha·AV + (1−alpha)·objectness (paper: 0.4)",
+    "(paper: 0.4; default: the run's eval.ogl_alpha)",
+    "localize": "EZ-VSL runs: object-guided localization, alpha·AV + (1−alpha)·objectness (paper: 0.4; "
+    "default: the run's eval.ogl_alpha)",
 }
 
 
@@ -136,7 +137,7 @@ def test_flags_match_the_baseline_plus_intended_additions():
 
 def test_baseline_is_not_trivially_small():
     baseline = json.loads(BASELINE.read_text())
-    assert len(baseline) == 17 and len(baseline["eval localization"]["options"]) == 12
+    assert len(baseline) == 18 and len(baseline["eval localization"]["options"]) == 12
     assert baseline["synth"]["options"]["--layout"]["choices"]
 
 

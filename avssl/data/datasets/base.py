@@ -53,6 +53,20 @@ class ClipSpec:
     channels: int = 1
     sampler: SamplerName = "random"
     video_offset_s: float = 0.0
+    short_audio: Literal["pad", "tile"] = "pad"  # audio shorter than the window: zeros, or repeated
+
+
+def fit_audio(audio: torch.Tensor, valid: int, short_audio: Literal["pad", "tile"]) -> torch.Tensor:
+    """A decoded (C, S) window whose first `valid` samples lie inside the file: as decoded (zero padded) for
+    "pad"; for "tile" those samples repeated from their start to fill S (the LVS / EZ-VSL / SSL-TIE test code
+    tiles audio shorter than its clip). Unchanged when the window is full or holds no sample at all."""
+    length = audio.shape[-1]
+    if short_audio == "pad" or valid >= length or valid <= 0:
+        return audio
+    if short_audio != "tile":
+        raise ValueError(f"short_audio must be 'pad' or 'tile', got {short_audio!r}")
+    copies = -(-length // valid)
+    return audio[..., :valid].repeat(1, copies)[..., :length].contiguous()
 
 
 @dataclass
@@ -224,7 +238,7 @@ class ClipDataset(Dataset):
         video = clip.frames.permute(0, 3, 1, 2).contiguous()  # (T, 3, H, W) uint8
         sample = {
             "video": video,
-            "audio": clip.audio,  # (C, S)
+            "audio": fit_audio(clip.audio, clip.num_valid_samples, self.spec.short_audio),  # (C, S)
             "sample_rate": clip.sample_rate,
             "index": index,
             "meta": {
