@@ -177,9 +177,9 @@ class PVTConfig(EncoderConfig):
 
     ``weights_source`` takes, besides ``"encoder"`` and ``"run"``: ``"timm"`` = a state dict of timm's
     classifier ``pvt_v2_b*`` (the ImageNet ``model.safetensors`` / ``pytorch_model.bin`` timm publishes as
-    ``timm/pvt_v2_b5.in1k``), ``"pvt_original"`` = the original PVT-v2 release's layout (``pvt_v2_b5.pth``
-    of Wang et al.; with ``weights_prefix: encoder_backbone.`` the backbone of an AVSBench PVT checkpoint).
-    The classifier head is ignored (:mod:`avssl.encoders.pvt`). A torchvision-style ``"classifier"`` does
-    not apply."""
+    ``timm/pvt_v2_b5.in1k``; ``"classifier"`` means the same here, timm's classifier being the network this
+    encoder truncates), ``"pvt_original"`` = the original PVT-v2 release's layout (``pvt_v2_b5.pth`` of
+    Wang et al.; with ``weights_prefix: encoder_backbone.`` the backbone of an AVSBench PVT checkpoint).
+    The classifier head is ignored (:mod:`avssl.encoders.pvt`)."""
 
-    weights_source: Literal["encoder", "run", "timm", "pvt_original"] = "encoder"
+    weights_source: Literal["encoder", "classifier", "run", "timm", "pvt_original"] = "encoder"

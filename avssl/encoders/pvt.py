@@ -8,7 +8,7 @@ config's ``weights_source``:
 - ``"encoder"``: a state dict of this encoder (timm's ``features_only`` model under ``net.``);
 - ``"timm"``: a state dict of timm's *classifier* ``pvt_v2_b*`` (the ImageNet file timm publishes,
   ``model.safetensors`` / ``pytorch_model.bin``; keys ``patch_embed.*``, ``stages.N.*``, ``head.*``):
-  :func:`timm_to_avssl`;
+  :func:`timm_to_avssl`; ``"classifier"`` is the same (timm's classifier is the network truncated here);
 - ``"pvt_original"``: the original release's layout (Wang et al.'s ``classification/pvt_v2.py``; keys
   ``patch_embed1-4.*``, ``block1-4.J.*``, ``norm1-4.*``, ``head.*``), also the ``encoder_backbone.*`` of the
   AVSBench PVT models: :func:`pvt_original_to_avssl`.
@@ -175,6 +175,7 @@ class PVTv2Encoder(nn.Module):
         # weights_source → converter of a file's state dict into this encoder's names
         self.weight_formats: dict[str, Callable[..., ConvertedState]] = {
             "timm": partial(timm_to_avssl, arch=arch),
+            "classifier": partial(timm_to_avssl, arch=arch),
             "pvt_original": partial(pvt_original_to_avssl, arch=arch),
         }
 

@@ -20,11 +20,13 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor
 
-from avssl.config import ConfigError, from_dict
-from avssl.encoders import PVTConfig, WeightsError, build_encoder, load_encoder_weights
+from avssl.config import ConfigError, from_dict, load_config
+from avssl.encoders import PVTConfig, Visual2dConfig, WeightsError, build_encoder, load_encoder_weights
 from avssl.encoders.pvt import PVTv2Encoder, pvt_original_to_avssl, timm_to_avssl
+from avssl.runner.specs import recipe_schema
 
 timm = pytest.importorskip("timm")
+ROOT = Path(__file__).resolve().parents[2]
 
 # the release's configuration (identical for b2 and b5): heads and spatial-reduction ratios per stage
 _HEADS = (1, 2, 5, 8)
@@ -285,8 +287,25 @@ def test_a_b5_file_into_b2_names_the_first_block_past_the_depth(tmp_path: Path) 
         pvt_original_to_avssl(state, "pvt_v2_b2", origin="b5.pth")
 
 
-def test_weights_source_choices_are_checked_when_the_config_is_read() -> None:
+def test_weights_source_choices_are_checked_when_the_config_is_read(tmp_path: Path) -> None:
     cfg = from_dict(PVTConfig, {"name": "pvt_v2_b5", "weights_source": "pvt_original"})
     assert cfg.weights_source == "pvt_original"
     with pytest.raises(ConfigError, match="weights_source"):
-        from_dict(PVTConfig, {"name": "pvt_v2_b5", "weights_source": "classifier"})
+        from_dict(PVTConfig, {"name": "pvt_v2_b5", "weights_source": "torchvision"})
+    with pytest.raises(ConfigError, match="weights_source"):
+        from_dict(Visual2dConfig, {"name": "resnet50", "weights_source": "pvt_original"})
+
+
+def test_classifier_means_timms_classifier_so_a_resnet_config_switches_to_pvt(tmp_path: Path) -> None:
+    """The AVS configs say ``weights_source: classifier`` for their ResNet-50: naming a PVT-v2 instead keeps
+    working, and a timm classifier file then loads as with ``timm``."""
+    schema = recipe_schema("avs")
+    cfg = load_config(schema, ROOT / "recipes/configs/avs_s4.yaml", ["model.visual.name=pvt_v2_b2"])
+    assert type(cfg.model.visual) is PVTConfig and cfg.model.visual.weights_source == "classifier"
+    model = _seeded_classifier("pvt_v2_b2")
+    path = tmp_path / "model.safetensors"
+    safetensors.torch.save_file(model.state_dict(), str(path))
+    encoder = build_encoder(PVTConfig(name="pvt_v2_b2", weights=str(path), weights_source="classifier"))
+    x = _image()
+    with torch.no_grad():
+        _assert_maps_equal(_stage_maps(encoder, x), model.forward_intermediates(x, intermediates_only=True))
