@@ -23,6 +23,7 @@ from torch import Tensor
 from avssl.config import ConfigError, from_dict, load_config
 from avssl.encoders import PVTConfig, Visual2dConfig, WeightsError, build_encoder, load_encoder_weights
 from avssl.encoders.pvt import PVTv2Encoder, pvt_original_to_avssl, timm_to_avssl
+from avssl.runner.args import script_main
 from avssl.runner.specs import recipe_schema
 
 timm = pytest.importorskip("timm")
@@ -309,3 +310,17 @@ def test_classifier_means_timms_classifier_so_a_resnet_config_switches_to_pvt(tm
     x = _image()
     with torch.no_grad():
         _assert_maps_equal(_stage_maps(encoder, x), model.forward_intermediates(x, intermediates_only=True))
+
+
+def test_a_recipe_reports_a_weights_file_that_does_not_fit_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AVSSL_DEBUG", raising=False)
+    path = _save(tmp_path, torchvision.models.resnet18(weights=None).state_dict())
+
+    def main(argv: object) -> None:
+        build_encoder(PVTConfig(name="pvt_v2_b2", weights=str(path), weights_source="timm"))
+
+    assert script_main(main, []) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "weights.pth: key 'conv1.weight'" in err
