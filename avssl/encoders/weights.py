@@ -227,8 +227,10 @@ def load_encoder_weights(
     elif source in ("encoder", "classifier") or source in formats:
         state, origin = read_state_dict(path), str(path)
     else:
-        known = ", ".join(repr(s) for s in ("encoder", "classifier", "run", *formats))
-        raise WeightsError(f"{type(encoder).__name__} cannot read {path} as {source!r}: use one of {known}")
+        known = ", ".join(repr(s) for s in dict.fromkeys(("encoder", "classifier", "run", *formats)))
+        raise WeightsError(
+            f"unknown weights source {source!r} for {type(encoder).__name__} ({path}): use one of {known}"
+        )
     state = select_prefix(state, prefix, origin)
     target, ignored = encoder, []
     if source in formats:

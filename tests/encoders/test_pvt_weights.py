@@ -214,3 +214,12 @@ def test_a_recipe_reports_a_weights_file_that_does_not_fit_in_one_line(
     assert script_main(main, []) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "weights.pth: key 'conv1.weight'" in err
+
+
+def test_a_format_only_pvt_reads_is_refused_for_other_encoders(tmp_path: Path) -> None:
+    path = _save(tmp_path, torchvision.models.resnet18(weights=None).state_dict())
+    resnet = build_encoder(Visual2dConfig(name="resnet18"))
+    with pytest.raises(
+        WeightsError, match=r"unknown weights source 'timm' for ResNet2dEncoder .*weights\.pth"
+    ):
+        load_encoder_weights(resnet, path, "timm")
