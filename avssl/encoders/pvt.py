@@ -140,6 +140,32 @@ def timm_to_avssl(state: dict[str, Tensor], arch: str, origin: str = "state dict
     return ConvertedState(out, ignored)
 
 
+def pvt_original_key(key: str, arch: str, origin: str = "state dict") -> str | None:
+    """One key of the original PVT-v2 layout → this encoder's parameter name (None: the classifier head);
+    :class:`WeightsError` naming ``origin`` and ``key`` when it is not a parameter of ``arch``."""
+    _check_arch(arch)
+    if _HEAD.match(key):
+        return None
+    return _timm_key_to_avssl(_original_key_to_timm(key, origin), arch, origin, key)
+
+
+def avssl_to_pvt_original_key(name: str) -> str:
+    """The inverse of :func:`pvt_original_key` for a parameter name of this encoder (for messages naming
+    the released key a file lacks)."""
+    match = re.match(r"^net\.(?:patch_embed\.(?P<stem>.+)|stages_(?P<stage>\d)\.(?P<rest>.+))$", name)
+    if match is None:
+        raise ValueError(f"{name!r} is not a PVT-v2 encoder parameter")
+    if match["stem"] is not None:
+        return f"patch_embed1.{match['stem']}"
+    stage, rest = int(match["stage"]) + 1, match["rest"]
+    if rest.startswith("downsample."):
+        return f"patch_embed{stage}.{rest[len('downsample.') :]}"
+    if rest.startswith("norm."):
+        return f"norm{stage}.{rest[len('norm.') :]}"
+    block, param = rest[len("blocks.") :].split(".", 1)
+    return f"block{stage}.{block}.{param.replace('mlp.dwconv.', 'mlp.dwconv.dwconv.')}"
+
+
 def pvt_original_to_avssl(state: dict[str, Tensor], arch: str, origin: str = "state dict") -> ConvertedState:
     """A state dict in the original PVT-v2 layout (Wang et al.'s ``classification/pvt_v2.py``:
     ``patch_embed{i}`` / ``block{i}.{j}`` / ``norm{i}`` for stages i = 1-4, ``head``) → this encoder's names.
@@ -147,14 +173,14 @@ def pvt_original_to_avssl(state: dict[str, Tensor], arch: str, origin: str = "st
     ``patch_embed1`` is timm's stem ``patch_embed``, ``patch_embed{2-4}`` the ``downsample`` of stages
     1-3, ``block{i}.{j}.mlp.dwconv.dwconv`` timm's ``mlp.dwconv``. ``head.*`` is dropped and listed in
     ``ignored``; anything else raises :class:`WeightsError` naming ``origin`` and the first such key."""
-    _check_arch(arch)
     out: dict[str, Tensor] = {}
     ignored: list[str] = []
     for key, value in state.items():
-        if _HEAD.match(key):
+        name = pvt_original_key(key, arch, origin)
+        if name is None:
             ignored.append(key)
         else:
-            out[_timm_key_to_avssl(_original_key_to_timm(key, origin), arch, origin, key)] = value
+            out[name] = value
     return ConvertedState(out, ignored)
 
 

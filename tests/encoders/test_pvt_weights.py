@@ -19,7 +19,13 @@ from torch import Tensor
 
 from avssl.config import ConfigError, from_dict, load_config
 from avssl.encoders import PVTConfig, Visual2dConfig, WeightsError, build_encoder, load_encoder_weights
-from avssl.encoders.pvt import PVTv2Encoder, pvt_original_to_avssl, timm_to_avssl
+from avssl.encoders.pvt import (
+    PVTv2Encoder,
+    avssl_to_pvt_original_key,
+    pvt_original_key,
+    pvt_original_to_avssl,
+    timm_to_avssl,
+)
 from avssl.runner.args import script_main
 from avssl.runner.specs import recipe_schema
 
@@ -223,3 +229,12 @@ def test_a_format_only_pvt_reads_is_refused_for_other_encoders(tmp_path: Path) -
         WeightsError, match=r"unknown weights source 'timm' for ResNet2dEncoder .*weights\.pth"
     ):
         load_encoder_weights(resnet, path, "timm")
+
+
+def test_the_key_map_inverts() -> None:
+    original = to_original_layout(seeded_classifier("pvt_v2_b2").state_dict())
+    for key in original:
+        name = pvt_original_key(key, "pvt_v2_b2")
+        assert (name is None) == key.startswith("head.")
+        if name is not None:
+            assert avssl_to_pvt_original_key(name) == key
