@@ -106,7 +106,8 @@ class EncoderConfig:
       'state_dict'/'model', 'module.' prefixes stripped); ``"classifier"`` = a state dict of the full
       classification network the encoder truncates (torchvision ``resnet18().state_dict()``,
       ``r3d_18()``, pytorchvideo X3D/Slow): head keys ignored, first conv adapted to ``in_channels``;
-      ``"run"`` = an avssl run directory (``RUN/model/model.safetensors``).
+      ``"run"`` = an avssl run directory (``RUN/model/model.safetensors``); the PVT-v2 family also reads
+      ``"timm"`` and ``"pvt_original"`` files (:class:`PVTConfig`).
     - ``weights_prefix``: keep only keys under this prefix (e.g. ``"visual_encoder."``) and strip it.
     - ``strict``: missing/unexpected/mis-shaped keys are an error; if False they are warned about.
     """
@@ -181,5 +182,13 @@ class MotionConfig(EncoderConfig):
 
 @dataclass
 class PVTConfig(EncoderConfig):
-    """Pyramid Vision Transformer v2 (``pvt_v2_b2``/``pvt_v2_b5``, via timm): RGB in, stride 32; nothing
-    to set beyond the weights."""
+    """Pyramid Vision Transformer v2 (``pvt_v2_b2``/``pvt_v2_b5``, via timm): RGB in, stride 32.
+
+    ``weights_source`` takes, besides ``"encoder"`` and ``"run"``: ``"timm"`` = a state dict of timm's
+    classifier ``pvt_v2_b*`` (the ImageNet ``model.safetensors`` / ``pytorch_model.bin`` timm publishes as
+    ``timm/pvt_v2_b5.in1k``; ``"classifier"`` means the same here, timm's classifier being the network this
+    encoder truncates), ``"pvt_original"`` = the original PVT-v2 release's layout (``pvt_v2_b5.pth`` of
+    Wang et al.; with ``weights_prefix: encoder_backbone.`` the backbone of an AVSBench PVT checkpoint).
+    The classifier head is ignored (:mod:`avssl.encoders.pvt`)."""
+
+    weights_source: Literal["encoder", "classifier", "run", "timm", "pvt_original"] = "encoder"

@@ -1,6 +1,6 @@
 """Load pretrained weights into encoders from local files (nothing here downloads).
 
-Three sources (``EncoderConfig.weights_source``):
+Sources (``EncoderConfig.weights_source``):
 
 - ``"encoder"``: a state dict of the encoder itself, in a ``.safetensors`` file or a torch file
   (``torch.load(..., weights_only=True)``). Checkpoints that nest it under ``'state_dict'`` or ``'model'``
@@ -11,6 +11,9 @@ Three sources (``EncoderConfig.weights_source``):
   encoder takes a different number of input channels (:func:`adapt_first_conv`).
 - ``"run"``: an avssl run directory; ``RUN/model/model.safetensors`` holds a whole task's state dict,
   and a prefix (e.g. ``"visual_encoder."``) picks the encoder's keys.
+- a format an encoder declares in its ``weight_formats`` (name → converter of a file's state dict into
+  the encoder's names, returning a :class:`ConvertedState`): the PVT-v2 encoders read ``"timm"`` (timm's
+  classifier checkpoints) and ``"pvt_original"`` (the original PVT-v2 release's layout).
 
 Mismatches are reported as :class:`LoadReport`; with ``strict=True`` (default) any missing, unexpected
 or wrongly shaped key raises :class:`WeightsError` naming the file, before the module is modified.
@@ -27,7 +30,7 @@ import safetensors.torch
 import torch
 from torch import Tensor, nn
 
-WeightsSource = Literal["encoder", "classifier", "run"]
+WeightsSource = Literal["encoder", "classifier", "run", "timm", "pvt_original"]
 RUN_WEIGHTS = Path("model") / "model.safetensors"
 _NESTING_KEYS = ("state_dict", "model")
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
@@ -53,12 +56,23 @@ class ClassifierLayout:
 
 
 @dataclass
+class ConvertedState:
+    """A file's state dict renamed into an encoder's parameter names (``state``), and the file's keys
+    deliberately left out (``ignored``: a classifier head)."""
+
+    state: dict[str, Tensor]
+    ignored: list[str] = field(default_factory=list)
+
+
+@dataclass
 class LoadReport:
-    """Keys that did not fit: expected but absent, present but unknown, or of a different shape."""
+    """Keys that did not fit: expected but absent, present but unknown, or of a different shape; and the
+    file's keys deliberately not loaded (``ignored``: a classifier head; they do not make the load fail)."""
 
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -72,6 +86,10 @@ class LoadReport:
                 parts.append(f"{len(keys)} {label} key(s): {', '.join(keys[:_LISTED])}{more}")
         if self.mismatched:
             parts.append(f"{len(self.mismatched)} wrongly shaped: {'; '.join(self.mismatched[:_LISTED])}")
+        if self.ignored:
+            parts.append(
+                f"{len(self.ignored)} ignored (classifier head): {', '.join(self.ignored[:_LISTED])}"
+            )
         return "; ".join(parts)
 
 
@@ -203,25 +221,35 @@ def load_encoder_weights(
     strict: bool = True,
 ) -> LoadReport:
     """Load weights from ``path`` into ``encoder`` (sources: see the module docstring)."""
+    formats: dict = getattr(encoder, "weight_formats", {})
     if source == "run":
         state, origin = read_run_dir(path), str(Path(path) / RUN_WEIGHTS)
-    elif source in ("encoder", "classifier"):
+    elif source in ("encoder", "classifier") or source in formats:
         state, origin = read_state_dict(path), str(path)
     else:
-        raise WeightsError(f"unknown weights source {source!r}: use 'encoder', 'classifier' or 'run'")
+        known = ", ".join(repr(s) for s in dict.fromkeys(("encoder", "classifier", "run", *formats)))
+        raise WeightsError(
+            f"unknown weights source {source!r} for {type(encoder).__name__} ({path}): use one of {known}"
+        )
     state = select_prefix(state, prefix, origin)
-    target = encoder
-    if source == "classifier":
+    target, ignored = encoder, []
+    if source in formats:
+        converted: ConvertedState = formats[source](state, origin=origin)
+        state, ignored = converted.state, converted.ignored
+    elif source == "classifier":
         layout: ClassifierLayout | None = getattr(encoder, "classifier_layout", None)
         if layout is None:
             raise WeightsError(
                 f"{type(encoder).__name__} does not truncate a classifier: load {origin} with source 'encoder'"
             )
         target = encoder.get_submodule(layout.module)
+        ignored = [k for k in state if k.startswith(layout.head)]
         state = classifier_to_backbone(state, layout, target.state_dict())
     optional: tuple[str, ...] = getattr(target, "optional_weight_prefixes", ())
     if optional:  # keys a file may have or not either way (VGGish's PCA: its own guard refuses it unloaded)
         expected = target.state_dict()
         state = {k: v for k, v in state.items() if k in expected or not k.startswith(optional)}
         state.update({k: v for k, v in expected.items() if k.startswith(optional) and k not in state})
-    return load_state(target, state, origin, strict)
+    report = load_state(target, state, origin, strict)
+    report.ignored = ignored
+    return report

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from avssl.config import ConfigError, load_config, read_yaml
 from avssl.data.annotations import AnnotationError
+from avssl.encoders.weights import WeightsError
 from avssl.runner.data_facts import derive_data_facts
 
 
@@ -41,13 +42,14 @@ def parse_recipe(argv: Sequence[str] | None, default_task: str, schema_of) -> ob
 
 def script_main(main: Callable[[Sequence[str]], object], argv: Sequence[str]) -> int:
     """A recipe script's `__main__`: `main(argv)`, exit 0; a config error (unknown key, bad value, missing
-    config file or data root) is one line on stderr and exit 2, as `avssl` commands do (`AVSSL_DEBUG=1`: the traceback)."""
+    config file or data root, a weights file that does not fit its encoder) is one line on stderr and exit 2,
+    as `avssl` commands do (`AVSSL_DEBUG=1`: the traceback)."""
     if os.environ.get("AVSSL_DEBUG"):
         main(argv)
         return 0
     try:
         main(argv)
-    except (ConfigError, AnnotationError, FileNotFoundError) as err:
+    except (ConfigError, AnnotationError, FileNotFoundError, WeightsError) as err:
         print(f"{Path(sys.argv[0]).name}: error: {err}", file=sys.stderr)
         return 2
     return 0
