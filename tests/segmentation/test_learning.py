@@ -17,6 +17,7 @@ CPU_MODEL = [
     "model.visual.output_stride=32",
     "model.visual.weights_source=encoder",
     "model.audio.name=audio_small",
+    "model.freeze_audio=false",  # a from-scratch audio encoder (the release freezes a pretrained VGGish)
     "model.channels=32",
     "train.batch_size=8",
     "train.checkpoint_every=100000",
