@@ -1,14 +1,22 @@
-"""Losses of audio-visual segmentation (Zhou et al., "Audio-Visual Segmentation", ECCV 2022, Sec. 3.3).
+"""Losses of audio-visual segmentation (Zhou et al., "Audio-Visual Segmentation", ECCV 2022, Sec. 3.3), as
+the authors' released training code computes them.
 
 - :func:`frame_bce`: binary cross-entropy per pixel, averaged over the pixels of the supervised frames
   only — S4 supervises the first frame of each training video (the semi-supervised setting, the only
-  mask its training split has), MS3 all five.
-- :class:`AudioVisualMappingLoss` (the paper's L_AVM, Eq. 4, used for MS3 with weight λ = 0.5): at each
-  TPAVI stage the fused visual map is average-pooled inside the predicted mask (sigmoid(logits) averaged
-  down to the map's size, kept where > 0.5), both it and the stage's audio feature are L2-normalised, and
-  KL(softmax(audio) ‖ softmax(masked visual)) = Σ_c q_c (log q_c − log p_c) with q = softmax(audio),
-  p = softmax(visual) is averaged over frames and stages. It pulls the visual content of what the model
-  segments towards the audio feature, so a mask on a silent object costs.
+  mask its training split has), MS3 all five (the released ``nn.BCELoss`` on sigmoid(logits) is the mean
+  over exactly these pixels; here it is computed from the logits, which differs only where float32's
+  sigmoid saturates and ``BCELoss`` clamps log(0) to −100).
+- :class:`AudioVisualMappingLoss`: the paper's L_AVM (Eq. 4) as the released MS3 model was trained
+  (``--masked_av_flag --kl_flag``, no ``--threshold_flag``, no ``--norm_fea_flag``, λ = 0.5). At each TPAVI
+  stage with map Z (N, C, h, w) and audio feature A (N, C) (N = B·T frames):
+
+      M   = sigmoid(avg_pool_{h×w}(mask logits))       the *logits* average-pooled to (h, w), then sigmoid
+      v_n = (1 / h·w) Σ_{x,y} Z_n,x,y · M_n,x,y         (the mean over all h·w pixels, not over the mask)
+      L_s = Σ_n Σ_c q_nc (log q_nc − log p_nc),  q = softmax_c(A), p = softmax_c(v)   (KL(q ‖ p), summed)
+
+  and L_AVM = mean over stages of L_s. The sum over frames follows the released ``reduction='sum'``, so the
+  loss grows with the batch size; the features are not L2-normalised (the released flag is off). Z is the
+  stage map as the decoder leaves it, i.e. rectified (see :mod:`avssl.heads.segmentation`).
 """
 
 from __future__ import annotations
@@ -33,25 +41,22 @@ def frame_bce(logits: Tensor, masks: Tensor, supervised: Tensor) -> Tensor:
     return (per_frame * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def masked_average(features: Tensor, prob: Tensor) -> Tensor:
-    """(N, C, h, w) features averaged over the pixels where the mask probability, average-pooled to (h, w),
-    exceeds 0.5; prob (N, H, W). An empty mask gives a zero vector."""
-    mask = F.adaptive_avg_pool2d(prob[:, None], features.shape[-2:])  # (N, 1, h, w)
-    mask = (mask > 0.5).to(features.dtype)
-    return (features * mask).sum(dim=(2, 3)) / (mask.sum(dim=(2, 3)) + 1e-6)
+def masked_mean(features: Tensor, logits: Tensor) -> Tensor:
+    """(N, C, h, w) features weighted by sigmoid(logits average-pooled to (h, w)) and averaged over all h·w
+    pixels → (N, C); logits (N, H, W)."""
+    weight = torch.sigmoid(F.adaptive_avg_pool2d(logits[:, None], features.shape[-2:]))  # (N, 1, h, w)
+    return (features * weight).mean(dim=(2, 3))
 
 
 class AudioVisualMappingLoss(nn.Module):
-    """L_AVM over stages: [(fused map (N, C, h, w), audio (N, C)) …] and mask logits (N, H, W) → scalar."""
+    """L_AVM over stages: [(stage map (N, C, h, w), audio (N, C)) …] and mask logits (N, H, W) → scalar."""
 
     def forward(self, stages: Sequence[tuple[Tensor, Tensor]], logits: Tensor) -> Tensor:
         if not stages:
             return logits.new_zeros(())
-        prob = torch.sigmoid(logits)
         total = logits.new_zeros(())
         for visual, audio in stages:
-            v = F.normalize(masked_average(visual, prob), dim=-1)
-            a = F.normalize(audio, dim=-1)
+            log_p = F.log_softmax(masked_mean(visual, logits), dim=-1)
             # F.kl_div(input=log p, target=q) = Σ q (log q − log p)
-            total = total + F.kl_div(F.log_softmax(v, dim=-1), F.softmax(a, dim=-1), reduction="batchmean")
+            total = total + F.kl_div(log_p, F.softmax(audio, dim=-1), reduction="sum")
         return total / len(stages)

@@ -2,13 +2,20 @@
 
 Visual backbone with 4 stages (ResNet-50 as in the paper, PVT-v2 with timm, or the small CPU encoder),
 audio encoder giving one embedding per frame (VGGish on 0.96 s log-mel patches as in the paper: a 5 s
-clip gives 5 patches, one per frame), :class:`~avssl.heads.segmentation.AVSegmentationHead` (TPAVI at
-`tpavi_stages` + FPN decoder) → one mask logit map per frame at the input size.
+clip gives 5 patches, one per frame), :class:`~avssl.heads.segmentation.AVSegmentationHead` (channel
+reduction, TPAVI at `tpavi_stages`, RefineNet-style decoder) → one mask logit map per frame at the input
+size. The structure and parameter shapes are the authors' released model's (the released checkpoints
+import through :mod:`avssl.published.avsbench`).
+
+As released, the audio extractor is frozen (`freeze_audio`: no gradient, kept in eval mode; the authors run
+their pretrained VGGish under ``no_grad``), and its embedding passes a ReLU (`audio_relu`: the torchvggish
+port the authors use ends its embedding layers with a ReLU, which avssl's TF-faithful VGGish leaves out).
+A randomly initialised audio encoder (the small CPU demo) is trained with ``freeze_audio=false``.
 
 Batch: `video` (B, 3, T, H, W), `audio` (B, ch, S) covering the T frames, `mask` (B, T, H, W) {0, 1},
 `mask_valid` (B, T). Loss = BCE on the supervised frames (`supervise="first"`: frame 0 only, the S4
-protocol; `"all"`: every frame that has a mask, MS3) + `avm_weight` · L_AVM (paper: 0.5 for MS3, 0 for S4).
-`zero_audio=True` feeds silence instead of the audio: the audio-ignoring variant used as an ablation.
+protocol; `"all"`: every frame that has a mask, MS3) + `avm_weight` · L_AVM (released: 0.5 for MS3, not used
+for S4). `zero_audio=True` feeds silence instead of the audio: the audio-ignoring variant used as an ablation.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ class AVSConfig:
     supervise: Literal["first", "all"] = "first"
     avm_weight: float = 0.0
     zero_audio: bool = False
+    freeze_audio: bool = True
+    audio_relu: bool = True
 
 
 def per_frame_audio(features: Tensor, frames: int) -> Tensor:
@@ -68,6 +77,22 @@ class AVSegmenter(nn.Module):
         )
         self.avm = AudioVisualMappingLoss()
         self.cfg = cfg
+        if cfg.freeze_audio:
+            self.audio_encoder.requires_grad_(False)
+            self.audio_encoder.eval()
+
+    def train(self, mode: bool = True) -> AVSegmenter:
+        """As ``nn.Module.train``, but a frozen audio encoder stays in eval mode (as released)."""
+        super().train(mode)
+        if self.cfg.freeze_audio:
+            self.audio_encoder.eval()
+        return self
+
+    def audio_features(self, wave: Tensor, frames: int) -> Tensor:
+        """Waveform (B, ch, S) → one embedding per frame (B, T, D_a) (frozen: without gradient)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.freeze_audio):
+            features = self.audio_encoder(wave)
+        return per_frame_audio(F.relu(features) if self.cfg.audio_relu else features, frames)
 
     def logits(self, batch: dict) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
         """(mask logits (B, T, H, W), per-TPAVI-stage (fused map, audio) pairs)."""
@@ -77,7 +102,7 @@ class AVSegmenter(nn.Module):
         if self.cfg.zero_audio:
             wave = torch.zeros_like(wave)
         stages = self.visual_encoder.forward_features(video)  # 4 × (B, D_i, T, h_i, w_i)
-        audio = per_frame_audio(self.audio_encoder(wave), video.shape[2])  # (B, T, D_a)
+        audio = self.audio_features(wave, video.shape[2])  # (B, T, D_a)
         return self.head(stages, audio, tuple(video.shape[-2:]))
 
     def forward(self, batch: dict) -> TaskOutput:

@@ -17,6 +17,7 @@ CPU_MODEL = [
     "model.visual.output_stride=32",
     "model.visual.weights_source=encoder",
     "model.audio.name=audio_small",
+    "model.freeze_audio=false",  # a from-scratch audio encoder (the release freezes a pretrained VGGish)
     "model.channels=32",
     "train.batch_size=8",
     "train.checkpoint_every=100000",
@@ -44,7 +45,13 @@ def test_s4_quick_beats_the_baselines(tmp_path) -> None:
     root = tmp_path / "data"
     write_synthetic("avsbench-s4", root, SynthSpec(n=24, seed=21, num_classes=4))
     metrics = _train(
-        tmp_path / "run", "recipes/configs/avs_s4.yaml", root, 30, "data.size=48", "data.num_workers=0"
+        tmp_path / "run",
+        "recipes/configs/avs_s4.yaml",
+        root,
+        30,
+        "data.size=48",
+        "data.num_workers=0",
+        "optim.lr=0.003",  # the released start (reduction N(0, 0.01), TPAVI's W_z norm at zero) is slower
     )
     baselines = _baselines("avsbench-s4", root)
     print("S4 quick", metrics, baselines)
@@ -67,7 +74,10 @@ def test_ms3_model_beats_its_audio_zeroed_variant(tmp_path) -> None:
     root = tmp_path / "data"
     write_synthetic("avsbench-ms3", root, SynthSpec(n=128, seed=12, num_classes=4))
     config = "recipes/configs/avs_ms3.yaml"
-    with_audio = _train(tmp_path / "audio", config, root, 200)
-    zeroed = _train(tmp_path / "zero", config, root, 200, "model.zero_audio=true")
+    # without L_AVM: the released mapping loss (a KL summed over the batch's frames, weight 0.5) dominates the
+    # loss of a from-scratch model at this scale (docs/results.md: 32.0 vs 32.4 mIoU with it)
+    no_avm = "model.avm_weight=0"
+    with_audio = _train(tmp_path / "audio", config, root, 200, no_avm)
+    zeroed = _train(tmp_path / "zero", config, root, 200, no_avm, "model.zero_audio=true")
     print("MS3", with_audio, "audio zeroed", zeroed)
     assert with_audio["mIoU"] >= zeroed["mIoU"] + 10

@@ -25,6 +25,7 @@ SMALL = [
     "model.visual.output_stride=32",
     "model.visual.weights_source=encoder",
     "model.audio.name=audio_small",
+    "model.freeze_audio=false",  # a from-scratch audio encoder (the release freezes a pretrained VGGish)
     "model.channels=16",
     "train.batch_size=2",
     "train.progress_bar=false",

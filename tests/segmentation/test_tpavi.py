@@ -1,4 +1,5 @@
-"""TPAVI against the explicit N×N non-local computation, shapes of the head, and that audio matters."""
+"""TPAVI against the explicit N×N non-local computation, shapes of the head, that audio matters, the frozen
+audio extractor, and the audio-visual mapping loss against a loop written from the released loss."""
 
 from __future__ import annotations
 
@@ -9,12 +10,25 @@ from einops import rearrange
 from avssl.encoders import AudioCNNConfig, Visual2dConfig
 from avssl.heads.segmentation import AVSegmentationHead
 from avssl.heads.tpavi import TPAVI
-from avssl.losses.avs import AudioVisualMappingLoss, frame_bce, masked_average
+from avssl.losses.avs import AudioVisualMappingLoss, frame_bce, masked_mean
 from avssl.tasks.avs import AVSConfig, AVSegmenter, per_frame_audio
 
 
+def _randomise_norms(module: torch.nn.Module, seed: int = 0) -> None:
+    """Random scale/shift and running statistics for every BatchNorm (TPAVI's W_z norm starts at zero, which
+    would hide the interaction term)."""
+    g = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            with torch.no_grad():
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g))
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g))
+                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+
+
 def _naive_tpavi(block: TPAVI, visual: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
-    """Z = LN(V + W_z(Σ_j f_ij g(V_j))) with the full (B, N, N) matrix f."""
+    """Z = LN(V + BN(W_z(Σ_j f_ij g(V_j)))) with the full (B, N, N) matrix f."""
     b, c, t, h, w = visual.shape
     f = block.attention(visual, audio)  # (B, N, N)
     g = block.g(visual).flatten(2)  # (B, C', N)
@@ -26,10 +40,25 @@ def _naive_tpavi(block: TPAVI, visual: torch.Tensor, audio: torch.Tensor) -> tor
 def test_tpavi_equals_the_full_non_local_attention() -> None:
     torch.manual_seed(0)
     block = TPAVI(channels=16, audio_dim=12).double()
+    _randomise_norms(block)
     visual, audio = torch.randn(2, 16, 3, 4, 5).double(), torch.randn(2, 3, 12).double()
-    fused, audio_c = block(visual, audio)
-    assert fused.shape == visual.shape and audio_c.shape == (2, 3, 16)
-    torch.testing.assert_close(fused, _naive_tpavi(block, visual, audio))
+    for mode in (True, False):  # BatchNorm on batch statistics and on running statistics
+        block.train(mode)
+        fused, audio_c = block(visual, audio)
+        assert fused.shape == visual.shape and audio_c.shape == (2, 3, 16)
+        torch.testing.assert_close(fused, _naive_tpavi(block, visual, audio))
+    plain = rearrange(block.norm(rearrange(visual, "b c t h w -> b t h w c")), "b t h w c -> b c t h w")
+    assert (fused - plain).abs().max() > 1e-3  # the interaction term is not negligible
+
+
+def test_an_untrained_tpavi_passes_the_normalised_visual_on() -> None:
+    torch.manual_seed(7)
+    block = TPAVI(channels=8, audio_dim=4)  # W_z's BatchNorm starts at zero, as released
+    visual = torch.randn(2, 8, 3, 4, 4)
+    fused, _ = block(visual, torch.randn(2, 3, 4))
+    torch.testing.assert_close(
+        fused, rearrange(block.norm(rearrange(visual, "b c t h w -> b t h w c")), "b t h w c -> b c t h w")
+    )
 
 
 def test_attention_is_constant_over_each_frame_of_the_audio_axis() -> None:
@@ -43,7 +72,8 @@ def test_attention_is_constant_over_each_frame_of_the_audio_axis() -> None:
 
 def test_tpavi_output_depends_on_the_audio_of_every_frame() -> None:
     torch.manual_seed(2)
-    block = TPAVI(channels=8, audio_dim=4)
+    block = TPAVI(channels=8, audio_dim=4).eval()
+    _randomise_norms(block)
     visual, audio = torch.randn(1, 8, 3, 4, 4), torch.randn(1, 3, 4)
     base, _ = block(visual, audio)
     changed = audio.clone()
@@ -60,6 +90,7 @@ def test_head_shapes_and_stage_outputs() -> None:
     assert logits.shape == (2, 3, 64, 64)
     assert [v.shape for v, _ in fused] == [(6, 16, 8, 8), (6, 16, 2, 2)]
     assert [a.shape for _, a in fused] == [(6, 16), (6, 16)]
+    assert all(v.min() >= 0 for v, _ in fused)  # the maps as the decoder's in-place ReLU leaves them
     with pytest.raises(ValueError, match="tpavi_stages"):
         AVSegmentationHead((8, 16, 32, 32), 6, 16, (4,))
 
@@ -86,18 +117,35 @@ def _batch(frames: int = 5, size: int = 64) -> dict:
 
 def test_task_trains_and_the_audio_changes_the_masks() -> None:
     torch.manual_seed(4)
-    model = _small_model(supervise="all", avm_weight=0.5)
+    model = _small_model(supervise="all", avm_weight=0.5, freeze_audio=False)
     batch = _batch()
     out = model(batch)
     assert set(out.logs) == {"loss/bce", "loss/avm"} and torch.isfinite(out.loss)
     out.loss.backward()
     assert all(p.grad is not None for p in model.head.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.audio_encoder.parameters())
+    # as released, an untrained TPAVI passes LayerNorm(V) on (W_z's norm starts at zero): train a few steps
+    optim = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(5):
+        optim.zero_grad()
+        model(batch).loss.backward()
+        optim.step()
     model.eval()
     probs = model.segment(batch)
     assert probs.shape == (2, 5, 64, 64) and probs.min() >= 0 and probs.max() <= 1
     swapped = model.segment({**batch, "audio": batch["audio"].flip(0)})
     assert (probs - swapped).abs().max() > 1e-5
+
+
+def test_the_audio_extractor_is_frozen_by_default() -> None:
+    torch.manual_seed(8)
+    model = _small_model(avm_weight=0.5)
+    assert model.cfg.freeze_audio and not any(p.requires_grad for p in model.audio_encoder.parameters())
+    model.train()
+    assert not model.audio_encoder.training and model.head.training
+    model(_batch()).loss.backward()
+    assert all(p.grad is None for p in model.audio_encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.head.tpavi.parameters())
 
 
 def test_zero_audio_variant_ignores_the_audio() -> None:
@@ -118,19 +166,55 @@ def test_first_frame_supervision_ignores_other_frames() -> None:
     torch.testing.assert_close(model(batch).loss, model(flipped).loss)
 
 
-def test_frame_bce_and_masked_average_by_hand() -> None:
+def test_frame_bce_and_masked_mean_by_hand() -> None:
     logits = torch.zeros(1, 2, 2, 2)
     masks = torch.ones(1, 2, 2, 2)
     loss = frame_bce(logits, masks, torch.tensor([[True, False]]))
     assert loss.item() == pytest.approx(torch.log(torch.tensor(2.0)).item())
     features = torch.arange(8.0).reshape(1, 2, 2, 2)
-    prob = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
-    torch.testing.assert_close(masked_average(features, prob), torch.tensor([[1.5, 5.5]]), atol=1e-5, rtol=0)
+    big = 40.0  # sigmoid → 1 or 0
+    logits = torch.tensor([[[big, big, -big, -big], [big, big, -big, -big], [-big] * 4, [-big] * 4]])
+    # logits pooled to 2×2: only the top-left cell is foreground; the mean runs over all 4 cells
+    torch.testing.assert_close(masked_mean(features, logits), torch.tensor([[0.0, 1.0]]), atol=1e-6, rtol=0)
+
+
+def _naive_avm(stages, logits: torch.Tensor) -> torch.Tensor:
+    """The released Loss_AVM_AV (MS3: kl_flag, no threshold, no feature normalisation), frame by frame: the
+    logits block-averaged to the map's size, sigmoid, the weighted map's mean over all pixels, then
+    Σ_frames KL(softmax(audio) ‖ softmax(visual)); averaged over stages."""
+    total = 0.0
+    for visual, audio in stages:
+        n, c, h, w = visual.shape
+        sh, sw = logits.shape[1] // h, logits.shape[2] // w
+        loss = 0.0
+        for i in range(n):
+            weight = torch.sigmoid(logits[i].reshape(h, sh, w, sw).mean(dim=(1, 3)))
+            v = [(visual[i, k] * weight).sum() / (h * w) for k in range(c)]
+            p = torch.softmax(torch.stack(v), dim=0)
+            q = torch.softmax(audio[i], dim=0)
+            loss = loss + sum(q[k] * (torch.log(q[k]) - torch.log(p[k])) for k in range(c))
+        total = total + loss
+    return total / len(stages)
+
+
+def test_avm_loss_equals_the_released_loss_written_as_loops() -> None:
+    torch.manual_seed(9)
+    logits = 2 * torch.randn(6, 16, 16, dtype=torch.float64)
+    stages = [
+        (torch.rand(6, 5, s, s, dtype=torch.float64), torch.randn(6, 5, dtype=torch.float64))
+        for s in (8, 4, 2)
+    ]
+    torch.testing.assert_close(AudioVisualMappingLoss()(stages, logits), _naive_avm(stages, logits))
+    # summed over frames (the released reduction="sum"): twice the frames, twice the loss
+    doubled = [(torch.cat([v, v]), torch.cat([a, a])) for v, a in stages]
+    torch.testing.assert_close(
+        AudioVisualMappingLoss()(doubled, torch.cat([logits, logits])), 2 * _naive_avm(stages, logits)
+    )
 
 
 def test_avm_loss_is_zero_when_masked_visual_matches_audio() -> None:
     visual = torch.randn(3, 8, 1, 1).expand(3, 8, 4, 4)
-    logits = torch.full((3, 16, 16), 5.0)
+    logits = torch.full((3, 16, 16), 50.0)
     loss = AudioVisualMappingLoss()([(visual, visual[:, :, 0, 0])], logits)
     assert loss.abs().item() < 1e-5
     assert AudioVisualMappingLoss()([(visual, -visual[:, :, 0, 0])], logits) > 1e-3
