@@ -93,6 +93,10 @@ def _convert(value: Any, tp: Any, key: str, base: Any = None) -> Any:
         for choice in choices:
             if value == choice or (isinstance(value, str) and str(choice) == value):
                 return choice
+        if isinstance(value, bool):  # YAML 1.1 reads a bare no/off/yes/on as a bool: take the word back
+            spelled = [c for c in choices if isinstance(c, str) and c.lower() in _YAML_BOOL_WORDS[value]]
+            if len(spelled) == 1:
+                return spelled[0]
         raise ConfigError(f"config key '{key}': {value!r} is not one of {list(choices)}")
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
@@ -144,6 +148,9 @@ def _convert(value: Any, tp: Any, key: str, base: Any = None) -> Any:
             return str(value)
         raise ConfigError(f"config key '{key}': expected a string, got {value!r}")
     raise ConfigError(f"config key '{key}': unsupported field type {_type_name(tp)}")
+
+
+_YAML_BOOL_WORDS = {False: ("no", "off", "false", "n"), True: ("yes", "on", "true", "y")}
 
 
 def _parse_scalar(text: str) -> Any:

@@ -123,3 +123,14 @@ def test_localization_recipe_keeps_its_data_transforms_when_yaml_sets_data_keys(
     assert cfg.data.size == 64 and cfg.data.transforms == ssl_tie_data().transforms
     cfg = load_config(recipe_schema("lvs"), None, ["data.size=64", "data.layout=vggsound"])
     assert cfg.data.size == 64 and cfg.data.transforms == localization_data().transforms
+
+
+def test_a_bare_yaml_no_is_the_word_where_the_choices_are_words(tmp_path):
+    """YAML 1.1 reads `mixed_precision: no` as false; the Literal's choice "no" is what the user meant,
+    from a file and from an override alike (a bool where no choice is spelled like it stays an error)."""
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  mixed_precision: no\n")
+    assert load_config(Root, path).train.mixed_precision == "no"
+    assert load_config(Root, None, ["train.mixed_precision=no"]).train.mixed_precision == "no"
+    with pytest.raises(ConfigError, match="optim.name"):
+        load_config(Root, None, ["train.optim.name=no"])

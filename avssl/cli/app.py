@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from avssl.cli import data, demo, evaluate, inference, plot
+from avssl.cli import data, demo, evaluate, export, inference, plot
 from avssl.cli.common import DEBUG_HELP, USER_ERRORS, check_out
 
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
@@ -20,6 +20,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     **evaluate.COMMANDS,
     **inference.COMMANDS,
     **plot.COMMANDS,
+    **export.COMMANDS,
 }
 # The order of `avssl --help`.
 ORDER = (
@@ -34,6 +35,8 @@ ORDER = (
     "probe",
     "decode",
     "plot",
+    "export",
+    "push",
 )
 
 

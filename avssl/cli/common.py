@@ -25,6 +25,7 @@ OUT_KINDS = {
     "segment": "directory",
     "embed": "file",
     "plot": "file",
+    "export": "file",
     "eval retrieval": "file",
     "eval probe": "file",
 }

@@ -1,5 +1,11 @@
 """Load a trained run directory for inference: the task rebuilt from `config.yaml`, weights from
-`model/model.safetensors` (or the latest checkpoint when the run has not finished)."""
+`model/model.safetensors` (or the latest checkpoint when the run has not finished).
+
+A run travels: the path may be a run directory or its `model/` folder alone (`config.yaml` +
+`model.safetensors`), and the encoders' initial weights (`weights:`, VGGish's `pca_params:` — ImageNet /
+AudioSet files on the machine that trained it) are not re-read, since the trained state dict replaces
+them; so a copied run loads without those files. (An optical-flow encoder's `flow.raft_weights` is still
+read: RAFT refuses to build without it.)"""
 
 from __future__ import annotations
 
@@ -14,8 +20,12 @@ from safetensors.torch import load_file
 
 from avssl.config import ConfigError, from_saved_dict, read_yaml
 from avssl.data.loader import DataConfig
+from avssl.encoders import ENCODERS
+from avssl.hub import resolve_run
 from avssl.tasks import TASKS
 from avssl.transforms import pipeline_normalization
+
+_INITIAL_FILES = ("weights", "pca_params")  # encoder keys naming files read at build time only
 
 
 class RunError(FileNotFoundError):
@@ -23,8 +33,9 @@ class RunError(FileNotFoundError):
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
-    """(task in eval mode on `device`, the run's config as a dict)."""
-    run = Path(run_dir)
+    """(task in eval mode on `device`, the run's config as a dict). `run_dir`: a run directory, its `model/`
+    folder, or ``hf-hub:ORG/NAME[@REVISION]`` (:mod:`avssl.hub`)."""
+    run = resolve_run(run_dir)
     if not run.is_dir():
         raise RunError(f"{run}: run directory not found")
     config_file = run / "model" / "config.yaml"
@@ -33,15 +44,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[t
     if not config_file.is_file():
         raise RunError(f"{run}: no config.yaml (is this a run directory?)")
     config = read_yaml(config_file)
-    task_name = config.get("task")
-    if task_name not in TASKS:
-        raise ConfigError(f"{config_file}: unknown or missing task {task_name!r}")
-    config_cls, builder = TASKS[task_name]
-    # runs written before the stage runner attached teachers and memories themselves keep an incremental
-    # stage's references to other runs' files in their model config: not part of the model, dropped
-    model = {k: v for k, v in (config.get("model") or {}).items() if k not in ("teacher", "replay_memory")}
-    model_cfg: Any = from_saved_dict(config_cls, model)
-    task = builder(model_cfg)
+    task = build_trained_task(config, config_file)
     weights = _weights_file(run)
     try:
         state = load_file(str(weights))
@@ -50,10 +53,37 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[t
     missing, unexpected = task.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise RunError(
-            f"{weights}: weights do not fit the {task_name} model (missing {missing[:3]}, "
+            f"{weights}: weights do not fit the {config['task']} model (missing {missing[:3]}, "
             f"unexpected {unexpected[:3]})"
         )
     return task.to(device).eval(), config
+
+
+def build_trained_task(config: dict, config_file: Path | str) -> torch.nn.Module:
+    """The task a run's `config` names, built to receive its trained weights: every encoder section's
+    initial `weights` / `pca_params` unset (see the module docstring). ConfigError naming `config_file`."""
+    task_name = config.get("task")
+    if task_name not in TASKS:
+        raise ConfigError(f"{config_file}: unknown or missing task {task_name!r}")
+    config_cls, builder = TASKS[task_name]
+    # runs written before the stage runner attached teachers and memories themselves keep an incremental
+    # stage's references to other runs' files in their model config: not part of the model, dropped
+    model = {k: v for k, v in (config.get("model") or {}).items() if k not in ("teacher", "replay_memory")}
+    model_cfg: Any = from_saved_dict(config_cls, without_initial_weights(model))
+    return builder(model_cfg)
+
+
+def without_initial_weights(section: Any) -> Any:
+    """A copy of a model config section in which every encoder section (a mapping whose `name` is an
+    encoder of the registry) has `weights` and `pca_params` unset; everything else as it is."""
+    if isinstance(section, list):
+        return [without_initial_weights(v) for v in section]
+    if not isinstance(section, dict):
+        return section
+    out = {k: without_initial_weights(v) for k, v in section.items()}
+    if out.get("name") in ENCODERS:
+        out.update({k: None for k in _INITIAL_FILES if k in out})
+    return out
 
 
 @dataclass(frozen=True)
@@ -92,9 +122,9 @@ def run_frame_input(run_config: dict) -> FrameInput:
 
 
 def _weights_file(run: Path) -> Path:
-    final = run / "model" / "model.safetensors"
-    if final.is_file():
-        return final
+    for final in (run / "model" / "model.safetensors", run / "model.safetensors"):  # a run, its model/
+        if final.is_file():
+            return final
     from avssl.rundir import latest_checkpoint
 
     checkpoint = latest_checkpoint(run)

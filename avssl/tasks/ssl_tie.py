@@ -6,7 +6,8 @@ Localisation", ACM MM 2022. A Siamese framework on two views of the same frame w
 - view 1: the batch's frame ``x`` and audio ``a`` (augment them in the data pipeline as the paper does:
   MoCo v2 crop / colour / grayscale / blur / flip);
 - view 2: ``T_g(T_a(x))`` and ``T_s(a)``, generated here on the device: ``T_a`` appearance (colour jitter,
-  grayscale) and ``T_s`` audio (gain, circular shift, SpecAugment on the log-mel) when ``use_invariance``;
+  grayscale) and ``T_s`` audio (gain, circular shift, SpecAugment on the log-mel) when ``use_invariance``
+  (``audio_aug.spec_views="both"`` masks view 1's spectrogram too, as the released data loader does);
   ``T_g`` a random crop-resize / h-flip / rotation, recorded as ``GeometryRecord`` chains, when
   ``use_equivariance``.
 
@@ -102,6 +103,18 @@ class SSLTIE(AVLocalizer):
             if not isinstance(getattr(self.audio_encoder, "frontend", None), LogMelFrontEnd):
                 raise ValueError(f"audio encoder {cfg.audio.name!r} has no log-mel front end to mask")
 
+    def view1_audio(self, audio: Tensor) -> Tensor:
+        """View 1's audio embedding: its spectrogram SpecAugment-masked too when ``audio_aug.spec_views`` is
+        ``"both"`` (the released code's data loader), clean otherwise."""
+        if self.cfg.use_invariance and self.cfg.audio_aug.spec_views == "both":
+            with spec_masking(self.audio_encoder, self.cfg.audio_aug):
+                return self.audio_embedding(audio)
+        return self.audio_embedding(audio)
+
+    def shares_view1_audio(self) -> bool:
+        """View 2 reuses view 1's masked audio: the release's one spectrogram for both views."""
+        return self.cfg.audio_aug.spec_views == "both" and not self.cfg.audio_aug.changes_waveform()
+
     def second_view(self, frames: Tensor, audio: Tensor) -> tuple[Tensor, Tensor, list[list[GeometryRecord]]]:
         """(T_g(T_a(frames)), T_s-augmented waveform, the per-sample geometric chains)."""
         records: list[list[GeometryRecord]] = [[] for _ in range(frames.shape[0])]
@@ -123,7 +136,7 @@ class SSLTIE(AVLocalizer):
 
     def forward(self, batch: dict) -> TaskOutput:
         frames, audio = self.frames(batch), batch["audio"]
-        visual1, audio1 = self.visual_maps(frames), self.audio_embedding(audio)  # (B, D, h, w), (B, D)
+        visual1, audio1 = self.visual_maps(frames), self.view1_audio(audio)  # (B, D, h, w), (B, D)
         loss1 = self.contrastive(visual1, audio1)
         out: dict[str, Tensor | float] = {"loss/contrastive": loss1.detach()}
         if not (self.cfg.use_equivariance or self.cfg.use_invariance):
@@ -131,7 +144,7 @@ class SSLTIE(AVLocalizer):
         frames2, audio2_wave, records = self.second_view(frames, audio)
         visual2 = self.visual_maps(frames2)
         audio2 = audio1
-        if self.cfg.use_invariance:
+        if self.cfg.use_invariance and not self.shares_view1_audio():
             with spec_masking(self.audio_encoder, self.cfg.audio_aug):
                 audio2 = self.audio_embedding(audio2_wave)
         loss2 = self.contrastive(visual2, audio2)

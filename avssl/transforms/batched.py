@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -173,6 +173,10 @@ class AudioAugConfig:
     up to 180 of its ~670 frames and one frequency band of up to 35 of its 257 mel bins, i.e. the fractions
     0.27 and 0.136 used here); Park et al. 2019. Gain (U[-gain_db, gain_db] dB) and circular time shift
     (U[-max_shift_s, max_shift_s]) are avssl's additions (not in the paper); set them to 0 to disable.
+
+    ``spec_views``: ``"second"`` masks view 2's spectrogram only (view 1 stays clean); ``"both"`` masks view
+    1's as well, as the released code does (its data loader masks the one spectrogram both views use): with
+    ``gain_db = max_shift_s = 0`` view 2 then reuses view 1's masked audio, exactly the release's sharing.
     """
 
     gain_db: float = 6.0
@@ -180,6 +184,11 @@ class AudioAugConfig:
     spec_prob: float = 0.8
     spec_time_frac: float = 0.27
     spec_freq_frac: float = 0.136
+    spec_views: Literal["second", "both"] = "second"
+
+    def changes_waveform(self) -> bool:
+        """Whether view 2's waveform differs from view 1's (gain or shift on)."""
+        return self.gain_db > 0 or self.max_shift_s > 0
 
 
 def augment_waveform(

@@ -60,12 +60,13 @@ def test_model_key_nesting_and_compile_prefix(tmp_path: Path) -> None:
     assert set(read_state_dict(path)) == set(target)
 
 
-def test_torchvision_resnet18_checkpoint_maps_onto_the_truncated_encoder(tmp_path: Path) -> None:
-    reference = torchvision.models.resnet18(weights=None)
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50"])  # torchvision's resnet18-f37072fd / resnet50-*.pth
+def test_torchvision_resnet_checkpoint_maps_onto_the_truncated_encoder(tmp_path: Path, arch: str) -> None:
+    reference = getattr(torchvision.models, arch)(weights=None)
     torch.nn.init.normal_(reference.conv1.weight)  # differs from any fresh initialisation
-    path = tmp_path / "resnet18.pth"
+    path = tmp_path / f"{arch}.pth"
     torch.save(reference.state_dict(), path)
-    cfg = Visual2dConfig(name="resnet18", weights=str(path), weights_source="classifier")
+    cfg = Visual2dConfig(name=arch, weights=str(path), weights_source="classifier")
     expected = {k: v for k, v in reference.state_dict().items() if not k.startswith("fc.")}
     _assert_loaded(build_encoder(cfg), expected)
 

@@ -12,9 +12,12 @@ import torch
 import torchaudio
 
 from avssl.config import load_config
-from avssl.encoders import build_encoder
+from avssl.encoders import AudioCNNConfig, Visual2dConfig, build_encoder
 from avssl.encoders.audio import tile_waveform
 from avssl.runner.specs import localization_data, recipe_schema
+from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
+from avssl.transforms import batched
+from avssl.transforms.batched import AudioAugConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SSL_TIE_YAML = ROOT / "recipes" / "configs" / "ssl_tie.yaml"
@@ -69,3 +72,42 @@ def test_tile_waveform() -> None:
     wave = torch.arange(5.0).view(1, 1, 5)
     assert tile_waveform(wave, 12).flatten().tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
     assert tile_waveform(wave, 3).flatten().tolist() == [0, 1, 2]
+
+
+def test_ssl_tie_yaml_masks_the_spectrogram_both_views_share() -> None:
+    aug = load_config(recipe_schema("ssl_tie"), SSL_TIE_YAML).model.audio_aug
+    assert aug.spec_views == "both" and aug.gain_db == 0 and aug.max_shift_s == 0 and aug.spec_prob == 0.8
+
+
+@pytest.mark.parametrize(
+    ("audio_aug", "masked_calls", "views_equal"),
+    [
+        (AudioAugConfig(spec_prob=1.0), 1, False),  # avssl's default: view 2 only, its own waveform
+        (AudioAugConfig(spec_prob=1.0, spec_views="both", gain_db=0, max_shift_s=0), 1, True),  # released
+        (AudioAugConfig(spec_prob=1.0, spec_views="both"), 2, False),  # both masked, view 2 also gained
+    ],
+)
+def test_which_views_get_specaugment(audio_aug, masked_calls, views_equal, monkeypatch) -> None:
+    """Count the masks drawn in one training step and see which audio embeddings the two views get."""
+    calls: list[torch.Tensor] = []
+    real = batched.mask_spectrogram
+
+    def counting(spec, cfg, fill, generator=None):
+        calls.append(spec)
+        return real(spec, cfg, fill, generator)
+
+    monkeypatch.setattr(batched, "mask_spectrogram", counting)
+    torch.manual_seed(0)
+    small = {"visual": Visual2dConfig(name="small"), "audio": AudioCNNConfig(name="audio_small")}
+    task = SSLTIE(SSLTIEConfig(**small, audio_aug=audio_aug, use_equivariance=False))
+    seen: list[torch.Tensor] = []
+    task.contrastive.register_forward_hook(lambda module, args, out: seen.append(args[1].detach()))
+    gen = torch.Generator().manual_seed(1)
+    task(
+        {
+            "video": torch.randn(2, 3, 1, 64, 64, generator=gen),
+            "audio": torch.randn(2, 1, 8000, generator=gen),
+        }
+    )
+    assert len(calls) == masked_calls and len(seen) == 2
+    assert torch.equal(seen[0], seen[1]) == views_equal
