@@ -7,10 +7,9 @@ Trains the demo's SSL-TIE (`avssl/configs/demo_ssl_tie.yaml`, the `avssl demo` r
 images, `avssl synth`); `realmedia`: `tools/make_realmedia.py` (240 clips, 200 test images, composited real
 photographs and recordings) — with `eval.every`, so every run leaves its held-out cIoU / AUC curve
 (`RUN/eval_step_N.json`). Prints and writes a markdown table (OUT/table.md, OUT/results.json) with the
-curve, the final figures, the figures of the checkpoint the run kept as its best (`RUN/best.json`, chosen
-without labels) and the centre prior. Runs live under OUT/runs/ and a rerun reuses finished ones, so an
+curve, the final figures and the centre prior. Runs live under OUT/runs/ and a rerun reuses finished ones, so an
 interrupted study loses nothing. Extra `key=value` arguments go to every run (e.g. to compare a recipe
-change: `--tag old train.select_best=false`).
+change: `--tag lr3e-4 optim.lr=0.0003`).
 """
 
 from __future__ import annotations
@@ -60,7 +59,7 @@ def curve(run: Path) -> dict[int, dict]:
 
 
 def train_once(run: Path, data: tuple[Path, Path], steps: int, every: int, extra: list[str]) -> dict:
-    """Train (or reuse) one run; returns its final metrics, curve and best-checkpoint record."""
+    """Train (or reuse) one run; returns its final metrics and its curve."""
     done = run / "eval_localization.json"
     if not (done.is_file() and (run / "model" / "model.safetensors").is_file()):
         print(f"== {run.name}: {steps} steps → {run}", flush=True)
@@ -78,23 +77,14 @@ def train_once(run: Path, data: tuple[Path, Path], steps: int, every: int, extra
             ],
             default_task="ssl_tie",
         )
-    best = run / "best.json"
-    return {
-        "final": json.loads(done.read_text()),
-        "curve": curve(run),
-        "best": json.loads(best.read_text()) if best.is_file() else None,
-    }
+    return {"final": json.loads(done.read_text()), "curve": curve(run)}
 
 
 def _row(name: str, steps: int, result: dict, centre: dict) -> str:
     points = " · ".join(f"{s}: {m['cIoU']:.1f}" for s, m in result["curve"].items())
     final = result["final"]
-    best = result["best"]
-    best_cell = (
-        f"{best['metrics']['cIoU']:.1f} (step {best['step']})" if best and best.get("metrics") else "–"
-    )
     return (
-        f"| {name} | {steps} | {points} | {final['cIoU']:.1f} / {final['AUC']:.1f} | {best_cell} "
+        f"| {name} | {steps} | {points} | {final['cIoU']:.1f} / {final['AUC']:.1f} "
         f"| {centre['cIoU']:.1f} / {centre['AUC']:.1f} |"
     )
 
@@ -124,8 +114,8 @@ def main(argv=None) -> int:
     header = [
         f"held-out cIoU over training (eval.every={args.every}); overrides: {' '.join(args.overrides) or 'none'}",
         "",
-        "| set | steps | cIoU (%) at step | final cIoU / AUC | best kept (label-free) | centre prior |",
-        "|---|--:|---|--:|--:|--:|",
+        "| set | steps | cIoU (%) at step | final cIoU / AUC | centre prior |",
+        "|---|--:|---|--:|--:|",
     ]
     table = "\n".join(header + lines)
     print("\n" + table)
