@@ -172,36 +172,26 @@ SQUARE_224 = [
 ]
 
 
-def lvs_config() -> dict:
-    """LVS's released architecture (undilated stride-16 ResNet-18s, no projection) and test input."""
-    model = {
-        **_resnets(16, False, psd_frontend()),
-        "embed_dim": None,
-        "audio_pool": "max",
-        "frames": "middle",
-    }
+def _stride1_last_stage_config(task: str, frontend: dict) -> dict:
+    """LVS's and SSL-TIE's released shape: undilated stride-16 ResNet-18s, no projection, max-pooled audio,
+    the middle frame; 10 s of audio from the start and the centre-cropped frame at test time."""
+    model = {**_resnets(16, False, frontend), "embed_dim": None, "audio_pool": "max", "frames": "middle"}
     return {
-        "task": "lvs",
+        "task": task,
         "model": model,
         "data": _data(10.0, "start", CROP_224),
         "eval": {"benchmark": "flickr", "rule": "gt"},
     }
+
+
+def lvs_config() -> dict:
+    """LVS's released architecture (undilated stride-16 ResNet-18s, no projection) and test input."""
+    return _stride1_last_stage_config("lvs", psd_frontend())
 
 
 def ssl_tie_config() -> dict:
     """SSL-TIE's released architecture (as LVS) with its mel front end and test input."""
-    model = {
-        **_resnets(16, False, ssl_tie_frontend()),
-        "embed_dim": None,
-        "audio_pool": "max",
-        "frames": "middle",
-    }
-    return {
-        "task": "ssl_tie",
-        "model": model,
-        "data": _data(10.0, "start", CROP_224),
-        "eval": {"benchmark": "flickr", "rule": "gt"},
-    }
+    return _stride1_last_stage_config("ssl_tie", ssl_tie_frontend())
 
 
 def ezvsl_config() -> dict:
