@@ -40,6 +40,8 @@ import torchaudio
 from einops import rearrange
 from torch import Tensor, nn
 
+from avssl.encoders.weights import load_plain
+
 VGGISH_SAMPLE_RATE = 16000
 WINDOW, HOP, N_FFT = 400, 160, 512
 N_BANDS, F_MIN, F_MAX = 64, 125.0, 7500.0
@@ -132,7 +134,7 @@ def load_pca_params(vggish: VGGish, path: str) -> None:
     ``vggish_pca_params-970ea276.pth``) into ``vggish.pproc`` (which needs ``postprocess=True``)."""
     if vggish.pproc is None:
         raise ValueError("this VGGish has no post-processing: build it with postprocess=True")
-    params = torch.load(path, map_location="cpu", weights_only=False)
+    params = load_plain(path)  # numpy arrays, read without running pickled code
     matrix = torch.as_tensor(params["pca_eigen_vectors"], dtype=torch.float32)
     means = torch.as_tensor(params["pca_means"], dtype=torch.float32).reshape(-1, 1)
     if matrix.shape != vggish.pproc.pca_matrix.shape or means.shape != vggish.pproc.pca_means.shape:

@@ -21,11 +21,13 @@ or wrongly shaped key raises :class:`WeightsError` naming the file, before the m
 
 from __future__ import annotations
 
+import argparse
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import safetensors.torch
 import torch
 from torch import Tensor, nn
@@ -35,6 +37,30 @@ RUN_WEIGHTS = Path("model") / "model.safetensors"
 _NESTING_KEYS = ("state_dict", "model")
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 _LISTED = 8  # keys listed per category in an error message
+
+
+# The plain, non-tensor values released files pickle beside their tensors, and nothing else: the training
+# arguments (argparse.Namespace) and numpy scalars / arrays (scores, torchvggish's PCA parameters).
+def _numpy_globals() -> list:
+    """numpy's scalar / array reconstructors under the module names numpy 1 (``numpy.core``) and numpy 2
+    (``numpy._core``) pickle them with, and the dtype classes a scalar carries."""
+    core = getattr(np, "_core", None) or np.core
+    found: list = [np.dtype, np.ndarray]
+    for name in ("scalar", "_reconstruct"):
+        function = getattr(core.multiarray, name)
+        found += [(function, f"numpy.core.multiarray.{name}"), (function, f"numpy._core.multiarray.{name}")]
+    found += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
+    return found
+
+
+SAFE_GLOBALS = [argparse.Namespace, *_numpy_globals()]
+
+
+def load_plain(path: str | Path) -> object:
+    """``torch.load`` of a file holding tensors, plain containers and ``SAFE_GLOBALS`` only: a file that
+    pickles anything else raises ``pickle.UnpicklingError`` instead of running its code."""
+    with torch.serialization.safe_globals(SAFE_GLOBALS):
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 class WeightsError(ValueError):

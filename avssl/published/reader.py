@@ -15,7 +15,6 @@ other code, is a :class:`~avssl.published.base.CheckpointError` naming it.
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import re
 import zipfile
@@ -26,27 +25,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from avssl.encoders.weights import SAFE_GLOBALS
 from avssl.published.base import CheckpointError
 
 STATE_KEYS = ("model_state_dict", "state_dict", "model", "module", "net", "network", "weights")
 MOMENTUM_ENTRIES = ("model_ema", "ema", "state_dict_ema", "ema_state_dict", "momentum", "model_momentum")
 MOMENTUM_PREFIXES = ("encoder_k.", "momentum_encoder.", "model_ema.", "ema_model.", "key_encoder.")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-
-
-def _numpy_globals() -> list:
-    """numpy's scalar / array reconstructors under the module names numpy 1 (``numpy.core``) and numpy 2
-    (``numpy._core``) pickle them with, and the dtype classes a scalar carries."""
-    core = getattr(np, "_core", None) or np.core
-    found: list = [np.dtype, np.ndarray]
-    for name in ("scalar", "_reconstruct"):
-        function = getattr(core.multiarray, name)
-        found += [(function, f"numpy.core.multiarray.{name}"), (function, f"numpy._core.multiarray.{name}")]
-    found += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
-    return found
-
-
-SAFE_GLOBALS = [argparse.Namespace, *_numpy_globals()]
 
 
 @dataclass
