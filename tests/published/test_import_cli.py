@@ -31,39 +31,42 @@ def files(tmp_path_factory):
     sound = (0.2 * np.sin(2 * np.pi * 330 * np.arange(2 * 16000) / 16000))[None].astype(np.float32)
     write_video(root / "clip.mp4", frames, 12, sound, 16000)
     models = {}
-    for kind in ("lvs", "ezvsl"):
+    for kind in ("lvs", "ssl-tie", "ezvsl"):
         models[kind] = ref.reference_model(kind, seed=11)
         torch.save(ref.released_file(kind, models[kind]), root / f"{kind}.pth")
     torch.save(ref.randomize(torchvision.models.resnet18(), seed=4).state_dict(), root / "resnet18.pth")
     return root, flickr, models
 
 
+AUDIO = {"lvs": ref.lvs_audio, "ssl-tie": ref.ssl_tie_audio}
+
+
 @torch.no_grad()
-def test_import_eval_localize_from_the_command_line(files, capsys):
+@pytest.mark.parametrize("kind", ["lvs", "ssl-tie"])
+def test_import_eval_localize_from_the_command_line(kind, files, capsys):
     root, flickr, models = files
-    run = root / "run_lvs"
-    assert main(["import-checkpoint", "lvs", str(root / "lvs.pth"), "--out", str(run)]) == 0
-    assert "lvs imported into" in capsys.readouterr().out
-    out = root / "eval_lvs"
+    run = root / f"run_{kind}"
+    assert main(["import-checkpoint", kind, str(root / f"{kind}.pth"), "--out", str(run)]) == 0
+    assert f"{kind} imported into" in capsys.readouterr().out
+    out = root / f"eval_{kind}"
     args = ["eval", "localization", "--benchmark", "flickr", "--data", str(flickr), "--run", str(run)]
     assert main([*args, "--out", str(out), "--workers", "0", "--batch-size", "2"]) == 0
     metrics = json.loads((out / "M.json").read_text())
     assert metrics["rule"] == "gt" and metrics["num_samples"] == 3
     predictions = load_predictions(out / "predictions.npz")
     for item_id, heatmap in predictions.items():  # the authors' test pipeline on the same files
-        image = ref.frame_transform("lvs")(
-            ref.Image.open(flickr / "frames" / f"{item_id}.jpg").convert("RGB")
-        )
-        spec = ref.lvs_audio(flickr / "audio" / f"{item_id}.wav")
-        theirs = models["lvs"](image[None], spec[None])[0, 0].numpy()
+        image = ref.frame_transform(kind)(ref.Image.open(flickr / "frames" / f"{item_id}.jpg").convert("RGB"))
+        spec = AUDIO[kind](flickr / "audio" / f"{item_id}.wav")
+        theirs = models[kind](image[None], spec[None])[0, 0].numpy()
         assert np.abs(heatmap - theirs).max() <= 1e-5
     capsys.readouterr()
-    assert main(["localize", str(root / "clip.mp4"), "--run", str(run), "--out", str(root / "maps")]) == 0
-    peaks = json.loads((root / "maps" / "clip" / "peaks.json").read_text())["peaks"]
+    maps = root / f"maps_{kind}"
+    assert main(["localize", str(root / "clip.mp4"), "--run", str(run), "--out", str(maps)]) == 0
+    peaks = json.loads((maps / "clip" / "peaks.json").read_text())["peaks"]
     assert (
         len(peaks) == 1 and peaks[0]["time"] == 1.0
     )  # one 10 s window (the clip of the run) over a 2 s video
-    assert (root / "maps" / "clip" / "overlay.mp4").is_file()
+    assert (maps / "clip" / "overlay.mp4").is_file()
 
 
 def test_ezvsl_with_ogl_evaluates_with_its_own_rule_and_alpha(files, capsys):
