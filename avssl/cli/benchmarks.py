@@ -78,6 +78,7 @@ def _cmd_eval_segmentation(args: argparse.Namespace) -> int:
 
         def predict(task, config):
             dataset = avsbench_test_dataset(args.benchmark, args.data, config.get("data", {}))
+            args.f_mode = args.f_mode or (config.get("eval") or {}).get("f_mode")  # the run's own by default
             return predict_segmentation(task, dataset, args.batch_size, args.workers)
 
         _predict_run(args, "segment", predict, seg.save_predictions)
@@ -94,7 +95,8 @@ def _cmd_eval_segmentation(args: argparse.Namespace) -> int:
     else:
         items = seg.benchmark_test_items(args.benchmark, args.data)
         predictions = seg.baseline_predictions(args.baseline, items)
-    metrics = seg.evaluate_segmentation(args.benchmark, args.data, predictions, args.f_mode, args.batch_size)
+    f_mode = args.f_mode or "per-frame"
+    metrics = seg.evaluate_segmentation(args.benchmark, args.data, predictions, f_mode, args.batch_size)
     if args.run is not None:
         metrics["predictions"] = str(args.predictions)  # where the run's own predictions were saved
     write_json(_metrics_path(args.out), metrics, indent=2)
@@ -144,8 +146,8 @@ def add_segmentation(evals: argparse._SubParsersAction) -> None:
     seg.add_argument(
         "--f-mode",
         choices=["per-frame", "avsbench"],
-        default="per-frame",
-        help="per-frame: batch-independent; avsbench: the released loop (depends on --batch-size)",
+        help="per-frame: batch-independent; avsbench: the released loop (depends on --batch-size); default: "
+        "with --run the run's eval.f_mode, else per-frame",
     )
     seg.add_argument("--batch-size", type=int, default=4, help="videos per evaluation batch (avsbench mode)")
     seg.add_argument("--workers", type=int, default=2)

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from avssl.published.avsbench import AVSBENCH
 from avssl.published.base import CheckpointError, Companion, MappedState, PublishedModel
 from avssl.published.localization import KINDS as LOCALIZATION_KINDS
 
-PUBLISHED: dict[str, PublishedModel] = {**LOCALIZATION_KINDS}
+PUBLISHED: dict[str, PublishedModel] = {**LOCALIZATION_KINDS, **AVSBENCH}
 
 __all__ = ["PUBLISHED", "CheckpointError", "Companion", "MappedState", "PublishedModel"]

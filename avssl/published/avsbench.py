@@ -1,10 +1,11 @@
-"""The released AVSBench segmentation models (TPAVI, ResNet-50 backbone, S4 and MS3) as avssl runs.
+"""The released AVSBench segmentation models (TPAVI; ResNet-50 or PVT-v2-b5 backbone; S4 and MS3) as avssl runs.
 
 Zhou, Wang, Zhang, Sun, Zhang, Birchfield, Guo, Kong, Wang, Zhong, "Audio-Visual Segmentation", ECCV 2022
 (github OpenNLPLab/AVSBench, ``avs_scripts/avs_s4`` and ``avs_scripts/avs_ms3``). Facts from the authors'
 repository (module structure, parameter names, test code); the code is ours.
 
-The released file is the ``state_dict()`` of the authors' ``Pred_endecoder`` (saved from the module inside
+The released file is the ``state_dict()`` of the authors' ``Pred_endecoder`` (``ResNet_AVSModel.py`` or
+``PVT_AVSModel.py``; the PVT one has stage widths 64/128/320/512 and no classifier head) (saved from the module inside
 ``nn.DataParallel``; a ``module.`` prefix, if any, is stripped by the reader). Its parts and their avssl names:
 
 ==============================================  ==================================================
@@ -13,6 +14,9 @@ released                                        avssl (task ``avs``)
 ``resnet.{conv1,bn1,layer1,layer2}.*``          ``visual_encoder.*`` (torchvision names)
 ``resnet.layer3_1.*``, ``resnet.layer4_1.*``    ``visual_encoder.layer3.*``, ``visual_encoder.layer4.*``
 ``resnet.layer3_2.*``, ``resnet.layer4_2.*``    not used: the backbone's second branch, never run
+``encoder_backbone.*`` (PVT models)             ``visual_encoder.net.*`` (pvt_v2_b5; the original PVT-v2
+                                                layout ``patch_embed{i}`` / ``block{i}.{j}`` / ``norm{i}``,
+                                                :func:`avssl.encoders.pvt.pvt_original_key`)
 ``conv{i}.conv2d_list.{k}.*``  (i = 1..4)       ``head.reduce.{i-1}.branches.{k}.*`` (dilations 3, 6, 12, 18)
 ``tpavi_b{i}.align_channel.*``                  ``head.tpavi.{i-1}.align_audio.*``
 ``tpavi_b{i}.{theta,phi,g}.*``                  ``head.tpavi.{i-1}.{theta,phi,g}.*``
@@ -26,7 +30,8 @@ released                                        avssl (task ``avs``)
 
 The audio extractor is not in the released file: the authors run torchvggish's AudioSet VGGish
 (``vggish-10086976.pth``: ``features.*``, ``embeddings.*``), frozen, without the PCA post-processing;
-:func:`map_vggish` maps that file to ``audio_encoder.*`` (the import takes it as a second file).
+:func:`map_vggish` maps that file to ``audio_encoder.*`` (the import requires it as a second file,
+``--vggish``).
 
 Reference test input (``test.py``, ``dataloader.py``, ``preprocess_scripts``): 5 frames per video, one per
 second (the frame 15/16 s into each second, resized by OpenCV to 224×224 regardless of aspect ratio and
@@ -43,7 +48,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from avssl.published.base import CheckpointError, MappedState, PublishedModel
+from avssl.published.base import CheckpointError, Companion, MappedState, PublishedModel
 
 IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 PAPER = 'Zhou, Wang, Zhang, Sun, Zhang, Birchfield, Guo, Kong, Wang, Zhong, "Audio-Visual Segmentation", ECCV 2022'
@@ -94,33 +99,68 @@ VGGISH_RULES: Rules = (
 )
 
 
-def _rename(key: str, rules: Rules) -> tuple[bool, str | None]:
-    """(known, avssl name or None when deliberately unused)."""
-    for prefix, target in rules:
-        if key.startswith(prefix):
-            return True, None if target is None else target + key[len(prefix) :]
-    return False, None
+class KeyMap:
+    """Released key → avssl name by prefix ``rules`` (the first matching rule wins; a None target = a
+    released parameter deliberately not used), and back, for messages naming a key a file lacks."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+
+    def rename(self, key: str) -> tuple[bool, str | None]:
+        """(known, avssl name or None when deliberately unused)."""
+        for prefix, target in self.rules:
+            if key.startswith(prefix):
+                return True, None if target is None else target + key[len(prefix) :]
+        return False, None
+
+    def released_name(self, name: str) -> str:
+        for prefix, target in self.rules:
+            if target is not None and name.startswith(target):
+                return prefix + name[len(target) :]
+        return name
 
 
-def _released_name(key: str, rules: Rules) -> str:
-    for prefix, target in rules:
-        if target is not None and key.startswith(target):
-            return prefix + key[len(target) :]
-    return key
+class PVTKeyMap(KeyMap):
+    """The AVSBench PVT models: ``encoder_backbone.*`` in the original PVT-v2 layout → the pvt_v2_b5
+    encoder's names (:func:`~avssl.encoders.pvt.pvt_original_key`), the rest by ``rules``."""
+
+    PREFIX, TARGET = "encoder_backbone.", "visual_encoder."
+
+    def rename(self, key: str) -> tuple[bool, str | None]:
+        from avssl.encoders.pvt import pvt_original_key
+        from avssl.encoders.weights import WeightsError
+
+        if not key.startswith(self.PREFIX):
+            return super().rename(key)
+        try:
+            name = pvt_original_key(key[len(self.PREFIX) :], "pvt_v2_b5")
+        except WeightsError:
+            return False, None
+        return True, None if name is None else self.TARGET + name
+
+    def released_name(self, name: str) -> str:
+        from avssl.encoders.pvt import avssl_to_pvt_original_key
+
+        if name.startswith(self.TARGET):
+            return self.PREFIX + avssl_to_pvt_original_key(name[len(self.TARGET) :])
+        return super().released_name(name)
 
 
 def map_released(
-    released: dict[str, Tensor], rules: Rules, expected: dict[str, tuple[torch.Size, torch.dtype]], what: str
+    released: dict[str, Tensor],
+    keys: KeyMap,
+    expected: dict[str, tuple[torch.Size, torch.dtype]],
+    what: str,
 ) -> MappedState:
-    """Rename ``released`` by ``rules`` and check it against ``expected`` (avssl name → shape, dtype): the
-    first released key no rule knows, the first expected key missing (by its released name) or the first
-    shape that differs is a CheckpointError naming it."""
+    """Rename ``released`` by ``keys`` and check it against ``expected`` (avssl name → shape, dtype): the
+    first released key the map does not know, the first expected key missing (by its released name) or the
+    first shape that differs is a CheckpointError naming it."""
     state: dict[str, Tensor] = {}
     origin: dict[str, str] = {}
     ignored: list[str] = []
     groups: dict[tuple[str, str], int] = {}
     for key, value in released.items():
-        known, target = _rename(key, rules)
+        known, target = keys.rename(key)
         if not known or (target is not None and target not in expected):
             raise CheckpointError(f"unexpected key {key!r}: not part of a {what} checkpoint")
         if target is None:
@@ -131,7 +171,7 @@ def map_released(
         groups[group] = groups.get(group, 0) + 1
     for key, (shape, dtype) in expected.items():
         if key not in state:
-            raise CheckpointError(f"missing key {_released_name(key, rules)!r} of a {what} checkpoint")
+            raise CheckpointError(f"missing key {keys.released_name(key)!r} of a {what} checkpoint")
         if state[key].shape != shape:
             raise CheckpointError(
                 f"key {origin[key]!r} has shape {tuple(state[key].shape)}, the {what} architecture's is {tuple(shape)}"
@@ -161,11 +201,15 @@ def reference_data(layout: str) -> dict:
     }
 
 
-def avsbench_config(setting: str) -> dict:
-    """The released ResNet-50 TPAVI model for ``setting`` "s4" or "ms3" (the training loss settings of its
-    train.sh: S4 first-frame BCE only; MS3 all frames + 0.5 · L_AVM) and its reference preprocessing."""
+BACKBONES = {"r50": {"name": "resnet50", "output_stride": 32}, "pvt": {"name": "pvt_v2_b5"}}
+
+
+def avsbench_config(setting: str, backbone: str = "r50") -> dict:
+    """The released TPAVI model for ``setting`` "s4" or "ms3" with ``backbone`` "r50" (ResNet-50) or "pvt"
+    (PVT-v2-b5; needs timm), the training loss settings of its train.sh (S4 first-frame BCE only; MS3 all
+    frames + 0.5 · L_AVM) and its reference preprocessing."""
     model = {
-        "visual": {"name": "resnet50", "output_stride": 32},
+        "visual": dict(BACKBONES[backbone]),
         "audio": {"name": "vggish", "postprocess": False},
         "channels": 256,
         "tpavi_stages": [0, 1, 2, 3],
@@ -187,41 +231,59 @@ def avsbench_config(setting: str) -> dict:
 
 
 @functools.cache
-def _expected(setting: str) -> dict[str, tuple[torch.Size, torch.dtype]]:
-    """Names, shapes and dtypes of the task the setting's run config builds."""
+def _expected(setting: str, backbone: str) -> dict[str, tuple[torch.Size, torch.dtype]]:
+    """Names, shapes and dtypes of the task the setting's run config builds (on the meta device: no
+    memory, no initialisation; only names, shapes and dtypes are read)."""
     from avssl.config import from_saved_dict
     from avssl.tasks import TASKS
 
-    config = avsbench_config(setting)
+    config = avsbench_config(setting, backbone)
     config_cls, builder = TASKS[config["task"]]
-    task = builder(from_saved_dict(config_cls, config["model"]))
+    with torch.device("meta"):
+        task = builder(from_saved_dict(config_cls, config["model"]))
     return {k: (v.shape, v.dtype) for k, v in task.state_dict().items()}
 
 
-def map_avsbench(released: dict[str, Tensor], setting: str) -> MappedState:
-    """A released ResNet-50 ``Pred_endecoder`` state dict → the avs task's visual encoder and head (the
-    audio encoder comes from torchvggish's file, :func:`map_vggish`)."""
-    expected = {k: v for k, v in _expected(setting).items() if not k.startswith("audio_encoder.")}
-    kind = f"avsbench-{setting}-r50"
-    return map_released(released, RESNET50_RULES + decoder_rules(), expected, kind)
+def map_avsbench(released: dict[str, Tensor], setting: str, backbone: str = "r50") -> MappedState:
+    """A released ``Pred_endecoder`` state dict → the avs task's visual encoder and head (the audio encoder
+    comes from torchvggish's file, :func:`map_vggish`)."""
+    expected = {k: v for k, v in _expected(setting, backbone).items() if not k.startswith("audio_encoder.")}
+    keys = KeyMap(RESNET50_RULES + decoder_rules()) if backbone == "r50" else PVTKeyMap(decoder_rules())
+    return map_released(released, keys, expected, f"avsbench-{setting}-{backbone}")
 
 
 def map_vggish(released: dict[str, Tensor]) -> MappedState:
     """torchvggish's ``vggish-*.pth`` (``features.*``, ``embeddings.*``; a ``pproc.*`` PCA is not used, as
     released) → the avs task's frozen ``audio_encoder.*``."""
-    expected = {k: v for k, v in _expected("s4").items() if k.startswith("audio_encoder.")}
-    return map_released(released, VGGISH_RULES, expected, "torchvggish VGGish")
+    expected = {k: v for k, v in _expected("s4", "r50").items() if k.startswith("audio_encoder.")}
+    return map_released(released, KeyMap(VGGISH_RULES), expected, "torchvggish VGGish")
 
 
-def _kind(setting: str) -> PublishedModel:
-    mapper: Callable[[dict[str, Tensor]], MappedState] = functools.partial(map_avsbench, setting=setting)
+VGGISH = Companion(
+    help="torchvggish's AudioSet VGGish file (vggish-10086976.pth), the frozen audio extractor the AVSBench "
+    "models run (their checkpoints do not hold it)",
+    map_state=map_vggish,
+    configure=lambda config: None,
+    required=True,
+)
+
+
+def _kind(setting: str, backbone: str) -> PublishedModel:
+    mapper: Callable[[dict[str, Tensor]], MappedState] = functools.partial(
+        map_avsbench, setting=setting, backbone=backbone
+    )
     return PublishedModel(
-        kind=f"avsbench-{setting}-r50",
+        kind=f"avsbench-{setting}-{backbone}",
         paper=PAPER,
-        source=SOURCE,
-        run_config=functools.partial(avsbench_config, setting),
+        source=f"{SOURCE}; {VGGISH_SOURCE}",
+        run_config=functools.partial(avsbench_config, setting, backbone),
         map_state=mapper,
+        companions={"vggish": VGGISH},
     )
 
 
-AVSBENCH: dict[str, PublishedModel] = {"avsbench-s4-r50": _kind("s4"), "avsbench-ms3-r50": _kind("ms3")}
+AVSBENCH: dict[str, PublishedModel] = {
+    f"avsbench-{setting}-{backbone}": _kind(setting, backbone)
+    for setting in ("s4", "ms3")
+    for backbone in ("r50", "pvt")
+}

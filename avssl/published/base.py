@@ -35,13 +35,16 @@ class MappedState:
 @dataclass(frozen=True)
 class Companion:
     """A second file some published models need besides the released checkpoint (EZ-VSL's object-guided
-    localization runs a separate ImageNet ResNet-18): given as ``--<name with dashes> FILE`` to ``avssl
-    import-checkpoint``. ``map_state``: its flat state dict → avssl names (merged into the run's weights);
-    ``configure(config)``: what the run config gains with it (in place)."""
+    localization runs a separate ImageNet ResNet-18; the AVSBench models run torchvggish's VGGish, which their
+    checkpoints do not hold): given as ``--<name with dashes> FILE`` to ``avssl import-checkpoint``.
+    ``map_state``: its flat state dict → avssl names (merged into the run's weights); ``configure(config)``:
+    what the run config gains with it (in place); ``required``: the import fails without it (the model
+    cannot run without those weights) instead of leaving the feature off."""
 
     help: str
     map_state: Callable[[dict[str, Tensor]], MappedState]
     configure: Callable[[dict], None]
+    required: bool = False
 
 
 @dataclass(frozen=True)

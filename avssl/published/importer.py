@@ -138,7 +138,11 @@ def import_checkpoint(
     extra = {name: Path(path) for name, path in (companions or {}).items() if path is not None}
     unknown = sorted(set(extra) - set(published.companions))
     if unknown:
-        raise ConfigError(f"{kind} takes no {unknown[0].replace('_', '-')} file")
+        raise ConfigError(f"{kind} takes no --{unknown[0].replace('_', '-')} file")
+    needed = sorted(name for name, c in published.companions.items() if c.required and name not in extra)
+    if needed:
+        flag = "--" + needed[0].replace("_", "-")
+        raise ConfigError(f"{kind} needs {flag} FILE: {published.companions[needed[0]].help}")
     released = read_released(file)
     maps, files = [_map(published, released)], {"checkpoint": (released, sha256_of(released.path))}
     for name, path in extra.items():

@@ -120,6 +120,9 @@ def expected_tree() -> dict:
     )
     for path, help_text in OGL_HELP.items():
         tree[path]["options"]["--ogl"] = ogl_flag(help_text)
+    f_mode = tree["eval segmentation"]["options"]["--f-mode"]  # with --run, the run's eval.f_mode
+    f_mode["default"] = None
+    f_mode["help"] += "; default: with --run the run's eval.f_mode, else per-frame"
     return tree
 
 

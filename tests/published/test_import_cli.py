@@ -132,7 +132,7 @@ def test_bad_files_give_one_line(files, tmp_path, capsys):
             "x",
         ],
     )
-    assert "lvs takes no ogl-weights file" in err
+    assert "lvs takes no --ogl-weights file" in err
     assert not any((tmp_path / name).exists() for name in "abcd")
 
 
