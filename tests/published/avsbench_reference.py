@@ -229,3 +229,16 @@ def reference_forward(reference: PredEndecoder, vgg: dict[str, Tensor], batch: d
     audio_feature = vgg_reference(vgg, patches.reshape(-1, 1, 96, 64))  # (B·T, 128)
     imgs = batch["video"].permute(0, 2, 1, 3, 4).reshape(b * t, 3, h, w)
     return reference(imgs, audio_feature)
+
+
+def reference_model(released: dict[str, Tensor], pvt: bool = False) -> PredEndecoder:
+    """The released model with ``released`` loaded (strictly; the PVT backbone's part held in ``pvt_state``)."""
+    reference = PredEndecoder(pvt=pvt)
+    reference.load_state_dict(
+        {k: v for k, v in released.items() if not k.startswith(PVT_PREFIX)}, strict=True
+    )
+    if pvt:
+        reference.pvt_state = {
+            k[len(PVT_PREFIX) :]: v for k, v in released.items() if k.startswith(PVT_PREFIX)
+        }
+    return reference

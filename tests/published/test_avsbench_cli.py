@@ -2,8 +2,8 @@
 --run` → `avssl segment`, all from the command line, on released-format files with seeded random weights
 (saved from ``nn.DataParallel``, as the authors' train.py does) and an AVSBench-S4-layout test set; the
 masks equal the authors' pipeline on the same files (PNG frames, ImageNet normalisation, VGGish log-mel
-examples of the wav); bad or missing files give one line. The other three kinds share this path and are
-checked by the parity tests (``test_avsbench_parity.py``)."""
+examples of the wav), for the four kinds (S4 / MS3 × ResNet-50 / PVT-v2-b5, the MS3 ones on an
+AVSBench-MS3-layout set); bad or missing files give one line."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
 from avssl.evaluation.segmentation import load_predictions
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests are imported with importlib (pyproject addopts)
-from avsbench_reference import PredEndecoder, reference_forward, released_pair  # noqa: E402
+from avsbench_reference import PredEndecoder, reference_forward, reference_model, released_pair  # noqa: E402
 
 MEAN, STD = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
 
@@ -32,13 +32,17 @@ MEAN, STD = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.2
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("avsbench_cli")
-    s4 = root / "s4"
-    write_synthetic("avsbench-s4", s4, SynthSpec(n=8, seed=3, num_classes=4))
-    released, vgg = released_pair(seed=2)
-    torch.save({f"module.{k}": v for k, v in released.items()}, root / "S4_best.pth")
+    write_synthetic("avsbench-s4", root / "avsbench-s4", SynthSpec(n=8, seed=3, num_classes=4))
+    write_synthetic("avsbench-ms3", root / "avsbench-ms3", SynthSpec(n=4, seed=4, num_classes=4))
+    released = {backbone: released_pair(seed=2, pvt=backbone == "pvt")[0] for backbone in ("r50", "pvt")}
+    torch.save({f"module.{k}": v for k, v in released["r50"].items()}, root / "S4_best.pth")
+    torch.save(released["pvt"], root / "S4_pvt_best.pth")
+    vgg = released_pair(seed=2)[1]
     torch.save(vgg, root / "vggish-10086976.pth")
-    torch.save(released_pair(seed=2, pvt=True)[0], root / "S4_pvt_best.pth")
-    return root, s4, released, vgg
+    return root, released, vgg
+
+
+FILES = {"r50": "S4_best.pth", "pvt": "S4_pvt_best.pth"}  # MS3 models have the same parameters
 
 
 def _authors_masks(reference: PredEndecoder, vgg: dict, item) -> np.ndarray:
@@ -56,24 +60,28 @@ def _authors_masks(reference: PredEndecoder, vgg: dict, item) -> np.ndarray:
 
 
 @torch.no_grad()
-def test_import_eval_segment_from_the_command_line(files, capsys):
+@pytest.mark.parametrize(
+    "kind", ["avsbench-s4-r50", "avsbench-ms3-r50", "avsbench-s4-pvt", "avsbench-ms3-pvt"]
+)
+def test_import_eval_segment_from_the_command_line(kind, files, capsys):
     torch.set_num_threads(2)
-    root, s4, released, vgg = files
-    run = root / "run"
-    cmd = ["import-checkpoint", "avsbench-s4-r50", str(root / "S4_best.pth"), "--out", str(run)]
+    root, released, vgg = files
+    backbone, benchmark = kind.rsplit("-", 1)[1], kind.rsplit("-", 1)[0]
+    run = root / f"run_{kind}"
+    cmd = ["import-checkpoint", kind, str(root / FILES[backbone]), "--out", str(run)]
     assert main([*cmd, "--vggish", str(root / "vggish-10086976.pth")]) == 0
-    assert "avsbench-s4-r50 imported into" in capsys.readouterr().out
+    assert f"{kind} imported into" in capsys.readouterr().out
     source = (run / "SOURCE.md").read_text()
-    assert "vggish-10086976.pth" in source and "resnet.layer3_2" in source  # both files, the unused branch
-    out = root / "eval" / "M.json"
-    args = ["eval", "segmentation", "--benchmark", "avsbench-s4", "--data", str(s4), "--run", str(run)]
+    assert "vggish-10086976.pth" in source and "path4.resConfUnit1" in source  # both files, the unused block
+    out = root / f"eval_{kind}" / "M.json"
+    data = root / benchmark
+    args = ["eval", "segmentation", "--benchmark", benchmark, "--data", str(data), "--run", str(run)]
     assert main([*args, "--out", str(out), "--workers", "0"]) == 0
     metrics = json.loads(out.read_text())
-    assert metrics["f_mode"] == "avsbench" and metrics["num_frames"] == 2 * 5
+    items = load_index(benchmark, data, "test").items
+    assert metrics["f_mode"] == "avsbench" and metrics["num_frames"] == len(items) * 5
     predictions = load_predictions(out.parent / "predictions.npz")
-    reference = PredEndecoder().eval()
-    reference.load_state_dict(released, strict=True)
-    items = load_index("avsbench-s4", s4, "test").items
+    reference = reference_model(released[backbone], pvt=backbone == "pvt").eval()
     assert sorted(predictions) == sorted(item.id for item in items)
     for item in items:
         theirs = _authors_masks(reference, vgg, item)
@@ -84,8 +92,9 @@ def test_import_eval_segment_from_the_command_line(files, capsys):
     sound = (0.2 * np.sin(2 * np.pi * 440 * np.arange(3 * 16000) / 16000))[None].astype(np.float32)
     video = write_video(root / "mine.mp4", frames, 10, sound, 16000)
     capsys.readouterr()
-    assert main(["segment", str(video), "--run", str(run), "--out", str(root / "seg"), "--no-overlay"]) == 0
-    with np.load(root / "seg" / "mine" / "masks.npz") as z:
+    seg = root / f"seg_{kind}"
+    assert main(["segment", str(video), "--run", str(run), "--out", str(seg), "--no-overlay"]) == 0
+    with np.load(seg / "mine" / "masks.npz") as z:
         assert z["masks"].shape == (3, 120, 160) and 0 <= z["masks"].min() <= z["masks"].max() <= 1
 
 
@@ -98,7 +107,7 @@ def _error_line(capsys, argv) -> str:
 
 
 def test_missing_or_wrong_files_give_one_line(files, tmp_path, capsys):
-    root, _, _, _ = files
+    root, _, _ = files
     vggish = ["--vggish", str(root / "vggish-10086976.pth")]
     cmd = ["import-checkpoint", "avsbench-s4-r50", str(root / "S4_best.pth")]
     err = _error_line(capsys, [*cmd, "--out", str(tmp_path / "a")])

@@ -26,7 +26,7 @@ from avssl.published.avsbench import AVSBENCH, map_vggish
 from avssl.tasks import TASKS
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests are imported with importlib (pyproject addopts)
-from avsbench_reference import PVT_PREFIX, PredEndecoder, T, reference_forward, released_pair  # noqa: E402
+from avsbench_reference import PredEndecoder, T, reference_forward, reference_model, released_pair  # noqa: E402
 
 
 @functools.cache
@@ -41,15 +41,8 @@ def build(kind: str) -> tuple[nn.Module, PredEndecoder, dict[str, Tensor]]:
     config_cls, builder = TASKS[config["task"]]
     task = builder(from_saved_dict(config_cls, config["model"]))
     task.load_state_dict({**mapped.state, **audio.state}, strict=True)
-    reference = PredEndecoder(pvt=pvt)
-    reference.load_state_dict(
-        {k: v for k, v in released.items() if not k.startswith(PVT_PREFIX)}, strict=True
-    )
-    if pvt:
-        reference.pvt_state = {
-            k[len(PVT_PREFIX) :]: v for k, v in released.items() if k.startswith(PVT_PREFIX)
-        }
-    else:
+    reference = reference_model(released, pvt)
+    if not pvt:
         assert any(k.startswith("resnet.layer3_2.") for k in mapped.ignored)
     assert any(k.startswith("path4.resConfUnit1.") for k in mapped.ignored)
     return task, reference, vgg
