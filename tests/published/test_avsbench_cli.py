@@ -25,6 +25,7 @@ from avssl.evaluation.segmentation import load_predictions
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests are imported with importlib (pyproject addopts)
 from avsbench_reference import PredEndecoder, reference_forward, reference_model, released_pair  # noqa: E402
+from cli_errors import error_line as _error_line  # noqa: E402
 
 MEAN, STD = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
 
@@ -96,14 +97,6 @@ def test_import_eval_segment_from_the_command_line(kind, files, capsys):
     assert main(["segment", str(video), "--run", str(run), "--out", str(seg), "--no-overlay"]) == 0
     with np.load(seg / "mine" / "masks.npz") as z:
         assert z["masks"].shape == (3, 120, 160) and 0 <= z["masks"].min() <= z["masks"].max() <= 1
-
-
-def _error_line(capsys, argv) -> str:
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
 
 
 def test_missing_or_wrong_files_give_one_line(files, tmp_path, capsys):

@@ -21,6 +21,7 @@ from avssl.published.localization import KINDS
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests are imported with importlib (pyproject addopts)
 import reference_models as ref  # noqa: E402
+from cli_errors import error_line as _error_line  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +88,6 @@ def test_ezvsl_with_ogl_evaluates_with_its_own_rule_and_alpha(files, capsys):
         == 0
     )
     assert len(json.loads((root / "ez" / "clip" / "peaks.json").read_text())["peaks"]) == 1  # a 3 s window
-
-
-def _error_line(capsys, argv) -> str:
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
 
 
 def test_bad_files_give_one_line(files, tmp_path, capsys):
