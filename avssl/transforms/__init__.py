@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from avssl.transforms.audio import AudioGain, AudioTimeShift
+from avssl.transforms.clip import ClipAugment
 from avssl.transforms.compose import Compose, Transform
 from avssl.transforms.video import (
     CenterCrop,
@@ -34,6 +35,7 @@ TRANSFORMS: dict[str, type[Transform]] = {
     "random_grayscale": RandomGrayscale,
     "gaussian_blur": GaussianBlur,
     "normalize": Normalize,
+    "clip_augment": ClipAugment,
     "audio_gain": AudioGain,
     "audio_time_shift": AudioTimeShift,
 }

@@ -346,7 +346,7 @@ def _resize_frames_and_masks(sample: dict, size: tuple[int, int] | int) -> None:
 
 
 _SAMPLE_KEYS = ("index", "label", "meta", "sample_rate")  # a multi-view sample's keys shared by its views
-_LIST_KEYS = ("meta", "boxes", "geometry")
+_LIST_KEYS = ("meta", "boxes", "geometry", "augment")
 
 
 def collate(samples: list[dict | BadItem]) -> dict:
