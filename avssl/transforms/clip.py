@@ -10,7 +10,8 @@ them to the whole (T, 3, H, W) clip with `torchvision.transforms.v2.functional` 
 dimension, so every frame gets the identical op) and records them in `sample["augment"]`;
 `apply_clip_augment(video, params, size)` replays a record exactly (tests, debugging, applying a clip's
 augmentation to a derived input such as its flow). Crop and flip also go through the geometry records
-(`sample["geometry"]`), so masks and boxes follow and equivariance code keeps working.
+(`sample["geometry"]`), so masks and boxes follow and equivariance code keeps working; a motion input
+(`sample["motion"]`, `avssl.transforms.motion`) gets the same crop and flip (`augment_motion`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,22 @@ def apply_clip_augment(video: torch.Tensor, params: dict[str, Any], size: Sequen
     if params["flip"]:
         out = TF.horizontal_flip(out)
     return apply_colour(out, params)
+
+
+def augment_motion(motion: torch.Tensor, params: dict[str, Any], kind: str) -> torch.Tensor:
+    """A clip's recorded crop and flip on its motion input (T − 1, C, H, W) (`avssl.transforms.motion`):
+    flow (`kind` "flow") is rescaled with the resize and its dx negated by a flip; no colour."""
+    top, left, height, width = params["crop"]
+    size = params["size"]
+    out = TF.resized_crop(motion.float(), top, left, height, width, list(size), antialias=True)
+    if kind == "flow":
+        scale = torch.tensor([size[1] / width, size[0] / height]).view(1, 2, 1, 1)
+        out = out * scale
+    if params["flip"]:
+        out = TF.horizontal_flip(out)
+        if kind == "flow":
+            out = out * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1)
+    return out
 
 
 class ClipAugment(Transform):
@@ -121,5 +138,9 @@ class ClipAugment(Transform):
         if params["flip"]:
             sample = apply_geometric_op(sample, HFlip())
         sample["video"] = apply_colour(sample["video"], params)
+        if sample.get("motion") is not None:
+            sample["motion"] = augment_motion(
+                sample["motion"], params, sample.get("meta", {}).get("motion", "")
+            )
         sample["augment"] = params
         return sample

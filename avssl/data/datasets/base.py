@@ -420,8 +420,14 @@ class BadItemTracker:
 
 
 def worker_init(worker_id: int) -> None:
-    """DataLoader worker init: one intra-op thread per worker (decoding is the parallelism)."""
+    """DataLoader worker init: one intra-op thread per worker (decoding is the parallelism), OpenCV too
+    (flow in `avssl.transforms.motion`)."""
     torch.set_num_threads(1)
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - OpenCV is a dependency; a stripped install still loads data
+        return
+    cv2.setNumThreads(1)
 
 
 @dataclass
