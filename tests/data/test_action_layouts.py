@@ -92,6 +92,8 @@ def test_ucf101_bad_inputs(ucf):
     (ucf / "ucfTrainTestlist" / "trainlist02.txt").unlink()
     with pytest.raises(AnnotationError, match="trainlist02.txt"):
         load_index("ucf101", ucf, "train", split_index=2)
+    report = check_dataset(ucf, "ucf101")  # every split is checked: the missing list is named
+    assert not report["ok"] and "trainlist02.txt" in report["problems"]["index"][0]
     with pytest.raises(ValueError, match="split_index"):
         load_index("ucf101", ucf, "train", split_index=4)
     missing = ucf / "UCF-101" / "YoYo" / "v_YoYo_g02_c01.avi"
