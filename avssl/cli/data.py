@@ -58,7 +58,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
+    from avssl.data.synthetic.layouts import ACTION_SYNTH_LAYOUTS, SynthSpec, action_spec, write_synthetic
 
     check_positive(args, "n", "size", "duration", "fps", "classes")
     spec = SynthSpec(
@@ -70,9 +70,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         num_classes=args.classes,
         silent=tuple(args.silent) if args.silent else None,
         sizes=tuple(args.object_sizes) if args.object_sizes else None,
+        background_p=args.background_p,
     )
     out = write_synthetic(args.layout, args.out, spec)
-    print(f"wrote {args.n} synthetic items in the {args.layout} layout to {out}")
+    count = args.n
+    if args.layout in ACTION_SYNTH_LAYOUTS:
+        action = action_spec(spec)
+        count = action.num_classes * action.clips_per_class
+        print(f"(background-swapped test copy and masks in {out / 'background_swapped'})")
+    print(f"wrote {count} synthetic items in the {args.layout} layout to {out}")
     return 0
 
 
@@ -93,17 +99,22 @@ def add_selfcheck(sub: argparse._SubParsersAction) -> None:
 
 
 def add_synth(sub: argparse._SubParsersAction) -> None:
-    from avssl.data.synthetic.layouts import SYNTH_LAYOUTS
+    from avssl.data.synthetic.layouts import ACTION_SYNTH_LAYOUTS, SYNTH_LAYOUTS
 
     synth = add_command(sub, "synth", "write a synthetic dataset (real encoded media) in a benchmark layout")
-    synth.add_argument("--layout", required=True, choices=SYNTH_LAYOUTS)
+    synth.add_argument("--layout", required=True, choices=[*SYNTH_LAYOUTS, *ACTION_SYNTH_LAYOUTS])
     synth.add_argument("--out", required=True)
     synth.add_argument("--n", type=int, default=16, help="number of items")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--size", type=int, default=128, help="frame size in pixels (videos, VGG-SS images)")
     synth.add_argument("--duration", type=float, default=4.0, help="clip length in seconds")
     synth.add_argument("--fps", type=float, default=10.0)
-    synth.add_argument("--classes", type=int, default=4, help="number of object/sound classes (<= 8)")
+    synth.add_argument(
+        "--classes",
+        type=int,
+        default=4,
+        help="number of object/sound classes (<= 8; action layouts: motions, <= 10)",
+    )
     synth.add_argument(
         "--silent",
         type=int,
@@ -117,6 +128,12 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
         nargs=2,
         metavar=("MIN", "MAX"),
         help="video objects' size range as fractions of the frame's shorter side (default 0.25 0.4)",
+    )
+    synth.add_argument(
+        "--background-p",
+        type=float,
+        default=0.8,
+        help="action layouts: probability that a train clip shows its class's background family (the trap)",
     )
     synth.set_defaults(func=_cmd_synth)
 

@@ -46,7 +46,7 @@ def _check_video(item: ClipItem, min_duration_s: float) -> list[tuple[str, str]]
     problems = []
     if not info["has_video"]:
         return [("no video stream", f"{item.path}: has no video stream")]
-    if item.audio_path is None and not info["has_audio"]:
+    if item.audio_path is None and not info["has_audio"] and not item.video_only:
         problems.append(("no audio stream", f"{item.path}: has no audio stream"))
     duration = info.get("duration_s") or 0.0
     if duration < min_duration_s - 1e-3:
@@ -63,7 +63,9 @@ def _check_video(item: ClipItem, min_duration_s: float) -> list[tuple[str, str]]
             0.2,
             fps=5,
             size=(32, 32),
-            sample_rate=16000 if info["has_audio"] and item.audio_path is None else None,
+            sample_rate=16000
+            if info["has_audio"] and item.audio_path is None and not item.video_only
+            else None,
         )
     return problems
 

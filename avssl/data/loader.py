@@ -64,6 +64,7 @@ class DataConfig:
     root: str = ""
     layout: str = "vggsound"
     split: str | None = "train"
+    split_index: int = 1  # the official split (1, 2, 3) of a layout that ships several (UCF101, HMDB51)
     duration_s: float = 1.0
     fps: float = 4.0
     size: int = 112
@@ -175,7 +176,7 @@ class ResumableBatchSampler(Sampler[list[tuple[int, int]]]):
             epoch, first = epoch + 1, 0
 
 
-_SIZED_TRANSFORMS = ("random_resized_crop", "resize", "center_crop")
+_SIZED_TRANSFORMS = ("random_resized_crop", "resize", "center_crop", "clip_augment")
 
 
 def sized_transforms(specs: list[dict], size):
@@ -202,7 +203,7 @@ def build_dataset(cfg: DataConfig, train: bool, seed: int, rank: int = 0, world_
     if cfg.layout == "shards":
         buffer = cfg.shuffle_buffer if train else 0
         return ShardDataset(cfg.root, spec, transform, mode, seed, rank, world_size, views, buffer)
-    index = load_index(cfg.layout, cfg.root, cfg.split)
+    index = load_index(cfg.layout, cfg.root, cfg.split, cfg.split_index)
     return ClipDataset(index.items, spec, transform, mode, seed, views)
 
 

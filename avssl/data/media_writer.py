@@ -33,6 +33,7 @@ class VideoEncoding:
     bframes: int = 3
     crf: int = 23
     preset: str = "veryfast"
+    video_bitrate: int | None = None  # bits/s for codecs without crf (mpeg4 in AVI); None: FFmpeg's default
     audio_codec: str = "aac"
     audio_rate: int = 48000
     audio_bitrate: int = 128000
@@ -106,6 +107,8 @@ def _add_video_stream(container, shape, fps: float, encoding: VideoEncoding, tic
         stream.time_base = tick
     stream.codec_context.gop_size = encoding.gop
     stream.codec_context.max_b_frames = encoding.bframes
+    if encoding.video_bitrate is not None:
+        stream.bit_rate = encoding.video_bitrate
     if encoding.codec == "libx264":
         # keyint_min/scenecut pinned so the GOP is what was asked (x264 would add keyframes at cuts)
         stream.options = {

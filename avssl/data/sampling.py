@@ -4,7 +4,8 @@
 spreads `num_clips` windows evenly (evaluation). All return start times in seconds.
 
 Multi-view samples place each view's window relative to that window by a `ViewTiming` rule
-(`VIEW_TIMINGS`): `same` window, an independent `random` one, or an `offset` with a gap in seconds.
+(`VIEW_TIMINGS`): `same` window, an independent `random` one, an `offset` with a gap in seconds, or a
+`distance` drawn from a distribution (clip pairs: uniform, or CVRL's decreasing law).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class ViewTiming:
     rule: str = "same"
     min_gap_s: float = 0.0
     max_gap_s: float = 0.0
+    distance: str = "uniform"  # rule `distance`: "uniform" or "power" (see `distance_window`)
+    power: float = 1.0  # rule `distance` with "power": the exponent a of P(d) ∝ 1 - (d / d_max)^a
 
 
 @dataclass(frozen=True)
@@ -91,14 +94,60 @@ def offset_window(window: ViewWindow, timing: ViewTiming, rng: np.random.Generat
     return float(min(max(anchor + side * gap, 0.0), last))
 
 
-VIEW_TIMINGS = {"same": same_window, "random": random_window, "offset": offset_window}
+DISTANCES = ("uniform", "power")
+
+
+def draw_distance(low: float, high: float, timing: ViewTiming, rng: np.random.Generator) -> float:
+    """One start-to-start distance d in [low, high]: uniform, or with density P(d) ∝ 1 - (d / high)^a
+    (a = `timing.power`), the monotonically decreasing family of CVRL (Qian et al., "Spatiotemporal
+    Contrastive Video Representation Learning", CVPR 2021, Sec. 3.2: a = 1 is its linear P(t) ∝ -t + c with
+    c = the largest distance), drawn by rejection from the uniform."""
+    if high <= low:
+        return float(low)
+    if timing.distance == "uniform":
+        return float(rng.uniform(low, high))
+    for _ in range(10_000):
+        d = rng.uniform(low, high)
+        if rng.uniform() < 1.0 - (d / high) ** timing.power:
+            return float(d)
+    return float(low)  # the density vanishes on [low, high] (low ≈ high): its left end
+
+
+def distance_window(window: ViewWindow, timing: ViewTiming, rng: np.random.Generator) -> float:
+    """A clip at a start-to-start distance d from the anchor, d drawn by `draw_distance` on
+    [min_gap_s, max_gap_s] (max_gap_s 0: up to the whole medium) truncated to the distances that fit on
+    one side of the anchor; the side drawn at random among those where d fits. d is |view start - anchor|
+    (a batch records both starts)."""
+    anchor, last = window.anchor_s, window.last_s
+    room = {-1: anchor, 1: last - anchor}
+    high = min(timing.max_gap_s if timing.max_gap_s > 0 else last, max(room.values()))
+    low = min(timing.min_gap_s, high)
+    d = draw_distance(low, high, timing, rng)
+    sides = [side for side, r in room.items() if r >= d - 1e-9]
+    side = sides[int(rng.integers(len(sides)))]
+    return float(min(max(anchor + side * d, 0.0), last))
+
+
+VIEW_TIMINGS = {
+    "same": same_window,
+    "random": random_window,
+    "offset": offset_window,
+    "distance": distance_window,
+}
 
 
 def check_timing(timing: ViewTiming) -> None:
     """Raise ValueError for an unknown rule or gaps that are not 0 <= min_gap_s <= max_gap_s."""
     if timing.rule not in VIEW_TIMINGS:
         raise ValueError(f"unknown view timing {timing.rule!r} ({', '.join(VIEW_TIMINGS)})")
-    if not 0.0 <= timing.min_gap_s <= timing.max_gap_s:
+    if timing.rule == "distance":
+        if timing.distance not in DISTANCES or timing.power <= 0:
+            raise ValueError(
+                f"view timing `distance` needs distance uniform|power and power > 0, got {timing}"
+            )
+        if timing.min_gap_s < 0 or (timing.max_gap_s > 0 and timing.max_gap_s < timing.min_gap_s):
+            raise ValueError(f"view timing needs 0 <= min_gap_s <= max_gap_s (0: no limit), got {timing}")
+    elif not 0.0 <= timing.min_gap_s <= timing.max_gap_s:
         raise ValueError(f"view timing needs 0 <= min_gap_s <= max_gap_s, got {timing}")
 
 

@@ -28,6 +28,7 @@ class Batch(TypedDict, total=False):
 
     video: Tensor  # float (B, C, T, H, W), normalised; a single frame is T = 1
     audio: Tensor  # float (B, channels, samples) waveform at the data's sample rate; binaural keeps 2
+    # (`audio` and `sample_rate` are absent for video-only layouts: ucf101, hmdb51, kinetics, diving48)
     motion: Tensor  # float (B, C, T, H, W): frame differences or flow
     mask: Tensor  # (B, T, H, W) in {0, 1}
     boxes: list[Tensor]  # per sample (N_i, 4) xyxy, pixels of the returned frame

@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from avssl.transforms.audio import AudioGain, AudioTimeShift
+from avssl.transforms.clip import ClipAugment
 from avssl.transforms.compose import Compose, Transform
+from avssl.transforms.motion import FrameDifference, OpticalFlow
 from avssl.transforms.video import (
     CenterCrop,
     ColorJitter,
@@ -34,6 +36,9 @@ TRANSFORMS: dict[str, type[Transform]] = {
     "random_grayscale": RandomGrayscale,
     "gaussian_blur": GaussianBlur,
     "normalize": Normalize,
+    "clip_augment": ClipAugment,
+    "optical_flow": OpticalFlow,
+    "frame_difference": FrameDifference,
     "audio_gain": AudioGain,
     "audio_time_shift": AudioTimeShift,
 }

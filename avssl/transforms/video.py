@@ -247,7 +247,8 @@ class GaussianBlur(Transform):
 
 
 class Normalize(Transform):
-    """Last step of a pipeline: (T, C, H, W) uint8 / [0, 1] float -> float (C, T, H, W), ``(x - mean) / std``."""
+    """Last step of a pipeline: (T, C, H, W) uint8 / [0, 1] float -> float (C, T, H, W), ``(x - mean) / std``;
+    a ``motion`` input (T', C, H, W) becomes (C, T', H, W) unscaled."""
 
     requires_last = True
 
@@ -259,4 +260,6 @@ class Normalize(Transform):
 
     def forward(self, sample: Sample, generator: torch.Generator | None) -> Sample:
         sample["video"] = FA.normalize(sample["video"], self.mean, self.std)
+        if sample.get("motion") is not None:  # motion (T - 1, C, H, W) → (C, T - 1, H, W), values as they are
+            sample["motion"] = sample["motion"].float().permute(1, 0, 2, 3).contiguous()
         return sample

@@ -68,6 +68,10 @@ NEW_COMMANDS = {
 }
 
 
+# issue #17: the action-recognition layouts as downloaded (`check-data --layout`)
+ACTION_LAYOUTS = ("ucf101", "hmdb51", "kinetics", "diving48")
+
+
 def batch_size(default: int, help: str) -> dict:
     return {**DEVICE, "choices": None, "default": default, "dest": "batch_size", "help": help, "type": "int"}
 
@@ -98,11 +102,12 @@ def ogl_flag(help_text: str) -> dict:
 def expected_tree() -> dict:
     """The baseline plus the intended additions: `--version` on top, `--debug` after every sub-command,
     `--ogl` on `eval localization` and `localize`, the `plot` command (checked on its own below),
-    `check-data --layout shards`, `--device` on every command that runs a model, and a `--batch-size` for
+    `check-data --layout shards` and the ACTION_LAYOUTS, `synth`'s action layouts and `--background-p`,
+    `--device` on every command that runs a model, and a `--batch-size` for
     `localize` and `eval localization`, and the commands of NEW_COMMANDS."""
     tree = copy.deepcopy(json.loads(BASELINE.read_text()))
     layout = tree["check-data"]["options"]["--layout"]
-    layout["choices"] = sorted([*layout["choices"], "shards"])
+    layout["choices"] = sorted([*layout["choices"], "shards", *ACTION_LAYOUTS])
     tree[""]["options"]["--version"] = VERSION
     tree[""]["subcommands"]["plot"] = PLOT_HELP
     tree[""]["subcommand_order"].append("plot")
@@ -120,6 +125,17 @@ def expected_tree() -> dict:
     )
     for path, help_text in OGL_HELP.items():
         tree[path]["options"]["--ogl"] = ogl_flag(help_text)
+    synth = tree["synth"]["options"]  # issue #17: the synthetic action sets and their background trap
+    synth["--layout"]["choices"] = sorted([*synth["--layout"]["choices"], "ucf101", "hmdb51", "kinetics"])
+    synth["--classes"]["help"] = "number of object/sound classes (<= 8; action layouts: motions, <= 10)"
+    synth["--background-p"] = {
+        **DEVICE,
+        "choices": None,
+        "default": 0.8,
+        "dest": "background_p",
+        "help": "action layouts: probability that a train clip shows its class's background family (the trap)",
+        "type": "float",
+    }
     f_mode = tree["eval segmentation"]["options"]["--f-mode"]  # with --run, the run's eval.f_mode
     f_mode["default"] = None
     f_mode["help"] += "; default: with --run the run's eval.f_mode, else per-frame"

@@ -20,6 +20,7 @@ from avssl.transforms.video import (
 # minimal constructor arguments for the registry entries that need some
 REQUIRED_ARGS = {
     "random_resized_crop": {"size": 24},
+    "clip_augment": {"size": 24},
     "random_rotation": {"max_deg": 10},
     "resize": {"size": 24},
     "center_crop": {"size": 16},

@@ -10,6 +10,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from avssl.data.datasets.action import (
+    check_split_index,
+    diving48_items,
+    hmdb51_items,
+    kinetics_items,
+    ucf101_items,
+)
 from avssl.data.datasets.avsbench import avsbench_items
 from avssl.data.datasets.base import DatasetIndex
 from avssl.data.datasets.binaural import fairplay_items
@@ -47,15 +54,35 @@ INDEX_LOADERS: dict[str, Callable[[Path, str | None], DatasetIndex]] = {
     "avsbench-s4": lambda root, split: avsbench_items(root, "s4", split),
     "avsbench-ms3": lambda root, split: avsbench_items(root, "ms3", split),
     "fairplay": lambda root, split: fairplay_items(root, split),
+    "ucf101": lambda root, split: ucf101_items(root, split),
+    "hmdb51": lambda root, split: hmdb51_items(root, split),
+    "kinetics": lambda root, split: kinetics_items(root, split),
+    "diving48": lambda root, split: diving48_items(root, split),
+}
+# layouts with official numbered train/test splits: `load_index(..., split_index=k)` picks one
+SPLIT_INDEX_LOADERS: dict[str, Callable[[Path, str | None, int], DatasetIndex]] = {
+    "ucf101": ucf101_items,
+    "hmdb51": hmdb51_items,
 }
 
 
-def load_index(layout: str, root: str | Path, split: str | None = None) -> DatasetIndex:
+def load_index(layout: str, root: str | Path, split: str | None = None, split_index: int = 1) -> DatasetIndex:
     """The items of the dataset at `root` in `layout` (split None = every item the layout lists), with
-    the classes of a synthetic set (`synthetic_labels`) on the items the layout leaves unlabelled."""
+    the classes of a synthetic set (`synthetic_labels`) on the items the layout leaves unlabelled.
+    `split_index` (1, 2, 3) picks the official split of a layout that has several (UCF101, HMDB51)."""
     if layout not in INDEX_LOADERS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(INDEX_LOADERS)}")
-    return synthetic_labels(INDEX_LOADERS[layout](Path(root), split), Path(root))
+    check_split_index(split_index)
+    if layout in SPLIT_INDEX_LOADERS:
+        index = SPLIT_INDEX_LOADERS[layout](Path(root), split, split_index)
+    elif split_index != 1:
+        raise ValueError(
+            f"layout {layout!r} has no numbered official splits (split_index applies to "
+            f"{', '.join(SPLIT_INDEX_LOADERS)}), got split_index={split_index}"
+        )
+    else:
+        index = INDEX_LOADERS[layout](Path(root), split)
+    return synthetic_labels(index, Path(root))
 
 
 def synthetic_labels(index: DatasetIndex, root: Path) -> DatasetIndex:

@@ -89,6 +89,8 @@ class ClipItem:
     kind "frames": `frames` are image files (one per `1 / len(frames)` of the window), audio from `audio_path`.
     `boxes` ([x0, y0, x1, y1], several annotators allowed) are in pixels of a `box_space` (W, H) image;
     `masks` are mask image paths per frame (None where the release has no mask).
+    `video_only`: the layout has no sound to read (action-recognition sets): the video's audio stream,
+    if any, is ignored and the sample has no `audio` / `sample_rate`.
     """
 
     id: str
@@ -103,6 +105,7 @@ class ClipItem:
     boxes: list[list[float]] | None = None
     box_space: tuple[int, int] | None = None
     meta: dict = field(default_factory=dict)
+    video_only: bool = False
 
 
 @dataclass
@@ -194,7 +197,7 @@ class ClipDataset(Dataset):
                 spec.duration_s,
                 fps=spec.fps,
                 size=spec.size,
-                sample_rate=spec.sample_rate,
+                sample_rate=None if item.video_only else spec.sample_rate,
                 channels=spec.channels,
                 audio_path=item.audio_path,
                 video_offset_s=spec.video_offset_s,
@@ -238,8 +241,6 @@ class ClipDataset(Dataset):
         video = clip.frames.permute(0, 3, 1, 2).contiguous()  # (T, 3, H, W) uint8
         sample = {
             "video": video,
-            "audio": fit_audio(clip.audio, clip.num_valid_samples, self.spec.short_audio),  # (C, S)
-            "sample_rate": clip.sample_rate,
             "index": index,
             "meta": {
                 "id": item.id,
@@ -249,6 +250,9 @@ class ClipDataset(Dataset):
                 **item.meta,
             },
         }
+        if clip.audio is not None:
+            sample["audio"] = fit_audio(clip.audio, clip.num_valid_samples, self.spec.short_audio)  # (C, S)
+            sample["sample_rate"] = clip.sample_rate
         if item.label is not None:
             sample["label"] = item.label
         if item.masks is not None:
@@ -342,7 +346,7 @@ def _resize_frames_and_masks(sample: dict, size: tuple[int, int] | int) -> None:
 
 
 _SAMPLE_KEYS = ("index", "label", "meta", "sample_rate")  # a multi-view sample's keys shared by its views
-_LIST_KEYS = ("meta", "boxes", "geometry")
+_LIST_KEYS = ("meta", "boxes", "geometry", "augment")
 
 
 def collate(samples: list[dict | BadItem]) -> dict:
@@ -416,8 +420,14 @@ class BadItemTracker:
 
 
 def worker_init(worker_id: int) -> None:
-    """DataLoader worker init: one intra-op thread per worker (decoding is the parallelism)."""
+    """DataLoader worker init: one intra-op thread per worker (decoding is the parallelism), OpenCV too
+    (flow in `avssl.transforms.motion`)."""
     torch.set_num_threads(1)
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - OpenCV is a dependency; a stripped install still loads data
+        return
+    cv2.setNumThreads(1)
 
 
 @dataclass

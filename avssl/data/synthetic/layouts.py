@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from avssl.data.media_writer import VideoEncoding, write_image, write_video, write_wav
+from avssl.data.synthetic.action import ACTION_SYNTH_LAYOUTS, ActionSynthSpec, write_action_synthetic
 from avssl.data.synthetic.scene import SceneSpec, make_scene, render_audio, render_frame
 
 CLASS_NAMES = (
@@ -45,6 +46,21 @@ class SynthSpec:
     gop: int = 50
     silent: tuple[int, int] | None = None  # silent distractors per video scene (min, max); None: (0, 1)
     sizes: tuple[float, float] | None = None  # video objects' size range (fractions of the shorter side)
+    background_p: float = 0.8  # action layouts: P(a train clip shows its class's background family)
+
+
+def action_spec(spec: SynthSpec) -> ActionSynthSpec:
+    """The action-set spec of `avssl synth --layout ucf101|hmdb51|kinetics`: `n` clips in all (at least
+    2 per class), `duration_s × fps` frames."""
+    return ActionSynthSpec(
+        num_classes=spec.num_classes,
+        clips_per_class=max(2, spec.n // spec.num_classes),
+        size=spec.size,
+        frames=max(2, int(round(spec.duration_s * spec.fps))),
+        fps=spec.fps,
+        background_p=spec.background_p,
+        seed=spec.seed,
+    )
 
 
 def _scene_spec(spec: SynthSpec, **changes) -> SceneSpec:
@@ -251,7 +267,10 @@ def _write_fairplay(out: Path, spec: SynthSpec) -> dict:
 
 
 def write_synthetic(layout: str, out: str | Path, spec: SynthSpec = SynthSpec()) -> Path:
-    """Write `spec.n` synthetic items in `layout` under `out` (created); returns `out`."""
+    """Write `spec.n` synthetic items in `layout` under `out` (created); returns `out`. The action layouts
+    (`ACTION_SYNTH_LAYOUTS`) write the motion-defined action set with its background-swapped test copy."""
+    if layout in ACTION_SYNTH_LAYOUTS:  # motion-defined action classes (`avssl.data.synthetic.action`)
+        return write_action_synthetic(layout, out, action_spec(spec))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     writers = {

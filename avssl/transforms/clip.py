@@ -1,0 +1,146 @@
+"""Temporally consistent spatial augmentation of a video clip, with its drawn parameters recorded.
+
+CVRL (Qian et al., "Spatiotemporal Contrastive Video Representation Learning", CVPR 2021, Sec. 3.3):
+augmenting each frame of a clip independently destroys the motion between frames, so one crop, one flip
+and one colour-jitter draw are applied to every frame of a clip; the two clips of a positive pair get
+independent draws (each view of a multi-view sample has its own generator, `ClipDataset.load_views`).
+
+`ClipAugment` draws (crop box, flip, colour jitter factors and order, grayscale) once per call, applies
+them to the whole (T, 3, H, W) clip with `torchvision.transforms.v2.functional` (frames are the leading
+dimension, so every frame gets the identical op) and records them in `sample["augment"]`;
+`apply_clip_augment(video, params, size)` replays a record exactly (tests, debugging, applying a clip's
+augmentation to a derived input such as its flow). Crop and flip also go through the geometry records
+(`sample["geometry"]`), so masks and boxes follow and equivariance code keeps working; a motion input
+(`sample["motion"]`, `avssl.transforms.motion`) gets the same crop and flip (`augment_motion`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torchvision.transforms.v2.functional as TF
+
+from avssl.transforms.compose import Sample, Transform, rand_bool, rand_uniform
+from avssl.transforms.functional.geometry import HFlip
+from avssl.transforms.video import RandomResizedCrop, _crop_op, _pair, apply_geometric_op
+
+JITTER_OPS = ("brightness", "contrast", "saturation", "hue")
+
+
+def _jitter(video: torch.Tensor, name: str, factor: float) -> torch.Tensor:
+    if name == "brightness":
+        return TF.adjust_brightness(video, factor)
+    if name == "contrast":
+        return TF.adjust_contrast(video, factor)
+    if name == "saturation":
+        return TF.adjust_saturation(video, factor)
+    return TF.adjust_hue(video, factor)
+
+
+def apply_colour(video: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+    """The recorded colour jitter (`jitter`: factors applied in `order`, None = not drawn) and grayscale
+    on a (..., 3, H, W) clip."""
+    jitter = params.get("jitter")
+    if jitter is not None:
+        for name in jitter["order"]:
+            video = _jitter(video, name, jitter[name])
+    if params.get("grayscale"):
+        video = TF.rgb_to_grayscale(video, num_output_channels=3)
+    return video
+
+
+def apply_clip_augment(video: torch.Tensor, params: dict[str, Any], size: Sequence[int]) -> torch.Tensor:
+    """Replay a `ClipAugment` record on frames (T, 3, H, W): crop `[top, left, height, width]` resized to
+    `size` (antialiased bilinear), flip, then colour."""
+    top, left, height, width = params["crop"]
+    out = TF.resized_crop(video, top, left, height, width, list(size), antialias=True)
+    if params["flip"]:
+        out = TF.horizontal_flip(out)
+    return apply_colour(out, params)
+
+
+def augment_motion(motion: torch.Tensor, params: dict[str, Any], kind: str) -> torch.Tensor:
+    """A clip's recorded crop and flip on its motion input (T − 1, C, H, W) (`avssl.transforms.motion`):
+    flow (`kind` "flow") is rescaled with the resize and its dx negated by a flip; no colour."""
+    top, left, height, width = params["crop"]
+    size = params["size"]
+    out = TF.resized_crop(motion.float(), top, left, height, width, list(size), antialias=True)
+    if kind == "flow":
+        scale = torch.tensor([size[1] / width, size[0] / height]).view(1, 2, 1, 1)
+        out = out * scale
+    if params["flip"]:
+        out = TF.horizontal_flip(out)
+        if kind == "flow":
+            out = out * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1)
+    return out
+
+
+class ClipAugment(Transform):
+    """One random resized crop (area fraction in `scale`, aspect in `ratio`, resized to `size`), a
+    horizontal flip with probability `flip_p`, a colour jitter with probability `jitter_p` (brightness,
+    contrast, saturation factors in U[max(0, 1 - x), 1 + x], hue in U[-hue, hue], in a random order) and a
+    grayscale with probability `grayscale_p` — each drawn once per clip and applied to every frame.
+    Writes `sample["augment"]` = {"crop": [top, left, height, width] (pixels of the input), "flip",
+    "jitter": {factors…, "order"} or None, "grayscale", "size"}."""
+
+    def __init__(
+        self,
+        size: int | Sequence[int],
+        scale: Sequence[float] = (0.3, 1.0),
+        ratio: Sequence[float] = (3 / 4, 4 / 3),
+        flip_p: float = 0.5,
+        brightness: float = 0.4,
+        contrast: float = 0.4,
+        saturation: float = 0.4,
+        hue: float = 0.1,
+        jitter_p: float = 0.8,
+        grayscale_p: float = 0.2,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed)
+        if not 0.0 <= hue <= 0.5:
+            raise ValueError(f"hue must be in [0, 0.5], got {hue}")
+        self.size = _pair(size)
+        self.crop = RandomResizedCrop(self.size, scale, ratio)
+        self.flip_p, self.jitter_p, self.grayscale_p = flip_p, jitter_p, grayscale_p
+        self.strength = {"brightness": brightness, "contrast": contrast, "saturation": saturation, "hue": hue}
+
+    def draw(self, in_size: tuple[int, int], generator: torch.Generator | None) -> dict[str, Any]:
+        """The parameters of one clip's augmentation."""
+        top, left, height, width = self.crop.sample_crop(in_size, generator)
+        flip = rand_bool(self.flip_p, generator)
+        jitter = None
+        if rand_bool(self.jitter_p, generator):
+            jitter = {}
+            for name in JITTER_OPS:
+                x = self.strength[name]
+                if name == "hue":
+                    jitter[name] = rand_uniform(-x, x, generator) if x > 0 else 0.0
+                else:
+                    jitter[name] = rand_uniform(max(0.0, 1.0 - x), 1.0 + x, generator) if x > 0 else 1.0
+            jitter["order"] = [JITTER_OPS[int(i)] for i in torch.randperm(4, generator=generator)]
+        grayscale = rand_bool(self.grayscale_p, generator)
+        return {
+            "crop": [top, left, height, width],
+            "flip": flip,
+            "jitter": jitter,
+            "grayscale": grayscale,
+            "size": list(self.size),
+        }
+
+    def forward(self, sample: Sample, generator: torch.Generator | None) -> Sample:
+        in_size = tuple(int(s) for s in sample["video"].shape[-2:])
+        params = self.draw(in_size, generator)
+        top, left, height, width = params["crop"]
+        sample = apply_geometric_op(sample, _crop_op(in_size, top, left, (height, width)), self.size)
+        if params["flip"]:
+            sample = apply_geometric_op(sample, HFlip())
+        sample["video"] = apply_colour(sample["video"], params)
+        if sample.get("motion") is not None:
+            sample["motion"] = augment_motion(
+                sample["motion"], params, sample.get("meta", {}).get("motion", "")
+            )
+        sample["augment"] = params
+        return sample
