@@ -161,6 +161,37 @@ def view_retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     return {"views": rank_metrics(retrieval_ranks(torch.cat(pairs[0]), torch.cat(pairs[1])))}
 
 
+def action(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"action": {protocol: multi-clip top-1 / top-5 per video of a probe fit on the training split's clips,
+    with "background_swapped" and "drop" when the data has a swapped copy}, "video_retrieval": R@1…50 of
+    `eval.split`'s clips querying the training clips} (`avssl.evaluation.action`)."""
+    from avssl.evaluation.action import (
+        SWAPPED_DIR,
+        clip_features,
+        probe_report,
+        swapped_config,
+        video_retrieval_metrics,
+    )
+
+    if cfg.eval.split is None:
+        return None
+    data = copy.copy(cfg.data)
+    data.root = cfg.eval.root or cfg.data.root
+    clips = cfg.eval.clips
+    train = clip_features(task, data, cfg.data.split, clips)
+    test = clip_features(task, data, cfg.eval.split, clips)
+    swapped = None
+    if cfg.eval.background_swapped and (Path(data.root) / SWAPPED_DIR).is_dir():
+        swapped = clip_features(task, swapped_config(data), cfg.eval.split, clips)
+    num_classes = 1 + int(max(train.labels.max(), test.labels.max()))
+    return {
+        "action": {p: probe_report(p, train, test, swapped, num_classes) for p in cfg.eval.protocols},
+        "video_retrieval": video_retrieval_metrics(
+            test.features, test.clip_labels, train.features, train.clip_labels
+        ),
+    }
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "localization": localization,
     "segmentation": segmentation,
@@ -169,4 +200,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "pretext": pretext,
     "image_probe": image_probe,
     "view_retrieval": view_retrieval,
+    "action": action,
 }
