@@ -5,7 +5,7 @@ library's numbers on the same features, the swapped copy's drop is test − swap
 from __future__ import annotations
 
 import json
-import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,9 +14,9 @@ from avssl.cli import main
 from avssl.evaluation.action import clip_features, probe_report, swapped_config, video_retrieval_metrics
 from avssl.evaluation.embed import eval_data_config
 from avssl.inference.load import load_run
+from recipes.video_moco import main as video_moco
 
-sys.path.insert(0, "recipes")
-from video_moco import main as video_moco  # noqa: E402
+CONFIG = Path(__file__).resolve().parents[2] / "recipes" / "configs" / "video_moco.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("video_moco")
     video_moco(
         [
-            "--config", "recipes/configs/video_moco.yaml", f"output_dir={out}", "synthetic_classes=3",
+            "--config", str(CONFIG), f"output_dir={out}", "synthetic_classes=3",
             "synthetic_clips_per_class=4", "data.size=32", "data.num_workers=0", "train.batch_size=4",
             "model.queue_size=8", "train.max_steps=2", "train.progress_bar=false", "eval.clips=2",
         ]
