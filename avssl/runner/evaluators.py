@@ -192,6 +192,28 @@ def action(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     }
 
 
+@torch.no_grad()
+def clip_pairs(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"clip_pairs": R@k of held-out clip-pair retrieval}: the training pair sampling (two clips per video
+    at a drawn distance, each with its own augmentation; seed `eval.view_seed`) on the videos of
+    `eval.split`; each video's first clip queries the second clips of all of them — the pretext task on
+    videos never trained on."""
+    from avssl.data.loader import build_dataset, build_loader
+    from avssl.evaluation.retrieval import rank_metrics, retrieval_ranks
+
+    if cfg.eval.split is None or len(cfg.data.views) < 2:
+        return None
+    data = copy.copy(cfg.data)
+    data.root, data.split = cfg.eval.root or cfg.data.root, cfg.eval.split
+    pairs = build_dataset(data, train=True, seed=cfg.eval.view_seed)
+    device = module_device(task)
+    views: tuple[list, list] = ([], [])
+    for batch in build_loader(pairs, 16, 0):
+        for k in (0, 1):
+            views[k].append(task.embed({"video": batch["views"][k]["video"].to(device)}, "video").cpu())
+    return {"clip_pairs": rank_metrics(retrieval_ranks(torch.cat(views[0]), torch.cat(views[1])))}
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "localization": localization,
     "segmentation": segmentation,
@@ -201,4 +223,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "image_probe": image_probe,
     "view_retrieval": view_retrieval,
     "action": action,
+    "clip_pairs": clip_pairs,
 }

@@ -92,7 +92,8 @@ class ActionEvalConfig:
     """After training (and every `every` steps), on `split` (None = skip) of `root` (empty: data.root):
     linear probe / kNN fit on the clips of the training split, the multi-clip test (`clips` clips per
     video, probabilities averaged), top-1 / top-5 per video; the background-swapped copy when the data
-    has one; clip retrieval R@1…50 (`avssl.evaluation.action`)."""
+    has one; clip retrieval R@1…50 (`avssl.evaluation.action`); `clip_pairs`: held-out clip-pair retrieval
+    (the pretext on unseen videos)."""
 
     evaluators: list[str] | None = None
     every: int = 0
@@ -101,6 +102,7 @@ class ActionEvalConfig:
     protocols: list[str] = field(default_factory=lambda: ["linear", "knn"])
     clips: int = 4
     background_swapped: bool = True
+    view_seed: int = 12345  # `clip_pairs`: the seed of the held-out pairs' sampling and augmentation
 
 
 def _write_once(layout: str, root: Path, spec) -> None:
@@ -366,7 +368,7 @@ RECIPES: dict[str, TaskRecipe] = {
     "video_moco": TaskRecipe(
         data=action_data,
         eval=ActionEvalConfig,
-        evaluators=("action",),
+        evaluators=("action", "clip_pairs"),
         synthesize=_synth_action,
         extras=(
             ("synthetic_classes", int, 6),

@@ -57,6 +57,8 @@ def test_eval_action_knn_with_the_swapped_copy(run, tmp_path, capsys) -> None:
     # the eval in the run directory (the recipe's `action` evaluator) scored the same features
     evaluated = json.loads((run / "eval_action.json").read_text())
     assert evaluated["action"]["knn"]["top1"] == pytest.approx(want["top1"])
+    pairs = json.loads((run / "eval_clip_pairs.json").read_text())["clip_pairs"]  # 3 held-out videos
+    assert pairs["R@10"] == 100.0 and 1.0 <= pairs["MedR"] <= 3.0
 
 
 def test_eval_video_retrieval(run, tmp_path, capsys) -> None:
