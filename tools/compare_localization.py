@@ -95,6 +95,8 @@ def main(argv=None) -> int:
                 [
                     "--config",
                     str(CONFIG),
+                    "model.render.temperature=null",  # the methods as published: their raw cosine maps
+                    "model.render.blur_sigma=0",
                     *VARIANTS[name],
                     f"output_dir={run}",
                     f"data.root={train}",

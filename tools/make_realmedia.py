@@ -17,6 +17,8 @@ Written, in the layouts our loaders read (`avssl.data.datasets`), with our write
 (`avssl.data.media_writer`):
 
 - OUT/vggsound: VGG-Sound-layout training clips (`video/{ytid}_{start}.mp4`, h264 + AAC; `vggsound.csv`);
+- OUT/vggsound_heldout (with `--n-heldout N`): N more clips in that layout over the test backgrounds, every
+  row in split "test": clips no run has trained on, for held-out retrieval;
 - OUT/flickr: a Flickr-SoundNet-layout test set (`frames/{id}.jpg` 256×256, `audio/{id}.wav` 16 kHz,
   `Annotations/{id}.xml` with three jittered boxes in 256-px space as the annotators' boxes,
   `flickr_test.csv`);
@@ -222,18 +224,27 @@ def clip_audio(wave: np.ndarray, duration_s: float, rate: int, rng: np.random.Ge
 
 
 def write_train(
-    out: Path, assets: Assets, n: int, seed: int, size: int = 128, duration_s: float = 3.0
+    out: Path,
+    assets: Assets,
+    n: int,
+    seed: int,
+    size: int = 128,
+    duration_s: float = 3.0,
+    backgrounds: tuple[str, ...] = BACKGROUNDS_TRAIN,
+    split: str | None = None,
 ) -> Path:
-    """VGG-Sound-layout clips: a still composited scene (5 fps, h264) with the sounding object's recording."""
+    """VGG-Sound-layout clips: a still composited scene (5 fps, h264) with the sounding object's recording.
+    `split`: every row's split (None: every fourth clip "test", the others "train")."""
     rng = np.random.default_rng(seed)
     gt, rows = {}, []
     for i in range(n):
-        scene = compose(assets, size, TRAIN_SIZES, BACKGROUNDS_TRAIN, rng)
+        scene = compose(assets, size, TRAIN_SIZES, backgrounds, rng)
         clip_id = f"{_ytid(rng)}_{int(rng.integers(0, 300)):06d}"
         audio = clip_audio(assets.sounds[scene["class"]], duration_s, SAMPLE_RATE, rng)
         frames = (scene["frame"] for _ in range(int(duration_s * 5)))
         write_video(out / "video" / f"{clip_id}.mp4", frames, 5.0, audio, SAMPLE_RATE, VideoEncoding(gop=50))
-        rows.append([clip_id[:11], int(clip_id[12:]), scene["class"], "test" if i % 4 == 3 else "train"])
+        row_split = split or ("test" if i % 4 == 3 else "train")
+        rows.append([clip_id[:11], int(clip_id[12:]), scene["class"], row_split])
         gt[clip_id] = {"classes": [scene["class"]], "label": scene["class"], "silent": scene["silent"]}
         gt[clip_id].update(boxes=[scene["box"]], silent_boxes=scene["silent_boxes"])
     with (out / "vggsound.csv").open("w", newline="") as f:
@@ -276,11 +287,17 @@ def _write_gt(out: Path, layout: str, items: dict) -> None:
     (out / "realmedia_gt.json").write_text(json.dumps({**meta, "items": items}))
 
 
-def build(out: str | Path, n_train: int = 240, n_test: int = 200, seed: int = 0) -> tuple[Path, Path]:
-    """Write OUT/vggsound (training clips) and OUT/flickr (test images); returns both folders."""
+def build(
+    out: str | Path, n_train: int = 240, n_test: int = 200, seed: int = 0, n_heldout: int = 0
+) -> tuple[Path, Path]:
+    """Write OUT/vggsound (training clips) and OUT/flickr (test images), and with `n_heldout` OUT/vggsound_heldout
+    (unseen clips over the test backgrounds, split "test": for retrieval); returns the first two folders."""
     out, assets = Path(out), load_assets()
     train = write_train(out / "vggsound", assets, n_train, seed)
     test = write_test(out / "flickr", assets, n_test, seed + 1000)
+    if n_heldout:
+        heldout = out / "vggsound_heldout"
+        write_train(heldout, assets, n_heldout, seed + 2000, backgrounds=BACKGROUNDS_TEST, split="test")
     return train, test
 
 
@@ -328,6 +345,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="data/realmedia", help="writes OUT/vggsound and OUT/flickr")
     parser.add_argument("--n-train", type=int, default=240)
     parser.add_argument("--n-test", type=int, default=200)
+    parser.add_argument(
+        "--n-heldout", type=int, default=0, help="also OUT/vggsound_heldout: unseen clips for retrieval"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--refresh-assets",
@@ -338,7 +358,7 @@ def main(argv=None) -> int:
     if args.refresh_assets:
         refresh_assets(Path(args.refresh_assets))
     try:
-        train, test = build(args.out, args.n_train, args.n_test, args.seed)
+        train, test = build(args.out, args.n_train, args.n_test, args.seed, args.n_heldout)
     except FileNotFoundError as err:
         print(f"make_realmedia: {err}", file=sys.stderr)
         return 2

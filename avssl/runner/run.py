@@ -6,7 +6,8 @@
    incremental stages of a `stages:` list (`avssl.stages.incremental`);
 4. run the evaluators (`eval.evaluators`, default: the task's) every `eval.every` steps (before the last;
    single runs) and at the end: on the trained model of a single run, on every stage's exported model of an
-   incremental run (each stage: forgetting is visible there).
+   incremental run (each stage: forgetting is visible there); with `eval.keep_best`, each evaluation that
+   improves that metric exports the model to RUN/best/ (`avssl.runner.best`; single runs).
 
 Files: each evaluator's metrics go to RUN/eval_<name>.json (eval_localization.json, eval_segmentation.json,
 …), all of them merged to RUN/eval.json, and a periodic evaluation at step N to RUN/eval_step_N.json, all
@@ -31,6 +32,7 @@ from avssl import distributed
 from avssl.config import save_config, to_dict
 from avssl.outputs import write_json
 from avssl.runner.args import parse_recipe
+from avssl.runner.best import update_best
 from avssl.runner.evaluators import EVALUATORS
 from avssl.runner.run_dir import claim_run_dir, flatten, release_lock
 from avssl.runner.specs import recipe_of, recipe_schema
@@ -141,11 +143,14 @@ def _run(cfg: Any, run: Path) -> dict:
 
     def periodic(step: int, metrics: dict) -> dict | None:
         if every and step % every == 0 and step < cfg.train.max_steps:
-            return evaluate(task, cfg, run, step)
+            evaluation = evaluate(task, cfg, run, step)
+            update_best(task, cfg, run, evaluation, step)
+            return evaluation
         return None
 
     def at_end() -> dict:
         final.update(evaluate(task, cfg, run))
+        update_best(task, cfg, run, final, cfg.train.max_steps)
         return final
 
     result = run_training(task, dataset, setup, on_step=periodic, on_end=at_end)

@@ -30,7 +30,19 @@ SYNTHETIC_TRAIN_SIZES = (0.4, 0.65)
 
 
 @dataclass
-class EvalConfig:
+class KeepBest:
+    """`keep_best`: a metric of the evaluations (a dotted key of RUN/eval.json, e.g. "cIoU", "mIoU",
+    "a2v.R@1"); each periodic and the final evaluation that improves it (`best_mode`: "max" or "min")
+    exports the model to RUN/best/, a run directory of its own (config.yaml, model/, best.json with the step
+    and the value). None: off. The criterion is whatever the evaluators measure: on a labelled test set
+    (eval.root) the kept model is chosen on that set."""
+
+    keep_best: str | None = None
+    best_mode: Literal["max", "min"] = "max"
+
+
+@dataclass
+class EvalConfig(KeepBest):
     """Evaluators (None: the task's defaults) on the `split` of `root` (empty: data.root), run every
     `every` steps during training (0: only at the end)."""
 
@@ -41,7 +53,7 @@ class EvalConfig:
 
 
 @dataclass
-class LocalizationEvalConfig:
+class LocalizationEvalConfig(KeepBest):
     """Where to evaluate: a Flickr-SoundNet or VGG-SS folder (empty with empty data.root: synthetic)."""
 
     root: str = ""
@@ -53,7 +65,7 @@ class LocalizationEvalConfig:
 
 
 @dataclass
-class SegmentationEvalConfig:
+class SegmentationEvalConfig(KeepBest):
     """Where and how to score: the test split of `root` (empty: data.root), AVSBench metrics."""
 
     root: str = ""
@@ -64,7 +76,7 @@ class SegmentationEvalConfig:
 
 
 @dataclass
-class MultiSSLEvalConfig:
+class MultiSSLEvalConfig(KeepBest):
     """Held-out evaluation after training: split (None = skip), questions per clip, probes on/off."""
 
     split: str | None = "val"
@@ -76,7 +88,7 @@ class MultiSSLEvalConfig:
 
 
 @dataclass
-class ImageEvalConfig:
+class ImageEvalConfig(KeepBest):
     """After training, on `split` (None = skip): linear probe / kNN of the frozen backbone's pooled features,
     and view retrieval — each image's first augmented view (training augmentation, seed `view_seed`)
     queries the second views of all images (R@k, pessimistic ties): the pretext task on held-out images."""
@@ -88,7 +100,7 @@ class ImageEvalConfig:
 
 
 @dataclass
-class ActionEvalConfig:
+class ActionEvalConfig(KeepBest):
     """After training (and every `every` steps), on `split` (None = skip) of `root` (empty: data.root):
     linear probe / kNN fit on the clips of the training split, the multi-clip test (`clips` clips per
     video, probabilities averaged), top-1 / top-5 per video; the background-swapped copy when the data

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, Visual2dConfig, build_encoder
-from avssl.heads.localization import AudioPool, FrameMode, cosine_map, reduce_time
+from avssl.heads.localization import AudioPool, FrameMode, MapRenderConfig, cosine_map, reduce_time
 from avssl.losses.mil_infonce import MaxMILInfoNCE
 from avssl.tasks.base import TaskOutput
 from avssl.tasks.localization_common import AVLocalizer
@@ -44,6 +44,7 @@ class EZVSLConfig:
     temperature: float = 0.03
     ogl_alpha: float = 0.4
     ogl_encoder: AnyEncoderConfig | None = None
+    render: MapRenderConfig = field(default_factory=MapRenderConfig)
 
 
 OGL_SIZE = 224  # the released evaluation resizes both maps to the benchmark's 224x224 before blending
@@ -97,12 +98,11 @@ class EZVSL(AVLocalizer):
 
     def localize(self, batch: dict, ogl: bool = False) -> Tensor:
         """(B, h, w), higher = sounding. Without OGL: the cosine map at the feature resolution (not
-        normalised). With OGL: :meth:`localize_ogl` with this task's ``ogl_alpha`` (224x224, in [0, 1])."""
+        normalised; rendered as ``model.render`` says). With OGL: :meth:`localize_ogl` with this task's
+        ``ogl_alpha`` (224x224, in [0, 1]; the released blend of the raw maps)."""
         if ogl:
             return self.localize_ogl(batch, self.ogl_alpha)
-        return cosine_map(
-            self.head.visual(self.visual_features(self.frames(batch))), self.audio_embedding(batch["audio"])
-        )
+        return super().localize(batch)
 
     def localize_ogl(self, batch: dict, alpha: float) -> Tensor:
         """Object-guided map (B, 224, 224): ``minmax(alpha * minmax(S_AVL) + (1 - alpha) * minmax(S_OGL))``

@@ -22,8 +22,10 @@ from avssl.heads.localization import (
     AudioPool,
     AudioVisualSimilarity,
     FrameMode,
+    MapRenderConfig,
     cosine_map,
     reduce_time,
+    render_map,
 )
 from avssl.tasks.base import check_modality
 
@@ -36,6 +38,7 @@ class LocalizerFields(Protocol):
     embed_dim: int | None
     audio_pool: AudioPool
     frames: FrameMode
+    render: MapRenderConfig
 
 
 def select_frames(video: Tensor, mode: FrameMode) -> Tensor:
@@ -64,6 +67,7 @@ class AVLocalizer(nn.Module):
             self.visual_encoder.out_dim, self.audio_encoder.out_dim, cfg.embed_dim, cfg.audio_pool
         )
         self.frame_mode: FrameMode = cfg.frames
+        self.render = cfg.render
 
     def frames(self, batch: dict) -> Tensor:
         """The frames to encode: (B, C, H, W), or (B, C, T, H, W) when averaging over T."""
@@ -83,8 +87,10 @@ class AVLocalizer(nn.Module):
 
     def localize(self, batch: dict) -> Tensor:
         """(B, h, w) cosine between each clip's audio and every location of its frame, at the feature
-        resolution (not resized, not normalised); higher = more likely the sounding region."""
-        return cosine_map(self.visual_maps(self.frames(batch)), self.audio_embedding(batch["audio"]))
+        resolution (not resized, not normalised); higher = more likely the sounding region. Rendered as
+        ``model.render`` says (:class:`~avssl.heads.localization.MapRenderConfig`; default: the raw map)."""
+        maps = cosine_map(self.visual_maps(self.frames(batch)), self.audio_embedding(batch["audio"]))
+        return render_map(maps, self.render)
 
     def embed(self, batch: dict, modality: str) -> Tensor:
         """(B, D) unit norm. "video": the mean over locations of the unit visual map, renormalised (for

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, Visual2dConfig
-from avssl.heads.localization import AudioPool, FrameMode
+from avssl.heads.localization import AudioPool, FrameMode, MapRenderConfig
 from avssl.losses.trimap import TriMapConfig
 from avssl.tasks.base import TaskOutput
 from avssl.tasks.localization_common import AVLocalizer
@@ -39,6 +39,7 @@ class LVSConfig:
     audio_pool: AudioPool = "max"
     frames: FrameMode = "middle"
     loss: TriMapConfig = field(default_factory=TriMapConfig)
+    render: MapRenderConfig = field(default_factory=MapRenderConfig)
 
 
 class LVS(AVLocalizer):

@@ -39,7 +39,7 @@ from torch import Tensor
 
 from avssl.encoders import AnyEncoderConfig, AudioCNNConfig, LogMelFrontEnd, Visual2dConfig
 from avssl.encoders.config import DEFAULT_SAMPLE_RATE
-from avssl.heads.localization import AudioPool, FrameMode, cosine_map
+from avssl.heads.localization import AudioPool, FrameMode, MapRenderConfig, cosine_map
 from avssl.losses.equivariance import MapEquivarianceLoss
 from avssl.losses.trimap import TriMapConfig
 from avssl.tasks.base import TaskOutput
@@ -84,6 +84,7 @@ class SSLTIEConfig:
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
     audio_aug: AudioAugConfig = field(default_factory=AudioAugConfig)
+    render: MapRenderConfig = field(default_factory=MapRenderConfig)
 
 
 class SSLTIE(AVLocalizer):
