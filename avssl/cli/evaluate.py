@@ -126,10 +126,8 @@ def _cmd_eval_probe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _action_features(args: argparse.Namespace) -> dict:
-    """{"train", "test", "swapped" (or None)}: multi-clip features of a run's encoder on the train / test
-    splits of --data (default: the run's data.root), and of its background-swapped copy when asked."""
-    from avssl.evaluation.action import clip_features, swapped_config
+def _action_source(args: argparse.Namespace):
+    """(task, data config) of --run pointed at --data / --layout / --split-index (default: the run's)."""
     from avssl.evaluation.embed import eval_data_config
     from avssl.inference.load import load_run
 
@@ -141,6 +139,15 @@ def _action_features(args: argparse.Namespace) -> dict:
         data.split_index = args.split_index
     if not data.root:
         raise ConfigError(f"{args.run}: the run has no data.root; give --data")
+    return task, data
+
+
+def _action_features(args: argparse.Namespace) -> dict:
+    """{"train", "test", "swapped" (or None)}: multi-clip features of a run's encoder on the train / test
+    splits of --data (default: the run's data.root), and of its background-swapped copy when asked."""
+    from avssl.evaluation.action import clip_features, swapped_config
+
+    task, data = _action_source(args)
     common = (args.clips, args.batch_size, args.workers)
     features = {
         "train": clip_features(task, data, args.train_split, *common),
@@ -152,10 +159,38 @@ def _action_features(args: argparse.Namespace) -> dict:
     return features
 
 
+def _finetune_report(args: argparse.Namespace) -> dict:
+    """Fine-tune a copy of the run's task on the training split, then the multi-clip test (and the swapped
+    copy's, with the drop)."""
+    from avssl.data.datasets import load_index
+    from avssl.evaluation.action import swapped_config
+    from avssl.evaluation.finetune import FinetuneConfig, clip_logits, finetune, finetune_accuracy
+
+    task, data = _action_source(args)
+    labels = [i.label for i in load_index(data.layout, data.root, None, data.split_index).items]
+    num_classes = 1 + max((label for label in labels if label is not None), default=0)
+    cfg = FinetuneConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, num_workers=args.workers)
+    classifier = finetune(task, data, args.train_split, num_classes, cfg)
+    report = finetune_accuracy(*clip_logits(classifier, data, args.test_split, args.clips), args.clips)
+    if args.background_swapped:
+        swapped = swapped_config(data)
+        moved = finetune_accuracy(*clip_logits(classifier, swapped, args.test_split, args.clips), args.clips)
+        report["background_swapped"] = moved
+        report["drop"] = {k: report[k] - moved[k] for k in ("top1", "top5")}
+    return {**report, "steps": args.steps, "lr": args.lr}
+
+
 def _cmd_eval_action(args: argparse.Namespace) -> int:
     from avssl.evaluation.action import probe_report
 
     check_probe_splits(args.train_split, args.test_split, None, None)
+    if args.steps < 1 or not args.lr > 0:
+        raise ConfigError(f"--steps must be >= 1 and --lr > 0, got {args.steps} and {args.lr}")
+    if args.protocol == "finetune":
+        metrics = {"protocol": "finetune", **_finetune_report(args), "num_clips": args.clips}
+        write_json(args.out, metrics)
+        print(json.dumps(metrics))
+        return 0
     feats = _action_features(args)
     train, test = feats["train"], feats["test"]
     check_probe_splits(args.train_split, args.test_split, train.ids, test.ids)
@@ -250,10 +285,13 @@ def _add_action(evals: argparse._SubParsersAction) -> None:
     _add_action_source(action)
     action.add_argument(
         "--protocol",
-        choices=["linear", "knn"],
+        choices=["linear", "knn", "finetune"],
         default="linear",
-        help="linear: logistic regression on frozen clip features; knn: k=20 cosine, weighted",
+        help="linear: logistic regression on frozen clip features; knn: k=20 cosine, weighted; "
+        "finetune: the encoder and a linear classifier trained end to end",
     )
+    action.add_argument("--steps", type=int, default=200, help="finetune: training steps (AdamW)")
+    action.add_argument("--lr", type=float, default=1e-3, help="finetune: learning rate")
     action.add_argument(
         "--background-swapped",
         action="store_true",

@@ -102,3 +102,39 @@ def test_bad_input_is_one_line(run, tmp_path, capsys) -> None:
     assert code == 2 and "classInd.txt" in err.err
     code, err = _cli([*args, "--clips", "0"], capsys)
     assert code == 2 and "--clips" in err.err
+
+
+def test_eval_action_finetune(run, tmp_path, capsys) -> None:
+    from avssl.evaluation.finetune import FinetuneConfig, clip_logits, finetune, finetune_accuracy
+
+    out = tmp_path / "finetune.json"
+    args = [
+        "eval",
+        "action",
+        "--run",
+        str(run),
+        "--protocol",
+        "finetune",
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+    ]
+    code, _ = _cli(
+        [*args, "--clips", "2", "--workers", "0", "--background-swapped", "--out", str(out)], capsys
+    )
+    assert code == 0
+    got = json.loads(out.read_text())
+    assert got["protocol"] == "finetune" and got["steps"] == 3 and got["num_videos"] == 3
+    task, config = load_run(run)
+    before = {k: v.clone() for k, v in task.state_dict().items()}
+    data = eval_data_config(config, None, None, None)
+    classifier = finetune(task, data, "train", 3, FinetuneConfig(steps=3, batch_size=4))
+    assert all(
+        torch.equal(v, task.state_dict()[k]) for k, v in before.items()
+    )  # the loaded model is untouched
+    changed = [k for k, v in classifier.task.state_dict().items() if not torch.equal(v, before[k])]
+    assert any(k.startswith("encoder.") for k in changed)  # the encoder itself was trained
+    want = finetune_accuracy(*clip_logits(classifier, data, "test", 2), 2)  # the same seed: the same model
+    assert got["top1"] == pytest.approx(want["top1"]) and got["top5"] == pytest.approx(want["top5"])
+    assert got["drop"]["top1"] == pytest.approx(got["top1"] - got["background_swapped"]["top1"])

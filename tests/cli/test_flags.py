@@ -173,11 +173,13 @@ def test_flags_match_the_baseline_plus_intended_additions():
 def test_eval_action_and_video_retrieval_flags():
     tree = flag_tree(build_parser())
     action, retrieval = tree["eval action"]["options"], tree["eval video-retrieval"]["options"]
-    assert sorted(action) == sorted([*ACTION_SOURCE_FLAGS, "--protocol", "--background-swapped"])
-    assert sorted(retrieval) == sorted(ACTION_SOURCE_FLAGS)
-    assert (
-        action["--protocol"]["choices"] == ["knn", "linear"] and action["--protocol"]["default"] == "linear"
+    assert sorted(action) == sorted(
+        [*ACTION_SOURCE_FLAGS, "--protocol", "--background-swapped", "--steps", "--lr"]
     )
+    assert sorted(retrieval) == sorted(ACTION_SOURCE_FLAGS)
+    assert action["--protocol"]["choices"] == ["finetune", "knn", "linear"]
+    assert action["--protocol"]["default"] == "linear"
+    assert action["--steps"]["default"] == 200 and action["--lr"]["default"] == 1e-3
     assert action["--background-swapped"]["action"] == "_StoreTrueAction"
     for options in (action, retrieval):
         assert options["--run"]["required"] and options["--out"]["required"]

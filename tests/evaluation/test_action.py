@@ -150,3 +150,13 @@ def test_multiclip_dataset_decodes_uniformly_spaced_clips(tmp_path) -> None:
         assert sample["video"].shape == (4, 3, 32, 32) and sample["label"] == index.items[0].label
     first, last = clips[0]["video"].float(), clips[3]["video"].float()
     assert (first - last).abs().mean() > 1.0  # the object moved between the first and the last clip
+
+
+def test_finetune_accuracy_averages_softmax_per_video() -> None:
+    from avssl.evaluation.finetune import finetune_accuracy
+
+    g = torch.Generator().manual_seed(5)
+    logits, labels = torch.randn(12, 7, generator=g), torch.randint(0, 7, (4,), generator=g)
+    got = finetune_accuracy(logits, labels, 3)
+    want = naive_video_topk(logits.softmax(1).tolist(), labels, 3)
+    assert got["top1"] == pytest.approx(want["top1"]) and got["top5"] == pytest.approx(want["top5"])
