@@ -111,7 +111,7 @@ class ActionEvalConfig(KeepBest):
     every: int = 0
     root: str = ""
     split: str | None = "test"
-    protocols: list[str] = field(default_factory=lambda: ["linear", "knn"])
+    protocols: list[Literal["linear", "knn"]] = field(default_factory=lambda: ["linear", "knn"])
     clips: int = 4
     background_swapped: bool = True
     view_seed: int = 12345  # `clip_pairs`: the seed of the held-out pairs' sampling and augmentation

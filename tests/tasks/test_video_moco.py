@@ -113,3 +113,18 @@ def test_torchvision_video_encoders_plug_in(name: str) -> None:
     out = task(_batch(2, b=2, frames=8, size=32))
     assert torch.isfinite(out.loss)
     assert "video_moco" in TASKS
+
+
+def test_recipe_config_loads_and_refuses_an_unknown_probe() -> None:
+    from pathlib import Path
+
+    from avssl.config import ConfigError, load_config
+    from avssl.runner.specs import recipe_schema
+
+    config = Path(__file__).resolve().parents[2] / "recipes" / "configs" / "video_moco.yaml"
+    cfg = load_config(recipe_schema("video_moco"), config, [])
+    assert cfg.model.encoder.name == "small_3d" and cfg.model.queue_size < 72  # fewer keys than videos
+    assert len(cfg.data.views) == 2 and cfg.data.views[1].timing.rule == "distance"
+    assert cfg.eval.protocols == ["linear", "knn"]
+    with pytest.raises(ConfigError, match="eval.protocols"):
+        load_config(recipe_schema("video_moco"), config, ["eval.protocols=[finetune]"])
