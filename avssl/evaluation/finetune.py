@@ -60,6 +60,8 @@ def finetune(
     device = module_device(task)
     train_data = dataclasses.replace(data, split=split, views=[])
     dataset = build_dataset(train_data, train=True, seed=cfg.seed)
+    if not dataset.items or any(item.label is None for item in dataset.items):
+        raise FileNotFoundError(f"{data.root}: split {split!r} has no labelled videos to fine-tune on")
     batch = min(cfg.batch_size, len(dataset))
     sampler = ResumableBatchSampler(len(dataset), batch, cfg.seed, endless=True)
     loader = build_loader(dataset, batch, cfg.num_workers, sampler=sampler)

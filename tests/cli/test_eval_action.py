@@ -95,6 +95,9 @@ def test_bad_input_is_one_line(run, tmp_path, capsys) -> None:
         [*args, "--data", str(run / "synthetic" / "background_swapped"), "--background-swapped"], capsys
     )
     assert code == 2 and "no videos in split 'train'" in err.err and len(err.err.strip().splitlines()) == 1
+    swapped = ["--data", str(run / "synthetic" / "background_swapped"), "--protocol", "finetune"]
+    code, err = _cli([*args, *swapped], capsys)
+    assert code == 2 and "no labelled videos to fine-tune on" in err.err
     code, err = _cli([*args, "--train-split", "test"], capsys)
     assert code == 2 and "both 'test'" in err.err
     (tmp_path / "empty").mkdir()
