@@ -107,8 +107,8 @@ def test_needs_two_views_and_a_clip_encoder() -> None:
         VideoMoCo(from_dict(VideoMoCoConfig, {**TINY, "encoder": {"name": "small"}}))
 
 
-@pytest.mark.parametrize("name", ["r3d_18", "r2plus1d_18"])
-def test_torchvision_video_encoders_plug_in(name: str) -> None:
+@pytest.mark.parametrize("name", ["r3d_18", "r2plus1d_18", "x3d_s"])
+def test_video_encoders_of_the_registry_plug_in(name: str) -> None:
     task = _task(encoder={"name": name}, queue_size=8).train()
     out = task(_batch(2, b=2, frames=8, size=32))
     assert torch.isfinite(out.loss)
