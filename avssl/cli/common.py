@@ -30,6 +30,8 @@ OUT_KINDS = {
     "export": "file",
     "eval retrieval": "file",
     "eval probe": "file",
+    "eval action": "file",
+    "eval video-retrieval": "file",
 }
 DEBUG_HELP = "show tracebacks instead of one-line errors"
 DEVICE_HELP = "where the model runs: auto = cuda if available, else mps if available, else cpu"

@@ -1,4 +1,5 @@
-"""`avssl embed` and `avssl eval retrieval | probe | localization | segmentation`: the field's protocols.
+"""`avssl embed` and `avssl eval retrieval | probe | localization | segmentation | action | video-retrieval`:
+the field's protocols.
 
 The metrics are pure functions in avssl.evaluation; this module reads the command line, gets embeddings or
 predictions (from a run, a file or a baseline), calls them and writes M.json / the npz.
@@ -125,6 +126,99 @@ def _cmd_eval_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _action_source(args: argparse.Namespace):
+    """(task, data config) of --run pointed at --data / --layout / --split-index (default: the run's)."""
+    from avssl.evaluation.embed import eval_data_config
+    from avssl.inference.load import load_run
+
+    if args.clips < 1:
+        raise ConfigError(f"--clips must be at least 1, got {args.clips}")
+    task, config = load_run(args.run, device_of(args))
+    data = eval_data_config(config, args.data, args.layout, None)
+    if args.split_index is not None:
+        data.split_index = args.split_index
+    if not data.root:
+        raise ConfigError(f"{args.run}: the run has no data.root; give --data")
+    return task, data
+
+
+def _action_features(args: argparse.Namespace) -> dict:
+    """{"train", "test", "swapped" (or None)}: multi-clip features of a run's encoder on the train / test
+    splits of --data (default: the run's data.root), and of its background-swapped copy when asked."""
+    from avssl.evaluation.action import clip_features, swapped_config
+
+    task, data = _action_source(args)
+    common = (args.clips, args.batch_size, args.workers)
+    features = {
+        "train": clip_features(task, data, args.train_split, *common),
+        "test": clip_features(task, data, args.test_split, *common),
+        "swapped": None,
+    }
+    if getattr(args, "background_swapped", False):
+        features["swapped"] = clip_features(task, swapped_config(data), args.test_split, *common)
+    return features
+
+
+def _finetune_report(args: argparse.Namespace) -> dict:
+    """Fine-tune a copy of the run's task on the training split, then the multi-clip test (and the swapped
+    copy's, with the drop)."""
+    from avssl.data.datasets import load_index
+    from avssl.evaluation.action import swapped_config
+    from avssl.evaluation.finetune import FinetuneConfig, clip_logits, finetune, finetune_accuracy
+
+    task, data = _action_source(args)
+    labels = [i.label for i in load_index(data.layout, data.root, None, data.split_index).items]
+    num_classes = 1 + max((label for label in labels if label is not None), default=0)
+    cfg = FinetuneConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, num_workers=args.workers)
+    classifier = finetune(task, data, args.train_split, num_classes, cfg)
+    report = finetune_accuracy(*clip_logits(classifier, data, args.test_split, args.clips), args.clips)
+    if args.background_swapped:
+        swapped = swapped_config(data)
+        moved = finetune_accuracy(*clip_logits(classifier, swapped, args.test_split, args.clips), args.clips)
+        report["background_swapped"] = moved
+        report["drop"] = {k: report[k] - moved[k] for k in ("top1", "top5")}
+    return {**report, "steps": args.steps, "lr": args.lr}
+
+
+def _cmd_eval_action(args: argparse.Namespace) -> int:
+    from avssl.evaluation.action import probe_report
+
+    check_probe_splits(args.train_split, args.test_split, None, None)
+    if args.steps < 1 or not args.lr > 0:
+        raise ConfigError(f"--steps must be >= 1 and --lr > 0, got {args.steps} and {args.lr}")
+    if args.protocol == "finetune":
+        metrics = {"protocol": "finetune", **_finetune_report(args), "num_clips": args.clips}
+        write_json(args.out, metrics)
+        print(json.dumps(metrics))
+        return 0
+    feats = _action_features(args)
+    train, test = feats["train"], feats["test"]
+    check_probe_splits(args.train_split, args.test_split, train.ids, test.ids)
+    num_classes = 1 + int(max(train.labels.max(), test.labels.max()))
+    metrics = {
+        "protocol": args.protocol,
+        **probe_report(args.protocol, train, test, feats["swapped"], num_classes),
+        "num_clips": args.clips,
+        "num_train_videos": len(train.ids),
+    }
+    write_json(args.out, metrics)
+    print(json.dumps(metrics))
+    return 0
+
+
+def _cmd_eval_video_retrieval(args: argparse.Namespace) -> int:
+    from avssl.evaluation.action import video_retrieval_metrics
+
+    check_probe_splits(args.train_split, args.test_split, None, None)
+    feats = _action_features(args)
+    train, test = feats["train"], feats["test"]
+    metrics = video_retrieval_metrics(test.features, test.clip_labels, train.features, train.clip_labels)
+    metrics["num_clips"] = args.clips
+    write_json(args.out, metrics)
+    print(json.dumps(metrics))
+    return 0
+
+
 def _add_source_args(parser: argparse.ArgumentParser, files: bool = False, split: bool = True) -> None:
     parser.add_argument("--run", help="a training run directory")
     parser.add_argument("--data", help="dataset root (default: the run's data.root)")
@@ -164,11 +258,63 @@ def _add_probe(evals: argparse._SubParsersAction) -> None:
     probe.set_defaults(func=_cmd_eval_probe)
 
 
+def _add_action_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="a training run directory")
+    parser.add_argument("--data", help="dataset root (default: the run's data.root)")
+    parser.add_argument(
+        "--layout", help="ucf101, hmdb51, kinetics, diving48 (default: the run's data.layout)"
+    )
+    parser.add_argument(
+        "--split-index", type=int, choices=[1, 2, 3], help="official split (default: the run's)"
+    )
+    parser.add_argument("--train-split", default="train")
+    parser.add_argument("--test-split", default="test")
+    parser.add_argument(
+        "--clips", type=int, default=10, help="clips per video, uniformly spaced (default: 10)"
+    )
+    parser.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")
+    parser.add_argument("--workers", type=int, default=2)
+    add_device(parser)
+    parser.add_argument("--out", required=True)
+
+
+def _add_action(evals: argparse._SubParsersAction) -> None:
+    action = add_command(
+        evals, "action", "action recognition: linear probe / kNN, multi-clip test, top-1/top-5 per video"
+    )
+    _add_action_source(action)
+    action.add_argument(
+        "--protocol",
+        choices=["linear", "knn", "finetune"],
+        default="linear",
+        help="linear: logistic regression on frozen clip features; knn: k=20 cosine, weighted; "
+        "finetune: the encoder and a linear classifier trained end to end",
+    )
+    action.add_argument("--steps", type=int, default=200, help="finetune: training steps (AdamW)")
+    action.add_argument("--lr", type=float, default=1e-3, help="finetune: learning rate")
+    action.add_argument(
+        "--background-swapped",
+        action="store_true",
+        help="also score DATA/background_swapped (avssl synth) and report the drop",
+    )
+    action.set_defaults(func=_cmd_eval_action)
+
+
+def _add_video_retrieval(evals: argparse._SubParsersAction) -> None:
+    retrieval = add_command(
+        evals, "video-retrieval", "test clips query train clips: R@1/5/10/20/50 (a clip of its class)"
+    )
+    _add_action_source(retrieval)
+    retrieval.set_defaults(func=_cmd_eval_video_retrieval)
+
+
 PROTOCOLS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "retrieval": _add_retrieval,
     "probe": _add_probe,
     "localization": benchmarks.add_localization,
     "segmentation": benchmarks.add_segmentation,
+    "action": _add_action,
+    "video-retrieval": _add_video_retrieval,
 }
 
 

@@ -18,6 +18,7 @@ motion_{diff,flow}_r3d_18  clip         (B, 3, T, H, W)                  (B, 512
 motion_{diff,flow}_r2plus1d_18
 small                      image        (B, C, H, W) | (B, C, T, H, W)   (B, 256, H/s, W/s) | per frame
 small_context              image        as small, + 2 dilated context blocks (receptive field ~111 px at s = 8)
+small_3d                   clip         (B, C, T, H, W)                  (B, 128, T/4, H/16, W/16)
 pvt_v2_b2 / pvt_v2_b5      image        (B, 3, H, W) | (B, 3, T, H, W)   (B, 512, H/32, W/32) | per frame
 audio_small                waveform     (B, ch, S) (mixed to mono)       (B, 256, n_mels/s, frames/s)
 =========================  ===========  ===============================  =================================
@@ -60,7 +61,7 @@ from avssl.encoders.config import (
 )
 from avssl.encoders.motion import MotionEncoder, MotionSource
 from avssl.encoders.pvt import PVTv2Encoder
-from avssl.encoders.small import SmallAudioEncoder, SmallVisualEncoder
+from avssl.encoders.small import SmallAudioEncoder, SmallVideoEncoder, SmallVisualEncoder
 from avssl.encoders.vggish import VGGish, load_pca_params, vggish_patches
 from avssl.encoders.video import PyTorchVideoArch, PyTorchVideoEncoder, VideoResNetArch, VideoResNetEncoder
 from avssl.encoders.visual import ResNet2dEncoder, ResNetArch
@@ -89,6 +90,10 @@ def _audio_resnet(arch: ResNetArch, cfg: AudioCNNConfig) -> nn.Module:
 
 def _small(context: int, cfg: Visual2dConfig) -> nn.Module:
     return SmallVisualEncoder(_channels(cfg), output_stride=cfg.output_stride, context=context)
+
+
+def _small_3d(cfg: Video3dConfig) -> nn.Module:
+    return SmallVideoEncoder(_channels(cfg))
 
 
 def _audio_small(cfg: AudioCNNConfig) -> nn.Module:
@@ -128,6 +133,7 @@ ENCODERS: dict[str, tuple[type[EncoderConfig], Callable[[Any], nn.Module]]] = {
     "r2plus1d_18": (Video3dConfig, partial(_video_resnet, "r2plus1d_18")),
     "x3d_s": (Video3dConfig, partial(_pytorchvideo, "x3d_s")),
     "slow_r50": (Video3dConfig, partial(_pytorchvideo, "slow_r50")),
+    "small_3d": (Video3dConfig, _small_3d),
     "audio_resnet18": (AudioCNNConfig, partial(_audio_resnet, "resnet18")),
     "audio_resnet50": (AudioCNNConfig, partial(_audio_resnet, "resnet50")),
     "audio_small": (AudioCNNConfig, _audio_small),
@@ -198,6 +204,7 @@ __all__ = [
     "PyTorchVideoEncoder",
     "ResNet2dEncoder",
     "SmallBinauralEncoder",
+    "SmallVideoEncoder",
     "VGGish",
     "VGGishConfig",
     "Video3dConfig",

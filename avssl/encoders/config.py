@@ -136,7 +136,8 @@ class Visual2dConfig(EncoderConfig):
 
 @dataclass
 class Video3dConfig(EncoderConfig):
-    """3D video CNNs (``r3d_18``, ``r2plus1d_18``, ``x3d_s``, ``slow_r50``); fixed output stride.
+    """3D video CNNs (``r3d_18``, ``r2plus1d_18``, ``x3d_s``, ``slow_r50``, the CPU-scale ``small_3d``);
+    fixed output stride.
     ``in_channels``: input channels (None = 3)."""
 
     in_channels: int | None = None

@@ -161,6 +161,59 @@ def view_retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     return {"views": rank_metrics(retrieval_ranks(torch.cat(pairs[0]), torch.cat(pairs[1])))}
 
 
+def action(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"action": {protocol: multi-clip top-1 / top-5 per video of a probe fit on the training split's clips,
+    with "background_swapped" and "drop" when the data has a swapped copy}, "video_retrieval": R@1…50 of
+    `eval.split`'s clips querying the training clips} (`avssl.evaluation.action`)."""
+    from avssl.evaluation.action import (
+        SWAPPED_DIR,
+        clip_features,
+        probe_report,
+        swapped_config,
+        video_retrieval_metrics,
+    )
+
+    if cfg.eval.split is None:
+        return None
+    data = copy.copy(cfg.data)
+    data.root = cfg.eval.root or cfg.data.root
+    clips = cfg.eval.clips
+    train = clip_features(task, data, cfg.data.split, clips)
+    test = clip_features(task, data, cfg.eval.split, clips)
+    swapped = None
+    if cfg.eval.background_swapped and (Path(data.root) / SWAPPED_DIR).is_dir():
+        swapped = clip_features(task, swapped_config(data), cfg.eval.split, clips)
+    num_classes = 1 + int(max(train.labels.max(), test.labels.max()))
+    return {
+        "action": {p: probe_report(p, train, test, swapped, num_classes) for p in cfg.eval.protocols},
+        "video_retrieval": video_retrieval_metrics(
+            test.features, test.clip_labels, train.features, train.clip_labels
+        ),
+    }
+
+
+@torch.no_grad()
+def clip_pairs(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"clip_pairs": R@k of held-out clip-pair retrieval}: the training pair sampling (two clips per video
+    at a drawn distance, each with its own augmentation; seed `eval.view_seed`) on the videos of
+    `eval.split`; each video's first clip queries the second clips of all of them — the pretext task on
+    videos never trained on."""
+    from avssl.data.loader import build_dataset, build_loader
+    from avssl.evaluation.retrieval import rank_metrics, retrieval_ranks
+
+    if cfg.eval.split is None or len(cfg.data.views) < 2:
+        return None
+    data = copy.copy(cfg.data)
+    data.root, data.split = cfg.eval.root or cfg.data.root, cfg.eval.split
+    pairs = build_dataset(data, train=True, seed=cfg.eval.view_seed)
+    device = module_device(task)
+    views: tuple[list, list] = ([], [])
+    for batch in build_loader(pairs, 16, 0):
+        for k in (0, 1):
+            views[k].append(task.embed({"video": batch["views"][k]["video"].to(device)}, "video").cpu())
+    return {"clip_pairs": rank_metrics(retrieval_ranks(torch.cat(views[0]), torch.cat(views[1])))}
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "localization": localization,
     "segmentation": segmentation,
@@ -169,4 +222,6 @@ EVALUATORS: dict[str, Evaluator] = {
     "pretext": pretext,
     "image_probe": image_probe,
     "view_retrieval": view_retrieval,
+    "action": action,
+    "clip_pairs": clip_pairs,
 }

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from avssl import distributed
-from avssl.data.loader import DataConfig, build_dataset
+from avssl.data.loader import DataConfig, ViewConfig, build_dataset
+from avssl.data.sampling import ViewTiming
 from avssl.runner.image_data import ImageDataConfig, image_dataset
 from avssl.stages.incremental import StageConfig
 from avssl.tasks import TASKS
@@ -98,6 +99,24 @@ class ImageEvalConfig(KeepBest):
     evaluators: list[str] | None = None
 
 
+@dataclass
+class ActionEvalConfig(KeepBest):
+    """After training (and every `every` steps), on `split` (None = skip) of `root` (empty: data.root):
+    linear probe / kNN fit on the clips of the training split, the multi-clip test (`clips` clips per
+    video, probabilities averaged), top-1 / top-5 per video; the background-swapped copy when the data
+    has one; clip retrieval R@1…50 (`avssl.evaluation.action`); `clip_pairs`: held-out clip-pair retrieval
+    (the pretext on unseen videos)."""
+
+    evaluators: list[str] | None = None
+    every: int = 0
+    root: str = ""
+    split: str | None = "test"
+    protocols: list[Literal["linear", "knn"]] = field(default_factory=lambda: ["linear", "knn"])
+    clips: int = 4
+    background_swapped: bool = True
+    view_seed: int = 12345  # `clip_pairs`: the seed of the held-out pairs' sampling and augmentation
+
+
 def _write_once(layout: str, root: Path, spec) -> None:
     """Write a synthetic set (main process, once) and let every process wait for it."""
     from avssl.data.synthetic.layouts import write_synthetic
@@ -149,6 +168,35 @@ def _synth_segmentation(cfg: Any, run: Path) -> None:
 
 def _synth_binaural(cfg: Any, run: Path) -> None:
     synthesize_clips(cfg, run, "fairplay", cfg.synthetic_items)
+
+
+def _synth_action(cfg: Any, run: Path) -> None:
+    """With `data.root` empty, a synthetic action set (`avssl.data.synthetic.action`) in `data.layout`
+    (ucf101 / hmdb51 / kinetics) with its background trap and swapped test copy: `synthetic_classes`
+    motions × `synthetic_clips_per_class` clips of 2 s at `data.fps`, frames of 1.15 × `data.size`."""
+    from avssl.data.synthetic.action import ACTION_SYNTH_LAYOUTS, ActionSynthSpec, write_action_synthetic
+
+    if cfg.data.root:
+        return
+    if cfg.data.layout not in ACTION_SYNTH_LAYOUTS:
+        raise SystemExit(
+            f"{cfg.task}: a synthetic set (data.root empty) needs data.layout in {', '.join(ACTION_SYNTH_LAYOUTS)}"
+        )
+    root = run / "synthetic"
+    size = 2 * round(0.575 * cfg.data.size)  # even, room for the training crops
+    spec = ActionSynthSpec(
+        num_classes=cfg.synthetic_classes,
+        clips_per_class=cfg.synthetic_clips_per_class,
+        size=size,
+        frames=max(2, round(2 * cfg.data.fps)),
+        fps=cfg.data.fps,
+        background_p=cfg.synthetic_background_p,
+        seed=cfg.train.seed,
+    )
+    if distributed.rank() == 0 and not (root / "synth_gt.json").is_file():
+        write_action_synthetic(cfg.data.layout, root, spec)
+    distributed.barrier()
+    cfg.data.root = str(root)
 
 
 def _synth_images(cfg: Any, run: Path) -> None:
@@ -249,6 +297,31 @@ def binaural_data() -> DataConfig:
     )
 
 
+def action_data() -> DataConfig:
+    """Two 1 s clips of 8 frames per video (UCF101 layout, split 1) at a sampled start-to-start distance
+    (CVRL's decreasing law), each with its own temporally consistent crop and colour draw (`clip_augment`).
+    No flips by default: on the synthetic action sets a flip turns `left` into `right` (add `flip_p: 0.5`
+    for real data)."""
+    augment = {
+        "name": "clip_augment",
+        "scale": [0.3, 1.0],
+        "flip_p": 0.0,
+        "jitter_p": 0.8,
+        "grayscale_p": 0.2,
+    }
+    return DataConfig(
+        layout="ucf101",
+        duration_s=1.0,
+        fps=8.0,
+        size=112,
+        transforms=[augment, {"name": "normalize"}],
+        views=[
+            ViewConfig(audio=False),
+            ViewConfig(audio=False, timing=ViewTiming(rule="distance", distance="power", power=1.0)),
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class TaskRecipe:
     """A task kind's recipe defaults (see the module docstring). `extras`: additional top-level keys
@@ -303,6 +376,17 @@ RECIPES: dict[str, TaskRecipe] = {
         dataset=views_dataset,
         stages=True,
         output_dir="runs/multissl_image",
+    ),
+    "video_moco": TaskRecipe(
+        data=action_data,
+        eval=ActionEvalConfig,
+        evaluators=("action", "clip_pairs"),
+        synthesize=_synth_action,
+        extras=(
+            ("synthetic_classes", int, 6),
+            ("synthetic_clips_per_class", int, 8),
+            ("synthetic_background_p", float, 0.8),
+        ),
     ),
 }
 

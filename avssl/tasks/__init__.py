@@ -20,6 +20,7 @@ from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
 from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
 from avssl.tasks.lvs import LVS, LVSConfig
 from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
+from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 
 TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "av_contrastive": (AVContrastiveConfig, AVContrastive),
@@ -29,6 +30,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "avs": (AVSConfig, AVSegmenter),
     "binaural_multissl": (BinauralMultiSSLConfig, BinauralMultiSSL),
     "image_multissl": (ImageMultiSSLConfig, ImageMultiSSL),
+    "video_moco": (VideoMoCoConfig, VideoMoCo),
 }
 
 

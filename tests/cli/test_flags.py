@@ -72,6 +72,17 @@ NEW_COMMANDS = {
 ACTION_LAYOUTS = ("ucf101", "hmdb51", "kinetics", "diving48")
 
 
+# issue #17: `avssl eval action` and `avssl eval video-retrieval` (their flags checked on their own below)
+NEW_EVAL_COMMANDS = {
+    "action": "action recognition: linear probe / kNN, multi-clip test, top-1/top-5 per video",
+    "video-retrieval": "test clips query train clips: R@1/5/10/20/50 (a clip of its class)",
+}
+ACTION_SOURCE_FLAGS = [
+    "--batch-size", "--clips", "--data", "--debug", "--device", "--help", "--layout", "--out", "--run",
+    "--split-index", "--test-split", "--train-split", "--workers", "-h",
+]  # fmt: skip
+
+
 def batch_size(default: int, help: str) -> dict:
     return {**DEVICE, "choices": None, "default": default, "dest": "batch_size", "help": help, "type": "int"}
 
@@ -104,7 +115,7 @@ def expected_tree() -> dict:
     `--ogl` on `eval localization` and `localize`, the `plot` command (checked on its own below),
     `check-data --layout shards` and the ACTION_LAYOUTS, `synth`'s action layouts and `--background-p`,
     `--device` on every command that runs a model, and a `--batch-size` for
-    `localize` and `eval localization`, and the commands of NEW_COMMANDS."""
+    `localize` and `eval localization`, and the commands of NEW_COMMANDS and NEW_EVAL_COMMANDS."""
     tree = copy.deepcopy(json.loads(BASELINE.read_text()))
     layout = tree["check-data"]["options"]["--layout"]
     layout["choices"] = sorted([*layout["choices"], "shards", *ACTION_LAYOUTS])
@@ -136,6 +147,9 @@ def expected_tree() -> dict:
         "help": "action layouts: probability that a train clip shows its class's background family (the trap)",
         "type": "float",
     }
+    for command, summary in NEW_EVAL_COMMANDS.items():
+        tree["eval"]["subcommands"][command] = summary
+        tree["eval"]["subcommand_order"].append(command)
     f_mode = tree["eval segmentation"]["options"]["--f-mode"]  # with --run, the run's eval.f_mode
     f_mode["default"] = None
     f_mode["help"] += "; default: with --run the run's eval.f_mode, else per-frame"
@@ -145,6 +159,8 @@ def expected_tree() -> dict:
 def test_flags_match_the_baseline_plus_intended_additions():
     tree = flag_tree(build_parser())
     plot = tree.pop("plot")
+    for command in NEW_EVAL_COMMANDS:
+        tree.pop(f"eval {command}")
     expected = expected_tree()
     assert sorted(tree) == sorted(expected)
     for path in expected:
@@ -152,6 +168,24 @@ def test_flags_match_the_baseline_plus_intended_additions():
     assert sorted(plot["options"]) == ["--debug", "--help", "--out", "-h"]
     assert plot["options"]["--out"]["default"] == "curves.png"
     assert plot["positionals"]["runs"]["nargs"] == "+"
+
+
+def test_eval_action_and_video_retrieval_flags():
+    tree = flag_tree(build_parser())
+    action, retrieval = tree["eval action"]["options"], tree["eval video-retrieval"]["options"]
+    assert sorted(action) == sorted(
+        [*ACTION_SOURCE_FLAGS, "--protocol", "--background-swapped", "--steps", "--lr"]
+    )
+    assert sorted(retrieval) == sorted(ACTION_SOURCE_FLAGS)
+    assert action["--protocol"]["choices"] == ["finetune", "knn", "linear"]
+    assert action["--protocol"]["default"] == "linear"
+    assert action["--steps"]["default"] == 200 and action["--lr"]["default"] == 1e-3
+    assert action["--background-swapped"]["action"] == "_StoreTrueAction"
+    for options in (action, retrieval):
+        assert options["--run"]["required"] and options["--out"]["required"]
+        assert options["--clips"]["default"] == 10 and options["--clips"]["type"] == "int"
+        assert options["--split-index"]["choices"] == [1, 2, 3]
+        assert options["--device"] == DEVICE
 
 
 def test_baseline_is_not_trivially_small():

@@ -53,6 +53,12 @@ def _image_batch() -> dict:
     return {"views": views, "video": views[0]["video"]}
 
 
+def _clip_pair_batch() -> dict:
+    g = torch.Generator().manual_seed(0)
+    views = [{"video": torch.randn(4, 3, 4, 32, 32, generator=g)} for _ in range(2)]
+    return {"views": views, "video": views[0]["video"]}
+
+
 # task → (overrides of its default config, tiny batch)
 TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
     "av_contrastive": (
@@ -70,6 +76,10 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
     "image_multissl": (
         {"queue_size": 16, "dense_queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
         _image_batch,
+    ),
+    "video_moco": (
+        {"encoder": {"name": "small_3d"}, "queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
+        _clip_pair_batch,
     ),
 }
 

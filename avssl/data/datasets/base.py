@@ -175,6 +175,10 @@ class ClipDataset(Dataset):
         """Random windows depend on (seed, epoch, index) only, so a resumed run sees the same data."""
         self.epoch = epoch
 
+    def media_span(self, item: ClipItem) -> float:
+        """Length (s) of the item's media range [start_s, end_s) (probed once when the layout has no end)."""
+        return self._span(item)
+
     def _span(self, item: ClipItem) -> float:
         """Length (s) of the item's media range [start_s, end_s)."""
         if item.end_s is None:
