@@ -24,11 +24,14 @@ for path in (ROOT, ROOT / "tools"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+from make_realmedia import BACKGROUNDS_TEST, load_assets, write_train  # noqa: E402
 from make_realmedia import build as build_realmedia  # noqa: E402
 
 from avssl.data.datasets import load_index  # noqa: E402
 from avssl.data.synthetic.layouts import SynthSpec, write_synthetic  # noqa: E402
+from avssl.evaluation.embed import dataset_for_run  # noqa: E402
 from avssl.evaluation.localization import baseline_predictions, evaluate_localization  # noqa: E402
+from avssl.outputs import write_json  # noqa: E402
 from avssl.runner.run import run_recipe  # noqa: E402
 from avssl.runner.specs import SYNTHETIC_TRAIN_SIZES  # noqa: E402
 
@@ -37,16 +40,45 @@ SETS = ("synthetic", "realmedia")
 
 
 def data_for(name: str, out: Path, seed: int = 0) -> tuple[Path, Path]:
-    """(training folder, test folder) of a set, written once under OUT/data/NAME."""
+    """(training folder, test folder) of a set, written once under OUT/data/NAME, with NAME/vggsound_heldout:
+    120 clips no run trains on (held-out retrieval)."""
     train, test = out / "data" / name / "vggsound", out / "data" / name / "flickr"
-    if (test / "flickr_test.csv").is_file():
-        return train, test
-    if name == "realmedia":
-        return build_realmedia(out / "data" / name, 240, 200, seed)
-    spec = SynthSpec(n=160, seed=seed, size=128, num_classes=8, sizes=SYNTHETIC_TRAIN_SIZES)
-    write_synthetic("vggsound", train, spec)
-    write_synthetic("flickr", test, SynthSpec(n=48, seed=seed + 1000, num_classes=8))
+    heldout = out / "data" / name / "vggsound_heldout"
+    if not (test / "flickr_test.csv").is_file():
+        if name == "realmedia":
+            build_realmedia(out / "data" / name, 240, 200, seed)
+        else:
+            spec = SynthSpec(n=160, seed=seed, size=128, num_classes=8, sizes=SYNTHETIC_TRAIN_SIZES)
+            write_synthetic("vggsound", train, spec)
+            write_synthetic("flickr", test, SynthSpec(n=48, seed=seed + 1000, num_classes=8))
+    if not (heldout / "vggsound.csv").is_file():
+        if name == "realmedia":
+            write_train(heldout, load_assets(), 120, seed + 2000, backgrounds=BACKGROUNDS_TEST, split="train")
+        else:
+            spec = SynthSpec(n=120, seed=seed + 2000, size=128, num_classes=8, sizes=SYNTHETIC_TRAIN_SIZES)
+            write_synthetic("vggsound", heldout, spec)
     return train, test
+
+
+def final_figures(run: Path, data: tuple[Path, Path]) -> dict:
+    """The trained model's held-out figures: cIoU / AUC of its maps as configured and of the raw cosine maps
+    (`model.render` off), and audio↔visual retrieval on the 120 held-out clips (every clip, any split)."""
+    import torch
+
+    from avssl.evaluation.embed import embed
+    from avssl.evaluation.localization_predict import benchmark_dataset, predict_localization
+    from avssl.evaluation.retrieval import retrieval_metrics
+    from avssl.heads.localization import MapRenderConfig
+    from avssl.inference.load import load_run
+
+    task, config = load_run(run)
+    task.render = MapRenderConfig()
+    test = benchmark_dataset("flickr", data[1], config["data"])
+    raw = evaluate_localization("flickr", data[1], predict_localization(task, test), config["eval"]["rule"])
+    heldout = dataset_for_run(config, str(data[0].parent / "vggsound_heldout"), "vggsound", None)
+    emb = embed(task, heldout, modalities=["video", "audio"])
+    retrieval = retrieval_metrics(torch.from_numpy(emb["video"]), torch.from_numpy(emb["audio"]))
+    return {"raw": raw, "retrieval": retrieval}
 
 
 def curve(run: Path) -> dict[int, dict]:
@@ -77,15 +109,20 @@ def train_once(run: Path, data: tuple[Path, Path], steps: int, every: int, extra
             ],
             default_task="ssl_tie",
         )
-    return {"final": json.loads(done.read_text()), "curve": curve(run)}
+    figures = run / "figures.json"  # raw maps and retrieval, computed once per finished run
+    if not figures.is_file():
+        write_json(figures, final_figures(run, data))
+    return {"final": json.loads(done.read_text()), "curve": curve(run), **json.loads(figures.read_text())}
 
 
 def _row(name: str, steps: int, result: dict, centre: dict) -> str:
     points = " · ".join(f"{s}: {m['cIoU']:.1f}" for s, m in result["curve"].items())
-    final = result["final"]
+    final, raw, ret = result["final"], result["raw"], result["retrieval"]
     return (
         f"| {name} | {steps} | {points} | {final['cIoU']:.1f} / {final['AUC']:.1f} "
-        f"| {centre['cIoU']:.1f} / {centre['AUC']:.1f} |"
+        f"| {raw['cIoU']:.1f} / {raw['AUC']:.1f} | {centre['cIoU']:.1f} / {centre['AUC']:.1f} "
+        f"| {ret['audio_to_video']['R@1']:.1f} / {ret['video_to_audio']['R@1']:.1f} "
+        f"({100 / ret['num_items']:.2f}) |"
     )
 
 
@@ -114,8 +151,9 @@ def main(argv=None) -> int:
     header = [
         f"held-out cIoU over training (eval.every={args.every}); overrides: {' '.join(args.overrides) or 'none'}",
         "",
-        "| set | steps | cIoU (%) at step | final cIoU / AUC | centre prior |",
-        "|---|--:|---|--:|--:|",
+        "| set | steps | cIoU (%) at step | final cIoU / AUC | raw maps | centre prior "
+        "| held-out R@1 a→v / v→a (chance) |",
+        "|---|--:|---|--:|--:|--:|--:|",
     ]
     table = "\n".join(header + lines)
     print("\n" + table)
