@@ -19,6 +19,7 @@ from avssl.tasks.binaural_multissl import BinauralMultiSSL, BinauralMultiSSLConf
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
 from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
 from avssl.tasks.lvs import LVS, LVSConfig
+from avssl.tasks.maclr import MaCLR, MaCLRConfig
 from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
 from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 
@@ -31,6 +32,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "binaural_multissl": (BinauralMultiSSLConfig, BinauralMultiSSL),
     "image_multissl": (ImageMultiSSLConfig, ImageMultiSSL),
     "video_moco": (VideoMoCoConfig, VideoMoCo),
+    "maclr": (MaCLRConfig, MaCLR),
 }
 
 
