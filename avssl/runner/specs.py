@@ -404,6 +404,7 @@ RECIPES: dict[str, TaskRecipe] = {
         synthesize=_synth_action,
         extras=ACTION.extras,
     ),
+    "fame": ACTION,
 }
 
 

@@ -17,6 +17,7 @@ from avssl.tasks.av_contrastive import AVContrastive, AVContrastiveConfig
 from avssl.tasks.avs import AVSConfig, AVSegmenter
 from avssl.tasks.binaural_multissl import BinauralMultiSSL, BinauralMultiSSLConfig
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
+from avssl.tasks.fame import FAME, FAMEConfig
 from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
 from avssl.tasks.lvs import LVS, LVSConfig
 from avssl.tasks.maclr import MaCLR, MaCLRConfig
@@ -33,6 +34,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "image_multissl": (ImageMultiSSLConfig, ImageMultiSSL),
     "video_moco": (VideoMoCoConfig, VideoMoCo),
     "maclr": (MaCLRConfig, MaCLR),
+    "fame": (FAMEConfig, FAME),
 }
 
 

@@ -94,6 +94,10 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
         },
         lambda: _clip_pair_batch(motion=True),
     ),
+    "fame": (
+        {"encoder": {"name": "small_3d"}, "queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
+        _clip_pair_batch,
+    ),
 }
 
 
