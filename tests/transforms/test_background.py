@@ -1,6 +1,6 @@
 """FAME's foreground-background merging (Ding et al., CVPR 2022) on clips with known masks: the synthetic
 action set's own renderer (a textured object moving over a textured background, exact per-frame masks) and
-a hand-made moving square. The estimated foreground overlaps the true swept region, the fused clip shows the
+a hand-made moving square, and the set `avssl synth` writes, decoded (real encoded media). The estimated foreground overlaps the true swept region, the fused clip shows the
 other video's static background exactly where the mask is 0 and the clip itself where it is 1, and the
 statistics equal naive loops."""
 
@@ -154,3 +154,33 @@ def test_derangement_has_no_fixed_point_and_bad_input_is_refused() -> None:
         motion_energy(torch.rand(2, 3, 1, 8, 8))
     with pytest.raises(ValueError, match="background_frame"):
         static_backgrounds(torch.rand(2, 3, 4, 8, 8), frame=4)
+
+
+def test_on_decoded_clips_of_the_synthetic_set_with_their_true_masks(tmp_path) -> None:
+    """Real encoded media: the background-swapped test clips `avssl synth` writes (mpeg4 in AVI, UCF101
+    layout) decoded with PyAV, against their ground-truth mask PNGs (the union over the clip's frames)."""
+    import json
+
+    from avssl.data.decoding import read_clip
+    from avssl.data.synthetic.action import ActionSynthSpec, read_masks, write_action_synthetic
+
+    spec = ActionSynthSpec(num_classes=6, clips_per_class=8, size=48, frames=8, fps=8.0, seed=5)
+    root = write_action_synthetic("ucf101", tmp_path / "ucf", spec) / "background_swapped"
+    items = json.loads((root / "synth_gt.json").read_text())["items"]
+    ids = sorted(i for i, e in items.items() if e["motion"] != "still")
+    clips, truth = [], []
+    for item in ids:
+        clip = read_clip(str(root / items[item]["path"]), 0.0, 1.0, fps=8.0, size=None, sample_rate=None)
+        clips.append(clip.frames.permute(3, 0, 1, 2).float() / 255.0)  # (T, H, W, 3) → (3, T, H, W)
+        truth.append(torch.from_numpy(read_masks(root, item)[: clip.frames.shape[0]].any(0)))
+    clips, truth = torch.stack(clips), torch.stack(truth)
+    fraction = float(truth.float().mean())
+    for rule in ("difference", "difference_colour"):
+        # measured 0.69 and 0.68 on 12 clips at 48 px (the codec blurs the edges): bar 0.55
+        assert iou(foreground_masks(clips, fraction, rule), truth).mean() >= 0.55, rule
+    # fused with the true masks: the donor's static frame outside, the clip inside
+    donors = derangement(len(ids), torch.Generator().manual_seed(0))
+    fused = fuse(clips, truth, donors)
+    outside = (~truth)[:, None, None].expand_as(clips)
+    assert torch.equal(fused[outside], static_backgrounds(clips)[donors][outside])
+    assert torch.equal(fused[~outside], clips[~outside])
