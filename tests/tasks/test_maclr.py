@@ -138,15 +138,27 @@ def test_bad_input_is_a_clear_error() -> None:
     assert "maclr" in TASKS
 
 
-def test_recipe_trains_on_real_clips_with_frame_differences(tmp_path: Path) -> None:
+@pytest.mark.parametrize("motion", ["frame_difference", "flow"])
+def test_recipe_trains_on_real_clips_with_motion_from_the_workers(tmp_path: Path, motion: str) -> None:
+    """Frame differences (the config as shipped) or OpenCV flow computed in the data workers (cached
+    beside the run) feed the motion pathway through the runner."""
     from recipes.maclr import main
 
     torch.set_num_threads(1)
+    transforms = []
+    if motion == "flow":
+        cache = tmp_path / "flow_cache"
+        transforms = [
+            "model.motion=flow",
+            "data.transforms=[{name: optical_flow, method: farneback, cache_dir: "
+            + str(cache)
+            + ", fps: 8.0}, {name: clip_augment, scale: [0.3, 1.0], flip_p: 0.0}, {name: normalize}]",
+        ]
     main(
         [
             "--config",
             str(ROOT / "recipes" / "configs" / "maclr.yaml"),
-            f"output_dir={tmp_path}",
+            f"output_dir={tmp_path / 'run'}",
             "data.size=32",
             "data.num_workers=0",
             "synthetic_clips_per_class=4",
@@ -156,12 +168,17 @@ def test_recipe_trains_on_real_clips_with_frame_differences(tmp_path: Path) -> N
             "train.progress_bar=false",
             "eval.clips=1",
             "eval.background_swapped=false",
+            *transforms,
         ]
     )
-    assert read_yaml(tmp_path / "config.yaml")["task"] == "maclr"
-    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    run = tmp_path / "run"
+    config = read_yaml(run / "config.yaml")
+    assert config["task"] == "maclr" and config["model"]["motion"] == motion
+    lines = (run / "metrics.jsonl").read_text().splitlines()
     rows = [r for r in map(json.loads, lines) if "loss" in r]
     assert [r["step"] for r in rows] == [1, 2]
     assert all({"loss/visual", "loss/motion", "loss/cross"} <= set(r) for r in rows)
-    assert (tmp_path / "model" / "model.safetensors").is_file()
-    assert {"action", "clip_pairs"} <= set(json.loads((tmp_path / "eval.json").read_text()))
+    assert (run / "model" / "model.safetensors").is_file()
+    assert {"action", "clip_pairs"} <= set(json.loads((run / "eval.json").read_text()))
+    if motion == "flow":
+        assert list(cache.glob("*/*.npy"))  # the flow was computed by the workers and cached beside the run

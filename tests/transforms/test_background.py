@@ -1,8 +1,8 @@
 """FAME's foreground-background merging (Ding et al., CVPR 2022) on clips with known masks: the synthetic
-action set's own renderer (a textured object moving over a textured background, exact per-frame masks) and
-a hand-made moving square, and the set `avssl synth` writes, decoded (real encoded media). The estimated foreground overlaps the true swept region, the fused clip shows the
-other video's static background exactly where the mask is 0 and the clip itself where it is 1, and the
-statistics equal naive loops."""
+action set's own renderer (a textured object moving over a textured background, exact per-frame masks), a
+hand-made moving square, and the set `avssl synth` writes, decoded (real encoded media). The estimated
+foreground overlaps the true swept region, the fused clip shows the other video's static background exactly
+where the mask is 0 and the clip itself where it is 1, and the statistics equal naive loops."""
 
 from __future__ import annotations
 
