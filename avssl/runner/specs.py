@@ -322,6 +322,14 @@ def action_data() -> DataConfig:
     )
 
 
+def motion_action_data() -> DataConfig:
+    """`action_data` with the clip's frame differences first (`frame_difference`, cropped with the clip by
+    `clip_augment`): MaCLR's motion pathway input. For flow put `{name: optical_flow}` there instead."""
+    data = action_data()
+    data.transforms = [{"name": "frame_difference"}, *data.transforms]
+    return data
+
+
 @dataclass(frozen=True)
 class TaskRecipe:
     """A task kind's recipe defaults (see the module docstring). `extras`: additional top-level keys
@@ -343,6 +351,17 @@ LOCALIZATION = TaskRecipe(
     eval=LocalizationEvalConfig,
     evaluators=("localization",),
     synthesize=_synth_localization,
+)
+ACTION = TaskRecipe(
+    data=action_data,
+    eval=ActionEvalConfig,
+    evaluators=("action", "clip_pairs"),
+    synthesize=_synth_action,
+    extras=(
+        ("synthetic_classes", int, 6),
+        ("synthetic_clips_per_class", int, 8),
+        ("synthetic_background_p", float, 0.8),
+    ),
 )
 RECIPES: dict[str, TaskRecipe] = {
     "ssl_tie": TaskRecipe(
@@ -377,17 +396,15 @@ RECIPES: dict[str, TaskRecipe] = {
         stages=True,
         output_dir="runs/multissl_image",
     ),
-    "video_moco": TaskRecipe(
-        data=action_data,
+    "video_moco": ACTION,
+    "maclr": TaskRecipe(
+        data=motion_action_data,
         eval=ActionEvalConfig,
         evaluators=("action", "clip_pairs"),
         synthesize=_synth_action,
-        extras=(
-            ("synthetic_classes", int, 6),
-            ("synthetic_clips_per_class", int, 8),
-            ("synthetic_background_p", float, 0.8),
-        ),
+        extras=ACTION.extras,
     ),
+    "fame": ACTION,
 }
 
 

@@ -17,8 +17,10 @@ from avssl.tasks.av_contrastive import AVContrastive, AVContrastiveConfig
 from avssl.tasks.avs import AVSConfig, AVSegmenter
 from avssl.tasks.binaural_multissl import BinauralMultiSSL, BinauralMultiSSLConfig
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
+from avssl.tasks.fame import FAME, FAMEConfig
 from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
 from avssl.tasks.lvs import LVS, LVSConfig
+from avssl.tasks.maclr import MaCLR, MaCLRConfig
 from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
 from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 
@@ -31,6 +33,8 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "binaural_multissl": (BinauralMultiSSLConfig, BinauralMultiSSL),
     "image_multissl": (ImageMultiSSLConfig, ImageMultiSSL),
     "video_moco": (VideoMoCoConfig, VideoMoCo),
+    "maclr": (MaCLRConfig, MaCLR),
+    "fame": (FAMEConfig, FAME),
 }
 
 

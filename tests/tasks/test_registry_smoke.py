@@ -53,9 +53,12 @@ def _image_batch() -> dict:
     return {"views": views, "video": views[0]["video"]}
 
 
-def _clip_pair_batch() -> dict:
+def _clip_pair_batch(motion: bool = False) -> dict:
     g = torch.Generator().manual_seed(0)
     views = [{"video": torch.randn(4, 3, 4, 32, 32, generator=g)} for _ in range(2)]
+    if motion:  # frame differences: (B, 3, T - 1, H, W)
+        for view in views:
+            view["motion"] = torch.randn(4, 3, 3, 32, 32, generator=g)
     return {"views": views, "video": views[0]["video"]}
 
 
@@ -78,6 +81,20 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
         _image_batch,
     ),
     "video_moco": (
+        {"encoder": {"name": "small_3d"}, "queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
+        _clip_pair_batch,
+    ),
+    "maclr": (
+        {
+            "encoder": {"name": "small_3d"},
+            "motion_encoder": {"name": "small_3d"},
+            "queue_size": 16,
+            "hidden_dim": 32,
+            "embed_dim": 16,
+        },
+        lambda: _clip_pair_batch(motion=True),
+    ),
+    "fame": (
         {"encoder": {"name": "small_3d"}, "queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
         _clip_pair_batch,
     ),
