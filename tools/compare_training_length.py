@@ -7,7 +7,9 @@ Trains the demo's SSL-TIE (`avssl/configs/demo_ssl_tie.yaml`, the `avssl demo` r
 images, `avssl synth`); `realmedia`: `tools/make_realmedia.py` (240 clips, 200 test images, composited real
 photographs and recordings) — with `eval.every`, so every run leaves its held-out cIoU / AUC curve
 (`RUN/eval_step_N.json`). Prints and writes a markdown table (OUT/table.md, OUT/results.json) with the
-curve, the final figures and the centre prior. Runs live under OUT/runs/ and a rerun reuses finished ones, so an
+curve, the final figures (the maps as the recipe renders them, `model.render`, and the raw cosine maps), the
+centre prior, audio↔visual R@1 on 120 held-out clips no run trained on (chance 1/120), and per set whether
+the longest run ends not lower than the shortest. Runs live under OUT/runs/ and a rerun reuses finished ones, so an
 interrupted study loses nothing. Extra `key=value` arguments go to every run (e.g. to compare a recipe
 change: `--tag lr3e-4 optim.lr=0.0003`).
 """
@@ -39,23 +41,34 @@ CONFIG = ROOT / "avssl" / "configs" / "demo_ssl_tie.yaml"
 SETS = ("synthetic", "realmedia")
 
 
-def data_for(name: str, out: Path, seed: int = 0) -> tuple[Path, Path]:
+# (training clips, test images, held-out clips) of each set
+SIZES = {"synthetic": (160, 48, 120), "realmedia": (240, 200, 120)}
+
+
+def data_for(
+    name: str, out: Path, seed: int = 0, sizes: tuple[int, int, int] | None = None
+) -> tuple[Path, Path]:
     """(training folder, test folder) of a set, written once under OUT/data/NAME, with NAME/vggsound_heldout:
-    120 clips no run trains on (held-out retrieval)."""
+    clips no run trains on (held-out retrieval). `sizes`: (training clips, test images, held-out clips);
+    None: the set's own (`SIZES`)."""
+    n_train, n_test, n_heldout = sizes or SIZES[name]
     train, test = out / "data" / name / "vggsound", out / "data" / name / "flickr"
     heldout = out / "data" / name / "vggsound_heldout"
     if not (test / "flickr_test.csv").is_file():
         if name == "realmedia":
-            build_realmedia(out / "data" / name, 240, 200, seed)
+            build_realmedia(out / "data" / name, n_train, n_test, seed)
         else:
-            spec = SynthSpec(n=160, seed=seed, size=128, num_classes=8, sizes=SYNTHETIC_TRAIN_SIZES)
+            spec = SynthSpec(n=n_train, seed=seed, size=128, num_classes=8, sizes=SYNTHETIC_TRAIN_SIZES)
             write_synthetic("vggsound", train, spec)
-            write_synthetic("flickr", test, SynthSpec(n=48, seed=seed + 1000, num_classes=8))
+            write_synthetic("flickr", test, SynthSpec(n=n_test, seed=seed + 1000, num_classes=8))
     if not (heldout / "vggsound.csv").is_file():
         if name == "realmedia":
-            write_train(heldout, load_assets(), 120, seed + 2000, backgrounds=BACKGROUNDS_TEST, split="train")
+            assets = load_assets()
+            write_train(heldout, assets, n_heldout, seed + 2000, backgrounds=BACKGROUNDS_TEST, split="train")
         else:
-            spec = SynthSpec(n=120, seed=seed + 2000, size=128, num_classes=8, sizes=SYNTHETIC_TRAIN_SIZES)
+            spec = SynthSpec(
+                n=n_heldout, seed=seed + 2000, size=128, num_classes=8, sizes=SYNTHETIC_TRAIN_SIZES
+            )
             write_synthetic("vggsound", heldout, spec)
     return train, test
 
@@ -126,6 +139,13 @@ def _row(name: str, steps: int, result: dict, centre: dict) -> str:
     )
 
 
+def _verdict(name: str, lengths: list[int], results: list[dict]) -> str:
+    """Does the longest run end at a held-out cIoU not lower than the shortest run's?"""
+    first, last = results[0]["final"]["cIoU"], results[-1]["final"]["cIoU"]
+    ok = "yes" if last >= first else "NO"
+    return f"- {name}: {lengths[-1]} steps {last:.1f} vs {lengths[0]} steps {first:.1f} cIoU: not lower: {ok}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/training_length")
@@ -133,21 +153,33 @@ def main(argv=None) -> int:
     parser.add_argument("--every", type=int, default=50, help="eval.every")
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma list of {', '.join(SETS)}")
     parser.add_argument("--tag", default="", help="suffix of the run directories (for recipe variants)")
+    parser.add_argument(
+        "--sizes",
+        help="training clips,test images,held-out clips of every set (default: each set's own, "
+        + "; ".join(f"{k} {','.join(map(str, v))}" for k, v in SIZES.items())
+        + ")",
+    )
     parser.add_argument("overrides", nargs="*", help="key=value for every run")
     args = parser.parse_args(argv)
     out = Path(args.out)
-    results, lines = {}, []
+    sizes = tuple(int(n) for n in args.sizes.split(",")) if args.sizes else None
+    if sizes is not None and len(sizes) != 3:
+        parser.error("--sizes takes three numbers: training clips,test images,held-out clips")
+    results, lines, verdicts = {}, [], []
     for name in args.sets.split(","):
         if name not in SETS:
             parser.error(f"unknown set {name!r}; choose from {', '.join(SETS)}")
-        data = data_for(name, out)
+        data = data_for(name, out, sizes=sizes)
         ids = [item.id for item in load_index("flickr", data[1]).items]
         centre = evaluate_localization("flickr", data[1], baseline_predictions("centre", ids, seed=0), "gt")
-        for steps in [int(s) for s in args.steps.split(",")]:
+        lengths = [int(s) for s in args.steps.split(",")]
+        for steps in lengths:
             key = f"{name}_{steps}{'_' + args.tag if args.tag else ''}"
             result = train_once(out / "runs" / key, data, steps, args.every, args.overrides)
             results[key] = {**result, "centre": centre}
             lines.append(_row(name, steps, result, centre))
+        if len(lengths) > 1:
+            verdicts.append(_verdict(name, lengths, [results[k] for k in list(results)[-len(lengths) :]]))
     header = [
         f"held-out cIoU over training (eval.every={args.every}); overrides: {' '.join(args.overrides) or 'none'}",
         "",
@@ -155,7 +187,7 @@ def main(argv=None) -> int:
         "| held-out R@1 a→v / v→a (chance) |",
         "|---|--:|---|--:|--:|--:|--:|",
     ]
-    table = "\n".join(header + lines)
+    table = "\n".join(header + lines + ([""] + verdicts if verdicts else []))
     print("\n" + table)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"table{'_' + args.tag if args.tag else ''}.md").write_text(table + "\n")
