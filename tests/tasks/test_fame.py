@@ -15,7 +15,7 @@ from avssl.config import from_dict, read_yaml
 from avssl.tasks.fame import FAME, FAMEConfig
 from avssl.tasks.video_moco import pool
 from avssl.transforms.background import derangement, foreground_masks, fuse
-from tests.tasks.test_video_moco import naive_moco_loss
+from tests.tasks.test_video_moco import TOY_RECIPE_ARGS, naive_moco_loss
 from tests.transforms.test_background import synthetic_clips
 
 TINY = {"encoder": {"name": "small_3d"}, "embed_dim": 8, "hidden_dim": 16, "queue_size": 12}
@@ -66,15 +66,7 @@ def test_recipe_trains_on_real_clips(tmp_path: Path) -> None:
             "--config",
             str(ROOT / "recipes" / "configs" / "fame.yaml"),
             f"output_dir={tmp_path}",
-            "data.size=32",
-            "data.num_workers=0",
-            "synthetic_clips_per_class=4",
-            "train.max_steps=2",
-            "train.batch_size=4",
-            "train.log_every=1",
-            "train.progress_bar=false",
-            "eval.clips=1",
-            "eval.background_swapped=false",
+            *TOY_RECIPE_ARGS,
         ]
     )
     cfg = read_yaml(tmp_path / "config.yaml")

@@ -18,6 +18,7 @@ from avssl.tasks import TASKS
 from avssl.tasks.maclr import MaCLR, MaCLRConfig
 from avssl.tasks.video_moco import pool
 from tests.losses.test_maclr import nce_loop
+from tests.tasks.test_video_moco import TOY_RECIPE_ARGS
 
 TINY = {
     "encoder": {"name": "small_3d"},
@@ -159,15 +160,7 @@ def test_recipe_trains_on_real_clips_with_motion_from_the_workers(tmp_path: Path
             "--config",
             str(ROOT / "recipes" / "configs" / "maclr.yaml"),
             f"output_dir={tmp_path / 'run'}",
-            "data.size=32",
-            "data.num_workers=0",
-            "synthetic_clips_per_class=4",
-            "train.max_steps=2",
-            "train.batch_size=4",
-            "train.log_every=1",
-            "train.progress_bar=false",
-            "eval.clips=1",
-            "eval.background_swapped=false",
+            *TOY_RECIPE_ARGS,
             *transforms,
         ]
     )

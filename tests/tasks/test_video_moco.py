@@ -17,6 +17,21 @@ from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig, pool
 TINY = {"encoder": {"name": "small_3d"}, "embed_dim": 8, "hidden_dim": 16, "queue_size": 12}
 
 
+# a two-step run of a video recipe on its own tiny synthetic UCF101 set (the recipe tests of video_moco's
+# relatives share it)
+TOY_RECIPE_ARGS = [
+    "data.size=32",
+    "data.num_workers=0",
+    "synthetic_clips_per_class=4",
+    "train.max_steps=2",
+    "train.batch_size=4",
+    "train.log_every=1",
+    "train.progress_bar=false",
+    "eval.clips=1",
+    "eval.background_swapped=false",
+]
+
+
 def _task(**overrides) -> VideoMoCo:
     torch.manual_seed(0)
     return VideoMoCo(from_dict(VideoMoCoConfig, {**TINY, **overrides}))
