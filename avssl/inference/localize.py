@@ -11,8 +11,8 @@ another video's outputs, see :func:`avssl.outputs.claim_output_dir`), each writt
 - `heatmaps.npz`: `heatmaps` (T, H, W) float32 in [0, 1] (min-max per map; H, W = the frame scaled so its
   longer side is at most `max_side`, stated in `scale`), `times` (T,) seconds (window centres), `scale`;
 - `overlay.mp4`: every frame with the nearest heatmap blended, the original audio, same fps and duration;
-- `peaks.json`: per time `time`, `x`, `y` (pixels of the original frame), `score` (the map's raw maximum),
-  `box` [x0, y0, x1, y1] (pixels) of the connected region around the peak where the map ≥ 0.5.
+- `peaks.json`: per time `time`, `x`, `y` (pixels of the original frame), `score` (the map's maximum before
+  normalising: a cosine, or with the run's `model.render` the rendered map's largest value), `box` [x0, y0, x1, y1] (pixels) of the connected region around the peak where the map ≥ 0.5.
 """
 
 from __future__ import annotations
