@@ -1,6 +1,6 @@
 """A small real-media check set: real photographs and real recorded sounds, composited into scenes.
 
-    .venv/bin/python tools/make_realmedia.py --out data/realmedia [--n-train 240 --n-test 200 --seed 0]
+    .venv/bin/python tools/make_realmedia.py --out data/realmedia [--n-train 240 --n-test 200 --n-s4 160]
 
 What it is — say it plainly: *composited real media*. Every pixel comes from a real photograph and every
 sound from a real recording, but the scenes are made here: a cut-out photograph of a sounding object (a
@@ -19,6 +19,10 @@ Written, in the layouts our loaders read (`avssl.data.datasets`), with our write
 - OUT/vggsound: VGG-Sound-layout training clips (`video/{ytid}_{start}.mp4`, h264 + AAC; `vggsound.csv`);
 - OUT/vggsound_heldout (with `--n-heldout N`): N more clips in that layout over the test backgrounds, every
   row in split "test": clips no run has trained on, for held-out retrieval;
+- OUT/avsbench-s4 (with `--n-s4 N`): N AVSBench-S4-layout segmentation videos (`s4_meta_data.csv`; per video
+  5 png frames of the still scene, 224×224, 5 s of the recording as wav, and the sounding object's mask:
+  its cut-out's alpha > 50 % minus what objects pasted above it cover); splits train, train, val, test in
+  turn, train over the training backgrounds, val and test over the test ones;
 - OUT/flickr: a Flickr-SoundNet-layout test set (`frames/{id}.jpg` 256×256, `audio/{id}.wav` 16 kHz,
   `Annotations/{id}.xml` with three jittered boxes in 256-px space as the annotators' boxes,
   `flickr_test.csv`);
@@ -177,7 +181,9 @@ def _place(cut: np.ndarray, size: int, taken: list[list[int]], rng: np.random.Ge
 
 
 def compose(assets: Assets, size: int, sizes: tuple[float, float], backgrounds, rng) -> dict:
-    """One scene: RGB uint8 frame, the sounding class, its box (tight, from the alpha) and the silent ones."""
+    """One scene: RGB uint8 frame, the sounding class, its box (tight, from the alpha) and the silent ones,
+    and each object's visible mask (bool size × size: its alpha > 50 % minus what objects pasted above it
+    cover), the sounding object's first."""
     frame = _background(assets.backgrounds[backgrounds[int(rng.integers(len(backgrounds)))]], size, rng)
     names = list(SOUNDING)
     sounding = names[int(rng.integers(len(names)))]
@@ -188,10 +194,16 @@ def compose(assets: Assets, size: int, sizes: tuple[float, float], backgrounds, 
     boxes: list[list[int]] = []
     for cut in cuts:
         boxes.append(_place(cut, size, boxes, rng))
+    masks = [np.zeros((size, size), dtype=bool) for _ in cuts]
     for k in rng.permutation(len(cuts)):  # random depth order
         x0, y0, x1, y1 = boxes[k]
         alpha = cuts[k][..., 3:] / 255.0
         frame[y0:y1, x0:x1] = alpha * cuts[k][..., :3] + (1 - alpha) * frame[y0:y1, x0:x1]
+        opaque = np.zeros((size, size), dtype=bool)
+        opaque[y0:y1, x0:x1] = cuts[k][..., 3] > 127
+        for below in masks:
+            below &= ~opaque
+        masks[k] = opaque
     tight = [_tight_box(cut, box) for cut, box in zip(cuts, boxes)]
     return {
         "frame": np.clip(frame, 0, 255).astype(np.uint8),
@@ -199,6 +211,7 @@ def compose(assets: Assets, size: int, sizes: tuple[float, float], backgrounds, 
         "box": tight[0],
         "silent": [_stem(s) for s in silent],
         "silent_boxes": tight[1:],
+        "masks": masks,
     }
 
 
@@ -237,6 +250,7 @@ def write_train(
     `split`: every row's split (None: every fourth clip "test", the others "train")."""
     rng = np.random.default_rng(seed)
     gt, rows = {}, []
+    out.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         scene = compose(assets, size, TRAIN_SIZES, backgrounds, rng)
         clip_id = f"{_ytid(rng)}_{int(rng.integers(0, 300)):06d}"
@@ -282,22 +296,57 @@ def write_test(out: Path, assets: Assets, n: int, seed: int, duration_s: float =
     return out
 
 
+def write_s4(out: Path, assets: Assets, n: int, seed: int) -> Path:
+    """AVSBench-S4 layout (Zhou et al., "Audio-Visual Segmentation", ECCV 2022; as
+    `avssl.data.datasets.avsbench`): per video 5 frames of the still composited scene (224×224 png), the
+    sounding object's visible mask (png, 0/255; train: the first frame's only, val/test: all 5) and 5 s of
+    its recording; splits train, train, val, test in turn; train over the training backgrounds, val and test
+    over the test ones; categories named after the sounding class."""
+    rng = np.random.default_rng(seed)
+    data, gt, rows = out / "s4_data", {}, []
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        split = ("train", "train", "val", "test")[i % 4]
+        backgrounds = BACKGROUNDS_TRAIN if split == "train" else BACKGROUNDS_TEST
+        scene = compose(assets, 224, TRAIN_SIZES, backgrounds, rng)
+        category = scene["class"].replace(" ", "_")
+        name = f"{_ytid(rng)}_{int(rng.integers(0, 10))}"
+        rel = Path(split) / category / name
+        mask = scene["masks"][0].astype(np.uint8) * 255
+        for k in range(1, 6):
+            write_image(data / "visual_frames" / rel / f"{name}_{k}.png", scene["frame"])
+            if k == 1 or split != "train":
+                write_image(data / "gt_masks" / rel / f"{name}_{k}.png", mask)
+        audio = clip_audio(assets.sounds[scene["class"]], 5.0, SAMPLE_RATE, rng)
+        write_wav(data / "audio_wav" / split / category / f"{name}.wav", audio, SAMPLE_RATE)
+        rows.append([name, 0, category, split])
+        gt[name] = {"classes": [scene["class"]], "label": scene["class"], "silent": scene["silent"]}
+        gt[name].update(boxes=[scene["box"]], silent_boxes=scene["silent_boxes"], split=split)
+    with (out / "s4_meta_data.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([["name", "start_time", "category", "split"], *rows])
+    _write_gt(out, "avsbench-s4", gt)
+    return out
+
+
 def _write_gt(out: Path, layout: str, items: dict) -> None:
     meta = {"layout": layout, "kind": "composited real media", "class_names": list(SOUNDING)}
     (out / "realmedia_gt.json").write_text(json.dumps({**meta, "items": items}))
 
 
 def build(
-    out: str | Path, n_train: int = 240, n_test: int = 200, seed: int = 0, n_heldout: int = 0
+    out: str | Path, n_train: int = 240, n_test: int = 200, seed: int = 0, n_heldout: int = 0, n_s4: int = 0
 ) -> tuple[Path, Path]:
-    """Write OUT/vggsound (training clips) and OUT/flickr (test images), and with `n_heldout` OUT/vggsound_heldout
-    (unseen clips over the test backgrounds, split "test": for retrieval); returns the first two folders."""
+    """Write OUT/vggsound (training clips) and OUT/flickr (test images), with `n_heldout` OUT/vggsound_heldout
+    (unseen clips over the test backgrounds, split "test": for retrieval) and with `n_s4` OUT/avsbench-s4
+    (segmentation videos, AVSBench-S4 layout); returns the first two folders."""
     out, assets = Path(out), load_assets()
     train = write_train(out / "vggsound", assets, n_train, seed)
     test = write_test(out / "flickr", assets, n_test, seed + 1000)
     if n_heldout:
         heldout = out / "vggsound_heldout"
         write_train(heldout, assets, n_heldout, seed + 2000, backgrounds=BACKGROUNDS_TEST, split="test")
+    if n_s4:
+        write_s4(out / "avsbench-s4", assets, n_s4, seed + 3000)
     return train, test
 
 
@@ -348,6 +397,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--n-heldout", type=int, default=0, help="also OUT/vggsound_heldout: unseen clips for retrieval"
     )
+    parser.add_argument(
+        "--n-s4", type=int, default=0, help="also OUT/avsbench-s4: segmentation videos (AVSBench-S4 layout)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--refresh-assets",
@@ -358,11 +410,13 @@ def main(argv=None) -> int:
     if args.refresh_assets:
         refresh_assets(Path(args.refresh_assets))
     try:
-        train, test = build(args.out, args.n_train, args.n_test, args.seed, args.n_heldout)
+        train, test = build(args.out, args.n_train, args.n_test, args.seed, args.n_heldout, args.n_s4)
     except FileNotFoundError as err:
         print(f"make_realmedia: {err}", file=sys.stderr)
         return 2
     print(f"training clips (VGG-Sound layout): {train}\ntest images (Flickr-SoundNet layout): {test}")
+    if args.n_s4:
+        print(f"segmentation videos (AVSBench-S4 layout): {Path(args.out) / 'avsbench-s4'}")
     return 0
 
 
