@@ -408,7 +408,7 @@ RECIPES: dict[str, TaskRecipe] = {
     "mcl": TaskRecipe(
         data=motion_action_data,
         eval=ActionEvalConfig,
-        evaluators=("action", "clip_pairs"),
+        evaluators=("action", "clip_pairs", "attention"),
         synthesize=_synth_action,
         extras=ACTION.extras,
     ),

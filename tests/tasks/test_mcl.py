@@ -129,4 +129,6 @@ def test_recipe_trains_on_real_clips(tmp_path: Path) -> None:
         {"loss/moco", "loss/align", "align/spatial", "align/temporal", "align/spatiotemporal"} <= set(r)
         for r in rows
     )
-    assert {"action", "clip_pairs"} <= set(json.loads((tmp_path / "eval.json").read_text()))
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert {"action", "clip_pairs", "attention"} <= set(report)
+    assert 0.0 <= report["attention"]["iou"] <= 1.0 and "iou_swapped" in report["attention"]
