@@ -11,7 +11,7 @@ queue, InfoNCE; `avssl.tasks.video_moco`):
   conv layer of the clip encoder) with respect to the contrastive loss is aligned with the clip's motion
   magnitude from the spatial, temporal and spatio-temporal views (`avssl.losses.mcl.MotionAlignmentLoss`,
   three weights; 0 switches a term off). The gradient map is computed with `create_graph=True`, so the
-  alignment trains the encoder (a second-order backward; about twice the cost of a MoCo step).
+  alignment trains the encoder (a second-order backward through the query encoder).
 
 The query clip's motion input is `views[0]["motion"]` (B, C, T − 1, H, W) (`model.motion` names its kind:
 "flow" — 2 channels, the vector length is the magnitude — or "frame_difference"). `embed(batch, "video")` is
