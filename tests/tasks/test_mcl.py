@@ -132,3 +132,15 @@ def test_recipe_trains_on_real_clips(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "eval.json").read_text())
     assert {"action", "clip_pairs", "attention"} <= set(report)
     assert 0.0 <= report["attention"]["iou"] <= 1.0 and "iou_swapped" in report["attention"]
+
+
+def test_flow_motion_gives_all_three_terms_and_three_channels_as_flow_is_an_error() -> None:
+    batch = _batch()
+    flow = torch.zeros(4, 2, 3, 32, 32)
+    flow[:, 0, :, 8:16, 8:16] = 3.0  # dx = 3, dy = 4: length 5 in one block
+    flow[:, 1, :, 8:16, 8:16] = 4.0
+    views = [{**batch["views"][0], "motion": flow}, batch["views"][1]]
+    out = _task(motion="flow").eval()({"views": views})
+    assert {"align/spatial", "align/temporal", "align/spatiotemporal"} <= set(out.logs)
+    with pytest.raises(ValueError, match="2 channels"):
+        _task(motion="flow").eval()(batch)  # frame differences (3 channels) given as flow
