@@ -214,6 +214,34 @@ def clip_pairs(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     return {"clip_pairs": rank_metrics(retrieval_ranks(torch.cat(views[0]), torch.cat(views[1])))}
 
 
+def attention(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"attention": {"iou", "iou_swapped", "num_videos"}}: IoU of the clip encoder's top-20 % activation
+    region with the true masks of the moving object on the test clips of a synthetic action set (and its
+    background-swapped copy) (`avssl.evaluation.attention`); None without a clip encoder or masks."""
+    from avssl.evaluation.action import SWAPPED_DIR
+    from avssl.evaluation.attention import attention_iou
+
+    root = Path(cfg.eval.root or cfg.data.root)
+    encoder = getattr(task, "encoder", None)
+    if (
+        encoder is None
+        or getattr(encoder, "input_kind", "clip") != "clip"
+        or not (root / "synth_gt.json").is_file()
+    ):
+        return None
+    was_training = task.training
+    task.eval()
+    try:
+        report = attention_iou(encoder, root, cfg.data.fps, cfg.data.duration_s)
+        if (root / SWAPPED_DIR / "synth_gt.json").is_file():
+            report["iou_swapped"] = attention_iou(
+                encoder, root / SWAPPED_DIR, cfg.data.fps, cfg.data.duration_s
+            )["iou"]
+    finally:
+        task.train(was_training)
+    return {"attention": report}
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "localization": localization,
     "segmentation": segmentation,
@@ -224,4 +252,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "view_retrieval": view_retrieval,
     "action": action,
     "clip_pairs": clip_pairs,
+    "attention": attention,
 }

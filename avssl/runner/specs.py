@@ -405,6 +405,13 @@ RECIPES: dict[str, TaskRecipe] = {
         extras=ACTION.extras,
     ),
     "fame": ACTION,
+    "mcl": TaskRecipe(
+        data=motion_action_data,
+        eval=ActionEvalConfig,
+        evaluators=("action", "clip_pairs", "attention"),
+        synthesize=_synth_action,
+        extras=ACTION.extras,
+    ),
 }
 
 

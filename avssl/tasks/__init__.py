@@ -21,6 +21,7 @@ from avssl.tasks.fame import FAME, FAMEConfig
 from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
 from avssl.tasks.lvs import LVS, LVSConfig
 from avssl.tasks.maclr import MaCLR, MaCLRConfig
+from avssl.tasks.mcl import MCL, MCLConfig
 from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
 from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 
@@ -35,6 +36,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "video_moco": (VideoMoCoConfig, VideoMoCo),
     "maclr": (MaCLRConfig, MaCLR),
     "fame": (FAMEConfig, FAME),
+    "mcl": (MCLConfig, MCL),
 }
 
 

@@ -14,6 +14,7 @@ from avssl.transforms.audio import AudioGain, AudioTimeShift
 from avssl.transforms.clip import ClipAugment
 from avssl.transforms.compose import Compose, Transform
 from avssl.transforms.motion import FrameDifference, OpticalFlow
+from avssl.transforms.tubes import FlowTubes
 from avssl.transforms.video import (
     CenterCrop,
     ColorJitter,
@@ -39,6 +40,7 @@ TRANSFORMS: dict[str, type[Transform]] = {
     "clip_augment": ClipAugment,
     "optical_flow": OpticalFlow,
     "frame_difference": FrameDifference,
+    "flow_tubes": FlowTubes,
     "audio_gain": AudioGain,
     "audio_time_shift": AudioTimeShift,
 }

@@ -98,6 +98,16 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
         {"encoder": {"name": "small_3d"}, "queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
         _clip_pair_batch,
     ),
+    "mcl": (
+        {
+            "encoder": {"name": "small_3d"},
+            "motion": "frame_difference",
+            "queue_size": 16,
+            "hidden_dim": 32,
+            "embed_dim": 16,
+        },
+        lambda: _clip_pair_batch(motion=True),
+    ),
 }
 
 
