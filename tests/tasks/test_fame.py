@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from avssl.config import from_dict, read_yaml
+from avssl.config import from_dict
 from avssl.tasks.fame import FAME, FAMEConfig
 from avssl.tasks.video_moco import pool
 from avssl.transforms.background import derangement, foreground_masks, fuse
-from tests.tasks.test_video_moco import TOY_RECIPE_ARGS, naive_moco_loss
+from tests.tasks.test_video_moco import naive_moco_loss, run_toy_recipe
 from tests.transforms.test_background import synthetic_clips
 
 TINY = {"encoder": {"name": "small_3d"}, "embed_dim": 8, "hidden_dim": 16, "queue_size": 12}
@@ -58,19 +58,7 @@ def test_config_keys_reach_the_merging_and_are_checked() -> None:
 
 
 def test_recipe_trains_on_real_clips(tmp_path: Path) -> None:
-    from recipes.fame import main
-
-    torch.set_num_threads(1)
-    main(
-        [
-            "--config",
-            str(ROOT / "recipes" / "configs" / "fame.yaml"),
-            f"output_dir={tmp_path}",
-            *TOY_RECIPE_ARGS,
-        ]
-    )
-    cfg = read_yaml(tmp_path / "config.yaml")
+    cfg, rows = run_toy_recipe("fame", tmp_path)
     assert cfg["task"] == "fame" and cfg["model"]["foreground_ratio"] == 0.25
-    rows = [r for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
     assert [r["step"] for r in rows] == [1, 2] and all("loss/moco" in r for r in rows)
     assert {"action", "clip_pairs"} <= set(json.loads((tmp_path / "eval.json").read_text()))

@@ -13,12 +13,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from avssl.config import from_dict, read_yaml
+from avssl.config import from_dict
 from avssl.tasks import TASKS
 from avssl.tasks.maclr import MaCLR, MaCLRConfig
 from avssl.tasks.video_moco import pool
 from tests.losses.test_maclr import nce_loop
-from tests.tasks.test_video_moco import TOY_RECIPE_ARGS
+from tests.tasks.test_video_moco import run_toy_recipe
 
 TINY = {
     "encoder": {"name": "small_3d"},
@@ -143,9 +143,6 @@ def test_bad_input_is_a_clear_error() -> None:
 def test_recipe_trains_on_real_clips_with_motion_from_the_workers(tmp_path: Path, motion: str) -> None:
     """Frame differences (the config as shipped) or OpenCV flow computed in the data workers (cached
     beside the run) feed the motion pathway through the runner."""
-    from recipes.maclr import main
-
-    torch.set_num_threads(1)
     transforms = []
     if motion == "flow":
         cache = tmp_path / "flow_cache"
@@ -155,20 +152,9 @@ def test_recipe_trains_on_real_clips_with_motion_from_the_workers(tmp_path: Path
             + str(cache)
             + ", fps: 8.0}, {name: clip_augment, scale: [0.3, 1.0], flip_p: 0.0}, {name: normalize}]",
         ]
-    main(
-        [
-            "--config",
-            str(ROOT / "recipes" / "configs" / "maclr.yaml"),
-            f"output_dir={tmp_path / 'run'}",
-            *TOY_RECIPE_ARGS,
-            *transforms,
-        ]
-    )
     run = tmp_path / "run"
-    config = read_yaml(run / "config.yaml")
+    config, rows = run_toy_recipe("maclr", run, *transforms)
     assert config["task"] == "maclr" and config["model"]["motion"] == motion
-    lines = (run / "metrics.jsonl").read_text().splitlines()
-    rows = [r for r in map(json.loads, lines) if "loss" in r]
     assert [r["step"] for r in rows] == [1, 2]
     assert all({"loss/visual", "loss/motion", "loss/cross"} <= set(r) for r in rows)
     assert (run / "model" / "model.safetensors").is_file()

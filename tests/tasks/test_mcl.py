@@ -12,13 +12,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from avssl.config import from_dict, read_yaml
+from avssl.config import from_dict
 from avssl.losses.mcl import MotionAlignmentLoss, grad_cam, motion_target
 from avssl.losses.moco import MoCoLoss
 from avssl.tasks.mcl import MCL, MCLConfig
 from avssl.tasks.video_moco import pool
 from avssl.transforms.tubes import motion_magnitude
-from tests.tasks.test_video_moco import TOY_RECIPE_ARGS, naive_moco_loss
+from tests.tasks.test_video_moco import naive_moco_loss, run_toy_recipe
 from tests.transforms.test_background import synthetic_clips
 
 TINY = {
@@ -109,21 +109,9 @@ def test_errors_name_the_fix() -> None:
 
 
 def test_recipe_trains_on_real_clips(tmp_path: Path) -> None:
-    from recipes.mcl import main
-
-    torch.set_num_threads(1)
-    main(
-        [
-            "--config",
-            str(ROOT / "recipes" / "configs" / "mcl.yaml"),
-            f"output_dir={tmp_path}",
-            *TOY_RECIPE_ARGS,
-        ]
-    )
-    cfg = read_yaml(tmp_path / "config.yaml")
+    cfg, rows = run_toy_recipe("mcl", tmp_path)
     assert cfg["task"] == "mcl" and cfg["model"]["spatiotemporal_weight"] == 1.0
     assert any(t["name"] == "flow_tubes" for t in cfg["data"]["transforms"])
-    rows = [r for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
     assert [r["step"] for r in rows] == [1, 2]
     assert all(
         {"loss/moco", "loss/align", "align/spatial", "align/temporal", "align/spatiotemporal"} <= set(r)

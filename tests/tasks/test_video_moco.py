@@ -4,16 +4,20 @@ follows Eq. 2, and the clip encoders of the registry plug in."""
 
 from __future__ import annotations
 
+import importlib
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from avssl.config import from_dict
+from avssl.config import from_dict, read_yaml
 from avssl.tasks import TASKS
 from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig, pool
 
+ROOT = Path(__file__).resolve().parents[2]
 TINY = {"encoder": {"name": "small_3d"}, "embed_dim": 8, "hidden_dim": 16, "queue_size": 12}
 
 
@@ -30,6 +34,17 @@ TOY_RECIPE_ARGS = [
     "eval.clips=1",
     "eval.background_swapped=false",
 ]
+
+
+def run_toy_recipe(recipe: str, out: Path, *extra: str) -> tuple[dict, list[dict]]:
+    """`recipes/<recipe>.py` with its packaged config and TOY_RECIPE_ARGS (+ `extra`) into `out`; returns
+    (the run's config.yaml, the logged loss rows)."""
+    torch.set_num_threads(1)
+    module = importlib.import_module(f"recipes.{recipe}")
+    config = ROOT / "recipes" / "configs" / f"{recipe}.yaml"
+    module.main(["--config", str(config), f"output_dir={out}", *TOY_RECIPE_ARGS, *extra])
+    rows = [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+    return read_yaml(out / "config.yaml"), rows
 
 
 def _task(**overrides) -> VideoMoCo:
