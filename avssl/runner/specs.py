@@ -32,9 +32,9 @@ SYNTHETIC_TRAIN_SIZES = (0.4, 0.65)
 @dataclass
 class KeepBest:
     """`keep_best`: a metric of the evaluations (a dotted key of RUN/eval.json, e.g. "cIoU", "mIoU",
-    "a2v.R@1"); each periodic and the final evaluation that improves it (`best_mode`: "max" or "min")
-    exports the model to RUN/best/, a run directory of its own (config.yaml, model/, best.json with the step
-    and the value). None: off. The criterion is whatever the evaluators measure: on a labelled test set
+    "audio_to_video.R@1"); each periodic and the final evaluation that improves it (`best_mode`: "max" or
+    "min") exports the model to RUN/best/, a run directory of its own (config.yaml, model/, best.json with
+    the step and the value). None: off. The criterion is whatever the evaluators measure: on a labelled test set
     (eval.root) the kept model is chosen on that set."""
 
     keep_best: str | None = None
