@@ -136,11 +136,18 @@ def test_normalize_must_come_last_and_changes_layout():
     assert out["video"].shape == (3, 3, 32, 40) and out["video"].dtype == torch.float32
 
 
+# transforms that read what an earlier one writes (flow_tubes follows sample['motion'])
+PREREQUISITES = {"flow_tubes": {"name": "frame_difference"}}
+
+
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
 def test_every_registry_entry_builds_and_runs(name):
     transform = build_transform({"name": name, **REQUIRED_ARGS.get(name, {})})
     assert isinstance(transform, TRANSFORMS[name])
-    out = transform(_sample(), torch.Generator().manual_seed(0))
+    sample = _sample()
+    if name in PREREQUISITES:
+        sample = build_transform(PREREQUISITES[name])(sample, torch.Generator().manual_seed(1))
+    out = transform(sample, torch.Generator().manual_seed(0))
     assert out["video"].dtype in (torch.uint8, torch.float32)
     assert out["audio"].shape == (2, 800)
 
