@@ -32,8 +32,8 @@ from avssl.encoders import AnyEncoderConfig, Video3dConfig, build_encoder
 from avssl.heads.projection import MLPHead
 from avssl.losses.maclr import MaCLRLoss
 from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
+from avssl.tasks.av_contrastive import pool_map
 from avssl.tasks.base import TaskOutput, check_modality
-from avssl.tasks.video_moco import pool
 
 MOTION_CHANNELS = {"frame_difference": 3, "flow": 2}
 
@@ -71,7 +71,7 @@ class _Pathway(nn.Module):
 
     def query(self, clips: Tensor) -> Tensor:
         """(B, C, T, H, W) → (B, E) unit-norm queries (with gradient)."""
-        return F.normalize(self.head(pool(self.encoder(clips))), dim=1)
+        return F.normalize(self.head(pool_map(self.encoder(clips))), dim=1)
 
     @torch.no_grad()
     def keys(self, clips: Tensor) -> Tensor:
@@ -79,7 +79,7 @@ class _Pathway(nn.Module):
         inverse = None
         if self.shuffle_bn:
             clips, inverse = distributed.shuffle_across_ranks(clips)
-        k = F.normalize(self.key_head(pool(self.key_encoder(clips))), dim=1)
+        k = F.normalize(self.key_head(pool_map(self.key_encoder(clips))), dim=1)
         return k if inverse is None else distributed.unshuffle_across_ranks(k, inverse)
 
     def momentum_update(self, m: float) -> None:
@@ -124,7 +124,7 @@ class MaCLR(nn.Module):
     def embed(self, batch: dict, modality: str) -> Tensor:
         """`batch["video"]` (B, C, T, H, W) → (B, D) unit-norm pooled visual-encoder features."""
         check_modality(self, modality)
-        return F.normalize(pool(self.visual.encoder(batch["video"])), dim=1)
+        return F.normalize(pool_map(self.visual.encoder(batch["video"])), dim=1)
 
     def _motion_of(self, view: dict, index: int) -> Tensor:
         motion = view.get("motion")

@@ -28,8 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from avssl.losses.mcl import MotionAlignmentLoss, grad_cam, motion_target, score_gradients
+from avssl.tasks.av_contrastive import pool_map
 from avssl.tasks.base import TaskOutput
-from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig, pool
+from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 from avssl.transforms.tubes import motion_magnitude
 
 
@@ -81,7 +82,7 @@ class MCL(VideoMoCo):
         k = self.keys(views[1]["video"])
         negatives = self.queue.keys.clone()
         features = self.encoder(views[0]["video"])  # (B, D, t, h, w)
-        q = F.normalize(self.head(pool(features)), dim=1)
+        q = F.normalize(self.head(pool_map(features)), dim=1)
         nce = self.loss(q, k, negatives)
         cam = grad_cam(features, score_gradients(nce, features))
         target = motion_target(motion_magnitude(motion, self.cfg.motion), tuple(cam.shape[1:]))

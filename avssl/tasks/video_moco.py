@@ -31,6 +31,7 @@ from avssl.encoders import AnyEncoderConfig, Video3dConfig, build_encoder
 from avssl.heads.projection import MLPHead
 from avssl.losses.moco import MoCoLoss
 from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
+from avssl.tasks.av_contrastive import pool_map
 from avssl.tasks.base import TaskOutput, check_modality
 
 
@@ -47,11 +48,6 @@ class VideoMoCoConfig:
     momentum: float = 0.999
     temperature: float = 0.2
     shuffle_bn: bool = True  # under DDP: the key encoder sees the global batch shuffled across ranks (MoCo)
-
-
-def pool(maps: Tensor) -> Tensor:
-    """(B, D, t, h, w) (or any (B, D, …)) → (B, D): the global average pool of a clip map."""
-    return maps.flatten(2).mean(2)
 
 
 class VideoMoCo(nn.Module):
@@ -74,11 +70,11 @@ class VideoMoCo(nn.Module):
     def embed(self, batch: dict, modality: str) -> Tensor:
         """`batch["video"]` (B, C, T, H, W) → (B, D) unit-norm pooled encoder features."""
         check_modality(self, modality)
-        return F.normalize(pool(self.encoder(batch["video"])), dim=1)
+        return F.normalize(pool_map(self.encoder(batch["video"])), dim=1)
 
     def query(self, clips: Tensor) -> Tensor:
         """(B, C, T, H, W) → (B, embed_dim) unit-norm queries (with gradient)."""
-        return F.normalize(self.head(pool(self.encoder(clips))), dim=1)
+        return F.normalize(self.head(pool_map(self.encoder(clips))), dim=1)
 
     @torch.no_grad()
     def keys(self, clips: Tensor) -> Tensor:
@@ -87,7 +83,7 @@ class VideoMoCo(nn.Module):
         inverse = None
         if self.cfg.shuffle_bn:
             clips, inverse = distributed.shuffle_across_ranks(clips)
-        k = F.normalize(self.key_head(pool(self.key_encoder(clips))), dim=1)
+        k = F.normalize(self.key_head(pool_map(self.key_encoder(clips))), dim=1)
         return k if inverse is None else distributed.unshuffle_across_ranks(k, inverse)
 
     def forward(self, batch: dict) -> TaskOutput:

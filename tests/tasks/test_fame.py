@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from avssl.config import from_dict
+from avssl.tasks.av_contrastive import pool_map
 from avssl.tasks.fame import FAME, FAMEConfig
-from avssl.tasks.video_moco import pool
 from avssl.transforms.background import derangement, foreground_masks, fuse
 from tests.tasks.test_video_moco import naive_moco_loss, run_toy_recipe
 from tests.transforms.test_background import synthetic_clips
@@ -36,8 +36,8 @@ def test_key_is_the_fused_second_clip_and_the_loss_is_moco_on_it() -> None:
     fused = fuse(clips, foreground_masks(clips, 0.2, "difference"), donors)
     queue = task.queue.keys.clone().double()
     with torch.no_grad():
-        q = task.head(pool(task.encoder(views[0]["video"]))).double()
-        k = task.key_head(pool(task.key_encoder(fused))).double()
+        q = task.head(pool_map(task.encoder(views[0]["video"]))).double()
+        k = task.key_head(pool_map(task.key_encoder(fused))).double()
     torch.manual_seed(7)  # the task draws the same derangement
     out = task({"views": views, "video": views[0]["video"]})
     assert out.loss.item() == pytest.approx(naive_moco_loss(q, k, queue, 0.2), rel=1e-4, abs=1e-5)

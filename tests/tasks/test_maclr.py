@@ -15,8 +15,8 @@ import torch.nn.functional as F
 
 from avssl.config import from_dict
 from avssl.tasks import TASKS
+from avssl.tasks.av_contrastive import pool_map
 from avssl.tasks.maclr import MaCLR, MaCLRConfig
-from avssl.tasks.video_moco import pool
 from tests.losses.test_maclr import nce_loop
 from tests.tasks.test_video_moco import run_toy_recipe
 
@@ -49,7 +49,7 @@ def _batch(seed: int, b: int = 4, frames: int = 4, size: int = 32, channels: int
 
 def _embeddings(pathway, clips: torch.Tensor, key: bool) -> torch.Tensor:
     encoder, head = (pathway.key_encoder, pathway.key_head) if key else (pathway.encoder, pathway.head)
-    return head(pool(encoder(clips))).double()
+    return head(pool_map(encoder(clips))).double()
 
 
 def test_loss_equals_the_papers_terms_by_a_per_sample_loop() -> None:

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from avssl.config import from_dict
 from avssl.losses.mcl import MotionAlignmentLoss, grad_cam, motion_target
 from avssl.losses.moco import MoCoLoss
+from avssl.tasks.av_contrastive import pool_map
 from avssl.tasks.mcl import MCL, MCLConfig
-from avssl.tasks.video_moco import pool
 from avssl.transforms.tubes import motion_magnitude
 from tests.tasks.test_video_moco import naive_moco_loss, run_toy_recipe
 from tests.transforms.test_background import synthetic_clips
@@ -48,9 +48,9 @@ def test_loss_is_moco_plus_the_alignment_of_the_query_gradient_map() -> None:
     batch = _batch()
     queue = task.queue.keys.clone()
     features = task.encoder(batch["views"][0]["video"])
-    q = F.normalize(task.head(pool(features)), dim=1)
+    q = F.normalize(task.head(pool_map(features)), dim=1)
     with torch.no_grad():
-        k = F.normalize(task.key_head(pool(task.key_encoder(batch["views"][1]["video"]))), dim=1)
+        k = F.normalize(task.key_head(pool_map(task.key_encoder(batch["views"][1]["video"]))), dim=1)
     nce = MoCoLoss(0.2)(q, k, queue)
     (grad,) = torch.autograd.grad(-nce, features)
     cam = grad_cam(features.detach(), grad)
@@ -73,8 +73,8 @@ def test_switches_drop_terms_and_all_off_is_video_moco() -> None:
     off = _task(spatial_weight=0.0, temporal_weight=0.0, spatiotemporal_weight=0.0).eval()
     queue = off.queue.keys.clone()
     with torch.no_grad():
-        q = off.head(pool(off.encoder(batch["views"][0]["video"]))).double()
-        k = off.key_head(pool(off.key_encoder(batch["views"][1]["video"]))).double()
+        q = off.head(pool_map(off.encoder(batch["views"][0]["video"]))).double()
+        k = off.key_head(pool_map(off.key_encoder(batch["views"][1]["video"]))).double()
     out = off({"views": [{"video": v["video"]} for v in batch["views"]]})  # no motion needed when off
     assert "loss/align" not in out.logs
     assert out.loss.item() == pytest.approx(naive_moco_loss(q, k, queue.double(), 0.2), rel=1e-4, abs=1e-6)

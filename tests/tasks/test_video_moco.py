@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 from avssl.config import from_dict, read_yaml
 from avssl.tasks import TASKS
-from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig, pool
+from avssl.tasks.av_contrastive import pool_map
+from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"encoder": {"name": "small_3d"}, "embed_dim": 8, "hidden_dim": 16, "queue_size": 12}
@@ -76,9 +77,9 @@ def test_loss_equals_the_per_sample_loop_over_the_queue_before_the_batch() -> No
     batch = _batch(0)
     queue_before = task.queue.keys.clone().double()
     with torch.no_grad():
-        q = task.head(pool(task.encoder(batch["views"][0]["video"]))).double()
+        q = task.head(pool_map(task.encoder(batch["views"][0]["video"]))).double()
         k = task.key_head(
-            pool(task.key_encoder(batch["views"][1]["video"]))
+            pool_map(task.key_encoder(batch["views"][1]["video"]))
         ).double()  # train-mode BN, as the task
     out = task(batch)
     want = naive_moco_loss(q, k, queue_before, tau=0.2)
