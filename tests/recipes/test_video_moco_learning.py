@@ -5,7 +5,9 @@ augmentation, `clip_pairs` evaluator) among the 48 test videos far more often th
 encoder.
 
 Baseline: the same seed and recipe trained one step at learning rate 0 (random weights; BatchNorm statistics
-from a batch of data, as a trained model's come from its batches).
+from a batch of data, as a trained model's come from its batches). Both runs are the session's `video_bench`
+(tests/recipes/conftest.py, `tools/compare_video.py`'s harness): the MaCLR, FAME and MCL learning tests
+compare with the same two.
 
 Measured here (2 shared cores, `small_3d` at 32 px, 8-frame clips, batch 16, queue 32):
 
@@ -25,45 +27,10 @@ The README says which claim this is and what was tried.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import torch
-
-from recipes.video_moco import main
-
-STEPS = 150
-CONFIG = Path(__file__).resolve().parents[2] / "recipes" / "configs" / "video_moco.yaml"
-COMMON = [
-    "--config",
-    str(CONFIG),
-    "data.size=32",
-    "synthetic_clips_per_class=32",
-    "data.num_workers=1",
-    "eval.clips=2",
-    "train.checkpoint_every=100000",
-    "train.progress_bar=false",
-]
-
-
-def _figures(result: dict) -> dict:
-    evaluation = next(iter(result["eval"].values()))
-    action = evaluation["action"]
-    return {
-        "pairs R@1": evaluation["clip_pairs"]["R@1"],
-        "pairs R@5": evaluation["clip_pairs"]["R@5"],
-        **{f"{p} top-1": action[p]["top1"] for p in ("linear", "knn")},
-        **{f"{p} swapped": action[p]["background_swapped"]["top1"] for p in ("linear", "knn")},
-        "retrieval R@1": evaluation["video_retrieval"]["R@1"],
-    }
 
 
 @pytest.mark.slow
-def test_video_moco_learns_the_pretext_on_held_out_videos(tmp_path) -> None:
-    torch.set_num_threads(1)
-    base = tmp_path / "untrained"
-    untrained = _figures(main([*COMMON, f"output_dir={base}", "train.max_steps=1", "optim.lr=0"]))
-    data = f"data.root={base / 'synthetic'}"  # the set the first run wrote (same seed: the same videos)
-    trained = _figures(main([*COMMON, data, f"output_dir={tmp_path / 'moco'}", f"train.max_steps={STEPS}"]))
-    print({k: (round(untrained[k], 1), round(trained[k], 1)) for k in trained})
+def test_video_moco_learns_the_pretext_on_held_out_videos(video_bench) -> None:
+    untrained, trained = video_bench.train("untrained"), video_bench.train("video_moco")
     assert trained["pairs R@5"] >= untrained["pairs R@5"] + 8.3
