@@ -102,7 +102,7 @@ def video_retrieval_metrics(
     return {**rank_metrics(ranks, ks), "num_queries": int(queries.shape[0]), "num_gallery": len(gallery)}
 
 
-def background_invariance(test: "ClipFeatures", swapped: "ClipFeatures") -> dict:
+def background_invariance(test: ClipFeatures, swapped: ClipFeatures) -> dict:
     """{"R@1", "R@5", "R@10", "MedR", "MeanR", "similarity_gap", "num_videos"}: the swapped copy of each test
     video (mean clip feature) queries the original test videos; rank of its own original, and mean cos to
     its original minus mean cos to the other originals. The two must list the same videos in the same order
