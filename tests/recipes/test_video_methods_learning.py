@@ -19,7 +19,15 @@ Not reproduced at this scale, so not asserted: any method's linear top-1 15 poin
 encoder's (all near chance, 16.7 %; see test_video_moco_learning.py for why), hence the background-swapped
 drop (MaCLR 6.3 points less than MoCo's, FAME 10.4 less, but from probes at chance: no evidence), and FAME's
 background invariance (no encoder's swapped copy finds its original: R@1 0 for all, mean rank ≈ 25 of 48, the
-similarity gap FAME -0.051 vs MoCo -0.055; FAME's pretext stays at chance, loss 3.47 ≈ ln 33).
+similarity gap FAME -0.051 vs MoCo -0.055; FAME's pretext stays at chance, loss 3.47 ≈ ln 33; with the
+paper's foreground ratio 0.5: R@1 0, gap -0.054, clip-pair R@5 27.1; rule `difference`: R@1 0, gap -0.048),
+and MCL's attention above MoCo's: 0.152 vs 0.114 at seed 0 but 0.122 vs 0.125 at training seed 1 (its own
+synthetic set; `tools/compare_video.py --seeds 0,1`), so that margin is not asserted.
+
+Seed 1 (`compare_video --seeds 0,1`), for how much of this is seed: clip-pair R@5 untrained 12.5, MoCo 45.8,
+MaCLR 43.8, FAME 33.3, MCL 45.8; attention IoU untrained 0.151, MoCo 0.125, MaCLR 0.133, FAME 0.136, MCL
+0.122. The two pretext margins below hold on both seeds (MaCLR +29.2 / +31.3, MCL +20.8 / +33.3); FAME's
+attention over MoCo's holds on both by 2.6 / 1.1 points (weak).
 """
 
 from __future__ import annotations
@@ -37,15 +45,15 @@ def test_maclr_learns_the_pretext_on_held_out_videos(video_bench) -> None:
 
 
 @pytest.mark.slow
-def test_mcl_learns_the_pretext_and_attends_to_the_object_more_than_moco(video_bench) -> None:
-    """MCL's clip-pair R@5 41.7 vs untrained 20.8; attention IoU 0.152 vs MoCo 0.114."""
-    untrained, moco, mcl = (video_bench.train(n) for n in ("untrained", "video_moco", "mcl"))
+def test_mcl_learns_the_pretext_on_held_out_videos(video_bench) -> None:
+    """MCL's clip-pair R@5 41.7 vs untrained 20.8 (+20.8)."""
+    untrained, mcl = video_bench.train("untrained"), video_bench.train("mcl")
     assert mcl["pairs R@5"] >= untrained["pairs R@5"] + PRETEXT_BAR
-    assert mcl["iou"] > moco["iou"] + 0.02
 
 
 @pytest.mark.slow
 def test_fame_attends_to_the_object_more_than_moco(video_bench) -> None:
-    """FAME's attention IoU 0.140 vs MoCo 0.114."""
+    """FAME's attention IoU 0.140 vs MoCo 0.114 (+2.6 points; seed 1: +1.1). The paper's maps on the moving
+    foreground; not its background-robustness claim, which does not reproduce here (module docstring)."""
     moco, fame = video_bench.train("video_moco"), video_bench.train("fame")
-    assert fame["iou"] > moco["iou"] + 0.02
+    assert fame["iou"] > moco["iou"] + 0.01
