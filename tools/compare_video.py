@@ -147,13 +147,21 @@ def _mean(values: list) -> float | None:
     return statistics.fmean(values) if values else None
 
 
+def _number(value: float | None, digits: int) -> str:
+    """`value` to `digits` decimals ("–" for None; no "-0.0")."""
+    if value is None:
+        return "–"
+    text = f"{value:.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text
+
+
 def _cell(values: list, digits: int) -> str:
     """One seed: the value; several: their mean and the values (mean (a / b))."""
-    text = ["–" if v is None else f"{v:.{digits}f}" for v in values]
+    text = [_number(v, digits) for v in values]
     mean = _mean(values)
     if len(values) == 1 or mean is None:
         return " / ".join(text)
-    return f"{mean:.{digits}f} ({' / '.join(text)})"
+    return f"{_number(mean, digits)} ({' / '.join(text)})"
 
 
 def claims(means: dict[str, dict]) -> list[str]:
