@@ -28,6 +28,10 @@ Seed 1 (`compare_video --seeds 0,1`), for how much of this is seed: clip-pair R@
 MaCLR 43.8, FAME 33.3, MCL 45.8; attention IoU untrained 0.151, MoCo 0.125, MaCLR 0.133, FAME 0.136, MCL
 0.122. The two pretext margins below hold on both seeds (MaCLR +29.2 / +31.3, MCL +20.8 / +33.3); FAME's
 attention over MoCo's holds on both by 2.6 / 1.1 points (weak).
+
+Two runs of this file gave the same figures to the last digit. Time per test, each training its own method
+once (one thread, load average ≈ 10 on the 2 shared cores): MaCLR 88 s, MCL 88 s, FAME 75 s; the shared
+untrained + MoCo runs go to whichever test asks first (133 s with test_video_moco_learning.py).
 """
 
 from __future__ import annotations

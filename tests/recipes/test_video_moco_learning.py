@@ -16,13 +16,13 @@ Measured here (2 shared cores, `small_3d` at 32 px, 8-frame clips, batch 16, que
 | untrained | 10.4 / 20.8 | 22.9 / 14.6 | 22.9 / 16.7 | 25.0 |
 | MoCo, 150 steps | 18.8 / 37.5 | 27.1 / 16.7 | 14.6 / 27.1 | 18.8 |
 
-The bar is R@5 ≥ untrained + 8.3 points (4 of 48 videos; measured +16.7; 76 s here). The class probes
-are NOT asserted to improve: on this set they stay near chance (16.7 %) for both models (one test video
-is 2.1 points), and the same `small_3d` encoder trained with the labels (200 supervised steps, no trap)
-also scores chance on the test split (16.7 % on 6 classes × 40 clips, 10.0 % on 10 classes × 16) while
-fitting its training videos (loss 0.03-0.07): the classes differ only in motion direction, and with a
-few hundred videos of random textures and backgrounds a small network memorises appearance instead.
-The README says which claim this is and what was tried.
+The bar is R@5 ≥ untrained + 8.3 points (4 of 48 videos; measured +16.7, the same in two runs; 76 s
+here, 133 s at load average ≈ 10). The class probes are NOT asserted to improve: on this set they stay near
+chance (16.7 %) for both models (one test video is 2.1 points), and the same `small_3d` encoder trained with
+the labels (200 supervised steps, no trap) also scores chance on the test split (16.7 % on 6 classes × 40
+clips, 10.0 % on 10 classes × 16) while fitting its training videos (loss 0.03-0.07): the classes differ
+only in motion direction, and with a few hundred videos of random textures and backgrounds a small network
+memorises appearance instead. The README says which claim this is and what was tried.
 """
 
 from __future__ import annotations
