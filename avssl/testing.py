@@ -6,11 +6,22 @@
 Each process sets one torch thread, joins a gloo process group on a free localhost port, runs
 `fn(rank=rank, world=world)` and saves the returned tensors (`torch.save`, loaded back with
 weights_only=True). A process that fails or a run that exceeds `timeout` seconds fails loudly.
+
+And for running a recipe script as a user does (`python`, `torchrun`, `accelerate launch` on CPU):
+
+    proc = launch_recipe("torchrun", RECIPE, ["--config", CONFIG, f"output_dir={run}", ...])
+    kill_after_step(proc, run, 12)                # SIGKILL launcher + workers once step 12 is logged
+    finish(launch_recipe("torchrun", RECIPE, same_args))   # the same command resumes
+    logged_losses(run)                            # {step: loss} of RUN/metrics.jsonl
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -20,6 +31,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+
+LAUNCHERS = ("python", "torchrun", "accelerate")
 
 
 def free_port() -> int:
@@ -65,3 +78,73 @@ def run_gloo_ranks(
                     process.kill()
             raise TimeoutError(f"{world}-process gloo run did not finish in {timeout:.0f} s")
     return [torch.load(out_dir / f"rank{r}.pt", weights_only=True) for r in range(world)]
+
+
+def launch_recipe(
+    launcher: str, recipe: str | Path, args: list[str], processes: int = 2, cwd: str | Path | None = None
+) -> subprocess.Popen:
+    """Start `recipe` (a script path) with `args` as a user would: `python`, or `processes` gloo processes
+    under `torchrun` / `accelerate launch --multi_gpu` (one torch thread each), in a session of its own;
+    stdout and stderr merged into `proc.stdout`."""
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"launcher must be one of {LAUNCHERS}, got {launcher!r}")
+    port = str(free_port())
+    bin_dir = Path(sys.executable).parent
+    prefix = {
+        "python": [sys.executable],
+        "torchrun": [str(bin_dir / "torchrun"), "--nproc_per_node", str(processes), "--master_port", port],
+        "accelerate": [
+            str(bin_dir / "accelerate"),
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(processes),
+        ]
+        + ["--main_process_port", port],
+    }[launcher]
+    return subprocess.Popen(
+        [*prefix, str(recipe), *map(str, args)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
+def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
+    """Wait for a launch; its output, or an AssertionError with the output's tail if it failed."""
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+def logged_losses(run: str | Path) -> dict[int, float]:
+    """{step: loss} of a run's metrics log (a resumed run's log keeps the resumed values)."""
+    from avssl.train.logging import read_metrics
+
+    return {m["step"]: m["loss"] for m in read_metrics(run) if "loss" in m}
+
+
+def kill_after_step(proc: subprocess.Popen, run: str | Path, step: int, timeout: float = 600) -> None:
+    """SIGKILL `proc` and every process under it once `run` has logged `step`; an AssertionError if it exits
+    first or logs nothing that far within `timeout` seconds. The whole tree, not `proc`'s process group:
+    torchrun (and so `accelerate launch`) starts each worker in a session of its own, and a worker that
+    outlives its launcher trains on to the end, writing the run directory the resumed run is reading."""
+    import psutil
+
+    from avssl.train.logging import read_metrics
+
+    deadline = time.time() + timeout
+    while not any(m.get("step", 0) >= step for m in read_metrics(run)):
+        assert proc.poll() is None, f"exited before step {step}: " + proc.stdout.read()[-3000:]
+        assert time.time() < deadline, f"step {step} not logged in {timeout:.0f} s"
+        time.sleep(0.05)
+    launcher = psutil.Process(proc.pid)
+    for process in [launcher, *launcher.children(recursive=True)]:
+        try:
+            process.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    proc.communicate(timeout=60)  # returns once no killed process holds the output pipe

@@ -4,17 +4,12 @@ losses equal the uninterrupted run's; the run directory serves `avssl eval retri
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from avssl.cli import main as cli
-from avssl.train.logging import read_metrics
+from avssl.testing import finish, kill_after_step, launch_recipe, logged_losses
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "recipes" / "av_contrastive.py"
@@ -37,40 +32,18 @@ def _args(data, out, steps=8):
     ]
 
 
-def _run(args, **kw):
-    return subprocess.Popen(
-        [sys.executable, str(RECIPE), "--config", str(ROOT / "recipes/configs/av_contrastive.yaml"), *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        **kw,
-    )
-
-
-def _losses(run):
-    return {m["step"]: m["loss"] for m in read_metrics(run)}
+def _run(args):
+    config = ROOT / "recipes/configs/av_contrastive.yaml"
+    return launch_recipe("python", RECIPE, ["--config", config, *args], cwd=ROOT)
 
 
 def test_kill_and_resume_continues_the_same_run(vggsound_synth, tmp_path):
-    full = _run(_args(vggsound_synth, tmp_path / "full"))
-    out, _ = full.communicate(timeout=300)
-    assert full.returncode == 0, out
-    cut = _run(_args(vggsound_synth, tmp_path / "cut"))
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if any(m["step"] >= 6 for m in read_metrics(tmp_path / "cut")):
-            break
-        assert cut.poll() is None, cut.stdout.read()
-        time.sleep(0.05)
-    os.kill(cut.pid, signal.SIGKILL)
-    cut.wait()
+    finish(_run(_args(vggsound_synth, tmp_path / "full")), timeout=300)
+    kill_after_step(_run(_args(vggsound_synth, tmp_path / "cut")), tmp_path / "cut", 6, timeout=300)
     assert (tmp_path / "cut" / "checkpoints" / "step_4").is_dir()
     assert not (tmp_path / "cut" / "model").exists()
-    again = _run(_args(vggsound_synth, tmp_path / "cut"))
-    out, _ = again.communicate(timeout=300)
-    assert again.returncode == 0, out
-    a, b = _losses(tmp_path / "full"), _losses(tmp_path / "cut")
+    finish(_run(_args(vggsound_synth, tmp_path / "cut")), timeout=300)
+    a, b = logged_losses(tmp_path / "full"), logged_losses(tmp_path / "cut")
     assert sorted(b) == list(range(1, 9))
     for step in range(5, 9):
         assert b[step] == pytest.approx(a[step], abs=1e-6), (step, a, b)
