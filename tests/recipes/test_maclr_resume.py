@@ -5,10 +5,10 @@ checkpoint and ends with the uninterrupted run's losses and final weights, queue
 and key encoders included (on the video learning tests' synthetic set, `video_bench`). Under 2 processes the key encoders see the global batch shuffled across ranks
 (shuffling BN, `avssl.distributed.shuffle_across_ranks`): switching it off changes the first loss.
 
-Measured here (2 cores shared with other jobs, load average 5-7): 83 s in all — the single-process test 16 s,
-the 2-process ones 18 s (the torchrun run) + 38 s (accelerate, killed and resumed) + 11 s (without
-shuffling); at load average 8-12: 29 + 26 + 49 + 20 s. Can fail: with the queues' write pointer left out of
-the checkpoint, the resumed single-process run's loss differs from step 12 on (9.117 vs 9.223).
+Measured here (2 cores shared with other jobs, load average 4-6): 93 s in all — the set 2 s, the
+single-process test 19 s, the 2-process ones 19 s (the torchrun run) + 36 s (accelerate, killed and
+resumed) + 17 s (without shuffling). Can fail: with the queues' write pointer left out of the checkpoint,
+the resumed single-process run's loss differs from step 12 on (9.954 vs 9.990).
 """
 
 from __future__ import annotations
