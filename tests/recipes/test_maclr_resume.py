@@ -2,8 +2,9 @@
 the video methods add — runs unchanged as `python`, under `torchrun` and under `accelerate launch
 --multi_gpu` (2 gloo processes on CPU). A run killed (SIGKILL) after step 12 resumes from its step-10
 checkpoint and ends with the uninterrupted run's losses and final weights, queues (keys and write pointer)
-and key encoders included (on the video learning tests' synthetic set, `video_bench`). Under 2 processes the key encoders see the global batch shuffled across ranks
-(shuffling BN, `avssl.distributed.shuffle_across_ranks`): switching it off changes the first loss.
+and key encoders included (on the video learning tests' synthetic set, `video_bench`). Under 2 processes
+the key encoders see the global batch shuffled across ranks (shuffling BN,
+`avssl.distributed.shuffle_across_ranks`): switching it off changes the first loss.
 
 Measured here (2 cores shared with other jobs, load average 4-6): 93 s in all — the set 2 s, the
 single-process test 19 s, the 2-process ones 19 s (the torchrun run) + 36 s (accelerate, killed and
