@@ -73,7 +73,7 @@ def test_only_the_tracker_gives_boxes_where_the_object_pauses() -> None:
     mil = track_boxes(video, "mil")
     iou = box_iou(mil, truth)
     print("paused", iou.round(2))
-    assert not np.isnan(mil).any() and iou[:4].min() >= 0.7  # the paused frames' IoU: the docstring
+    assert not np.isnan(mil).any() and iou[:4].min() >= 0.65  # the moving frames; the paused ones: the docstring
 
 
 @pytest.mark.parametrize("tracker", ["mil", "motion"])
