@@ -70,6 +70,7 @@ def _mil_track(frames: np.ndarray, order: Sequence[int], box: list[float]) -> di
     frames the tracker loses are absent."""
     import cv2
 
+    cv2.setRNGSeed(0)  # MIL samples its training patches at random: the same clip gives the same track
     tracker = cv2.TrackerMIL_create()
     x0, y0, x1, y1 = box
     first = np.ascontiguousarray(frames[order[0]][..., ::-1])  # RGB → BGR
