@@ -331,12 +331,12 @@ def motion_action_data() -> DataConfig:
 
 
 def tracking_action_data() -> DataConfig:
-    """`action_data` for PreViTS: the clip's dominant moving object tracked first (`object_track`), then
+    """`action_data` for PreViTS: the clip's dominant moving object tracked first (`object_track`, motion saliency), then
     `clip_augment`'s draws with a crop that keeps the tracked boxes (`track_crop`, which writes each view's
     `track_mask`)."""
     data = action_data()
     augment = {**data.transforms[0], "name": "track_crop"}
-    data.transforms = [{"name": "object_track"}, augment, *data.transforms[1:]]
+    data.transforms = [{"name": "object_track", "tracker": "motion"}, augment, *data.transforms[1:]]
     return data
 
 
