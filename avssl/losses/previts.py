@@ -17,7 +17,6 @@ with `create_graph=True`), so the term trains the encoder; the mask carries no g
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 

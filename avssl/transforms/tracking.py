@@ -67,14 +67,17 @@ def saliency_box(saliency: torch.Tensor, fraction: float = 0.5, eps: float = 1e-
 
 def _mil_track(frames: np.ndarray, order: Sequence[int], box: list[float]) -> dict[int, list[float]]:
     """Boxes of the frames in `order` from OpenCV's MIL tracker initialised on frame order[0] with `box`;
-    frames the tracker loses are absent."""
+    frames the tracker loses are absent (all of them when MIL cannot start on the box)."""
     import cv2
 
     cv2.setRNGSeed(0)  # MIL samples its training patches at random: the same clip gives the same track
     tracker = cv2.TrackerMIL_create()
     x0, y0, x1, y1 = box
     first = np.ascontiguousarray(frames[order[0]][..., ::-1])  # RGB → BGR
-    tracker.init(first, (int(x0), int(y0), max(1, int(x1 - x0)), max(1, int(y1 - y0))))
+    try:
+        tracker.init(first, (int(x0), int(y0), max(1, int(x1 - x0)), max(1, int(y1 - y0))))
+    except cv2.error:  # MIL finds no training patch (a box of a few pixels, or along the border)
+        return {order[0]: list(box)}
     out = {order[0]: list(box)}
     for t in order[1:]:
         ok, (x, y, w, h) = tracker.update(np.ascontiguousarray(frames[t][..., ::-1]))
@@ -90,7 +93,9 @@ def _box_iou(a: list[float], b: list[float]) -> float:
     return w * h / union if union > 0 else 0.0
 
 
-def _accept(tracked: list[float] | None, salient: list[float] | None, agree: float = 0.5) -> list[float] | None:
+def _accept(
+    tracked: list[float] | None, salient: list[float] | None, agree: float = 0.5
+) -> list[float] | None:
     """The tracker's box where the frame has no saliency box (the object paused) or where the two agree (IoU
     ≥ `agree`); the saliency box where the tracker is lost or has drifted off it."""
     if tracked is None:
@@ -132,7 +137,12 @@ def union_box(boxes: torch.Tensor) -> list[float] | None:
     valid = boxes[~torch.isnan(boxes).any(1)]
     if len(valid) == 0:
         return None
-    return [float(valid[:, 0].min()), float(valid[:, 1].min()), float(valid[:, 2].max()), float(valid[:, 3].max())]
+    return [
+        float(valid[:, 0].min()),
+        float(valid[:, 1].min()),
+        float(valid[:, 2].max()),
+        float(valid[:, 3].max()),
+    ]
 
 
 def box_masks(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -234,7 +244,9 @@ class TrackCrop(ClipAugment):
     def forward(self, sample: Sample, generator: torch.Generator | None) -> Sample:
         track = sample.get("track")
         if track is None:
-            raise ValueError("track_crop needs sample['track']: put {name: object_track} first in data.transforms")
+            raise ValueError(
+                "track_crop needs sample['track']: put {name: object_track} first in data.transforms"
+            )
         in_size = tuple(int(s) for s in sample["video"].shape[-2:])
         params = self.draw(in_size, generator)
         box = union_box(track)

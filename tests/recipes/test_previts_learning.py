@@ -39,10 +39,14 @@ def _iou(result: dict) -> dict:
 @pytest.mark.slow
 def test_previts_attends_to_the_moving_object_more_than_video_moco(tmp_path) -> None:
     torch.set_num_threads(1)
-    moco = _iou(moco_main(["--config", str(ROOT / "video_moco.yaml"), *COMMON, f"output_dir={tmp_path / 'moco'}"]))
+    moco = _iou(
+        moco_main(["--config", str(ROOT / "video_moco.yaml"), *COMMON, f"output_dir={tmp_path / 'moco'}"])
+    )
     data = f"data.root={tmp_path / 'moco' / 'synthetic'}"  # the set the first run wrote
     previts = _iou(
-        previts_main(["--config", str(ROOT / "previts.yaml"), *COMMON, data, f"output_dir={tmp_path / 'previts'}"])
+        previts_main(
+            ["--config", str(ROOT / "previts.yaml"), *COMMON, data, f"output_dir={tmp_path / 'previts'}"]
+        )
     )
     print({"moco": moco, "previts": previts})
     assert previts["iou"] > moco["iou"]

@@ -26,7 +26,9 @@ def textured_square(size: int = 48, frames: int = 8, side: int = 10, seed: int =
     """uint8 (T, 3, H, W): a checked red-green square moving right 3 px and down 1 px per frame (until frame
     `pause`) over a static noise background; its masks (T, H, W)."""
     g = torch.Generator().manual_seed(seed)
-    video = (torch.rand(3, size, size, generator=g) * 120).to(torch.uint8).expand(frames, 3, size, size).clone()
+    video = (
+        (torch.rand(3, size, size, generator=g) * 120).to(torch.uint8).expand(frames, 3, size, size).clone()
+    )
     checks = ((torch.arange(side)[:, None] // 2 + torch.arange(side)[None] // 2) % 2).to(torch.uint8)
     masks = torch.zeros(frames, size, size, dtype=torch.bool)
     for t in range(frames):
@@ -73,7 +75,9 @@ def test_only_the_tracker_gives_boxes_where_the_object_pauses() -> None:
     mil = track_boxes(video, "mil")
     iou = box_iou(mil, truth)
     print("paused", iou.round(2))
-    assert not np.isnan(mil).any() and iou[:4].min() >= 0.65  # the moving frames; the paused ones: the docstring
+    assert (
+        not np.isnan(mil).any() and iou[:4].min() >= 0.65
+    )  # the moving frames; the paused ones: the docstring
 
 
 @pytest.mark.parametrize("tracker", ["mil", "motion"])
@@ -120,9 +124,9 @@ def test_track_crop_keeps_the_tracked_box_that_clip_augment_often_cuts() -> None
         out = TrackCrop(16, scale=(0.3, 1.0))({"video": video, "track": track}, g)
         top, left, h, w = out["augment"]["crop"]
         kept["track_crop"] += left <= x0 and top <= y0 and left + w >= x1 and top + h >= y1
-        top, left, h, w = ClipAugment(16, scale=(0.3, 1.0)).draw((48, 48), torch.Generator().manual_seed(seed))[
-            "crop"
-        ]
+        top, left, h, w = ClipAugment(16, scale=(0.3, 1.0)).draw(
+            (48, 48), torch.Generator().manual_seed(seed)
+        )["crop"]
         kept["clip_augment"] += left <= x0 and top <= y0 and left + w >= x1 and top + h >= y1
     print(kept)
     assert kept["track_crop"] == 200 and kept["clip_augment"] < 150
@@ -132,10 +136,19 @@ def test_track_crop_keeps_the_tracked_box_that_clip_augment_often_cuts() -> None
 def test_track_mask_is_the_box_through_the_recorded_crop_resize_and_flip(flip: float) -> None:
     video, masks = square_clip(size=48, frames=8, side=8)
     track = torch.from_numpy(_truth_boxes(masks))
-    out = TrackCrop(24, scale=(0.3, 0.6), flip_p=flip)({"video": video, "track": track}, torch.Generator().manual_seed(3))
+    out = TrackCrop(24, scale=(0.3, 0.6), flip_p=flip)(
+        {"video": video, "track": track}, torch.Generator().manual_seed(3)
+    )
     assert out["track_mask"].shape == (8, 24, 24) and out["augment"]["flip"] == bool(flip)
     # the true masks replayed through the record (as a clip) land where track_mask says
-    replayed = apply_clip_augment(masks.float().unsqueeze(1).expand(-1, 3, -1, -1), {**out["augment"], "jitter": None, "grayscale": False}, (24, 24))[:, 0] > 0.5
+    replayed = (
+        apply_clip_augment(
+            masks.float().unsqueeze(1).expand(-1, 3, -1, -1),
+            {**out["augment"], "jitter": None, "grayscale": False},
+            (24, 24),
+        )[:, 0]
+        > 0.5
+    )
     mask = out["track_mask"] > 0.5
     iou = (replayed & mask).sum() / (replayed | mask).sum()
     assert iou >= 0.7, float(iou)
