@@ -23,11 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from avssl.losses.mcl import grad_cam, motion_target, score_gradients
 from avssl.losses.previts import attention_loss
-from avssl.tasks.av_contrastive import pool_map
 from avssl.tasks.base import TaskOutput
 from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 
@@ -64,21 +62,10 @@ class PreViTS(VideoMoCo):
                 "previts' attention supervision needs views[0]['track_mask']: put {name: object_track} first "
                 "and {name: track_crop} in data.transforms (or set model.attention_weight=0)"
             )
-        k = self.keys(views[1]["video"])
-        negatives = self.queue.keys.clone()
-        features = self.encoder(views[0]["video"])  # (B, D, t, h, w)
-        q = F.normalize(self.head(pool_map(features)), dim=1)
-        nce = self.loss(q, k, negatives)
+        features, q, k, nce, logs = self.contrast(views)  # features: (B, D, t, h, w)
         positive = (q * k).sum()  # Σ_b q_b·k_b: each query's logit with its key (before τ)
         cam = grad_cam(features, score_gradients(-positive, features))
         attention, tracked = attention_loss(cam, motion_target(mask, tuple(cam.shape[1:])))
-        with torch.no_grad():
-            accuracy = ((q * k).sum(1) > (q @ negatives.T).max(1).values).float().mean()
-        self.queue.enqueue(k)
-        logs = {
-            "loss/moco": nce.detach(),
-            "acc/moco": 100.0 * accuracy,
-            "loss/attention": attention.detach(),
-            "attention/tracked": torch.tensor(float(tracked)),
-        }
+        logs["loss/attention"] = attention.detach()
+        logs["attention/tracked"] = torch.tensor(float(tracked))
         return TaskOutput(nce + self.cfg.attention_weight * attention, logs)

@@ -29,15 +29,14 @@ crop, resize and flip, 0 elsewhere (all 0 when nothing moves); its draws are rec
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from avssl.transforms.clip import ClipAugment
-from avssl.transforms.compose import Sample, Transform, rand_int, rand_log_uniform, rand_uniform
-from avssl.transforms.motion import FlowCache, frame_differences
+from avssl.transforms.compose import Sample, rand_int, rand_log_uniform, rand_uniform
+from avssl.transforms.motion import WindowCached, frame_differences
 from avssl.transforms.tubes import motion_magnitude
 
 TRACKERS = ("mil", "motion")
@@ -70,8 +69,20 @@ def _mil_track(frames: np.ndarray, order: Sequence[int], box: list[float]) -> di
     frames the tracker loses are absent (all of them when MIL cannot start on the box)."""
     import cv2
 
-    cv2.setRNGSeed(0)  # MIL samples its training patches at random: the same clip gives the same track
-    tracker = cv2.TrackerMIL_create()
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # MIL draws its patches from per-thread RNGs: one thread and a fixed seed give
+    cv2.setRNGSeed(0)  # the same clip the same track
+    try:
+        return _mil_updates(cv2.TrackerMIL_create(), frames, order, box)
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def _mil_updates(
+    tracker: Any, frames: np.ndarray, order: Sequence[int], box: list[float]
+) -> dict[int, list[float]]:
+    import cv2
+
     x0, y0, x1, y1 = box
     first = np.ascontiguousarray(frames[order[0]][..., ::-1])  # RGB → BGR
     try:
@@ -171,7 +182,7 @@ def crop_boxes(boxes: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
     return out
 
 
-class ObjectTrack(Transform):
+class ObjectTrack(WindowCached):
     """`sample["track"]` = (T, 4) xyxy boxes of the clip's dominant moving object (`track_boxes`; `tracker`
     "mil" or "motion", `fraction` of the saliency peak), cached per decoded window with `cache_dir` (beside
     the run; `fps` keys the cache: the data config's frame rate). Goes first in the pipeline."""
@@ -179,39 +190,22 @@ class ObjectTrack(Transform):
     def __init__(
         self, tracker: str = "mil", fraction: float = 0.5, cache_dir: str | None = None, fps: float = 0.0
     ) -> None:
-        super().__init__()
+        super().__init__(cache_dir, fps)
         if tracker not in TRACKERS:
             raise ValueError(f"object_track tracker must be one of {', '.join(TRACKERS)}, got {tracker!r}")
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"object_track fraction must be in (0, 1], got {fraction}")
-        self.tracker, self.fraction, self.fps = tracker, fraction, fps
-        self.cache = FlowCache(cache_dir) if cache_dir else None
-        self.hits = self.misses = 0
-
-    def compute(self, sample: Sample) -> np.ndarray:
-        video = sample["video"]
-        meta = sample.get("meta", {})
-        path = meta.get("path")
-        if self.cache is None or path is None or not Path(path).is_file():
-            return track_boxes(video, self.tracker, self.fraction)
-        source = Path(path).resolve()
-        self.cache.check_location(source)
-        method = f"track-{self.tracker}-{self.fraction:g}"
-        entry = self.cache.entry(
-            source, float(meta.get("start_s", 0.0)), self.fps, tuple(video.shape[-2:]), method
-        )
-        boxes = self.cache.load(source, entry)
-        if boxes is not None and boxes.shape == (video.shape[0], 4):
-            self.hits += 1
-            return boxes
-        self.misses += 1
-        boxes = track_boxes(video, self.tracker, self.fraction)
-        self.cache.save(source, entry, boxes)
-        return boxes
+        self.tracker, self.fraction = tracker, fraction
 
     def forward(self, sample: Sample, generator: torch.Generator | None) -> Sample:
+        boxes = self.cached(
+            sample,
+            f"track-{self.tracker}-{self.fraction:g}",
+            lambda video: track_boxes(video, self.tracker, self.fraction),
+            sample["video"].shape[0],
+        )
         sample = dict(sample)
-        sample["track"] = torch.from_numpy(np.ascontiguousarray(self.compute(sample), dtype=np.float32))
+        sample["track"] = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32))
         return sample
 
 

@@ -1,52 +1,65 @@
-"""PreViTS against video MoCo on attention, at CPU scale: both trained STEPS steps with the same seed on the
-same synthetic UCF101-layout action set (6 motion classes × 16 clips, split 1: 72 train / 24 test videos, at
-32 px, 8-frame clips, batch 16, queue 32), scored by the `attention` evaluator (the IoU of the encoder's top-20 %
-activation region with the moving object's true masks on the test clips).
+"""PreViTS learns its attention supervision at CPU scale, and the claim about the moving object is NOT shown
+here.
 
-The claim (issue): PreViTS' attention maps overlap the moving object more than MoCo's.
+Setting: 100 steps on the synthetic UCF101-layout action set (6 motion classes × 16 clips, split 1: 72 train /
+24 test videos) at 32 px, 8-frame clips, batch 16, queue 32, one data worker, the packaged configs
+(`recipes/configs/previts.yaml`: motion-saliency tracks, crops that keep them, attention weight 3).
 
-Measured here: FIGURES
+Asserted (what holds): the attention term — the cosine distance between the query's Grad-CAM map and the
+tracked box — falls by at least 0.1 from its first logged value (step 10) to step 100. Measured: 0.546 →
+0.293 (seed 1), 0.33 at step 90 (seed 0).
+
+Not asserted (the issue's claim): PreViTS' encoder attends to the moving object more than video MoCo's,
+trained the same steps on the same set (the `attention` evaluator: IoU of the top-20 % activation region with
+the true masks on the 24 test clips; swapped = the background-swapped copy). Measured, MoCo / PreViTS:
+
+| seed | IoU test | IoU swapped |
+|---|--:|--:|
+| 0 | 0.142 / 0.155 | 0.150 / 0.155 |
+| 1 | 0.156 / 0.138 | 0.118 / 0.137 |
+| 2 | 0.128 / 0.206 | 0.138 / 0.208 |
+
+PreViTS is ahead on 2 of 3 seeds (+1.3, −1.8, +7.7 points; mean 0.166 vs 0.142) and behind on one: the claim
+is not shown to hold at this scale (README, docs/methods.md).
+Cost here: about 30 s of CPU per 100-step run with its evaluation (2:40 wall on the shared, loaded machine).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from recipes.previts import main as previts_main
-from recipes.video_moco import main as moco_main
+from recipes.previts import main
 
 STEPS = 100
-ROOT = Path(__file__).resolve().parents[2] / "recipes" / "configs"
-COMMON = [
-    "data.size=32",
-    "synthetic_clips_per_class=16",
-    "data.num_workers=1",
-    "train.checkpoint_every=100000",
-    "train.progress_bar=false",
-    f"train.max_steps={STEPS}",
-    "eval.evaluators=[attention]",
-]
-
-
-def _iou(result: dict) -> dict:
-    attention = next(iter(result["eval"].values()))["attention"]
-    return {"iou": attention["iou"], "swapped": attention.get("iou_swapped")}
+CONFIG = Path(__file__).resolve().parents[2] / "recipes" / "configs" / "previts.yaml"
 
 
 @pytest.mark.slow
-def test_previts_attends_to_the_moving_object_more_than_video_moco(tmp_path) -> None:
+def test_previts_pushes_its_grad_cam_onto_the_tracked_object(tmp_path) -> None:
     torch.set_num_threads(1)
-    moco = _iou(
-        moco_main(["--config", str(ROOT / "video_moco.yaml"), *COMMON, f"output_dir={tmp_path / 'moco'}"])
+    result = main(
+        [
+            "--config",
+            str(CONFIG),
+            "data.size=32",
+            "synthetic_clips_per_class=16",
+            "data.num_workers=1",
+            "train.checkpoint_every=100000",
+            "train.progress_bar=false",
+            f"train.max_steps={STEPS}",
+            "train.seed=1",
+            "eval.evaluators=[attention]",
+            f"output_dir={tmp_path}",
+        ]
     )
-    data = f"data.root={tmp_path / 'moco' / 'synthetic'}"  # the set the first run wrote
-    previts = _iou(
-        previts_main(
-            ["--config", str(ROOT / "previts.yaml"), *COMMON, data, f"output_dir={tmp_path / 'previts'}"]
-        )
-    )
-    print({"moco": moco, "previts": previts})
-    assert previts["iou"] > moco["iou"]
+    rows = [r for r in map(json.loads, (tmp_path / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
+    attention = [(r["step"], r["loss/attention"]) for r in rows]
+    iou = next(iter(result["eval"].values()))["attention"]["iou"]
+    print(attention, iou)
+    assert attention[0][0] == 10 and attention[-1][0] == STEPS
+    assert attention[-1][1] <= attention[0][1] - 0.1
+    assert 0.0 < iou < 1.0
