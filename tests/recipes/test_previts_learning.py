@@ -21,7 +21,8 @@ the true masks on the 24 test clips; swapped = the background-swapped copy). Mea
 
 PreViTS is ahead on 2 of 3 seeds (+1.3, −1.8, +7.7 points; mean 0.166 vs 0.142) and behind on one: the claim
 is not shown to hold at this scale (README, docs/methods.md).
-Cost here: about 30 s of CPU per 100-step run with its evaluation (2:40 wall on the shared, loaded machine).
+Cost here: 39 s of CPU for this test, 1:38 wall on the shared, loaded 2-core machine (a MoCo + PreViTS pair:
+61 s of CPU).
 """
 
 from __future__ import annotations
