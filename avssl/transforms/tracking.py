@@ -18,7 +18,7 @@ where both agree (IoU ≥ 0.5); where it is lost or has drifted off the frame's 
 `tracker: motion` uses the saliency box of every frame alone. A frame without motion has no box (NaN row).
 
 `ObjectTrack` writes `sample["track"]` (T, 4) xyxy boxes in pixels of the decoded frames, cached per
-decoded window beside the run like the flow (`avssl.transforms.motion.FlowCache`, `cache_dir`). It goes first
+decoded window beside the run like the flow (`avssl.transforms.motion.WindowCached`, `cache_dir`). It goes first
 in a pipeline (it reads the decoded frames). `TrackCrop` is `clip_augment` whose crop is drawn among the crops
 that contain the union of the clip's tracked boxes (scale and ratio as `clip_augment`'s; the whole frame when
 no draw fits) and that writes `sample["track_mask"]` (T, H', W'), 1 inside each frame's tracked box after the
