@@ -17,6 +17,14 @@ retrieval by class — the evaluation protocols of the self-supervised video lit
 * Background-swapped test (`avssl synth` writes `background_swapped/`: each test clip's moving object over
   another test clip's background; Choi et al., "Why Can't I Dance in the Mall?", NeurIPS 2019): the same
   probe scored on the swapped copy, and the drop in points from the normal test set.
+* Background invariance (`background_invariance`): does a background-swapped test video (its own moving
+  object over another video's background) still find its original among the test videos? Each video's
+  feature is the mean of its clips' features; the swapped copy of video i queries the originals by cosine
+  similarity, R@k / MedR / MeanR of original i (`retrieval_ranks`, ties counted against the query), and
+  the similarity gap: mean cos(swapped i, original i) − mean cos(swapped i, original j ≠ i). An encoder
+  that codes the moving object scores high; one that codes the background retrieves the video whose
+  background the copy borrowed. The claim of FAME (Ding et al., "Motion-aware Contrastive Video
+  Representation Learning via Foreground-background Merging", CVPR 2022): less background bias.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from avssl.data.loader import DataConfig, build_dataset
 from avssl.data.sampling import clip_starts
 from avssl.evaluation.embed import embed
 from avssl.evaluation.probe import knn_scores, linear_probe_scores, topk_accuracy
-from avssl.evaluation.retrieval import class_retrieval_ranks, rank_metrics
+from avssl.evaluation.retrieval import class_retrieval_ranks, rank_metrics, retrieval_ranks
 
 Protocol = Literal["linear", "knn"]
 PROTOCOLS: tuple[str, ...] = ("linear", "knn")
@@ -92,6 +100,33 @@ def video_retrieval_metrics(
     MeanR of the first same-class clip, and the numbers of query and gallery clips."""
     ranks = class_retrieval_ranks(queries, query_labels, gallery, gallery_labels)
     return {**rank_metrics(ranks, ks), "num_queries": int(queries.shape[0]), "num_gallery": len(gallery)}
+
+
+def background_invariance(test: ClipFeatures, swapped: ClipFeatures) -> dict:
+    """{"R@1", "R@5", "R@10", "MedR", "MeanR", "similarity_gap", "num_videos"}: the swapped copy of each test
+    video (mean clip feature) queries the original test videos; rank of its own original, and mean cos to
+    its original minus mean cos to the other originals. The two must list the same videos in the same order
+    (ValueError naming the first mismatch otherwise)."""
+    if test.ids != swapped.ids or test.num_clips != swapped.num_clips:
+        first = next((a, b) for a, b in zip(test.ids + [None], swapped.ids + [None]) if a != b)
+        raise ValueError(
+            f"background_invariance: the swapped copy must list the test videos in order with as many clips; "
+            f"first difference {first}, clips {test.num_clips} vs {swapped.num_clips}"
+        )
+    dim = test.features.shape[1]
+    queries = swapped.features.reshape(-1, test.num_clips, dim).mean(1).double()
+    originals = test.features.reshape(-1, test.num_clips, dim).mean(1).double()
+    n = originals.shape[0]
+    if n < 2:
+        raise ValueError(f"background_invariance needs at least 2 test videos, got {n}")
+    cos = torch.nn.functional.normalize(queries, dim=1) @ torch.nn.functional.normalize(originals, dim=1).T
+    own = cos.diagonal()
+    others = (cos.sum(1) - own) / (n - 1)
+    return {
+        **rank_metrics(retrieval_ranks(queries, originals)),
+        "similarity_gap": float((own - others).mean()),
+        "num_videos": n,
+    }
 
 
 # ------------------------------------------------------------------------------------------ clip features

@@ -192,6 +192,22 @@ def action(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     }
 
 
+def background_invariance(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"background_invariance": R@k / MedR / MeanR and the similarity gap of each background-swapped test
+    video retrieving its original among the test videos} (`avssl.evaluation.action.background_invariance`);
+    None without a split or a swapped copy."""
+    from avssl.evaluation.action import SWAPPED_DIR, clip_features, swapped_config
+    from avssl.evaluation.action import background_invariance as invariance
+
+    data = copy.copy(cfg.data)
+    data.root = cfg.eval.root or cfg.data.root
+    if cfg.eval.split is None or not (Path(data.root) / SWAPPED_DIR).is_dir():
+        return None
+    test = clip_features(task, data, cfg.eval.split, cfg.eval.clips)
+    swapped = clip_features(task, swapped_config(data), cfg.eval.split, cfg.eval.clips)
+    return {"background_invariance": invariance(test, swapped)}
+
+
 @torch.no_grad()
 def clip_pairs(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     """{"clip_pairs": R@k of held-out clip-pair retrieval}: the training pair sampling (two clips per video
@@ -252,5 +268,6 @@ EVALUATORS: dict[str, Evaluator] = {
     "view_retrieval": view_retrieval,
     "action": action,
     "clip_pairs": clip_pairs,
+    "background_invariance": background_invariance,
     "attention": attention,
 }

@@ -17,6 +17,7 @@ from avssl.data.synthetic.action import ActionSynthSpec, write_action_synthetic
 from avssl.evaluation.action import (
     ClipFeatures,
     MultiClipDataset,
+    background_invariance,
     multiclip_accuracy,
     probe_report,
     video_probabilities,
@@ -130,6 +131,58 @@ def test_probe_report_drop_is_test_minus_swapped() -> None:
     moved = multiclip_accuracy("knn", train, train_labels, swapped, test_labels, clips, classes)
     assert report["background_swapped"]["top1"] == pytest.approx(moved["top1"])
     assert report["drop"]["top1"] == pytest.approx(report["top1"] - moved["top1"])
+
+
+def naive_background_invariance(test, swapped, clips: int) -> dict:
+    """Loops: each swapped video's mean clip feature against every original's, by cosine; the rank of its
+    own original counts every original at least as similar (ties against the query); the gap is its own
+    cosine minus the mean of the others'."""
+    videos = test.shape[0] // clips
+
+    def mean(x, v):
+        rows = x[v * clips : (v + 1) * clips].double()
+        return sum(rows) / clips
+
+    ranks, gaps = [], []
+    for i in range(videos):
+        q = mean(swapped, i)
+        sims = [float(q @ mean(test, j) / (q.norm() * mean(test, j).norm())) for j in range(videos)]
+        ranks.append(sum(s >= sims[i] - 1e-9 for s in sims))
+        gaps.append(sims[i] - sum(s for j, s in enumerate(sims) if j != i) / (videos - 1))
+    ranks.sort()
+    return {
+        "R@1": 100.0 * sum(r <= 1 for r in ranks) / videos,
+        "R@5": 100.0 * sum(r <= 5 for r in ranks) / videos,
+        "MeanR": sum(ranks) / videos,
+        "similarity_gap": sum(gaps) / videos,
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_background_invariance_matches_loops(seed: int) -> None:
+    _, _, test, labels, clips, _ = _data(seed, videos=12)
+    g = torch.Generator().manual_seed(seed + 100)
+    swapped = test + 1.5 * torch.randn(test.shape, generator=g)  # the original plus a "background" change
+    ids = [str(i) for i in range(12)]
+    report = background_invariance(
+        ClipFeatures(test, labels, ids, clips), ClipFeatures(swapped, labels, ids, clips)
+    )
+    naive = naive_background_invariance(test, swapped, clips)
+    assert {k: report[k] for k in naive} == pytest.approx(naive)
+    assert 0 < report["R@1"] < 100 and report["num_videos"] == 12  # the seeds give a mix of hits and misses
+
+
+def test_background_invariance_identical_copy_finds_itself_and_mismatch_is_named() -> None:
+    _, _, test, labels, clips, _ = _data(5)
+    ids = [str(i) for i in range(9)]
+    same = background_invariance(
+        ClipFeatures(test, labels, ids, clips), ClipFeatures(test, labels, ids, clips)
+    )
+    assert same["R@1"] == 100.0 and same["similarity_gap"] > 0
+    with pytest.raises(ValueError, match="first difference"):
+        background_invariance(
+            ClipFeatures(test, labels, ids, clips), ClipFeatures(test, labels, ids[::-1], clips)
+        )
 
 
 def test_multiclip_dataset_decodes_uniformly_spaced_clips(tmp_path) -> None:

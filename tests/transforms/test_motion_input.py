@@ -92,15 +92,17 @@ def translated_video(tmp_path):
     return ClipItem(id="moving", path=str(path), video_only=True)
 
 
+def _dataset(video: ClipItem, transform) -> ClipDataset:
+    """The translated video as one 1-s, 8-fps clip from its start, through `transform`."""
+    return ClipDataset(
+        [video], ClipSpec(duration_s=1.0, fps=8, size=None, sampler="start"), transform=transform, mode="eval"
+    )
+
+
 def test_flow_on_encoded_media_and_the_cache_beside_the_run(tmp_path, translated_video):
     cache = tmp_path / "run" / "flow_cache"
     flow = OpticalFlow(cache_dir=str(cache), fps=8)
-    dataset = ClipDataset(
-        [translated_video],
-        ClipSpec(duration_s=1.0, fps=8, size=None, sampler="start"),
-        transform=flow,
-        mode="eval",
-    )
+    dataset = _dataset(translated_video, flow)
     first = dataset[0]
     assert first["motion"].shape == (7, 2, 64, 64) and first["meta"]["motion"] == "flow"
     assert np.allclose(_interior_mean(first["motion"].numpy()), SHIFT, atol=0.35)
@@ -120,12 +122,7 @@ def test_flow_on_encoded_media_and_the_cache_beside_the_run(tmp_path, translated
     assert (flow.hits, flow.misses) == (1, 2)
     inside = OpticalFlow(cache_dir=str(tmp_path / "data" / "cache"))
     with pytest.raises(ValueError, match="inside the data folder"):
-        ClipDataset(
-            [translated_video],
-            ClipSpec(duration_s=1.0, fps=8, size=None, sampler="start"),
-            transform=inside,
-            mode="eval",
-        )[0]
+        _dataset(translated_video, inside)[0]
 
 
 def test_motion_follows_the_clip_augmentation_and_normalize(translated_video):
@@ -143,12 +140,7 @@ def test_motion_follows_the_clip_augmentation_and_normalize(translated_video):
             {"name": "normalize"},
         ]
     )
-    dataset = ClipDataset(
-        [translated_video],
-        ClipSpec(duration_s=1.0, fps=8, size=None, sampler="start"),
-        transform=pipeline,
-        mode="eval",
-    )
+    dataset = _dataset(translated_video, pipeline)
     sample = dataset[0]
     assert sample["video"].shape == (3, 8, 32, 32) and sample["motion"].shape == (2, 7, 32, 32)
     _, _, height, width = sample["augment"]["crop"]
