@@ -1,7 +1,7 @@
 """The video methods on one synthetic action set, same seed and steps: one table.
 
     .venv/bin/python tools/compare_video.py --out runs/compare_video [--steps 150] [--size 32] \\
-        [--methods untrained,video_moco,maclr,fame,mcl] [--seeds 0] [key=value ...]
+        [--methods untrained,video_moco,maclr,fame,mcl,previts] [--seeds 0] [key=value ...]
 
 Every method in `METHODS` (its recipe config in recipes/configs/) trains `--steps` steps on the same
 synthetic UCF101-layout action set (`avssl synth`'s action set with its background trap and swapped test
@@ -19,7 +19,7 @@ scored by the recipe's evaluators (`eval.evaluators`, `EVALUATORS` below) on the
 
 Below the table, the claims of the methods at this scale: top-1 over the untrained encoder (≥ 15 points),
 the drop on the swapped set against MoCo's (MaCLR, FAME: ≥ 10 points smaller), attention IoU against
-MoCo's (MCL). Runs live under OUT/runs/METHOD_sSEED; a rerun with the same arguments reads a finished
+MoCo's (MCL, PreViTS). Runs live under OUT/runs/METHOD_sSEED; a rerun with the same arguments reads a finished
 run's evaluation back and resumes an interrupted one (the recipes resume from their last checkpoint).
 Writes OUT/table.md and OUT/results.json. Extra `key=value` arguments go to every run.
 """
@@ -62,6 +62,7 @@ METHODS: dict[str, Method] = {
     "maclr": Method("maclr.yaml", claims=("drop",)),
     "fame": Method("fame.yaml", claims=("drop",)),
     "mcl": Method("mcl.yaml", claims=("attention",)),
+    "previts": Method("previts.yaml", claims=("attention",)),
 }
 BASELINE, UNTRAINED = "video_moco", "untrained"
 EVALUATORS = "[action,clip_pairs,background_invariance,attention]"

@@ -176,7 +176,7 @@ class ResumableBatchSampler(Sampler[list[tuple[int, int]]]):
             epoch, first = epoch + 1, 0
 
 
-_SIZED_TRANSFORMS = ("random_resized_crop", "resize", "center_crop", "clip_augment")
+_SIZED_TRANSFORMS = ("random_resized_crop", "resize", "center_crop", "clip_augment", "track_crop")
 
 
 def sized_transforms(specs: list[dict], size):

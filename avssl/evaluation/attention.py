@@ -1,7 +1,7 @@
 """Attention on the moving object: IoU of a clip encoder's top-activated region with the ground-truth mask.
 
 The claim of the motion-focused video methods (MCL: Li et al., "Motion-Focused Contrastive Learning of Video
-Representations", ICCV 2021, Fig. 5; PreViTS: Dave et al., AAAI 2022) is that their encoders attend to the
+Representations", ICCV 2021, Fig. 5; PreViTS: Chen et al., arXiv 2112.00804) is that their encoders attend to the
 moving object rather than the background. Measured here, class-agnostically and the same way for every clip
 encoder: the attention map of a clip is the L2 norm over channels of the encoder's last map (B, D, t, h, w)
 (`activation_map`), upsampled (trilinear) to the clip's (T, H, W); its top `fraction` of positions (20 %:

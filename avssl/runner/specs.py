@@ -330,6 +330,16 @@ def motion_action_data() -> DataConfig:
     return data
 
 
+def tracking_action_data() -> DataConfig:
+    """`action_data` for PreViTS: the clip's dominant moving object tracked first (`object_track`, motion saliency), then
+    `clip_augment`'s draws with a crop that keeps the tracked boxes (`track_crop`, which writes each view's
+    `track_mask`)."""
+    data = action_data()
+    augment = {**data.transforms[0], "name": "track_crop"}
+    data.transforms = [{"name": "object_track", "tracker": "motion"}, augment, *data.transforms[1:]]
+    return data
+
+
 @dataclass(frozen=True)
 class TaskRecipe:
     """A task kind's recipe defaults (see the module docstring). `extras`: additional top-level keys
@@ -407,6 +417,13 @@ RECIPES: dict[str, TaskRecipe] = {
     "fame": ACTION,
     "mcl": TaskRecipe(
         data=motion_action_data,
+        eval=ActionEvalConfig,
+        evaluators=("action", "clip_pairs", "attention"),
+        synthesize=_synth_action,
+        extras=ACTION.extras,
+    ),
+    "previts": TaskRecipe(
+        data=tracking_action_data,
         eval=ActionEvalConfig,
         evaluators=("action", "clip_pairs", "attention"),
         synthesize=_synth_action,

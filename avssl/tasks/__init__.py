@@ -22,6 +22,7 @@ from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
 from avssl.tasks.lvs import LVS, LVSConfig
 from avssl.tasks.maclr import MaCLR, MaCLRConfig
 from avssl.tasks.mcl import MCL, MCLConfig
+from avssl.tasks.previts import PreViTS, PreViTSConfig
 from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
 from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 
@@ -37,6 +38,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "maclr": (MaCLRConfig, MaCLR),
     "fame": (FAMEConfig, FAME),
     "mcl": (MCLConfig, MCL),
+    "previts": (PreViTSConfig, PreViTS),
 }
 
 

@@ -25,10 +25,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from avssl.losses.mcl import MotionAlignmentLoss, grad_cam, motion_target, score_gradients
-from avssl.tasks.av_contrastive import pool_map
 from avssl.tasks.base import TaskOutput
 from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 from avssl.transforms.tubes import motion_magnitude
@@ -79,17 +77,10 @@ class MCL(VideoMoCo):
                 "mcl's motion alignment needs views[0]['motion']: put {name: optical_flow} or "
                 "{name: frame_difference} first in data.transforms (or set the three alignment weights to 0)"
             )
-        k = self.keys(views[1]["video"])
-        negatives = self.queue.keys.clone()
-        features = self.encoder(views[0]["video"])  # (B, D, t, h, w)
-        q = F.normalize(self.head(pool_map(features)), dim=1)
-        nce = self.loss(q, k, negatives)
+        features, _, _, nce, logs = self.contrast(views)  # features: (B, D, t, h, w)
         cam = grad_cam(features, score_gradients(nce, features))
         target = motion_target(motion_magnitude(motion, self.cfg.motion), tuple(cam.shape[1:]))
         align, terms = self.alignment(cam, target)
-        with torch.no_grad():
-            accuracy = ((q * k).sum(1) > (q @ negatives.T).max(1).values).float().mean()
-        self.queue.enqueue(k)
-        logs = {"loss/moco": nce.detach(), "acc/moco": 100.0 * accuracy, "loss/align": align.detach()}
+        logs["loss/align"] = align.detach()
         logs.update({name: term.detach() for name, term in terms.items()})
         return TaskOutput(nce + align, logs)

@@ -86,18 +86,26 @@ class VideoMoCo(nn.Module):
         k = F.normalize(self.key_head(pool_map(self.key_encoder(clips))), dim=1)
         return k if inverse is None else distributed.unshuffle_across_ranks(k, inverse)
 
-    def forward(self, batch: dict) -> TaskOutput:
-        views = batch.get("views")
-        if not views or len(views) != 2:
-            raise ValueError("video_moco needs two clips per video: set data.views to two views")
-        q = self.query(views[0]["video"])  # (B, E)
+    def contrast(self, views: list[dict]) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
+        """The InfoNCE of a clip pair (view 0 queries, view 1 keys) → (the query encoder's map (B, D, t, h, w),
+        q, k, loss, {"loss/moco", "acc/moco"}); the batch's keys then go into the queue. The map stays in the
+        graph for the methods that supervise it (MCL, PreViTS)."""
         k = self.keys(views[1]["video"])  # (B, E)
         negatives = self.queue.keys.clone()  # (K, E): the queue before this batch's keys go in
+        features = self.encoder(views[0]["video"])
+        q = F.normalize(self.head(pool_map(features)), dim=1)  # (B, E)
         loss = self.loss(q, k, negatives)
         with torch.no_grad():  # the positive beats every negative: the pretext accuracy
             accuracy = ((q * k).sum(1) > (q @ negatives.T).max(1).values).float().mean()
         self.queue.enqueue(k)
-        return TaskOutput(loss, {"loss/moco": loss.detach(), "acc/moco": 100.0 * accuracy})
+        return features, q, k, loss, {"loss/moco": loss.detach(), "acc/moco": 100.0 * accuracy}
+
+    def forward(self, batch: dict) -> TaskOutput:
+        views = batch.get("views")
+        if not views or len(views) != 2:
+            raise ValueError("video_moco needs two clips per video: set data.views to two views")
+        *_, loss, logs = self.contrast(views)
+        return TaskOutput(loss, logs)
 
     def on_step_end(self, step: int, max_steps: int) -> None:
         """Momentum update of the key encoder and head after each optimizer step (MoCo Eq. 2, constant m)."""

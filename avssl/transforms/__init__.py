@@ -14,6 +14,7 @@ from avssl.transforms.audio import AudioGain, AudioTimeShift
 from avssl.transforms.clip import ClipAugment
 from avssl.transforms.compose import Compose, Transform
 from avssl.transforms.motion import FrameDifference, OpticalFlow
+from avssl.transforms.tracking import ObjectTrack, TrackCrop
 from avssl.transforms.tubes import FlowTubes
 from avssl.transforms.video import (
     CenterCrop,
@@ -41,6 +42,8 @@ TRANSFORMS: dict[str, type[Transform]] = {
     "optical_flow": OpticalFlow,
     "frame_difference": FrameDifference,
     "flow_tubes": FlowTubes,
+    "object_track": ObjectTrack,
+    "track_crop": TrackCrop,
     "audio_gain": AudioGain,
     "audio_time_shift": AudioTimeShift,
 }

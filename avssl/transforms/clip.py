@@ -132,7 +132,11 @@ class ClipAugment(Transform):
 
     def forward(self, sample: Sample, generator: torch.Generator | None) -> Sample:
         in_size = tuple(int(s) for s in sample["video"].shape[-2:])
-        params = self.draw(in_size, generator)
+        return self.apply(sample, self.draw(in_size, generator))
+
+    def apply(self, sample: Sample, params: dict[str, Any]) -> Sample:
+        """The drawn `params` on a sample: video, masks, boxes and motion; recorded in `augment`."""
+        in_size = tuple(int(s) for s in sample["video"].shape[-2:])
         top, left, height, width = params["crop"]
         sample = apply_geometric_op(sample, _crop_op(in_size, top, left, (height, width)), self.size)
         if params["flip"]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,41 @@ class FlowCache:
         os.replace(tmp, entry)
 
 
-class OpticalFlow(Transform):
+class WindowCached(Transform):
+    """A transform whose array for a decoded window is computed from its frames and, with `cache_dir`,
+    stored in a `FlowCache` keyed by the window (`fps`: the data config's frame rate); counts hits and misses."""
+
+    def __init__(self, cache_dir: str | None = None, fps: float = 0.0) -> None:
+        super().__init__()
+        self.cache = FlowCache(cache_dir) if cache_dir else None
+        self.fps = fps
+        self.hits = self.misses = 0
+
+    def cached(
+        self, sample: Sample, method: str, compute: Callable[[torch.Tensor], np.ndarray], rows: int
+    ) -> np.ndarray:
+        """`compute(sample["video"])`, or its cached value for this window when it has `rows` rows."""
+        video = sample["video"]
+        meta = sample.get("meta", {})
+        path = meta.get("path")
+        if self.cache is None or path is None or not Path(path).is_file():
+            return compute(video)
+        source = Path(path).resolve()
+        self.cache.check_location(source)
+        entry = self.cache.entry(
+            source, float(meta.get("start_s", 0.0)), self.fps, tuple(video.shape[-2:]), method
+        )
+        value = self.cache.load(source, entry)
+        if value is not None and value.shape[0] == rows:
+            self.hits += 1
+            return value
+        self.misses += 1
+        value = compute(video)
+        self.cache.save(source, entry, value)
+        return value
+
+
+class OpticalFlow(WindowCached):
     """`sample["motion"]` = dense flow (T − 1, 2, H, W) of the decoded clip (`optical_flow`), optionally
     clipped to ±`bound` pixels and cached (`cache_dir`, see the module doc; `fps` keys the cache: the
     data config's frame rate). Goes before the crops."""
@@ -152,31 +187,13 @@ class OpticalFlow(Transform):
     def __init__(
         self, method: str = "auto", cache_dir: str | None = None, bound: float | None = None, fps: float = 0.0
     ):
-        super().__init__()
+        super().__init__(cache_dir, fps)
         self.method = flow_method(method)
-        self.cache = FlowCache(cache_dir) if cache_dir else None
-        self.bound, self.fps = bound, fps
-        self.hits = self.misses = 0
+        self.bound = bound
 
     def compute(self, sample: Sample) -> np.ndarray:
-        video = sample["video"]
-        meta = sample.get("meta", {})
-        path = meta.get("path")
-        if self.cache is None or path is None or not Path(path).is_file():
-            return optical_flow(video, self.method)
-        source = Path(path).resolve()
-        self.cache.check_location(source)
-        entry = self.cache.entry(
-            source, float(meta.get("start_s", 0.0)), self.fps, tuple(video.shape[-2:]), self.method
-        )
-        flow = self.cache.load(source, entry)
-        if flow is not None and flow.shape[0] == video.shape[0] - 1:
-            self.hits += 1
-            return flow
-        self.misses += 1
-        flow = optical_flow(video, self.method)
-        self.cache.save(source, entry, flow)
-        return flow
+        rows = sample["video"].shape[0] - 1
+        return self.cached(sample, self.method, lambda video: optical_flow(video, self.method), rows)
 
     def forward(self, sample: Sample, generator: torch.Generator | None) -> Sample:
         flow = self.compute(sample)

@@ -53,12 +53,16 @@ def _image_batch() -> dict:
     return {"views": views, "video": views[0]["video"]}
 
 
-def _clip_pair_batch(motion: bool = False) -> dict:
+def _clip_pair_batch(motion: bool = False, track: bool = False) -> dict:
     g = torch.Generator().manual_seed(0)
     views = [{"video": torch.randn(4, 3, 4, 32, 32, generator=g)} for _ in range(2)]
     if motion:  # frame differences: (B, 3, T - 1, H, W)
         for view in views:
             view["motion"] = torch.randn(4, 3, 3, 32, 32, generator=g)
+    if track:  # the tracked object's box masks (B, T, H, W)
+        for view in views:
+            view["track_mask"] = torch.zeros(4, 4, 32, 32)
+            view["track_mask"][:, :, 8:20, 10:24] = 1.0
     return {"views": views, "video": views[0]["video"]}
 
 
@@ -107,6 +111,10 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
             "embed_dim": 16,
         },
         lambda: _clip_pair_batch(motion=True),
+    ),
+    "previts": (
+        {"encoder": {"name": "small_3d"}, "queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
+        lambda: _clip_pair_batch(track=True),
     ),
 }
 

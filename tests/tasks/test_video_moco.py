@@ -48,6 +48,25 @@ def run_toy_recipe(recipe: str, out: Path, *extra: str) -> tuple[dict, list[dict
     return read_yaml(out / "config.yaml"), rows
 
 
+def train_extra_term(task: torch.nn.Module, batch: dict, term: str, lr: float, steps: int = 6) -> list[float]:
+    """SGD on the query encoder with the gradient of a video_moco relative's loss minus its InfoNCE (the
+    extra term logged as `term`, e.g. MCL's alignment) for `steps` steps; each step checks that the
+    second-order gradient reaches the encoder. Returns the term's values."""
+    params = [p for n, p in task.named_parameters() if n.startswith("encoder.")]
+    optimizer = torch.optim.SGD(params, lr=lr)
+    values = []
+    for _ in range(steps):
+        out = task(batch)
+        optimizer.zero_grad()
+        grads = torch.autograd.grad(out.loss - out.logs["loss/moco"], params, allow_unused=True)
+        assert any(g is not None and g.abs().sum() > 0 for g in grads)  # second order reaches the encoder
+        for p, g in zip(params, grads):
+            p.grad = g
+        optimizer.step()
+        values.append(out.logs[term].item())
+    return values
+
+
 def _task(**overrides) -> VideoMoCo:
     torch.manual_seed(0)
     return VideoMoCo(from_dict(VideoMoCoConfig, {**TINY, **overrides}))

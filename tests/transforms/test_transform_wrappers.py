@@ -21,6 +21,7 @@ from avssl.transforms.video import (
 REQUIRED_ARGS = {
     "random_resized_crop": {"size": 24},
     "clip_augment": {"size": 24},
+    "track_crop": {"size": 24},
     "random_rotation": {"max_deg": 10},
     "resize": {"size": 24},
     "center_crop": {"size": 16},
@@ -136,8 +137,9 @@ def test_normalize_must_come_last_and_changes_layout():
     assert out["video"].shape == (3, 3, 32, 40) and out["video"].dtype == torch.float32
 
 
-# transforms that read what an earlier one writes (flow_tubes follows sample['motion'])
-PREREQUISITES = {"flow_tubes": {"name": "frame_difference"}}
+# transforms that read what an earlier one writes (flow_tubes follows sample['motion'], track_crop keeps
+# sample['track'])
+PREREQUISITES = {"flow_tubes": {"name": "frame_difference"}, "track_crop": {"name": "object_track"}}
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
