@@ -132,3 +132,11 @@ def check_modality(task: object, modality: str) -> None:
     if modality not in embeds:
         offered = ", ".join(sorted(embeds)) or "nothing"
         raise CapabilityError(f"{type(task).__name__} cannot embed {modality!r}; it embeds {offered}")
+
+
+def two_views(batch: dict, task: str) -> list:
+    """`batch["views"]`: the two clips of each video the video contrastive tasks pair; a clear error otherwise."""
+    views = batch.get("views")
+    if not views or len(views) != 2:
+        raise ValueError(f"{task} needs two clips per video: set data.views to two views")
+    return views

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from avssl.tasks.base import TaskOutput
+from avssl.tasks.base import TaskOutput, two_views
 from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 from avssl.transforms.background import MaskRule, derangement, foreground_masks, fuse
 
@@ -60,8 +60,6 @@ class FAME(VideoMoCo):
             return fuse(clips, masks, derangement(clips.shape[0], generator), cfg.background_frame)
 
     def forward(self, batch: dict) -> TaskOutput:
-        views = batch.get("views")
-        if not views or len(views) != 2:
-            raise ValueError("fame needs two clips per video: set data.views to two views")
+        views = two_views(batch, "fame")
         fused = self.merge(views[1]["video"])
         return super().forward({**batch, "views": [views[0], {**views[1], "video": fused}]})

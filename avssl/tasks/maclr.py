@@ -33,7 +33,7 @@ from avssl.heads.projection import MLPHead
 from avssl.losses.maclr import MaCLRLoss
 from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
 from avssl.tasks.av_contrastive import pool_map
-from avssl.tasks.base import TaskOutput, check_modality
+from avssl.tasks.base import TaskOutput, check_modality, two_views
 
 MOTION_CHANNELS = {"frame_difference": 3, "flow": 2}
 
@@ -141,9 +141,7 @@ class MaCLR(nn.Module):
         return motion
 
     def forward(self, batch: dict) -> TaskOutput:
-        views = batch.get("views")
-        if not views or len(views) != 2:
-            raise ValueError("maclr needs two clips per video: set data.views to two views")
+        views = two_views(batch, "maclr")
         cfg = self.cfg
         need_motion = bool(cfg.motion_weight or cfg.cross_weight)
         need_visual = bool(cfg.visual_weight or cfg.cross_weight)

@@ -27,7 +27,7 @@ from typing import Literal
 import torch
 
 from avssl.losses.mcl import MotionAlignmentLoss, grad_cam, motion_target, score_gradients
-from avssl.tasks.base import TaskOutput
+from avssl.tasks.base import TaskOutput, two_views
 from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 from avssl.transforms.tubes import motion_magnitude
 
@@ -66,9 +66,7 @@ class MCL(VideoMoCo):
         return any(w > 0 for w in self.alignment.weights.values())
 
     def forward(self, batch: dict) -> TaskOutput:
-        views = batch.get("views")
-        if not views or len(views) != 2:
-            raise ValueError("mcl needs two clips per video: set data.views to two views")
+        views = two_views(batch, "mcl")
         if not (self.aligns and torch.is_grad_enabled()):
             return super().forward(batch)
         motion = views[0].get("motion")

@@ -26,7 +26,7 @@ import torch
 
 from avssl.losses.mcl import grad_cam, motion_target, score_gradients
 from avssl.losses.previts import attention_loss
-from avssl.tasks.base import TaskOutput
+from avssl.tasks.base import TaskOutput, two_views
 from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 
 
@@ -51,9 +51,7 @@ class PreViTS(VideoMoCo):
     cfg: PreViTSConfig
 
     def forward(self, batch: dict) -> TaskOutput:
-        views = batch.get("views")
-        if not views or len(views) != 2:
-            raise ValueError("previts needs two clips per video: set data.views to two views")
+        views = two_views(batch, "previts")
         if not (self.cfg.attention_weight > 0 and torch.is_grad_enabled()):
             return super().forward(batch)
         mask = views[0].get("track_mask")

@@ -32,7 +32,7 @@ from avssl.heads.projection import MLPHead
 from avssl.losses.moco import MoCoLoss
 from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
 from avssl.tasks.av_contrastive import pool_map
-from avssl.tasks.base import TaskOutput, check_modality
+from avssl.tasks.base import TaskOutput, check_modality, two_views
 
 
 @dataclass
@@ -101,9 +101,7 @@ class VideoMoCo(nn.Module):
         return features, q, k, loss, {"loss/moco": loss.detach(), "acc/moco": 100.0 * accuracy}
 
     def forward(self, batch: dict) -> TaskOutput:
-        views = batch.get("views")
-        if not views or len(views) != 2:
-            raise ValueError("video_moco needs two clips per video: set data.views to two views")
+        views = two_views(batch, "video_moco")
         *_, loss, logs = self.contrast(views)
         return TaskOutput(loss, logs)
 
