@@ -132,7 +132,10 @@ def kill_after_step(proc: subprocess.Popen, run: str | Path, step: int, timeout:
     first or logs nothing that far within `timeout` seconds. The whole tree, not `proc`'s process group:
     torchrun (and so `accelerate launch`) starts each worker in a session of its own, and a worker that
     outlives its launcher trains on to the end, writing the run directory the resumed run is reading."""
-    import psutil
+    try:
+        import psutil  # a test-only dependency: the `dev` extra
+    except ImportError as err:
+        raise ImportError("kill_after_step needs psutil: pip install 'avssl[dev]'") from err
 
     from avssl.train.logging import read_metrics
 
