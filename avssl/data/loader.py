@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Sampler
 from avssl.data.datasets import load_index
 from avssl.data.datasets.base import ClipDataset, ClipSpec, ClipView, collate, worker_init
 from avssl.data.datasets.shards import ShardDataset
-from avssl.data.sampling import ViewTiming
+from avssl.data.sampling import ViewCheck, ViewTiming
 from avssl.transforms import build_transforms
 
 
@@ -22,8 +22,10 @@ from avssl.transforms import build_transforms
 class ViewConfig:
     """One view of a multi-view training sample: its transforms (None: the data config's `transforms`),
     the size its resize/crop specs get (None: the data config's `size`), its window's timing relative to
-    the sample's window (`avssl.data.sampling.VIEW_TIMINGS`: same, random, offset) and whether it keeps its
-    audio. Asymmetric views (BYOL: Grill et al., "Bootstrap Your Own Latent: A New Approach to
+    the sample's window (`avssl.data.sampling.VIEW_TIMINGS`: same, random, offset, distance), whether it
+    keeps its audio, and `accept`: a condition its transformed sample must meet, else its window is drawn
+    again (`avssl.data.sampling.ViewCheck`; `{name: tracked}`: PreViTS' clips that show the tracked object).
+    Asymmetric views (BYOL: Grill et al., "Bootstrap Your Own Latent: A New Approach to
     Self-Supervised Learning", NeurIPS 2020) give each view its own probabilities; multi-crop (Caron et al.,
     "Unsupervised Learning of Visual Features by Contrasting Cluster Assignments", NeurIPS 2020) lists 2
     global views and N smaller local ones."""
@@ -32,6 +34,7 @@ class ViewConfig:
     size: int | None = None
     timing: ViewTiming = field(default_factory=ViewTiming)
     audio: bool = True
+    accept: ViewCheck = field(default_factory=ViewCheck)  # a condition the view must meet, else redrawn
 
 
 def view_transforms(views: list[ViewConfig], transforms: list[dict], size: int) -> list:
@@ -197,7 +200,7 @@ def build_dataset(cfg: DataConfig, train: bool, seed: int, rank: int = 0, world_
     views = []
     if train and cfg.views:
         pipelines = view_transforms(cfg.views, cfg.transforms, cfg.size)
-        views = [ClipView(t, v.timing, v.audio) for t, v in zip(pipelines, cfg.views)]
+        views = [ClipView(t, v.timing, v.audio, v.accept) for t, v in zip(pipelines, cfg.views)]
     transform = None if views else data_transforms(cfg, train)
     mode = "train" if train else "eval"
     if cfg.layout == "shards":

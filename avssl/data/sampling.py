@@ -5,7 +5,8 @@ spreads `num_clips` windows evenly (evaluation). All return start times in secon
 
 Multi-view samples place each view's window relative to that window by a `ViewTiming` rule
 (`VIEW_TIMINGS`): `same` window, an independent `random` one, an `offset` with a gap in seconds, or a
-`distance` drawn from a distribution (clip pairs: uniform, or CVRL's decreasing law).
+`distance` drawn from a distribution (clip pairs: uniform, or CVRL's decreasing law). A view may also name
+a check its transformed sample must pass (`ViewCheck`, `VIEW_CHECKS`), else its window is drawn again.
 """
 
 from __future__ import annotations
@@ -134,6 +135,48 @@ VIEW_TIMINGS = {
     "offset": offset_window,
     "distance": distance_window,
 }
+
+
+@dataclass
+class ViewCheck:
+    """A condition on a view's transformed sample; a view that fails it draws its window again (the same
+    timing rule, the next draws of its rng; the anchor view: a new uniform window over the medium), up to
+    `tries` windows in all, and keeps the last. `name` is a key of `VIEW_CHECKS` ("": no check).
+
+    `tracked` (PreViTS: Chen et al., "PreViTS: Contrastive Pretraining with Video Tracking Supervision",
+    WACV 2023, Sec. 3.1: clips are sampled so that both contain the tracked object): at least
+    `min_fraction` of the view's frames hold a box of `sample["track"]` (the `object_track` transform)."""
+
+    name: str = ""
+    min_fraction: float = 0.5
+    tries: int = 4
+
+
+def tracked_fraction(sample: dict) -> float:
+    """The fraction of a sample's frames with a tracked box (rows of `sample["track"]` without NaN)."""
+    track = sample.get("track")
+    if track is None:
+        raise ValueError(
+            "view check `tracked` needs sample['track']: put {name: object_track} in the view's transforms"
+        )
+    track = np.asarray(track, dtype=np.float64)
+    return float((~np.isnan(track).any(axis=1)).mean()) if len(track) else 0.0
+
+
+VIEW_CHECKS = {"tracked": lambda sample, check: tracked_fraction(sample) >= check.min_fraction}
+
+
+def check_view_check(check: ViewCheck) -> None:
+    """Raise ValueError for an unknown check, tries < 1 or a fraction outside [0, 1]."""
+    if check.name and check.name not in VIEW_CHECKS:
+        raise ValueError(f"unknown view check {check.name!r} ({', '.join(VIEW_CHECKS)}, or empty: none)")
+    if check.tries < 1 or not 0.0 <= check.min_fraction <= 1.0:
+        raise ValueError(f"view check needs tries >= 1 and 0 <= min_fraction <= 1, got {check}")
+
+
+def view_passes(check: ViewCheck, sample: dict) -> bool:
+    """Whether a transformed view sample meets `check` (always, when it names none)."""
+    return not check.name or bool(VIEW_CHECKS[check.name](sample, check))
 
 
 def check_timing(timing: ViewTiming) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from avssl import distributed
 from avssl.data.loader import DataConfig, ViewConfig, build_dataset
-from avssl.data.sampling import ViewTiming
+from avssl.data.sampling import ViewCheck, ViewTiming
 from avssl.runner.image_data import ImageDataConfig, image_dataset
 from avssl.stages.incremental import StageConfig
 from avssl.tasks import TASKS
@@ -333,10 +333,13 @@ def motion_action_data() -> DataConfig:
 def tracking_action_data() -> DataConfig:
     """`action_data` for PreViTS: the clip's dominant moving object tracked first (`object_track`, motion saliency), then
     `clip_augment`'s draws with a crop that keeps the tracked boxes (`track_crop`, which writes each view's
-    `track_mask`)."""
+    `track_mask`); both clips drawn again (up to 4 windows) until at least half of their frames hold a tracked
+    box (`accept: {name: tracked}`: the paper's clip pairs that both contain the tracked object)."""
     data = action_data()
     augment = {**data.transforms[0], "name": "track_crop"}
     data.transforms = [{"name": "object_track", "tracker": "motion"}, augment, *data.transforms[1:]]
+    for view in data.views:
+        view.accept = ViewCheck(name="tracked", min_fraction=0.5, tries=4)
     return data
 
 

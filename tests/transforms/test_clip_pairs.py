@@ -126,3 +126,61 @@ def test_clip_pairs_from_a_data_config(action_root):
     batch = collate([dataset[(k, 0)] for k in range(2)])
     assert batch["views"][0]["video"].shape == (2, 3, 8, 32, 32) and "audio" not in batch["views"][0]
     assert all(a["flip"] is False for a in batch["views"][1]["augment"])
+
+
+def _half_still_video(path) -> str:
+    """A real h264 mp4, 4 s at 8 fps, 64 px: a checked square stands still for 2 s, then moves 2 px right
+    and 1 px down per frame over a static noise background (no audio)."""
+    from avssl.data.media_writer import write_video
+
+    rng = np.random.default_rng(0)
+    background = (rng.random((64, 64, 3)) * 120).astype(np.uint8)
+    checks = ((np.arange(12)[:, None] // 3 + np.arange(12)[None] // 3) % 2).astype(np.uint8)
+    frames = []
+    for k in range(32):
+        frame, s = background.copy(), max(0, k - 16)
+        top, left = 20 + s, 4 + 2 * s
+        frame[top : top + 12, left : left + 12, 0] = 230 * checks
+        frame[top : top + 12, left : left + 12, 1] = 230 * (1 - checks)
+        frames.append(frame)
+    return str(write_video(path, frames, 8.0))
+
+
+def test_tracked_views_are_drawn_again_until_both_clips_show_the_moving_object(tmp_path):
+    """PreViTS (Chen et al., WACV 2023, Sec. 3.1) samples clip pairs that both contain the tracked object:
+    with `accept: {name: tracked}` both views' windows lie where the object moves (at least half of a
+    1 s window after 2 s), without it many do not; the redraws are a function of (seed, epoch, index)."""
+    from avssl.data.datasets.base import ClipItem
+    from avssl.data.sampling import ViewCheck, check_view_check, tracked_fraction
+
+    item = ClipItem(id="half", path=_half_still_video(tmp_path / "half.mp4"), end_s=4.0)
+    spec = ClipSpec(duration_s=1.0, fps=8, size=(32, 32), sample_rate=None)
+    pipeline = [{"name": "object_track", "tracker": "motion"}, {"name": "track_crop", "size": 32}]
+    pair = [ViewTiming(), ViewTiming(rule="distance", distance="uniform")]
+
+    def dataset(check: ViewCheck) -> ClipDataset:
+        views = [ClipView(build_transforms(pipeline), t, False, check) for t in pair]
+        return ClipDataset([item] * 12, spec, mode="train", seed=5, views=views)
+
+    def fractions(ds: ClipDataset) -> list[float]:
+        samples = [ds[(i, 0)] for i in range(len(ds))]
+        return [tracked_fraction(v) for s in samples for v in s["views"]]
+
+    checked = dataset(ViewCheck("tracked", min_fraction=0.5, tries=8))
+    plain = dataset(ViewCheck())
+    assert min(fractions(checked)) >= 0.5
+    assert sum(f < 0.5 for f in fractions(plain)) >= 6  # of 24 views: the anchor alone is still half the time
+    again = [v["start_s"] for v in checked[(3, 0)]["views"]]
+    assert again == [v["start_s"] for v in dataset(ViewCheck("tracked", 0.5, 8))[(3, 0)]["views"]]
+    # the sample's top-level keys are the accepted anchor view's
+    sample = checked[(4, 0)]
+    assert torch.equal(sample["video"], sample["views"][0]["video"])
+    # bad settings and a pipeline without a track are named
+    with pytest.raises(ValueError, match="unknown view check 'visible'"):
+        check_view_check(ViewCheck("visible"))
+    with pytest.raises(ValueError, match="tries >= 1"):
+        ClipDataset([item], spec, views=[ClipView(None, ViewTiming(), False, ViewCheck("tracked", tries=0))])
+    untracked = ClipView(build_transforms([{"name": "clip_augment", "size": 32}]), ViewTiming(), False)
+    untracked.accept = ViewCheck("tracked")
+    with pytest.raises(ValueError, match="put {name: object_track}"):
+        ClipDataset([item], spec, mode="train", views=[untracked]).load_views(0)

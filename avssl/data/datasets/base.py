@@ -35,7 +35,16 @@ from avssl.data.decoding import (
     read_image_audio,
     read_masks,
 )
-from avssl.data.sampling import SamplerName, ViewTiming, check_timing, clip_starts, view_start
+from avssl.data.sampling import (
+    SamplerName,
+    ViewCheck,
+    ViewTiming,
+    check_timing,
+    check_view_check,
+    clip_starts,
+    view_passes,
+    view_start,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +81,14 @@ def fit_audio(audio: torch.Tensor, valid: int, short_audio: Literal["pad", "tile
 @dataclass
 class ClipView:
     """One view of a multi-view sample: its transform (which sets its output size), where its window lies
-    relative to the sample's window (`avssl.data.sampling.ViewTiming`), and whether it keeps its audio."""
+    relative to the sample's window (`avssl.data.sampling.ViewTiming`), whether it keeps its audio, and a
+    condition its transformed sample must meet (`avssl.data.sampling.ViewCheck`; else its window is drawn
+    again)."""
 
     transform: Any = None
     timing: ViewTiming = field(default_factory=ViewTiming)
     audio: bool = True
+    accept: ViewCheck = field(default_factory=ViewCheck)
 
 
 @dataclass
@@ -160,6 +172,7 @@ class ClipDataset(Dataset):
             raise ValueError("give either one `transform` or per-view transforms (`views`), not both")
         for view in views or []:
             check_timing(view.timing)
+            check_view_check(view.accept)
         self.views = list(views or [])
         self.items = items
         self.spec = spec
@@ -307,17 +320,25 @@ class ClipDataset(Dataset):
         item = self.items[index] if item is None else item
         anchor = self._start(index, item) - item.start_s
         span, windows, views = self._span(item), {}, []
+        last = max(0.0, span - self.spec.duration_s)
         for k, view in enumerate(self.views):
             rng = np.random.default_rng([self.seed, self.epoch, index, 1 + k])
-            start = item.start_s + view_start(
-                anchor, span, self.spec.duration_s, view.timing, rng, self.epoch
-            )
-            if start not in windows:
-                windows[start] = self.load(index, item, start)
-            raw = windows[start]
-            out = raw if view.transform is None else view.transform(raw, self._view_generator(index, k))
+            for draw in range(view.accept.tries if view.accept.name else 1):
+                if k == 0 and draw > 0:  # the anchor's view failed its check: a new anchor window
+                    anchor = float(rng.uniform(0.0, last)) if last > 0 else 0.0
+                start = item.start_s + view_start(
+                    anchor, span, self.spec.duration_s, view.timing, rng, self.epoch
+                )
+                if start not in windows:
+                    windows[start] = self.load(index, item, start)
+                raw = windows[start]
+                generator = self._view_generator(index, k)
+                out = raw if view.transform is None else view.transform(raw, generator)
+                if view_passes(view.accept, out):
+                    break
+            if k == 0:
+                first = raw
             views.append(_view_dict(raw, out, view.audio))
-        first = next(iter(windows.values()))
         top = {key: value for key, value in views[0].items() if key not in ("start_s", "padded")}
         return {**{key: first[key] for key in _SAMPLE_KEYS if key in first}, **top, "views": views}
 
