@@ -259,7 +259,8 @@ def to_dict(config: Any) -> dict:
 
 
 def apply_overrides(data: dict, overrides: typing.Sequence[str]) -> dict:
-    """Return a copy of `data` with `a.b.c=value` overrides set (values parsed with YAML rules)."""
+    """Return a copy of `data` with `a.b.c=value` overrides set (values parsed with YAML rules); a numeric
+    part indexes a list (`data.transforms.0.per_frame=true`)."""
     out = _deepcopy(data)
     for item in overrides:
         if "=" not in item:
@@ -271,14 +272,28 @@ def apply_overrides(data: dict, overrides: typing.Sequence[str]) -> dict:
         node = out
         parts = key.split(".")
         for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
+            if isinstance(node, list):
+                child = node[_list_index(node, part, key)]
+            else:
+                child = node.get(part)
+                if child is None:
+                    child = node[part] = {}
+            if not isinstance(child, (dict, list)):
                 raise ConfigError(f"override '{key}': '{part}' is not a section")
             node = child
-        node[parts[-1]] = _parse_scalar(text)
+        if isinstance(node, list):
+            node[_list_index(node, parts[-1], key)] = _parse_scalar(text)
+        else:
+            node[parts[-1]] = _parse_scalar(text)
     return out
+
+
+def _list_index(items: list, part: str, key: str) -> int:
+    """The position `part` names in a list of the config (`data.views.1.timing.rule=random`), or a
+    ConfigError naming the override."""
+    if not part.isdigit() or int(part) >= len(items):
+        raise ConfigError(f"override '{key}': '{part}' is not an index of a list of {len(items)} entries")
+    return int(part)
 
 
 def _deepcopy(d: Any) -> Any:

@@ -134,3 +134,25 @@ def test_a_bare_yaml_no_is_the_word_where_the_choices_are_words(tmp_path):
     assert load_config(Root, None, ["train.mixed_precision=no"]).train.mixed_precision == "no"
     with pytest.raises(ConfigError, match="optim.name"):
         load_config(Root, None, ["train.optim.name=no"])
+
+
+def test_a_numeric_part_indexes_a_list_of_the_file(tmp_path):
+    from avssl.data.loader import DataConfig
+
+    path = tmp_path / "views.yaml"
+    path.write_text(
+        "transforms:\n  - {name: clip_augment, scale: [0.3, 1.0]}\n  - {name: normalize}\n"
+        "views:\n  - {audio: false}\n  - {audio: false, timing: {rule: distance, distance: power}}\n"
+    )
+    cfg = load_config(
+        DataConfig,
+        path,
+        ["views.1.timing.distance=uniform", "transforms.0.per_frame=true", "views.0.audio=true"],
+    )
+    assert cfg.views[1].timing.distance == "uniform" and cfg.views[1].timing.rule == "distance"
+    assert cfg.transforms[0] == {"name": "clip_augment", "scale": [0.3, 1.0], "per_frame": True}
+    assert cfg.views[0].audio is True and cfg.views[1].audio is False
+    with pytest.raises(ConfigError, match="override 'views.2.audio': '2' is not an index"):
+        load_config(DataConfig, path, ["views.2.audio=true"])
+    with pytest.raises(ConfigError, match="'first' is not an index of a list of 2 entries"):
+        load_config(DataConfig, path, ["views.first.audio=true"])

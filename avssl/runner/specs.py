@@ -432,6 +432,7 @@ RECIPES: dict[str, TaskRecipe] = {
         synthesize=_synth_action,
         extras=ACTION.extras,
     ),
+    "cvrl": ACTION,
 }
 
 

@@ -12,6 +12,10 @@ dimension, so every frame gets the identical op) and records them in `sample["au
 augmentation to a derived input such as its flow). Crop and flip also go through the geometry records
 (`sample["geometry"]`), so masks and boxes follow and equivariance code keeps working; a motion input
 (`sample["motion"]`, `avssl.transforms.motion`) gets the same crop and flip (`augment_motion`).
+
+`per_frame=True` is CVRL's ablation of Sec. 3.3 (temporally inconsistent augmentation): every frame gets its own draw
+(`sample["augment"]` = {"per_frame": [one record per frame]}); it augments the frames only (a sample with
+masks, boxes or a motion input is refused: their per-frame geometry is not tracked).
 """
 
 from __future__ import annotations
@@ -97,11 +101,13 @@ class ClipAugment(Transform):
         hue: float = 0.1,
         jitter_p: float = 0.8,
         grayscale_p: float = 0.2,
+        per_frame: bool = False,
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
         if not 0.0 <= hue <= 0.5:
             raise ValueError(f"hue must be in [0, 0.5], got {hue}")
+        self.per_frame = per_frame
         self.size = _pair(size)
         self.crop = RandomResizedCrop(self.size, scale, ratio)
         self.flip_p, self.jitter_p, self.grayscale_p = flip_p, jitter_p, grayscale_p
@@ -132,7 +138,20 @@ class ClipAugment(Transform):
 
     def forward(self, sample: Sample, generator: torch.Generator | None) -> Sample:
         in_size = tuple(int(s) for s in sample["video"].shape[-2:])
+        if self.per_frame:
+            return self.apply_per_frame(sample, generator)
         return self.apply(sample, self.draw(in_size, generator))
+
+    def apply_per_frame(self, sample: Sample, generator: torch.Generator | None) -> Sample:
+        """The temporally inconsistent ablation: a fresh draw for every frame of the clip (frames only)."""
+        held = [key for key in ("mask", "boxes", "motion", "track") if sample.get(key) is not None]
+        if held:
+            raise ValueError(f"clip_augment per_frame augments frames only; the sample also holds {held}")
+        video = sample["video"]
+        in_size = tuple(int(s) for s in video.shape[-2:])
+        records = [self.draw(in_size, generator) for _ in range(video.shape[0])]
+        frames = [apply_clip_augment(video[t : t + 1], r, self.size) for t, r in enumerate(records)]
+        return {**sample, "video": torch.cat(frames), "augment": {"per_frame": records}}
 
     def apply(self, sample: Sample, params: dict[str, Any]) -> Sample:
         """The drawn `params` on a sample: video, masks, boxes and motion; recorded in `augment`."""
