@@ -58,6 +58,9 @@ class ViewTiming:
     max_gap_s: float = 0.0
     distance: str = "uniform"  # rule `distance`: "uniform" or "power" (see `distance_window`)
     power: float = 1.0  # rule `distance` with "power": the exponent a of P(d) ∝ 1 - (d / d_max)^a
+    # rule `distance`: a curriculum over the largest distance (ConCur), see `curriculum_span`; 0 epochs: none
+    curriculum_start_s: float = 0.0
+    curriculum_epochs: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,14 +117,27 @@ def draw_distance(low: float, high: float, timing: ViewTiming, rng: np.random.Ge
     return float(low)  # the density vanishes on [low, high] (low ≈ high): its left end
 
 
+def curriculum_span(full: float, timing: ViewTiming, epoch: int) -> float:
+    """The largest clip distance allowed at `epoch` under a curriculum over the temporal span of positives
+    (Roy & Etemad, "Temporal Contrastive Learning with Curriculum", ICASSP 2023: near, easy positives first,
+    the span widening as training goes): `curriculum_start_s` at epoch 0, growing linearly to `full` at
+    epoch `curriculum_epochs` and staying there; `full` when `curriculum_epochs` is 0 (no curriculum)."""
+    if timing.curriculum_epochs <= 0:
+        return full
+    progress = min(1.0, epoch / timing.curriculum_epochs)
+    start = min(timing.curriculum_start_s, full)
+    return start + (full - start) * progress
+
+
 def distance_window(window: ViewWindow, timing: ViewTiming, rng: np.random.Generator) -> float:
     """A clip at a start-to-start distance d from the anchor, d drawn by `draw_distance` on
-    [min_gap_s, max_gap_s] (max_gap_s 0: up to the whole medium) truncated to the distances that fit on
-    one side of the anchor; the side drawn at random among those where d fits. d is |view start - anchor|
-    (a batch records both starts)."""
+    [min_gap_s, max_gap_s] (max_gap_s 0: up to the whole medium; under a curriculum, up to
+    `curriculum_span` of the epoch) truncated to the distances that fit on one side of the anchor; the side
+    drawn at random among those where d fits. d is |view start - anchor| (a batch records both starts)."""
     anchor, last = window.anchor_s, window.last_s
     room = {-1: anchor, 1: last - anchor}
-    high = min(timing.max_gap_s if timing.max_gap_s > 0 else last, max(room.values()))
+    full = curriculum_span(timing.max_gap_s if timing.max_gap_s > 0 else last, timing, window.epoch)
+    high = min(full, max(room.values()))
     low = min(timing.min_gap_s, high)
     d = draw_distance(low, high, timing, rng)
     sides = [side for side, r in room.items() if r >= d - 1e-9]
@@ -190,6 +206,10 @@ def check_timing(timing: ViewTiming) -> None:
             )
         if timing.min_gap_s < 0 or (timing.max_gap_s > 0 and timing.max_gap_s < timing.min_gap_s):
             raise ValueError(f"view timing needs 0 <= min_gap_s <= max_gap_s (0: no limit), got {timing}")
+        if timing.curriculum_epochs < 0 or timing.curriculum_start_s < 0:
+            raise ValueError(
+                f"view timing needs curriculum_epochs >= 0 and curriculum_start_s >= 0, got {timing}"
+            )
     elif not 0.0 <= timing.min_gap_s <= timing.max_gap_s:
         raise ValueError(f"view timing needs 0 <= min_gap_s <= max_gap_s, got {timing}")
 

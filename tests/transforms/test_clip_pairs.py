@@ -184,3 +184,30 @@ def test_tracked_views_are_drawn_again_until_both_clips_show_the_moving_object(t
     untracked.accept = ViewCheck("tracked")
     with pytest.raises(ValueError, match="put {name: object_track}"):
         ClipDataset([item], spec, mode="train", views=[untracked]).load_views(0)
+
+
+def test_curriculum_widens_the_largest_distance_linearly_over_epochs():
+    """ConCur (Roy & Etemad, ICASSP 2023): positives start near and the span grows with training. Here the
+    largest distance is 0.5 s at epoch 0, 0.5 + 3.5 × e / 10 s at epoch e, 4 s from epoch 10 on; the
+    distance is uniform on that span (anchor in the middle of a 10 s video, so both sides fit)."""
+    from avssl.data.sampling import curriculum_span
+
+    timing = ViewTiming(
+        rule="distance", distance="uniform", max_gap_s=4.0, curriculum_start_s=0.5, curriculum_epochs=10
+    )
+    check_timing(timing)
+    plain = ViewTiming(rule="distance", distance="uniform", max_gap_s=4.0)
+    for epoch, span in [(0, 0.5), (4, 0.5 + 3.5 * 0.4), (10, 4.0), (25, 4.0)]:
+        assert curriculum_span(4.0, timing, epoch) == pytest.approx(span)
+        rng = np.random.default_rng(epoch)
+        d = np.array([abs(view_start(4.5, 10.0, 1.0, timing, rng, epoch) - 4.5) for _ in range(4000)])
+        assert d.max() <= span + 1e-9 and d.max() >= 0.97 * span
+        assert d.mean() == pytest.approx(span / 2, rel=0.05)  # uniform on [0, span]
+    # from the last curriculum epoch on, the draws are the plain rule's
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    assert [view_start(2.0, 10.0, 1.0, timing, a, 12) for _ in range(50)] == [
+        view_start(2.0, 10.0, 1.0, plain, b, 12) for _ in range(50)
+    ]
+    assert curriculum_span(4.0, plain, 0) == 4.0  # no curriculum: the full span from the start
+    with pytest.raises(ValueError, match="curriculum_epochs >= 0"):
+        check_timing(ViewTiming(rule="distance", curriculum_epochs=-1))
