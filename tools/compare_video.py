@@ -202,9 +202,15 @@ def claims(means: dict[str, dict]) -> list[str]:
             other = claim.removeprefix("over:")
             if claim.startswith("over:") and other in means:
                 o = means[other]
+                noise = base is not None and max(f["top1"], o["top1"]) - base["top1"] < 15
                 lines.append(
                     f"- {name}: linear top-1 {f['top1']:.1f} vs {other} {o['top1']:.1f}, clip-pair R@5 "
                     f"{f['pairs R@5']:.1f} vs {o['pairs R@5']:.1f} (claim: higher top-1): {say(f['top1'] > o['top1'])}"
+                    + (
+                        " (neither top-1 is 15 points above the untrained one's: no evidence)"
+                        if noise
+                        else ""
+                    )
                 )
         if "attention" in claimed and None not in (f["iou"], moco["iou"]):
             lines.append(
