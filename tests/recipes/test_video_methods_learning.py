@@ -75,7 +75,9 @@ def test_previts_attends_to_the_object_more_than_moco(video_bench) -> None:
 @pytest.mark.slow
 def test_cvrl_learns_the_pretext_on_held_out_videos(video_bench) -> None:
     """CVRL's clip-pair R@5 66.7 vs untrained 20.8 (+45.8; video MoCo 39.6) after 150 steps. Its linear top-1
-    stays at the untrained encoder's (22.9: the RGB regime of test_video_moco_learning.py), so the paper's
-    class-probe gain and its ablations are measured by `tools/compare_video.py`, not asserted."""
+    stays within two test videos of the untrained encoder's (27.1 vs 22.9: the RGB regime of
+    test_video_moco_learning.py), so the paper's class-probe gain and its ablations are measured by
+    `tools/compare_video.py`, not asserted. 274 s wall with the untrained run, on 2 cores shared with a
+    training job."""
     untrained, cvrl = video_bench.train("untrained"), video_bench.train("cvrl")
     assert cvrl["pairs R@5"] >= untrained["pairs R@5"] + 3 * PRETEXT_BAR
