@@ -5,15 +5,10 @@ batch (Qian et al., "Spatiotemporal Contrastive Video Representation Learning", 
         data.root=/data/UCF101 data.layout=ucf101 model.encoder.name=r3d_18 data.size=112 \
         data.views.1.timing.distance=power train.batch_size=64 output_dir=runs/cvrl_ucf101
 
-Runs unchanged as `python recipes/cvrl.py …` (one process), under `torchrun --nproc_per_node N` and
-`accelerate launch --multi_gpu --num_processes N`; rerunning the same command resumes. With `data.root`
-empty it trains on a synthetic UCF101-layout action set (motion-defined classes with a background trap)
-written into `output_dir/synthetic`. At the end the `action` evaluator scores the frozen encoder:
-linear probe and kNN with the multi-clip test (top-1 / top-5 per video), on the background-swapped copy
-(and the drop), and clip retrieval R@1/5/10/20/50 (RUN/eval_action.json); or afterwards:
-`avssl eval action --run RUN --protocol linear --background-swapped --out m.json`.
-What to expect: see the README's "Action recognition (video)" section for the figures measured on the
-synthetic set.
+Launchers, resume, the synthetic default set and the evaluation at the end are video_moco's (see
+recipes/video_moco.py); the paper's ablations are two overrides: `data.transforms.0.per_frame=true`
+(temporally inconsistent augmentation) and `data.views.1.timing.distance=uniform` (uniform clip distance).
+Figures measured on the synthetic set: the README's "Action recognition (video)" section.
 """
 
 from __future__ import annotations
