@@ -120,8 +120,9 @@ def draw_distance(low: float, high: float, timing: ViewTiming, rng: np.random.Ge
 def curriculum_span(full: float, timing: ViewTiming, epoch: int) -> float:
     """The largest clip distance allowed at `epoch` under a curriculum over the temporal span of positives
     (Roy & Etemad, "Temporal Contrastive Learning with Curriculum", ICASSP 2023: near, easy positives first,
-    the span widening as training goes): `curriculum_start_s` at epoch 0, growing linearly to `full` at
-    epoch `curriculum_epochs` and staying there; `full` when `curriculum_epochs` is 0 (no curriculum)."""
+    the span widening as training goes; the linear schedule is ours, the paper's is not stated here):
+    `curriculum_start_s` at epoch 0, growing linearly to `full` at epoch `curriculum_epochs` and staying
+    there; `full` when `curriculum_epochs` is 0 (no curriculum)."""
     if timing.curriculum_epochs <= 0:
         return full
     progress = min(1.0, epoch / timing.curriculum_epochs)
