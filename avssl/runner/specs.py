@@ -433,6 +433,7 @@ RECIPES: dict[str, TaskRecipe] = {
         extras=ACTION.extras,
     ),
     "cvrl": ACTION,
+    "concur": ACTION,
 }
 
 

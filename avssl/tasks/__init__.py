@@ -16,6 +16,7 @@ from torch import nn
 from avssl.tasks.av_contrastive import AVContrastive, AVContrastiveConfig
 from avssl.tasks.avs import AVSConfig, AVSegmenter
 from avssl.tasks.binaural_multissl import BinauralMultiSSL, BinauralMultiSSLConfig
+from avssl.tasks.concur import ConCur, ConCurConfig
 from avssl.tasks.cvrl import CVRL, CVRLConfig
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
 from avssl.tasks.fame import FAME, FAMEConfig
@@ -41,6 +42,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "mcl": (MCLConfig, MCL),
     "previts": (PreViTSConfig, PreViTS),
     "cvrl": (CVRLConfig, CVRL),
+    "concur": (ConCurConfig, ConCur),
 }
 
 

@@ -82,16 +82,18 @@ class CVRL(nn.Module):
         check_modality(self, modality)
         return F.normalize(pool_map(self.encoder(batch["video"])), dim=1)
 
-    def project(self, clips: Tensor) -> Tensor:
-        """(B, C, T, H, W) → (B, embed_dim) unit-norm projections (with gradient)."""
-        return F.normalize(self.head(pool_map(self.encoder(clips))), dim=1)
+    def features(self, views: list) -> Tensor:
+        """The two clips of each video → (2B, encoder dim) pooled features (with gradient), view 0's rows
+        first: one encoder pass over both clips (BatchNorm statistics over the 2B clips)."""
+        return pool_map(self.encoder(torch.cat([views[0]["video"], views[1]["video"]])))
 
-    def forward(self, batch: dict) -> TaskOutput:
-        views = two_views(batch, "cvrl")
-        # one encoder pass over both clips (BatchNorm statistics over the 2B clips)
-        z = self.project(torch.cat([views[0]["video"], views[1]["video"]]))
-        z1, z2 = z.chunk(2)
-        loss = self.loss(z1, z2)
+    def contrast(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        """(2B, encoder dim) → (InfoNCE loss, pretext top-1 %) of the projections."""
+        z1, z2 = F.normalize(self.head(features), dim=1).chunk(2)
         with torch.no_grad():
             accuracy = positive_top1(z1, z2)
+        return self.loss(z1, z2), accuracy
+
+    def forward(self, batch: dict) -> TaskOutput:
+        loss, accuracy = self.contrast(self.features(two_views(batch, "cvrl")))
         return TaskOutput(loss, {"loss/cvrl": loss.detach(), "acc/cvrl": accuracy})

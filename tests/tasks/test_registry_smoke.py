@@ -56,6 +56,8 @@ def _image_batch() -> dict:
 def _clip_pair_batch(motion: bool = False, track: bool = False) -> dict:
     g = torch.Generator().manual_seed(0)
     views = [{"video": torch.randn(4, 3, 4, 32, 32, generator=g)} for _ in range(2)]
+    for k, view in enumerate(views):  # the windows' starts (s), as a clip dataset records them
+        view["start_s"] = torch.tensor([0.0, 0.5, 1.0, 2.0], dtype=torch.float64) * k
     if motion:  # frame differences: (B, 3, T - 1, H, W)
         for view in views:
             view["motion"] = torch.randn(4, 3, 3, 32, 32, generator=g)
@@ -115,6 +117,11 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
     "previts": (
         {"encoder": {"name": "small_3d"}, "queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
         lambda: _clip_pair_batch(track=True),
+    ),
+    "cvrl": ({"encoder": {"name": "small_3d"}, "hidden_dim": 32, "embed_dim": 16}, _clip_pair_batch),
+    "concur": (
+        {"encoder": {"name": "small_3d"}, "hidden_dim": 32, "embed_dim": 16, "distance_hidden": 16},
+        _clip_pair_batch,
     ),
 }
 
