@@ -1,7 +1,7 @@
 """The video methods on one synthetic action set, same seed and steps: one table.
 
     .venv/bin/python tools/compare_video.py --out runs/compare_video [--steps 150] [--size 32] \\
-        [--methods untrained,video_moco,maclr,fame,mcl,previts] [--seeds 0] [key=value ...]
+        [--methods untrained,video_moco,cvrl,concur,...] [--seeds 0] [key=value ...]
 
 Every method in `METHODS` (its recipe config in recipes/configs/) trains `--steps` steps on the same
 synthetic UCF101-layout action set (`avssl synth`'s action set with its background trap and swapped test
@@ -67,6 +67,9 @@ METHODS: dict[str, Method] = {
     "cvrl": Method("cvrl.yaml", claims=("over:cvrl_per_frame", "over:cvrl_uniform")),
     "cvrl_per_frame": Method("cvrl.yaml", ("data.transforms.0.per_frame=true",)),
     "cvrl_uniform": Method("cvrl.yaml", ("data.views.1.timing.distance=uniform",)),
+    "concur": Method("concur.yaml", claims=("over:concur_no_curriculum", "over:concur_no_distance")),
+    "concur_no_curriculum": Method("concur.yaml", ("data.views.1.timing.curriculum_epochs=0",)),
+    "concur_no_distance": Method("concur.yaml", ("model.distance_weight=0",)),
 }
 BASELINE, UNTRAINED = "video_moco", "untrained"
 EVALUATORS = "[action,clip_pairs,background_invariance,attention]"
