@@ -9,7 +9,8 @@ source or a method may not have it). Per sample, inside data code before the tra
 ``views`` (multi-view methods, ``DataConfig.views``): one dict per view with that view's ``video``
 (B, C, T, H_k, W_k) (stacked per view: views of different sizes are never stacked together), ``audio``
 (B, channels, samples) when the view keeps it, and its recorded params: ``geometry`` (list per sample), and
-for clips ``start_s`` (B,) float64 and ``padded`` (B,) bool of the view's window. The batch's own ``video`` /
+for clips ``start_s`` (B,) float64, ``padded`` (B,) bool and ``frame_s`` (B, T) float64 (frame-centre
+times, s) of the view's window. The batch's own ``video`` /
 ``audio`` / ``geometry`` are view 0's. Images are one-frame clips: ``video`` (B, C, 1, H, W). Window rules:
 :mod:`avssl.data.sampling`.
 """

@@ -434,6 +434,7 @@ RECIPES: dict[str, TaskRecipe] = {
     ),
     "cvrl": ACTION,
     "concur": ACTION,
+    "carl": ACTION,
 }
 
 

@@ -16,6 +16,7 @@ from torch import nn
 from avssl.tasks.av_contrastive import AVContrastive, AVContrastiveConfig
 from avssl.tasks.avs import AVSConfig, AVSegmenter
 from avssl.tasks.binaural_multissl import BinauralMultiSSL, BinauralMultiSSLConfig
+from avssl.tasks.carl import CARL, CARLConfig
 from avssl.tasks.concur import ConCur, ConCurConfig
 from avssl.tasks.cvrl import CVRL, CVRLConfig
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
@@ -43,6 +44,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "previts": (PreViTSConfig, PreViTS),
     "cvrl": (CVRLConfig, CVRL),
     "concur": (ConCurConfig, ConCur),
+    "carl": (CARLConfig, CARL),
 }
 
 

@@ -58,6 +58,7 @@ def _clip_pair_batch(motion: bool = False, track: bool = False) -> dict:
     views = [{"video": torch.randn(4, 3, 4, 32, 32, generator=g)} for _ in range(2)]
     for k, view in enumerate(views):  # the windows' starts (s), as a clip dataset records them
         view["start_s"] = torch.tensor([0.0, 0.5, 1.0, 2.0], dtype=torch.float64) * k
+        view["frame_s"] = view["start_s"][:, None] + (torch.arange(4, dtype=torch.float64) + 0.5) / 8
     if motion:  # frame differences: (B, 3, T - 1, H, W)
         for view in views:
             view["motion"] = torch.randn(4, 3, 3, 32, 32, generator=g)
@@ -121,6 +122,19 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
     "cvrl": ({"encoder": {"name": "small_3d"}, "hidden_dim": 32, "embed_dim": 16}, _clip_pair_batch),
     "concur": (
         {"encoder": {"name": "small_3d"}, "hidden_dim": 32, "embed_dim": 16, "distance_hidden": 16},
+        _clip_pair_batch,
+    ),
+    "carl": (
+        {
+            "encoder": {"name": "small"},
+            "frame_hidden": 16,
+            "frame_dim": 16,
+            "heads": 2,
+            "layers": 1,
+            "ff_dim": 32,
+            "embed_dim": 8,
+            "projection_dim": 8,
+        },
         _clip_pair_batch,
     ),
 }

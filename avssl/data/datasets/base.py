@@ -338,8 +338,8 @@ class ClipDataset(Dataset):
                     break
             if k == 0:
                 first = raw
-            views.append(_view_dict(raw, out, view.audio))
-        top = {key: value for key, value in views[0].items() if key not in ("start_s", "padded")}
+            views.append(_view_dict(raw, out, view.audio, self.spec.duration_s))
+        top = {key: value for key, value in views[0].items() if key not in _WINDOW_KEYS}
         return {**{key: first[key] for key in _SAMPLE_KEYS if key in first}, **top, "views": views}
 
     def _view_generator(self, index: int, view: int) -> torch.Generator:
@@ -348,11 +348,14 @@ class ClipDataset(Dataset):
         return torch.Generator().manual_seed(hash(key) & 0x7FFF_FFFF_FFFF)
 
 
-def _view_dict(raw: dict, out: dict, audio: bool) -> dict:
-    """A view's own keys from its transformed sample `out`, its window's `start_s` / `padded`, and
-    `geometry` always present (empty when no geometric op was drawn) so views collate."""
+def _view_dict(raw: dict, out: dict, audio: bool, duration_s: float) -> dict:
+    """A view's own keys from its transformed sample `out`, its window's `start_s` / `padded` and the
+    times of its decoded frames `frame_s` (T,) float64 (s, frame centres), and `geometry` always present
+    (empty when no geometric op was drawn) so views collate."""
     view = {"geometry": [], **{key: value for key, value in out.items() if key not in _SAMPLE_KEYS}}
-    view.update(start_s=raw["meta"]["start_s"], padded=raw["meta"]["padded"])
+    start, frames = raw["meta"]["start_s"], raw["video"].shape[0]
+    times = start + (torch.arange(frames, dtype=torch.float64) + 0.5) * duration_s / frames
+    view.update(start_s=start, padded=raw["meta"]["padded"], frame_s=times)
     if not audio:
         view.pop("audio", None)
     return view
@@ -371,6 +374,7 @@ def _resize_frames_and_masks(sample: dict, size: tuple[int, int] | int) -> None:
 
 
 _SAMPLE_KEYS = ("index", "label", "meta", "sample_rate")  # a multi-view sample's keys shared by its views
+_WINDOW_KEYS = ("start_s", "padded", "frame_s")  # a view's window: kept in its view dict only
 _LIST_KEYS = ("meta", "boxes", "geometry", "augment")
 
 
