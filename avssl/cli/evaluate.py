@@ -1,4 +1,5 @@
-"""`avssl embed` and `avssl eval retrieval | probe | localization | segmentation | action | video-retrieval`:
+"""`avssl embed` and `avssl eval retrieval | probe | localization | segmentation | action | video-retrieval |
+frames`:
 the field's protocols.
 
 The metrics are pure functions in avssl.evaluation; this module reads the command line, gets embeddings or
@@ -219,6 +220,30 @@ def _cmd_eval_video_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval_frames(args: argparse.Namespace) -> int:
+    from avssl.evaluation.embed import eval_data_config
+    from avssl.evaluation.frames import frame_features, frame_report
+    from avssl.inference.load import load_run
+
+    if args.stride < 1:
+        raise ConfigError(f"--stride must be at least 1, got {args.stride}")
+    task, config = load_run(args.run, device_of(args))
+    data = eval_data_config(config, args.data, args.layout, None)
+    if not data.root:
+        raise ConfigError(f"{args.run}: the run has no data.root; give --data")
+    if data.layout != "pennaction":
+        raise ConfigError(
+            f"frame-level evaluation reads a phase-labelled layout (pennaction), not {data.layout!r}"
+        )
+    train = frame_features(task, data, args.train_split)
+    val = frame_features(task, data, args.test_split)
+    metrics = frame_report(train, val, args.stride)
+    metrics.update(frame_embeddings="embed_frames" if hasattr(task, "embed_frames") else "per-frame clips")
+    write_json(args.out, metrics)
+    print(json.dumps({k: v for k, v in metrics.items() if k != "per_action"}))
+    return 0
+
+
 def _add_source_args(parser: argparse.ArgumentParser, files: bool = False, split: bool = True) -> None:
     parser.add_argument("--run", help="a training run directory")
     parser.add_argument("--data", help="dataset root (default: the run's data.root)")
@@ -308,6 +333,28 @@ def _add_video_retrieval(evals: argparse._SubParsersAction) -> None:
     retrieval.set_defaults(func=_cmd_eval_video_retrieval)
 
 
+def _add_frames(evals: argparse._SubParsersAction) -> None:
+    frames = add_command(
+        evals,
+        "frames",
+        "frame-level: phase classification, phase progression, Kendall's tau, frame retrieval AP@5/10/15",
+    )
+    frames.add_argument("--run", required=True, help="a training run directory")
+    frames.add_argument("--data", help="a Penn Action root with phases/ (default: the run's data.root)")
+    frames.add_argument("--layout", help="pennaction (default: the run's data.layout)")
+    frames.add_argument("--train-split", default="train")
+    frames.add_argument("--test-split", default="val")
+    frames.add_argument(
+        "--stride",
+        type=int,
+        default=1,
+        help="frame subsampling for tau and retrieval (the authors: 2 on Penn Action)",
+    )
+    add_device(frames)
+    frames.add_argument("--out", required=True)
+    frames.set_defaults(func=_cmd_eval_frames)
+
+
 PROTOCOLS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "retrieval": _add_retrieval,
     "probe": _add_probe,
@@ -315,6 +362,7 @@ PROTOCOLS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "segmentation": benchmarks.add_segmentation,
     "action": _add_action,
     "video-retrieval": _add_video_retrieval,
+    "frames": _add_frames,
 }
 
 

@@ -104,6 +104,12 @@ def _check_item(item: ClipItem, min_duration_s: float) -> list[tuple[str, str]]:
         sizes = {tuple(f.shape[:2]) for f in frames}
         if len(sizes) > 1:
             return [("undecodable media", f"{item.path}: frames have different sizes {sorted(sizes)}")]
+        if item.video_only:  # a silent frame-folder video (Penn Action): its phase labels, if any
+            if item.meta.get("phases"):
+                from avssl.data.datasets.pennaction import read_phases
+
+                read_phases(item.meta["phases"], len(frames))
+            return []
         _check_audio(item.audio_path)
         try:
             read_masks(item.masks or [], next(iter(sizes)))

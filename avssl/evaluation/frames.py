@@ -25,14 +25,19 @@ Pouring). PennAction figures are computed per action and averaged over actions (
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.stats import kendalltau
 from torch import Tensor
+
+from avssl.data.datasets.base import ClipDataset
+from avssl.data.loader import DataConfig
 
 RETRIEVAL_KS = (5, 10, 15)
 
@@ -181,3 +186,95 @@ def retrieval_precision(
             hits = pool_labels[order[:, :k]] == query_labels[:, None]
             per_video[k].append(100.0 * float(hits.double().mean()))
     return {k: float(np.mean(v)) for k, v in per_video.items()}
+
+
+@dataclass
+class FrameFeatures:
+    """Per video of one split: its id, action (class index), frame embeddings (T, D) and phase labels (T,)."""
+
+    ids: list[str]
+    actions: list[int]
+    features: list[Tensor]
+    phases: list[Tensor]
+
+
+@torch.no_grad()
+def frame_features(task: torch.nn.Module, data: DataConfig, split: str, chunk: int = 64) -> FrameFeatures:
+    """Every frame of every phase-labelled video of `split` of `data` (a frame-sequence layout: pennaction),
+    at `data.size` through the evaluation transforms, embedded by the task's `embed_frames` (the whole
+    video at once: frame-wise models see their temporal context) or, for a task without it, each frame on
+    its own by `embed(…, "video")` as a one-frame clip (a frame-independent baseline), `chunk` frames per
+    pass. Videos without phase labels are left out; none at all is an error naming the root."""
+    from avssl.data.datasets import load_index
+    from avssl.data.datasets.pennaction import read_phases
+    from avssl.data.loader import clip_spec, data_transforms
+
+    items = [i for i in load_index(data.layout, data.root, split).items if i.meta.get("phases")]
+    if not items:
+        raise ValueError(
+            f"{data.root}: no {split} videos with phase labels (phases/<split>/<action>/<id>.npy)"
+        )
+    device = next(task.parameters()).device
+    transform = data_transforms(data, train=False)
+    out = FrameFeatures([], [], [], [])
+    for item in items:
+        span = item.end_s - item.start_s
+        spec = dataclasses.replace(clip_spec(data, "start"), duration_s=span, fps=None)
+        dataset = ClipDataset([item], spec, transform, mode="eval")
+        video = dataset[0]["video"][None].to(device)  # (1, C, T, H, W)
+        if hasattr(task, "embed_frames"):
+            feats = task.embed_frames({"video": video})[0]
+        else:
+            frames = video[0].transpose(0, 1)[:, :, None]  # (T, C, 1, H, W)
+            feats = torch.cat([task.embed({"video": f}, "video") for f in frames.split(chunk)])
+        out.ids.append(item.id)
+        out.actions.append(int(item.label))
+        out.features.append(feats.float().cpu())
+        out.phases.append(torch.from_numpy(read_phases(item.meta["phases"], len(item.frames))))
+    return out
+
+
+def frame_report(
+    train: FrameFeatures, val: FrameFeatures, stride: int = 1, ks: Sequence[int] = RETRIEVAL_KS
+) -> dict:
+    """The four protocols per action (its videos' own phases), then averaged over the actions that have
+    videos in both splits: {"classification", "progression", "kendalls_tau", "retrieval": {"AP@K"},
+    "per_action": {action: …}}."""
+    per_action = {}
+    for action in sorted(set(train.actions) & set(val.actions)):
+        tr = [k for k, a in enumerate(train.actions) if a == action]
+        va = [k for k, a in enumerate(val.actions) if a == action]
+        tf, tl = [train.features[k] for k in tr], [train.phases[k] for k in tr]
+        vf, vl = [val.features[k] for k in va], [val.phases[k] for k in va]
+        phases = int(max(int(p.max()) for p in tl + vl)) + 1
+        entry = {
+            "classification": phase_classification(tf, tl, vf, vl),
+            "progression": phase_progression(tf, tl, vf, vl, phases) if phases > 1 else math.nan,
+            "kendalls_tau": kendalls_tau(vf, stride) if len(vf) > 1 else math.nan,
+            "num_train_videos": len(tr),
+            "num_val_videos": len(va),
+        }
+        frames_elsewhere = sum(len(v[::stride]) for v in vf) - max(len(v[::stride]) for v in vf)
+        if len(vf) > 1 and frames_elsewhere >= max(ks):
+            entry["retrieval"] = {f"AP@{k}": v for k, v in retrieval_precision(vf, vl, ks, stride).items()}
+        per_action[str(action)] = entry
+    if not per_action:
+        raise ValueError("frame evaluation needs an action with videos in both splits")
+
+    def mean(key: str) -> float:
+        values = [e[key] for e in per_action.values() if not math.isnan(e[key])]
+        return float(np.mean(values)) if values else math.nan
+
+    retrieval = [e["retrieval"] for e in per_action.values() if "retrieval" in e]
+    report = {key: mean(key) for key in ("classification", "progression", "kendalls_tau")}
+    report["retrieval"] = (
+        {k: float(np.mean([r[k] for r in retrieval])) for k in retrieval[0]} if retrieval else {}
+    )
+    return _no_nan({**report, "per_action": per_action, "stride": stride})
+
+
+def _no_nan(value):
+    """The report with undefined figures (NaN: too few videos for a protocol) as None, so it is valid JSON."""
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    return None if isinstance(value, float) and math.isnan(value) else value

@@ -69,13 +69,15 @@ NEW_COMMANDS = {
 
 
 # issue #17: the action-recognition layouts as downloaded (`check-data --layout`)
-ACTION_LAYOUTS = ("ucf101", "hmdb51", "kinetics", "diving48")
+ACTION_LAYOUTS = ("ucf101", "hmdb51", "kinetics", "diving48", "pennaction")  # pennaction: #18
 
 
 # issue #17: `avssl eval action` and `avssl eval video-retrieval` (their flags checked on their own below)
 NEW_EVAL_COMMANDS = {
     "action": "action recognition: linear probe / kNN, multi-clip test, top-1/top-5 per video",
     "video-retrieval": "test clips query train clips: R@1/5/10/20/50 (a clip of its class)",
+    # issue #18: frame-level protocols on a phase-labelled layout
+    "frames": "frame-level: phase classification, phase progression, Kendall's tau, frame retrieval AP@5/10/15",
 }
 ACTION_SOURCE_FLAGS = [
     "--batch-size", "--clips", "--data", "--debug", "--device", "--help", "--layout", "--out", "--run",
@@ -137,7 +139,9 @@ def expected_tree() -> dict:
     for path, help_text in OGL_HELP.items():
         tree[path]["options"]["--ogl"] = ogl_flag(help_text)
     synth = tree["synth"]["options"]  # issue #17: the synthetic action sets and their background trap
-    synth["--layout"]["choices"] = sorted([*synth["--layout"]["choices"], "ucf101", "hmdb51", "kinetics"])
+    synth["--layout"]["choices"] = sorted(
+        [*synth["--layout"]["choices"], "ucf101", "hmdb51", "kinetics", "pennaction"]  # #18: pennaction
+    )
     synth["--classes"]["help"] = "number of object/sound classes (<= 8; action layouts: motions, <= 10)"
     synth["--background-p"] = {
         **DEVICE,
@@ -186,6 +190,17 @@ def test_eval_action_and_video_retrieval_flags():
         assert options["--clips"]["default"] == 10 and options["--clips"]["type"] == "int"
         assert options["--split-index"]["choices"] == [1, 2, 3]
         assert options["--device"] == DEVICE
+
+
+def test_eval_frames_flags():
+    frames = flag_tree(build_parser())["eval frames"]["options"]
+    assert sorted(frames) == sorted(
+        ["--data", "--debug", "--device", "--help", "--layout", "--out", "--run", "--stride", "--test-split",
+         "--train-split", "-h"]
+    )  # fmt: skip
+    assert frames["--run"]["required"] and frames["--out"]["required"]
+    assert frames["--test-split"]["default"] == "val" and frames["--stride"]["default"] == 1
+    assert frames["--device"] == DEVICE
 
 
 def test_baseline_is_not_trivially_small():

@@ -49,6 +49,7 @@ def _first_media(root, layout):
         "avsbench-s4": "s4_data/gt_masks/*/*/*/*_1.png",
         "avsbench-ms3": "ms3_data/visual_frames/*/*_3.png",
         "fairplay": "videos/*.mp4",
+        "pennaction": "frames/*/000002.jpg",
     }
     return sorted(root.glob(patterns[layout]))[0]
 

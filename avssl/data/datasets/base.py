@@ -27,6 +27,7 @@ from avssl.data.annotations import AnnotationError
 from avssl.data.decoding import (
     Clip,
     MediaError,
+    num_frames_for,
     output_size,
     probe,
     read_audio,
@@ -98,7 +99,9 @@ class ClipItem:
     kind "video": the sampler places the window inside [start_s, end_s) of the video `path` (end None =
     end of the media); audio from `audio_path` (a sidecar) when set, else from the container.
     kind "still": `path` is an image, the audio window is placed inside [start_s, end_s) of `audio_path`.
-    kind "frames": `frames` are image files (one per `1 / len(frames)` of the window), audio from `audio_path`.
+    kind "frames": `frames` are image files (one per `1 / len(frames)` of the window), audio from `audio_path`;
+    with `video_only` they are a silent video's frames at `meta["frame_rate"]` (frames/s; PennAction) and
+    the window takes the frames under its sampling times (`read_frame_window`).
     `boxes` ([x0, y0, x1, y1], several annotators allowed) are in pixels of a `box_space` (W, H) image;
     `masks` are mask image paths per frame (None where the release has no mask).
     `video_only`: the layout has no sound to read (action-recognition sets): the video's audio stream,
@@ -147,6 +150,33 @@ def replace_bad(load, index: int, num_items: int, seed: int, epoch: int) -> dict
             other["replaced"] = [sample]
             return other
     return sample
+
+
+def read_frame_window(item: ClipItem, start: float, duration_s: float, fps: float | None) -> Clip:
+    """The window [start, start + duration) of a frame-folder video (`item.frames` at
+    `item.meta["frame_rate"]` frames/s): at `fps` (None: the folder's rate) the frame under each sampling
+    time (start + (k + ½) / fps), at native size (the sample is resized to the spec's size after); times
+    past the last frame repeat it and mark the window padded."""
+    rate = float(item.meta.get("frame_rate") or 0)
+    if rate <= 0 or not item.frames:
+        raise AnnotationError(
+            item.path, f"item {item.id!r}: a frame-folder video needs frames and meta frame_rate"
+        )
+    count = num_frames_for(duration_s, fps or rate)
+    times = start + (np.arange(count) + 0.5) * duration_s / count
+    index = np.floor(times * rate + 1e-6).astype(int)  # the frame shown at each time (no float slips)
+    valid = int((index < len(item.frames)).sum())
+    index = np.minimum(index, len(item.frames) - 1)
+    frames = read_frames([item.frames[i] for i in index], None)
+    return Clip(
+        path=item.path,
+        start_s=start,
+        duration_s=duration_s,
+        frames=frames,
+        frame_times=torch.from_numpy(times),
+        num_valid_frames=valid,
+        padded=valid < count,
+    )
 
 
 class ClipDataset(Dataset):
@@ -219,6 +249,8 @@ class ClipDataset(Dataset):
                 audio_path=item.audio_path,
                 video_offset_s=spec.video_offset_s,
             )
+        if item.kind == "frames" and item.video_only:
+            return read_frame_window(item, start, spec.duration_s, spec.fps)
         if item.audio_path is None:
             raise AnnotationError(item.path, f"item {item.id!r} has no audio file")
         if item.kind == "still":

@@ -29,7 +29,16 @@ CLASS_NAMES = (
     "lions roaring",
 )
 # the layouts write_synthetic writes
-SYNTH_LAYOUTS = ("folder", "vggsound", "flickr", "vggss", "avsbench-s4", "avsbench-ms3", "fairplay")
+SYNTH_LAYOUTS = (
+    "folder",
+    "vggsound",
+    "flickr",
+    "vggss",
+    "avsbench-s4",
+    "avsbench-ms3",
+    "fairplay",
+    "pennaction",
+)
 
 
 @dataclass(frozen=True)
@@ -271,6 +280,13 @@ def write_synthetic(layout: str, out: str | Path, spec: SynthSpec = SynthSpec())
     (`ACTION_SYNTH_LAYOUTS`) write the motion-defined action set with its background-swapped test copy."""
     if layout in ACTION_SYNTH_LAYOUTS:  # motion-defined action classes (`avssl.data.synthetic.action`)
         return write_action_synthetic(layout, out, action_spec(spec))
+    if layout == "pennaction":  # frame folders with known phases (`avssl.data.synthetic.phases`)
+        from avssl.data.synthetic.phases import ACTIONS, PhaseSynthSpec, write_phase_synthetic
+
+        classes = min(spec.num_classes, len(ACTIONS))
+        return write_phase_synthetic(
+            out, PhaseSynthSpec(n=spec.n, num_classes=classes, size=spec.size, seed=spec.seed)
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     writers = {
