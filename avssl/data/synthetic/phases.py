@@ -43,8 +43,8 @@ class PhaseSynthSpec:
     n: int = 24
     num_classes: int = 3
     size: int = 64
-    min_frames: int = 24
-    max_frames: int = 40
+    min_frames: int = 20
+    max_frames: int = 60
     test_every: int = 3
     seed: int = 0
 
@@ -58,7 +58,7 @@ class PhaseSynthSpec:
 def phase_track(rng: np.random.Generator, frames: int) -> tuple[np.ndarray, np.ndarray]:
     """((T,) phase per frame, (T,) position along the current stroke in [0, 1)): stroke durations are
     Dirichlet shares of the video, at least one frame each."""
-    shares = rng.dirichlet(np.full(PHASES_PER_ACTION, 4.0))
+    shares = rng.dirichlet(np.full(PHASES_PER_ACTION, 2.0))
     counts = np.maximum(1, np.round(shares * frames).astype(int))
     while counts.sum() != frames:  # fix rounding on the longest / shortest stroke
         k = int(np.argmax(counts)) if counts.sum() > frames else int(np.argmin(counts))
