@@ -435,6 +435,7 @@ RECIPES: dict[str, TaskRecipe] = {
     "cvrl": ACTION,
     "concur": ACTION,
     "carl": ACTION,
+    "iboot": ACTION,
 }
 
 

@@ -21,6 +21,7 @@ from avssl.tasks.concur import ConCur, ConCurConfig
 from avssl.tasks.cvrl import CVRL, CVRLConfig
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
 from avssl.tasks.fame import FAME, FAMEConfig
+from avssl.tasks.iboot import IBoot, IBootConfig
 from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
 from avssl.tasks.lvs import LVS, LVSConfig
 from avssl.tasks.maclr import MaCLR, MaCLRConfig
@@ -45,6 +46,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "cvrl": (CVRLConfig, CVRL),
     "concur": (ConCurConfig, ConCur),
     "carl": (CARLConfig, CARL),
+    "iboot": (IBootConfig, IBoot),
 }
 
 

@@ -69,7 +69,20 @@ def _clip_pair_batch(motion: bool = False, track: bool = False) -> dict:
     return {"views": views, "video": views[0]["video"]}
 
 
-# task → (overrides of its default config, tiny batch)
+def _teacher_weights() -> str:
+    """iboot's frozen teacher: a small 2D encoder's state dict, written once per process to a temp folder."""
+    import tempfile
+    from pathlib import Path
+
+    from avssl.encoders import Visual2dConfig, build_encoder
+
+    path = Path(tempfile.mkdtemp(prefix="avssl_teacher_")) / "teacher.pth"
+    torch.manual_seed(1)
+    torch.save(build_encoder(Visual2dConfig(name="small")).state_dict(), path)
+    return str(path)
+
+
+# task → (overrides of its default config (a callable: made when first used), tiny batch)
 TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
     "av_contrastive": (
         {"visual": {"name": "small"}, "audio": {"name": "audio_small"}, "embed_dim": 16, "proj_hidden": 32},
@@ -137,6 +150,16 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
         },
         _clip_pair_batch,
     ),
+    "iboot": (
+        lambda: {
+            "encoder": {"name": "small_3d"},
+            "teacher": {"name": "small", "weights": _teacher_weights()},
+            "predictor_hidden": 16,
+            "hidden_dim": 16,
+            "embed_dim": 8,
+        },
+        _clip_pair_batch,
+    ),
 }
 
 
@@ -148,6 +171,7 @@ def test_every_registered_task_has_a_tiny_setting() -> None:
 def test_forward_backward_gives_every_trainable_parameter_a_gradient(name: str) -> None:
     config_cls, builder = TASKS[name]
     overrides, make_batch = TINY[name]
+    overrides = overrides() if callable(overrides) else overrides
     torch.manual_seed(0)
     task = builder(from_dict(config_cls, overrides)).train()
     out = task(make_batch())
@@ -166,6 +190,7 @@ def test_forward_backward_gives_every_trainable_parameter_a_gradient(name: str) 
 def test_declared_capabilities_work(name: str) -> None:
     config_cls, builder = TASKS[name]
     overrides, make_batch = TINY[name]
+    overrides = overrides() if callable(overrides) else overrides
     torch.manual_seed(0)
     task = builder(from_dict(config_cls, overrides)).eval()
     assert isinstance(task, Task)
