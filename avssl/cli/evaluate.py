@@ -1,5 +1,5 @@
 """`avssl embed` and `avssl eval retrieval | probe | localization | segmentation | action | video-retrieval |
-frames`:
+frames | tracking`:
 the field's protocols.
 
 The metrics are pure functions in avssl.evaluation; this module reads the command line, gets embeddings or
@@ -244,6 +244,22 @@ def _cmd_eval_frames(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval_tracking(args: argparse.Namespace) -> int:
+    from avssl.evaluation.tracking import tracking_report
+    from avssl.inference.load import load_run
+
+    task, config = load_run(args.run, device_of(args))
+    encoder = getattr(task, "encoder", None)
+    if encoder is None:
+        raise ConfigError(f"{args.run}: the run's task has no `encoder` to track with")
+    size = args.size or int(config.get("data", {}).get("size") or 112)
+    metrics = tracking_report(encoder.eval(), args.data, size)
+    metrics["size"] = size
+    write_json(args.out, metrics)
+    print(json.dumps({k: metrics[k] for k in ("success_auc", "precision@20", "num_sequences")}))
+    return 0
+
+
 def _add_source_args(parser: argparse.ArgumentParser, files: bool = False, split: bool = True) -> None:
     parser.add_argument("--run", help="a training run directory")
     parser.add_argument("--data", help="dataset root (default: the run's data.root)")
@@ -355,6 +371,24 @@ def _add_frames(evals: argparse._SubParsersAction) -> None:
     frames.set_defaults(func=_cmd_eval_frames)
 
 
+def _add_tracking(evals: argparse._SubParsersAction) -> None:
+    tracking = add_command(
+        evals,
+        "tracking",
+        "track from the first frame's box on frozen features: OTB success AUC, precision@20",
+    )
+    tracking.add_argument("--run", required=True, help="a training run directory")
+    tracking.add_argument(
+        "--data", required=True, help="an OTB-layout folder (<Sequence>/img, groundtruth_rect.txt)"
+    )
+    tracking.add_argument(
+        "--size", type=int, help="shorter side of the frames fed to the encoder (default: data.size)"
+    )
+    add_device(tracking)
+    tracking.add_argument("--out", required=True)
+    tracking.set_defaults(func=_cmd_eval_tracking)
+
+
 PROTOCOLS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "retrieval": _add_retrieval,
     "probe": _add_probe,
@@ -363,6 +397,7 @@ PROTOCOLS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "action": _add_action,
     "video-retrieval": _add_video_retrieval,
     "frames": _add_frames,
+    "tracking": _add_tracking,
 }
 
 

@@ -69,7 +69,7 @@ NEW_COMMANDS = {
 
 
 # issue #17: the action-recognition layouts as downloaded (`check-data --layout`)
-ACTION_LAYOUTS = ("ucf101", "hmdb51", "kinetics", "diving48", "pennaction")  # pennaction: #18
+ACTION_LAYOUTS = ("ucf101", "hmdb51", "kinetics", "diving48", "pennaction", "otb")  # the last two: #18
 
 
 # issue #17: `avssl eval action` and `avssl eval video-retrieval` (their flags checked on their own below)
@@ -78,6 +78,7 @@ NEW_EVAL_COMMANDS = {
     "video-retrieval": "test clips query train clips: R@1/5/10/20/50 (a clip of its class)",
     # issue #18: frame-level protocols on a phase-labelled layout
     "frames": "frame-level: phase classification, phase progression, Kendall's tau, frame retrieval AP@5/10/15",
+    "tracking": "track from the first frame's box on frozen features: OTB success AUC, precision@20",
 }
 ACTION_SOURCE_FLAGS = [
     "--batch-size", "--clips", "--data", "--debug", "--device", "--help", "--layout", "--out", "--run",
@@ -140,7 +141,14 @@ def expected_tree() -> dict:
         tree[path]["options"]["--ogl"] = ogl_flag(help_text)
     synth = tree["synth"]["options"]  # issue #17: the synthetic action sets and their background trap
     synth["--layout"]["choices"] = sorted(
-        [*synth["--layout"]["choices"], "ucf101", "hmdb51", "kinetics", "pennaction"]  # #18: pennaction
+        [
+            *synth["--layout"]["choices"],
+            "ucf101",
+            "hmdb51",
+            "kinetics",
+            "pennaction",
+            "otb",
+        ]  # #18: the last two
     )
     synth["--classes"]["help"] = "number of object/sound classes (<= 8; action layouts: motions, <= 10)"
     synth["--background-p"] = {
@@ -201,6 +209,15 @@ def test_eval_frames_flags():
     assert frames["--run"]["required"] and frames["--out"]["required"]
     assert frames["--test-split"]["default"] == "val" and frames["--stride"]["default"] == 1
     assert frames["--device"] == DEVICE
+
+
+def test_eval_tracking_flags():
+    tracking = flag_tree(build_parser())["eval tracking"]["options"]
+    assert sorted(tracking) == sorted(
+        ["--data", "--debug", "--device", "--help", "--out", "--run", "--size", "-h"]
+    )
+    assert tracking["--run"]["required"] and tracking["--data"]["required"] and tracking["--out"]["required"]
+    assert tracking["--size"]["default"] is None and tracking["--device"] == DEVICE
 
 
 def test_baseline_is_not_trivially_small():

@@ -50,6 +50,7 @@ def _first_media(root, layout):
         "avsbench-ms3": "ms3_data/visual_frames/*/*_3.png",
         "fairplay": "videos/*.mp4",
         "pennaction": "frames/*/000002.jpg",
+        "otb": "*/img/0002.jpg",
     }
     return sorted(root.glob(patterns[layout]))[0]
 

@@ -38,6 +38,7 @@ SYNTH_LAYOUTS = (
     "avsbench-ms3",
     "fairplay",
     "pennaction",
+    "otb",
 )
 
 
@@ -280,6 +281,13 @@ def write_synthetic(layout: str, out: str | Path, spec: SynthSpec = SynthSpec())
     (`ACTION_SYNTH_LAYOUTS`) write the motion-defined action set with its background-swapped test copy."""
     if layout in ACTION_SYNTH_LAYOUTS:  # motion-defined action classes (`avssl.data.synthetic.action`)
         return write_action_synthetic(layout, out, action_spec(spec))
+    if layout == "otb":  # sequences with a target box per frame (`avssl.data.synthetic.tracking`)
+        from avssl.data.synthetic.tracking import TrackSynthSpec, write_tracking_synthetic
+
+        frames = max(4, int(round(spec.duration_s * spec.fps)))
+        return write_tracking_synthetic(
+            out, TrackSynthSpec(n=spec.n, size=spec.size, frames=frames, seed=spec.seed)
+        )
     if layout == "pennaction":  # frame folders with known phases (`avssl.data.synthetic.phases`)
         from avssl.data.synthetic.phases import ACTIONS, PhaseSynthSpec, write_phase_synthetic
 
