@@ -436,6 +436,7 @@ RECIPES: dict[str, TaskRecipe] = {
     "concur": ACTION,
     "carl": ACTION,
     "iboot": ACTION,
+    "constcl": ACTION,
 }
 
 

@@ -18,6 +18,7 @@ from avssl.tasks.avs import AVSConfig, AVSegmenter
 from avssl.tasks.binaural_multissl import BinauralMultiSSL, BinauralMultiSSLConfig
 from avssl.tasks.carl import CARL, CARLConfig
 from avssl.tasks.concur import ConCur, ConCurConfig
+from avssl.tasks.constcl import ConSTCL, ConSTCLConfig
 from avssl.tasks.cvrl import CVRL, CVRLConfig
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
 from avssl.tasks.fame import FAME, FAMEConfig
@@ -47,6 +48,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "concur": (ConCurConfig, ConCur),
     "carl": (CARLConfig, CARL),
     "iboot": (IBootConfig, IBoot),
+    "constcl": (ConSTCLConfig, ConSTCL),
 }
 
 

@@ -150,6 +150,18 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
         },
         _clip_pair_batch,
     ),
+    "constcl": (
+        {
+            "encoder": {"name": "small_3d"},
+            "hidden_dim": 16,
+            "embed_dim": 8,
+            "decoder_dim": 8,
+            "decoder_heads": 2,
+            "decoder_layers": 2,
+            "local_weight": 1.0,
+        },
+        _clip_pair_batch,
+    ),
     "iboot": (
         lambda: {
             "encoder": {"name": "small_3d"},
