@@ -56,7 +56,13 @@ class Method(NamedTuple):
     claims: tuple[str, ...] = ()
 
 
-# A new video method is one entry here.
+IBOOT_TEACHER = (
+    "model.teacher.name=small",
+    "model.teacher.weights={runs}/carl_s{seed}",
+    "model.teacher.weights_source=run",
+    "model.teacher.weights_prefix=encoder.",
+)
+# A new video method is one entry here; overrides may name {runs} (OUT/runs), {seed} and {half} (--steps / 2).
 METHODS: dict[str, Method] = {
     "untrained": Method("video_moco.yaml", ("train.max_steps=1", "optim.lr=0")),
     "video_moco": Method("video_moco.yaml"),
@@ -70,6 +76,14 @@ METHODS: dict[str, Method] = {
     "concur": Method("concur.yaml", claims=("over:concur_no_curriculum", "over:concur_no_distance")),
     "concur_no_curriculum": Method("concur.yaml", ("data.views.1.timing.curriculum_epochs=0",)),
     "concur_no_distance": Method("concur.yaml", ("model.distance_weight=0",)),
+    "carl": Method("carl.yaml"),
+    # iBoot's frozen teacher: the 2D frame encoder of this table's `carl` run (list carl before iboot)
+    "cvrl_half": Method("cvrl.yaml", ("train.max_steps={half}",)),
+    "iboot": Method("iboot.yaml", IBOOT_TEACHER),
+    "iboot_half": Method("iboot.yaml", (*IBOOT_TEACHER, "train.max_steps={half}")),
+    "constcl": Method("constcl.yaml"),
+    "constcl_local1": Method("constcl.yaml", ("model.local_weight=1",)),
+    "constcl_no_local": Method("constcl.yaml", ("model.local_weight=0",)),
 }
 BASELINE, UNTRAINED = "video_moco", "untrained"
 EVALUATORS = "[action,clip_pairs,background_invariance,attention]"
@@ -110,6 +124,7 @@ def train_method(name: str, run: Path, data: Path, steps: int, size: int, seed: 
     """Train (or read back, or resume) `name` in `run` on `data`; its evaluation (the recipe's eval dict).
     A finished run is read back from RUN/compare_result.json when its arguments are the same."""
     config, own, _ = METHODS[name]
+    own = tuple(o.format(runs=run.parent, seed=seed, half=max(1, steps // 2)) for o in own)
     args = [
         "--config",
         str(CONFIGS / config),
@@ -236,6 +251,9 @@ def main(argv: list[str] | None = None) -> dict:
     unknown = [n for n in names if n not in METHODS]
     if unknown:
         parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    for name in ("iboot", "iboot_half"):
+        if name in names and ("carl" not in names or names.index("carl") > names.index(name)):
+            parser.error(f"{name}'s teacher is the carl run: list carl before {name}")
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
     results: dict[str, dict] = {name: {} for name in names}

@@ -9,6 +9,7 @@ read: RAFT refuses to build without it.)"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,10 @@ def build_trained_task(config: dict, config_file: Path | str) -> torch.nn.Module
     config_cls, builder = TASKS[task_name]
     # runs written before the stage runner attached teachers and memories themselves keep an incremental
     # stage's references to other runs' files in their model config: not part of the model, dropped
-    model = {k: v for k, v in (config.get("model") or {}).items() if k not in ("teacher", "replay_memory")}
+    # (unless the task's config has such a field: iboot's frozen `teacher` encoder is part of its model)
+    own = {f.name for f in dataclasses.fields(config_cls)}
+    legacy = ("teacher", "replay_memory")
+    model = {k: v for k, v in (config.get("model") or {}).items() if k in own or k not in legacy}
     model_cfg: Any = from_saved_dict(config_cls, without_initial_weights(model))
     return builder(model_cfg)
 

@@ -83,10 +83,8 @@ class IBoot(nn.Module):
         self.encoder = build_encoder(cfg.encoder)
         if getattr(self.encoder, "input_kind", "clip") != "clip":
             raise ValueError(f"iboot needs a clip encoder as the student, {cfg.encoder.name!r} is not one")
-        if cfg.teacher.weights is None:
-            raise ValueError(
-                "iboot needs a pretrained teacher: set model.teacher.weights (a weights file or a run directory)"
-            )
+        # a run rebuilt for inference gets its teacher from the run's weights; training needs pretrained ones
+        self.teacher_pretrained = cfg.teacher.weights is not None
         self.teacher = build_encoder(cfg.teacher)
         if getattr(self.teacher, "input_kind", "image") != "image":
             raise ValueError(f"iboot's teacher must be an image encoder, {cfg.teacher.name!r} is not one")
@@ -124,6 +122,10 @@ class IBoot(nn.Module):
         return self.distill_loss(self.predictor(steps), goals)
 
     def forward(self, batch: dict) -> TaskOutput:
+        if not self.teacher_pretrained:
+            raise ValueError(
+                "iboot needs a pretrained teacher: set model.teacher.weights (a weights file or a run directory)"
+            )
         views = two_views(batch, "iboot")
         clips = torch.cat([views[0]["video"], views[1]["video"]])
         maps = self.encoder(clips)  # (2B, D, t, h, w)

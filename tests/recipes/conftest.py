@@ -36,10 +36,14 @@ class VideoBench:
         self.data = write_data(root, VIDEO_SIZE, VIDEO_SEED, [])
         self._figures: dict[str, dict] = {}
 
+    def run_dir(self, name: str) -> Path:
+        """Where `train(name)` trains (and keeps) the run."""
+        return self.root / "runs" / name
+
     def train(self, name: str) -> dict:
         if name not in self._figures:
             torch.set_num_threads(1)
-            run = self.root / "runs" / name
+            run = self.run_dir(name)
             evaluation = train_method(name, run, self.data, VIDEO_STEPS, VIDEO_SIZE, VIDEO_SEED)
             self._figures[name] = figures(evaluation)
             print(name, {k: None if v is None else round(v, 3) for k, v in self._figures[name].items()})

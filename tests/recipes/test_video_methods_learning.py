@@ -91,3 +91,23 @@ def test_concur_learns_the_pretext_on_held_out_videos(video_bench) -> None:
     the untrained encoder's, the RGB regime of test_video_moco_learning.py."""
     untrained, concur = video_bench.train("untrained"), video_bench.train("concur")
     assert concur["pairs R@5"] >= untrained["pairs R@5"] + 3 * PRETEXT_BAR
+
+
+@pytest.mark.slow
+def test_constcl_tracks_better_than_the_untrained_encoder(video_bench, tmp_path) -> None:
+    """ConST-CL's local features on `avssl eval tracking` (12 synthetic OTB-layout sequences of 24 frames at
+    128 px, a textured target and a distractor): success AUC 49.7 vs the untrained encoder's 36.7 (MoCo 46.2,
+    CVRL 49.5; without the region term 49.5, with it at weight 1: 49.5) after 150 steps. Asserted: ≥ untrained
+    + 8. Not reproduced: the region term's own gain (ConST-CL ≈ CVRL here)."""
+    from avssl.data.synthetic.tracking import TrackSynthSpec, write_tracking_synthetic
+    from avssl.evaluation.tracking import tracking_report
+    from avssl.inference.load import load_run
+
+    otb = write_tracking_synthetic(tmp_path / "otb", TrackSynthSpec(n=12, size=128, frames=24, seed=0))
+    video_bench.train("untrained")
+    video_bench.train("constcl")
+    scores = {}
+    for name in ("untrained", "constcl"):
+        task, _ = load_run(video_bench.run_dir(name))
+        scores[name] = tracking_report(task.encoder.eval(), str(otb), 128)["success_auc"]
+    assert scores["constcl"] >= scores["untrained"] + 8, scores

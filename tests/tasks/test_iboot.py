@@ -102,8 +102,10 @@ def test_teacher_is_loaded_frozen_and_never_moves(teacher_file, tmp_path) -> Non
     assert all(torch.equal(task.teacher.state_dict()[k], v) for k, v in saved.items())
     assert task.predictor.net[0].weight.grad.abs().sum() > 0
     # bad settings are named
-    with pytest.raises(ValueError, match="needs a pretrained teacher"):
-        IBoot(from_dict(IBootConfig, {"encoder": {"name": "small_3d"}, "teacher": {"name": "small"}}))
+    untaught = IBoot(from_dict(IBootConfig, {"encoder": {"name": "small_3d"}, "teacher": {"name": "small"}}))
+    with pytest.raises(ValueError, match="needs a pretrained teacher"):  # training; a rebuilt run only embeds
+        untaught(_batch())
+    assert untaught.embed({"video": _batch()["video"]}, "video").shape[0] == 4
     with pytest.raises(ValueError, match="not both 0"):
         _task(teacher_file, distill_weight=0.0, video_weight=0.0)
     clip_encoder = tmp_path / "clip_encoder.pth"
@@ -118,3 +120,13 @@ def test_recipe_trains_on_real_clips_with_a_teacher_file(tmp_path, teacher_file)
     assert cfg["task"] == "iboot" and cfg["model"]["teacher"]["weights"] == teacher_file
     assert [r["step"] for r in rows] == [1, 2] and all({"loss/distill", "loss/video"} <= set(r) for r in rows)
     assert {"action", "clip_pairs"} <= set(json.loads((Path(tmp_path) / "eval.json").read_text()))
+    # the run loads for inference without the teacher file: its teacher comes from the run's own weights
+    from avssl.inference.load import load_run
+
+    Path(teacher_file).rename(Path(teacher_file).with_suffix(".moved"))
+    try:
+        task, _ = load_run(tmp_path)
+    finally:
+        Path(teacher_file).with_suffix(".moved").rename(teacher_file)
+    saved = torch.load(teacher_file)
+    assert all(torch.equal(task.teacher.state_dict()[k], v) for k, v in saved.items())
