@@ -231,9 +231,9 @@ def _cmd_eval_frames(args: argparse.Namespace) -> int:
     data = eval_data_config(config, args.data, args.layout, None)
     if not data.root:
         raise ConfigError(f"{args.run}: the run has no data.root; give --data")
-    if data.layout != "pennaction":
+    if data.layout not in ("pennaction", "pouring"):
         raise ConfigError(
-            f"frame-level evaluation reads a phase-labelled layout (pennaction), not {data.layout!r}"
+            f"frame-level evaluation reads a phase-labelled layout (pennaction, pouring), not {data.layout!r}"
         )
     train = frame_features(task, data, args.train_split)
     val = frame_features(task, data, args.test_split)
@@ -356,8 +356,10 @@ def _add_frames(evals: argparse._SubParsersAction) -> None:
         "frame-level: phase classification, phase progression, Kendall's tau, frame retrieval AP@5/10/15",
     )
     frames.add_argument("--run", required=True, help="a training run directory")
-    frames.add_argument("--data", help="a Penn Action root with phases/ (default: the run's data.root)")
-    frames.add_argument("--layout", help="pennaction (default: the run's data.layout)")
+    frames.add_argument(
+        "--data", help="a Penn Action root with phases/ or a Pouring root (default: the run's)"
+    )
+    frames.add_argument("--layout", help="pennaction or pouring (default: the run's data.layout)")
     frames.add_argument("--train-split", default="train")
     frames.add_argument("--test-split", default="val")
     frames.add_argument(

@@ -198,39 +198,54 @@ class FrameFeatures:
     phases: list[Tensor]
 
 
+def _phase_labels(item) -> np.ndarray | None:
+    """An item's per-frame phases: inline (`meta["phase_labels"]`, Pouring) or a phase file (Penn Action)."""
+    from avssl.data.datasets.pennaction import read_phases
+
+    if item.meta.get("phase_labels") is not None:
+        return np.asarray(item.meta["phase_labels"], dtype=np.int64)
+    if item.meta.get("phases"):
+        return read_phases(item.meta["phases"], len(item.frames))
+    return None
+
+
 @torch.no_grad()
 def frame_features(task: torch.nn.Module, data: DataConfig, split: str, chunk: int = 64) -> FrameFeatures:
-    """Every frame of every phase-labelled video of `split` of `data` (a frame-sequence layout: pennaction),
-    at `data.size` through the evaluation transforms, embedded by the task's `embed_frames` (the whole
-    video at once: frame-wise models see their temporal context) or, for a task without it, each frame on
-    its own by `embed(…, "video")` as a one-frame clip (a frame-independent baseline), `chunk` frames per
-    pass. Videos without phase labels are left out; none at all is an error naming the root."""
+    """Every frame of every phase-labelled video of `split` of `data` (a phase-labelled layout: pennaction,
+    pouring), at its own frame rate and `data.size` through the evaluation transforms, embedded by the task's
+    `embed_frames` (the whole video at once: frame-wise models see their temporal context) or, for a task
+    without it, each frame on its own by `embed(…, "video")` as a one-frame clip (a frame-independent
+    baseline), `chunk` frames per pass. A video whose decoded frames outnumber or fall short of its labels
+    is matched by nearest index. Videos without phase labels are left out; none at all is an error naming
+    the root."""
     from avssl.data.datasets import load_index
-    from avssl.data.datasets.pennaction import read_phases
     from avssl.data.loader import clip_spec, data_transforms
 
-    items = [i for i in load_index(data.layout, data.root, split).items if i.meta.get("phases")]
+    items = [i for i in load_index(data.layout, data.root, split).items if _phase_labels(i) is not None]
     if not items:
-        raise ValueError(
-            f"{data.root}: no {split} videos with phase labels (phases/<split>/<action>/<id>.npy)"
-        )
+        raise ValueError(f"{data.root}: no {split} videos with phase labels")
     device = next(task.parameters()).device
     transform = data_transforms(data, train=False)
     out = FrameFeatures([], [], [], [])
     for item in items:
-        span = item.end_s - item.start_s
-        spec = dataclasses.replace(clip_spec(data, "start"), duration_s=span, fps=None)
+        phases = _phase_labels(item)
+        rate = float(item.meta["frame_rate"])
+        spec = dataclasses.replace(clip_spec(data, "start"), duration_s=len(phases) / rate, fps=rate)
         dataset = ClipDataset([item], spec, transform, mode="eval")
-        video = dataset[0]["video"][None].to(device)  # (1, C, T, H, W)
+        video = dataset[0]["video"][None].to(device)  # (1, C, T, H, W): one frame per label
         if hasattr(task, "embed_frames"):
             feats = task.embed_frames({"video": video})[0]
         else:
             frames = video[0].transpose(0, 1)[:, :, None]  # (T, C, 1, H, W)
             feats = torch.cat([task.embed({"video": f}, "video") for f in frames.split(chunk)])
+        if len(feats) != len(phases):
+            feats = feats[
+                np.minimum(np.round(np.linspace(0, len(feats) - 1, len(phases))).astype(int), len(feats) - 1)
+            ]
         out.ids.append(item.id)
         out.actions.append(int(item.label))
         out.features.append(feats.float().cpu())
-        out.phases.append(torch.from_numpy(read_phases(item.meta["phases"], len(item.frames))))
+        out.phases.append(torch.from_numpy(phases))
     return out
 
 

@@ -73,6 +73,6 @@ def test_eval_frames_errors_are_one_line(run, tmp_path, capsys) -> None:
     assert main(["eval", "frames", "--run", str(run), "--stride", "0", "--out", out]) != 0
     assert "--stride must be at least 1" in capsys.readouterr().err
     assert main(["eval", "frames", "--run", str(run), "--layout", "ucf101", "--out", out]) != 0
-    assert "phase-labelled layout (pennaction), not 'ucf101'" in capsys.readouterr().err
+    assert "phase-labelled layout (pennaction, pouring), not 'ucf101'" in capsys.readouterr().err
     assert main(["eval", "frames", "--run", str(run), "--data", str(tmp_path), "--out", out]) != 0
     assert "missing: a Penn Action root has frames/ and labels/" in capsys.readouterr().err

@@ -69,7 +69,15 @@ NEW_COMMANDS = {
 
 
 # issue #17: the action-recognition layouts as downloaded (`check-data --layout`)
-ACTION_LAYOUTS = ("ucf101", "hmdb51", "kinetics", "diving48", "pennaction", "otb")  # the last two: #18
+ACTION_LAYOUTS = (
+    "ucf101",
+    "hmdb51",
+    "kinetics",
+    "diving48",
+    "pennaction",
+    "otb",
+    "pouring",
+)  # the last 3: #18
 
 
 # issue #17: `avssl eval action` and `avssl eval video-retrieval` (their flags checked on their own below)

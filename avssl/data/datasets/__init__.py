@@ -25,6 +25,7 @@ from avssl.data.datasets.folder import folder_items
 from avssl.data.datasets.manifest import manifest_items
 from avssl.data.datasets.otb import otb_items
 from avssl.data.datasets.pennaction import pennaction_items
+from avssl.data.datasets.pouring import pouring_items
 from avssl.data.datasets.vggsound import vggsound_items
 from avssl.data.datasets.vggss import vggss_items
 
@@ -62,6 +63,7 @@ INDEX_LOADERS: dict[str, Callable[[Path, str | None], DatasetIndex]] = {
     "diving48": lambda root, split: diving48_items(root, split),
     "pennaction": lambda root, split: pennaction_items(root, split),
     "otb": lambda root, split: otb_items(root),
+    "pouring": lambda root, split: pouring_items(root, split),
 }
 # layouts with official numbered train/test splits: `load_index(..., split_index=k)` picks one
 SPLIT_INDEX_LOADERS: dict[str, Callable[[Path, str | None, int], DatasetIndex]] = {
