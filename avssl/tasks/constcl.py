@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import roi_align
 
+from avssl import distributed
 from avssl.tasks.av_contrastive import pool_map
 from avssl.tasks.base import TaskOutput, two_views
 from avssl.tasks.cvrl import CVRL, CVRLConfig
@@ -96,16 +97,18 @@ def instance_features(keyframe: Tensor, boxes: Tensor, size: int) -> Tensor:
 
 def region_infonce(pred: Tensor, targets: Tensor, match: Tensor, tau: float) -> Tensor:
     """Pred (B, N, D) transformed instances, targets (B, N, D) the other view's instances, match (B, N) the
-    index of each instance's target in its own video → mean over the B·N instances of
-    −log exp(s⁺/τ) / (exp(s⁺/τ) + Σ_{other videos' targets} exp(s/τ)), cosine s."""
+    index of each instance's target in its own video → mean over the B·N local instances of
+    −log exp(s⁺/τ) / (exp(s⁺/τ) + Σ_{other videos' targets} exp(s/τ)), cosine s. Under several processes the
+    targets of the global batch are gathered (with gradient), as the release's replicas do."""
     b, n, d = pred.shape
     p = F.normalize(pred, dim=-1).reshape(b * n, d)
-    t = F.normalize(targets, dim=-1).reshape(b * n, d)
-    logits = p @ t.T / tau  # (B·N, B·N)
-    video = torch.arange(b, device=pred.device).repeat_interleave(n)
+    t = distributed.gather_with_grad(F.normalize(targets, dim=-1).reshape(b * n, d))  # (W·B·N, D)
+    logits = p @ t.T / tau
+    video = (distributed.rank() * b + torch.arange(b, device=pred.device)).repeat_interleave(n)
+    column_video = torch.arange(t.shape[0] // n, device=pred.device).repeat_interleave(n)
     positive = (video * n + match.reshape(-1)).long()
-    keep = video[:, None] != video[None, :]  # other videos' targets
-    keep[torch.arange(b * n), positive] = True  # and the positive
+    keep = video[:, None] != column_video[None, :]  # other videos' targets
+    keep[torch.arange(b * n, device=pred.device), positive] = True  # and the positive
     logits = logits.masked_fill(~keep, float("-inf"))
     return F.cross_entropy(logits, positive)
 

@@ -117,3 +117,31 @@ def test_recipe_trains_on_real_clips(tmp_path: Path, ablation: tuple[str, ...]) 
     assert ("loss/local" in keys) is ("model.local_weight=0" not in ablation)
     assert ("loss/holistic" in keys) is ("model.holistic_weight=0" not in ablation)
     assert {"action", "clip_pairs"} <= set(json.loads((tmp_path / "eval.json").read_text()))
+
+
+def _ranks_region(rank: int, world: int) -> dict:
+    """Rank r's half of one batch: its region loss and the gradient it sends back to the full prediction."""
+    g = torch.Generator().manual_seed(0)
+    pred, targets = torch.randn(4, 3, 5, generator=g), torch.randn(4, 3, 5, generator=g)
+    match = torch.randint(0, 3, (4, 3), generator=g)
+    half = slice(2 * rank, 2 * rank + 2)
+    p, t = pred[half].clone().requires_grad_(True), targets[half].clone().requires_grad_(True)
+    loss = region_infonce(p, t, match[half], 0.2)
+    loss.backward()
+    return {"loss": loss.detach(), "grad_p": p.grad}
+
+
+def test_region_infonce_gathers_the_targets_across_processes(tmp_path) -> None:
+    """Two gloo processes, two videos each: the mean of their losses is the one-process loss of the four
+    videos, and each prediction's gradient is the one-process gradient × world size (DDP averages)."""
+    from avssl.testing import run_gloo_ranks
+
+    ranks = run_gloo_ranks(_ranks_region, tmp_path, world=2, timeout=120)
+    g = torch.Generator().manual_seed(0)
+    pred, targets = torch.randn(4, 3, 5, generator=g), torch.randn(4, 3, 5, generator=g)
+    match = torch.randint(0, 3, (4, 3), generator=g)
+    pred.requires_grad_(True)
+    whole = region_infonce(pred, targets, match, 0.2)
+    whole.backward()
+    assert (ranks[0]["loss"] + ranks[1]["loss"]).item() / 2 == pytest.approx(whole.item(), rel=1e-5)
+    assert torch.allclose(torch.cat([r["grad_p"] for r in ranks]), 2 * pred.grad, atol=1e-6)
