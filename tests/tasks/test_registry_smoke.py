@@ -16,6 +16,7 @@ import torch
 from avssl.config import from_dict
 from avssl.tasks import TASKS
 from avssl.tasks.base import Task, TaskOutput, capabilities
+from tests.tasks.test_carl import TINY as CARL_TINY
 
 SMALL_AV = {
     "visual": {"name": "small", "output_stride": 16},
@@ -137,19 +138,7 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
         {"encoder": {"name": "small_3d"}, "hidden_dim": 32, "embed_dim": 16, "distance_hidden": 16},
         _clip_pair_batch,
     ),
-    "carl": (
-        {
-            "encoder": {"name": "small"},
-            "frame_hidden": 16,
-            "frame_dim": 16,
-            "heads": 2,
-            "layers": 1,
-            "ff_dim": 32,
-            "embed_dim": 8,
-            "projection_dim": 8,
-        },
-        _clip_pair_batch,
-    ),
+    "carl": (CARL_TINY, _clip_pair_batch),
     "constcl": (
         {
             "encoder": {"name": "small_3d"},
