@@ -8,7 +8,9 @@ Learning", CVPR 2022 (settings from the authors' release):
   position in the sampled sequence and a pre-norm transformer encoder over time (`layers`, `heads`,
   `ff_dim`), then a linear embedding (`embed_dim`, 128): one embedding per frame;
 * two views of one video are two windows of it (the data config's two `views`; overlapping when the second
-  view's timing keeps it near the first), each with one augmentation draw for all its frames;
+  view's timing keeps it near the first), each with one augmentation draw for all its frames; with the
+  `frame_subset` transform each view is instead a random sorted subset of the frames of one long window, as
+  the authors sample Penn Action and Pouring (frames past the video's end masked out of the loss);
 * training projects every frame embedding by an MLP (Linear → BN → ReLU → Linear) and minimises the
   sequence contrastive loss (`avssl.losses.sequence_contrast`): a Gaussian prior on the distance between the
   frames' timestamps (σ² = 10 frames²) against the softmax of cosine / τ (0.1) over the other view's frames.
@@ -154,7 +156,9 @@ class CARL(nn.Module):
         z1, z2 = self._project(f1), self._project(f2)
         stamps = frame_timestamps(torch.cat([views[0]["frame_s"], views[1]["frame_s"]], dim=1).double())
         t1, t2 = stamps[:, : f1.shape[1]].to(z1.device), stamps[:, f1.shape[1] :].to(z1.device)
-        sequence = self.loss(z1, t1, z2, t2)
+        masks = [view.get("frame_valid") for view in views]  # `frame_subset`: repeats of a short video
+        m1, m2 = (None if m is None else m.to(z1.device) for m in masks)
+        sequence = self.loss(z1, t1, z2, t2, m1, m2)
         logs = {"loss/sequence": sequence.detach()}
         loss = sequence
         if self.cfg.weak_weight > 0:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from avssl.transforms.audio import AudioGain, AudioTimeShift
-from avssl.transforms.clip import ClipAugment
+from avssl.transforms.clip import ClipAugment, FrameSubset
 from avssl.transforms.compose import Compose, Transform
 from avssl.transforms.motion import FrameDifference, OpticalFlow
 from avssl.transforms.tracking import ObjectTrack, TrackCrop
@@ -39,6 +39,7 @@ TRANSFORMS: dict[str, type[Transform]] = {
     "gaussian_blur": GaussianBlur,
     "normalize": Normalize,
     "clip_augment": ClipAugment,
+    "frame_subset": FrameSubset,
     "optical_flow": OpticalFlow,
     "frame_difference": FrameDifference,
     "flow_tubes": FlowTubes,

@@ -167,3 +167,33 @@ class ClipAugment(Transform):
             )
         sample["augment"] = params
         return sample
+
+
+class FrameSubset(Transform):
+    """CARL's temporal augmentation (Chen et al., CVPR 2022, as its release samples Penn Action / Pouring
+    views): `count` frames of the window drawn at random without replacement and kept in time order, from the
+    frames that lie inside the video (`meta["valid_frames"]`, the decoder's count; all frames when absent).
+    A window with fewer valid frames keeps them all and repeats the last one. Writes `frame_index` (count,)
+    long (positions in the decoded window: a view's `frame_s` follows them) and `frame_valid` (count,) bool
+    (False for the repeats). Put it before the spatial transforms."""
+
+    def __init__(self, count: int = 16) -> None:
+        super().__init__()
+        if count < 1:
+            raise ValueError(f"frame_subset count must be >= 1, got {count}")
+        self.count = count
+
+    def forward(self, sample: Sample, generator: torch.Generator | None) -> Sample:
+        video = sample["video"]
+        total = video.shape[0]
+        valid = int((sample.get("meta") or {}).get("valid_frames") or total)
+        valid = max(1, min(total, valid))
+        if valid >= self.count:
+            index = torch.randperm(valid, generator=generator)[: self.count].sort().values
+            keep = torch.ones(self.count, dtype=torch.bool)
+        else:
+            index = torch.cat([torch.arange(valid), torch.full((self.count - valid,), valid - 1)])
+            keep = torch.arange(self.count) < valid
+        sample["video"] = video[index]
+        sample["frame_index"], sample["frame_valid"] = index, keep
+        return sample

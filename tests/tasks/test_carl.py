@@ -67,6 +67,12 @@ def test_loss_is_the_sequence_contrast_of_the_projected_frames() -> None:
     expected = naive_scl(z1, t1, z2, t2, ones, ones, 0.1, 10.0)
     assert out.logs["loss/sequence"].item() == pytest.approx(expected, rel=1e-4)
     assert out.loss.item() == pytest.approx(expected, rel=1e-4)
+    # `frame_subset` views: frames marked invalid are neither rows nor columns of the loss
+    valid = torch.ones(4, 6, dtype=torch.bool)
+    valid[1, 4:] = False
+    batch["views"][1]["frame_valid"] = valid
+    masked = task(batch).logs["loss/sequence"].item()
+    assert masked == pytest.approx(naive_scl(z1, t1, z2, t2, ones, valid, 0.1, 10.0), rel=1e-4)
     out.loss.backward()
     assert task.temporal.layers[0].self_attn.in_proj_weight.grad.abs().sum() > 0
     assert task.encoder.net.blocks[0][0].weight.grad.abs().sum() > 0
@@ -128,3 +134,35 @@ def test_recipe_trains_on_real_clips(tmp_path: Path, weak: bool) -> None:
     assert [r["step"] for r in rows] == [1, 2] and all("loss/sequence" in r for r in rows)
     assert all(("loss/weak" in r) is weak for r in rows)
     assert {"action", "clip_pairs"} <= set(json.loads((tmp_path / "eval.json").read_text()))
+
+
+def test_frame_subset_views_keep_their_frames_times(tmp_path) -> None:
+    """CARL's views as its release samples them: random sorted frame subsets of one long window; each view's
+    frame_s are the kept frames' times and its frames are those frames; past the video's end, frames are
+    repeats marked invalid."""
+    from avssl.data.datasets import load_index
+    from avssl.data.datasets.base import ClipDataset, ClipSpec, ClipView, read_frame_window
+    from avssl.data.synthetic.phases import PhaseSynthSpec, write_phase_synthetic
+    from avssl.transforms import build_transforms
+
+    root = write_phase_synthetic(
+        tmp_path / "penn", PhaseSynthSpec(n=3, size=24, min_frames=20, max_frames=20)
+    )
+    item = load_index("pennaction", root, None).items[0]
+    subset = [{"name": "frame_subset", "count": 8}]
+    views = [ClipView(build_transforms(subset)), ClipView(build_transforms(subset))]
+    spec = ClipSpec(duration_s=1.0, fps=30, size=None, sampler="start")  # 30 frames: 20 in the video
+    sample = ClipDataset([item], spec, seed=3, views=views)[(0, 0)]
+    window = read_frame_window(item, 0.0, 1.0, 30)
+    for view in sample["views"]:
+        index = view["frame_index"]
+        assert torch.all(index[1:] > index[:-1]) and index.max() < 20 and view["frame_valid"].all()
+        assert torch.allclose(view["frame_s"], (index.double() + 0.5) / 30)
+        assert torch.equal(view["video"], window.frames[index].permute(0, 3, 1, 2))
+    assert not torch.equal(sample["views"][0]["frame_index"], sample["views"][1]["frame_index"])
+    short = build_transforms([{"name": "frame_subset", "count": 6}])
+    out = short(
+        {"video": torch.zeros(10, 3, 4, 4), "meta": {"valid_frames": 4}}, torch.Generator().manual_seed(0)
+    )
+    assert out["frame_index"].tolist() == [0, 1, 2, 3, 3, 3]
+    assert out["frame_valid"].tolist() == [True] * 4 + [False] * 2

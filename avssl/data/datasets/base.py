@@ -296,6 +296,7 @@ class ClipDataset(Dataset):
                 "path": item.path,
                 "start_s": clip.start_s,
                 "padded": clip.padded,
+                "valid_frames": clip.num_valid_frames or len(clip.frames),
                 **item.meta,
             },
         }
@@ -382,11 +383,13 @@ class ClipDataset(Dataset):
 
 def _view_dict(raw: dict, out: dict, audio: bool, duration_s: float) -> dict:
     """A view's own keys from its transformed sample `out`, its window's `start_s` / `padded` and the
-    times of its decoded frames `frame_s` (T,) float64 (s, frame centres), and `geometry` always present
-    (empty when no geometric op was drawn) so views collate."""
+    times of its frames `frame_s` (T,) float64 (s, frame centres; after `frame_subset`, of the frames kept),
+    and `geometry` always present (empty when no geometric op was drawn) so views collate."""
     view = {"geometry": [], **{key: value for key, value in out.items() if key not in _SAMPLE_KEYS}}
     start, frames = raw["meta"]["start_s"], raw["video"].shape[0]
     times = start + (torch.arange(frames, dtype=torch.float64) + 0.5) * duration_s / frames
+    if "frame_index" in out:  # a temporal subset of the window (`frame_subset`)
+        times = times[out["frame_index"]]
     view.update(start_s=start, padded=raw["meta"]["padded"], frame_s=times)
     if not audio:
         view.pop("audio", None)
