@@ -11,6 +11,8 @@ with random lengths; 39 training / 21 validation videos) is written once under O
   sine-cosine positions of the frames, so it aligns videos by frame index);
 * `carl`: CARL (`recipes/configs/carl.yaml`) with 0.6 s views at 30 fps (18 frames, inside every video) whose
   starts differ by at most 0.3 s;
+* `carl_subset`: CARL with its release's sampling: each view 20 random frames (kept in order) of the whole
+  video (`frame_subset` on a 2 s window at 30 fps);
 * `moco_frames`: video MoCo (`recipes/configs/video_moco.yaml`) trained on the same videos and scored frame by
   frame (one-frame clips: a frame-independent baseline).
 
@@ -45,9 +47,18 @@ class Method(NamedTuple):
 
 
 VIEWS = ("data.fps=30", "data.duration_s=0.6", "data.views.1.timing.max_gap_s=0.3")
+# the release's sampling: both views random sorted 20-frame subsets of one 2 s window (the whole video)
+SUBSET = (
+    "data.fps=30",
+    "data.duration_s=2.0",
+    "data.views=[{audio: false}, {audio: false}]",
+    "data.transforms=[{name: frame_subset, count: 20}, {name: clip_augment, scale: [0.5, 1.0], flip_p: 0.5, "
+    "jitter_p: 0.8, grayscale_p: 0.2}, {name: normalize}]",
+)
 METHODS: dict[str, Method] = {
     "untrained": Method("carl.yaml", "carl", (*VIEWS, "train.max_steps=1", "optim.lr=0")),
     "carl": Method("carl.yaml", "carl", (*VIEWS, "optim.lr=0.001")),
+    "carl_subset": Method("carl.yaml", "carl", (*SUBSET, "optim.lr=0.001")),
     "moco_frames": Method(
         "video_moco.yaml", "video_moco", ("data.fps=8", "data.duration_s=0.6", "model.queue_size=256")
     ),
