@@ -111,8 +111,9 @@ def frame_maps(encoder: torch.nn.Module, video: Tensor, chunk: int = 32) -> Tens
 
 def tracking_report(encoder: torch.nn.Module, root: str, size: int, chunk: int = 32) -> dict:
     """Track every target of an OTB-layout `root` with a frozen encoder, frames resized to a shorter side of
-    `size` px (boxes scaled to match, scores in the original pixels): {"success_auc", "precision@20"}
-    (means over sequences, %), "per_sequence", "num_sequences"}."""
+    `size` px (boxes scaled to match, scores in the original pixels): {"success_auc", "precision@20" (means
+    over sequences, %), "per_sequence", "num_sequences", "skipped" (the layout's skipped entries)}. Frames
+    are read a sequence at a time."""
     from avssl.data.datasets import load_index
     from avssl.data.decoding import read_frames, read_image
     from avssl.transforms import build_transforms
