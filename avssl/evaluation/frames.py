@@ -37,6 +37,7 @@ from scipy.stats import kendalltau
 from torch import Tensor
 
 from avssl.data.datasets.base import ClipDataset
+from avssl.data.datasets.pennaction import nearest_indices, read_phases
 from avssl.data.loader import DataConfig
 
 RETRIEVAL_KS = (5, 10, 15)
@@ -200,7 +201,6 @@ class FrameFeatures:
 
 def _phase_labels(item) -> np.ndarray | None:
     """An item's per-frame phases: inline (`meta["phase_labels"]`, Pouring) or a phase file (Penn Action)."""
-    from avssl.data.datasets.pennaction import read_phases
 
     if item.meta.get("phase_labels") is not None:
         return np.asarray(item.meta["phase_labels"], dtype=np.int64)
@@ -221,14 +221,14 @@ def frame_features(task: torch.nn.Module, data: DataConfig, split: str, chunk: i
     from avssl.data.datasets import load_index
     from avssl.data.loader import clip_spec, data_transforms
 
-    items = [i for i in load_index(data.layout, data.root, split).items if _phase_labels(i) is not None]
+    labelled = [(i, _phase_labels(i)) for i in load_index(data.layout, data.root, split).items]
+    items = [(item, phases) for item, phases in labelled if phases is not None]  # each label file read once
     if not items:
         raise ValueError(f"{data.root}: no {split} videos with phase labels")
     device = next(task.parameters()).device
     transform = data_transforms(data, train=False)
     out = FrameFeatures([], [], [], [])
-    for item in items:
-        phases = _phase_labels(item)
+    for item, phases in items:
         rate = float(item.meta["frame_rate"])
         spec = dataclasses.replace(clip_spec(data, "start"), duration_s=len(phases) / rate, fps=rate)
         dataset = ClipDataset([item], spec, transform, mode="eval")
@@ -239,9 +239,7 @@ def frame_features(task: torch.nn.Module, data: DataConfig, split: str, chunk: i
             frames = video[0].transpose(0, 1)[:, :, None]  # (T, C, 1, H, W)
             feats = torch.cat([task.embed({"video": f}, "video") for f in frames.split(chunk)])
         if len(feats) != len(phases):
-            feats = feats[
-                np.minimum(np.round(np.linspace(0, len(feats) - 1, len(phases))).astype(int), len(feats) - 1)
-            ]
+            feats = feats[nearest_indices(len(feats), len(phases))]
         out.ids.append(item.id)
         out.actions.append(int(item.label))
         out.features.append(feats.float().cpu())

@@ -85,6 +85,12 @@ def _frame_files(folder: Path) -> list[str]:
     return [str(f) for f in files]
 
 
+def nearest_indices(length: int, count: int) -> np.ndarray:
+    """`count` indices into a sequence of `length`, spread evenly by nearest index (a sequence resampled to
+    another length, as the authors' preparation matches labels to frames)."""
+    return np.minimum(np.round(np.linspace(0, length - 1, count)).astype(int), length - 1)
+
+
 def read_phases(path: str | Path, num_frames: int) -> np.ndarray:
     """(num_frames,) int64 phase labels of a phase file, resampled by nearest index when its length differs."""
     try:
@@ -95,9 +101,7 @@ def read_phases(path: str | Path, num_frames: int) -> np.ndarray:
     if phases.size == 0 or not np.issubdtype(phases.dtype, np.number):
         raise AnnotationError(str(path), "phase labels must be a non-empty numeric array")
     if len(phases) != num_frames:
-        phases = phases[
-            np.minimum(np.round(np.linspace(0, len(phases) - 1, num_frames)).astype(int), len(phases) - 1)
-        ]
+        phases = phases[nearest_indices(len(phases), num_frames)]
     return phases.astype(np.int64)
 
 
