@@ -36,6 +36,7 @@ UCF101 lists and Kinetics train csv, HMDB51 marks 0), its `masks/` and `synth_gt
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -251,6 +252,14 @@ def render_foreground(fg: Foreground, t: float, size: int) -> tuple[np.ndarray, 
     a, b = (np.array(c, np.float32) for c in fg.colours)
     colour = a + checker[..., None] * (b - a)
     return colour, mask
+
+
+def paint_at(image: np.ndarray, fg: Foreground, centre, size: int) -> np.ndarray:
+    """`image` (H, W, 3) float with the object drawn over it, its centre at `centre` (x, y fractions of the
+    frame) whatever its trajectory (the phase and tracking sets move objects along their own paths)."""
+    at = dataclasses.replace(fg, params={**fg.params, "centre": [float(centre[0]), float(centre[1])]})
+    colour, mask = render_foreground(at, 0.0, size)
+    return np.where(mask[..., None], colour, image)
 
 
 def render_clip(

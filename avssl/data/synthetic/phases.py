@@ -15,7 +15,6 @@ Written: `frames/<id>/000001.jpg …`, `labels/<id>.mat` (`action`, `train` 1 / 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from avssl.data.media_writer import write_image
-from avssl.data.synthetic.action import draw_background, draw_foreground, render_background, render_foreground
+from avssl.data.synthetic.action import draw_background, draw_foreground, paint_at, render_background
 
 # waypoints (x, y) in fractions of the frame; stroke k runs from waypoint k to k + 1
 ACTIONS: dict[str, tuple[tuple[float, float], ...]] = {
@@ -88,9 +87,7 @@ def write_phase_synthetic(out: str | Path, spec: PhaseSynthSpec = PhaseSynthSpec
         for t in range(frames):
             start, end = points[phase[t]], points[phase[t] + 1]
             centre = start + along[t] * (end - start)
-            at = dataclasses.replace(fg, params={**fg.params, "centre": [float(centre[0]), float(centre[1])]})
-            colour, mask = render_foreground(at, 0.0, spec.size)
-            image = np.where(mask[..., None], colour, background)
+            image = paint_at(background, fg, centre, spec.size)
             write_image(
                 out / "frames" / video_id / f"{t + 1:06d}.jpg", np.clip(image, 0, 255).astype(np.uint8)
             )

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from avssl.data.media_writer import write_image
-from avssl.data.synthetic.action import draw_background, draw_foreground, render_background, render_foreground
+from avssl.data.synthetic.action import draw_background, draw_foreground, paint_at, render_background
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,7 @@ def write_tracking_synthetic(out: str | Path, spec: TrackSynthSpec = TrackSynthS
         for t in range(spec.frames):
             image = background.copy()
             for fg, path in ((distractor, paths[1]), (target, paths[0])):  # the target in front
-                at = dataclasses.replace(
-                    fg, params={**fg.params, "centre": [float(path[t, 0]), float(path[t, 1])]}
-                )
-                colour, mask = render_foreground(at, 0.0, spec.size)
-                image = np.where(mask[..., None], colour, image)
+                image = paint_at(image, fg, path[t], spec.size)
             write_image(folder / "img" / f"{t + 1:04d}.jpg", np.clip(image, 0, 255).astype(np.uint8))
             radius = target.params["radius"] * spec.size
             cx, cy = paths[0][t] * spec.size
