@@ -88,7 +88,7 @@ def test_loss_is_the_distillation_plus_infonce(teacher_file, distill) -> None:
 
 def test_teacher_is_loaded_frozen_and_never_moves(teacher_file, tmp_path) -> None:
     task = _task(teacher_file)
-    saved = torch.load(teacher_file)
+    saved = torch.load(teacher_file, weights_only=True)
     assert all(torch.equal(task.teacher.state_dict()[k], v) for k, v in saved.items())
     assert not any(p.requires_grad for p in task.teacher.parameters())
     task.train()
@@ -128,5 +128,5 @@ def test_recipe_trains_on_real_clips_with_a_teacher_file(tmp_path, teacher_file)
         task, _ = load_run(tmp_path)
     finally:
         Path(teacher_file).with_suffix(".moved").rename(teacher_file)
-    saved = torch.load(teacher_file)
+    saved = torch.load(teacher_file, weights_only=True)
     assert all(torch.equal(task.teacher.state_dict()[k], v) for k, v in saved.items())

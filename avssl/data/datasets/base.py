@@ -27,11 +27,11 @@ from avssl.data.annotations import AnnotationError
 from avssl.data.decoding import (
     Clip,
     MediaError,
-    num_frames_for,
     output_size,
     probe,
     read_audio,
     read_clip,
+    read_frame_sequence,
     read_frames,
     read_image_audio,
     read_masks,
@@ -153,30 +153,14 @@ def replace_bad(load, index: int, num_items: int, seed: int, epoch: int) -> dict
 
 
 def read_frame_window(item: ClipItem, start: float, duration_s: float, fps: float | None) -> Clip:
-    """The window [start, start + duration) of a frame-folder video (`item.frames` at
-    `item.meta["frame_rate"]` frames/s): at `fps` (None: the folder's rate) the frame under each sampling
-    time (start + (k + ½) / fps), at native size (the sample is resized to the spec's size after); times
-    past the last frame repeat it and mark the window padded."""
+    """A window of a frame-folder video item (`item.frames` at `item.meta["frame_rate"]` frames/s):
+    `read_frame_sequence`; an item without frames or rate is an AnnotationError naming it."""
     rate = float(item.meta.get("frame_rate") or 0)
     if rate <= 0 or not item.frames:
         raise AnnotationError(
             item.path, f"item {item.id!r}: a frame-folder video needs frames and meta frame_rate"
         )
-    count = num_frames_for(duration_s, fps or rate)
-    times = start + (np.arange(count) + 0.5) * duration_s / count
-    index = np.floor(times * rate + 1e-6).astype(int)  # the frame shown at each time (no float slips)
-    valid = int((index < len(item.frames)).sum())
-    index = np.minimum(index, len(item.frames) - 1)
-    frames = read_frames([item.frames[i] for i in index], None)
-    return Clip(
-        path=item.path,
-        start_s=start,
-        duration_s=duration_s,
-        frames=frames,
-        frame_times=torch.from_numpy(times),
-        num_valid_frames=valid,
-        padded=valid < count,
-    )
+    return read_frame_sequence(item.frames, rate, start, duration_s, fps, item.path)
 
 
 class ClipDataset(Dataset):

@@ -37,7 +37,13 @@ from avssl.data.decoding.common import (
     output_size,
     target_times,
 )
-from avssl.data.decoding.images import read_frames, read_image, read_image_audio, read_masks
+from avssl.data.decoding.images import (
+    read_frame_sequence,
+    read_frames,
+    read_image,
+    read_image_audio,
+    read_masks,
+)
 from avssl.data.decoding.probe import probe
 from avssl.data.decoding.video import read_clip
 
@@ -52,6 +58,7 @@ __all__ = [
     "probe",
     "read_audio",
     "read_clip",
+    "read_frame_sequence",
     "read_frames",
     "read_image",
     "read_image_audio",

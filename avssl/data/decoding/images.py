@@ -9,7 +9,15 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from avssl.data.decoding.audio import read_audio
-from avssl.data.decoding.common import Clip, MediaError, Size, Source, _check_file, output_size
+from avssl.data.decoding.common import (
+    Clip,
+    MediaError,
+    Size,
+    Source,
+    _check_file,
+    num_frames_for,
+    output_size,
+)
 
 
 def read_image(path: Source, size: Size = None) -> torch.Tensor:
@@ -36,6 +44,29 @@ def read_frames(paths: list[Source], size: Size = None) -> torch.Tensor:
         image = read_image(p, size if size is not None else (shape[0], shape[1]))
         frames.append(image)
     return torch.stack(frames)
+
+
+def read_frame_sequence(
+    frames: list[Source], rate: float, start: float, duration_s: float, fps: float | None, origin: str
+) -> Clip:
+    """The window [start, start + duration) of a silent video stored as image files (`frames`, shown at
+    `rate` frames/s; Penn Action): at `fps` (None: `rate`) the frame under each sampling time
+    (start + (k + ½) / fps), at native size; times past the last frame repeat it and mark the window padded
+    (`num_valid_frames` counts the others). `origin` names the video in the Clip."""
+    count = num_frames_for(duration_s, fps or rate)
+    times = start + (np.arange(count) + 0.5) * duration_s / count
+    index = np.floor(times * rate + 1e-6).astype(int)  # the frame shown at each time (no float slips)
+    valid = int((index < len(frames)).sum())
+    index = np.minimum(index, len(frames) - 1)
+    return Clip(
+        path=origin,
+        start_s=start,
+        duration_s=duration_s,
+        frames=read_frames([frames[i] for i in index], None),
+        frame_times=torch.from_numpy(times),
+        num_valid_frames=valid,
+        padded=valid < count,
+    )
 
 
 def read_masks(
