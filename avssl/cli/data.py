@@ -99,10 +99,10 @@ def add_selfcheck(sub: argparse._SubParsersAction) -> None:
 
 
 def add_synth(sub: argparse._SubParsersAction) -> None:
-    from avssl.data.synthetic.layouts import ACTION_SYNTH_LAYOUTS, SYNTH_LAYOUTS
+    from avssl.data.synthetic.layouts import ACTION_SYNTH_LAYOUTS, IMAGE_SYNTH_LAYOUTS, SYNTH_LAYOUTS
 
     synth = add_command(sub, "synth", "write a synthetic dataset (real encoded media) in a benchmark layout")
-    synth.add_argument("--layout", required=True, choices=[*SYNTH_LAYOUTS, *ACTION_SYNTH_LAYOUTS])
+    synth.add_argument("--layout", required=True, choices=[*SYNTH_LAYOUTS, *ACTION_SYNTH_LAYOUTS, *IMAGE_SYNTH_LAYOUTS])
     synth.add_argument("--out", required=True)
     synth.add_argument("--n", type=int, default=16, help="number of items")
     synth.add_argument("--seed", type=int, default=0)
@@ -120,7 +120,7 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
         type=int,
         nargs=2,
         metavar=("MIN", "MAX"),
-        help="silent distractors per video (default 0 1)",
+        help="silent distractors per video (default 0 1); imagefolder: distractor objects per image (default 0 0)",
     )
     synth.add_argument(
         "--object-sizes",
@@ -133,7 +133,8 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
         "--background-p",
         type=float,
         default=0.8,
-        help="action layouts: probability that a train clip shows its class's background family (the trap)",
+        help="action and imagefolder layouts: probability that a train item shows its class's background "
+        "family (the trap)",
     )
     synth.set_defaults(func=_cmd_synth)
 

@@ -1,5 +1,5 @@
 """`avssl embed` and `avssl eval retrieval | probe | localization | segmentation | action | video-retrieval |
-frames | tracking`:
+frames | tracking | saliency`:
 the field's protocols.
 
 The metrics are pure functions in avssl.evaluation; this module reads the command line, gets embeddings or
@@ -391,6 +391,46 @@ def _add_tracking(evals: argparse._SubParsersAction) -> None:
     tracking.set_defaults(func=_cmd_eval_tracking)
 
 
+def _cmd_eval_saliency(args: argparse.Namespace) -> int:
+    from avssl.data.datasets.image_folder import read_image_annotations
+    from avssl.data.decoding.images import read_image
+    from avssl.evaluation.saliency import saliency_report
+
+    split = args.split or None
+    annotations = read_image_annotations(args.data, split)
+    folder = Path(args.data) / split if split else Path(args.data)
+    samples = (
+        (read_image(folder / rel), [obj["box"] for obj in ann["objects"]]) for rel, ann in annotations.items()
+    )
+    kwargs = {"layer": args.layer, "seed": args.seed} if args.method == "random_cnn" else {}
+    report = saliency_report(samples, args.method, **kwargs)
+    report.update(kwargs)
+    write_json(args.out, report)
+    print(json.dumps({k: report[k] for k in ("saliency", "centre", "num_images")}))
+    return 0
+
+
+def _add_saliency(evals: argparse._SubParsersAction) -> None:
+    from avssl.transforms.saliency import SALIENCY_METHODS, STAGES
+
+    saliency = add_command(
+        evals, "saliency", "unsupervised saliency (random-init CNN, spectral residual) vs the centre prior"
+    )
+    saliency.add_argument(
+        "--data",
+        required=True,
+        help="an image folder with annotations/<split>.json (`avssl synth --layout imagefolder`)",
+    )
+    saliency.add_argument(
+        "--split", default="val", help="split folder (default: val); '' for none (all.json)"
+    )
+    saliency.add_argument("--method", choices=SALIENCY_METHODS, default="random_cnn")
+    saliency.add_argument("--layer", choices=STAGES, default="layer1", help="random_cnn: the ResNet stage")
+    saliency.add_argument("--seed", type=int, default=0, help="random_cnn: the seed of the network's draw")
+    saliency.add_argument("--out", required=True)
+    saliency.set_defaults(func=_cmd_eval_saliency)
+
+
 PROTOCOLS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "retrieval": _add_retrieval,
     "probe": _add_probe,
@@ -400,6 +440,7 @@ PROTOCOLS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "video-retrieval": _add_video_retrieval,
     "frames": _add_frames,
     "tracking": _add_tracking,
+    "saliency": _add_saliency,
 }
 
 

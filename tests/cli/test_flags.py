@@ -87,6 +87,8 @@ NEW_EVAL_COMMANDS = {
     # issue #18: frame-level protocols on a phase-labelled layout
     "frames": "frame-level: phase classification, phase progression, Kendall's tau, frame retrieval AP@5/10/15",
     "tracking": "track from the first frame's box on frozen features: OTB success AUC, precision@20",
+    # issue #19: unsupervised saliency against box annotations
+    "saliency": "unsupervised saliency (random-init CNN, spectral residual) vs the centre prior",
 }
 ACTION_SOURCE_FLAGS = [
     "--batch-size", "--clips", "--data", "--debug", "--device", "--help", "--layout", "--out", "--run",
@@ -156,7 +158,8 @@ def expected_tree() -> dict:
             "kinetics",
             "pennaction",
             "otb",
-        ]  # #18: the last two
+            "imagefolder",
+        ]  # #18: pennaction, otb; #19: imagefolder
     )
     synth["--classes"]["help"] = "number of object/sound classes (<= 8; action layouts: motions, <= 10)"
     synth["--background-p"] = {
@@ -164,9 +167,13 @@ def expected_tree() -> dict:
         "choices": None,
         "default": 0.8,
         "dest": "background_p",
-        "help": "action layouts: probability that a train clip shows its class's background family (the trap)",
+        "help": "action and imagefolder layouts: probability that a train item shows its class's background "
+        "family (the trap)",
         "type": "float",
     }
+    synth["--silent"]["help"] = (
+        "silent distractors per video (default 0 1); imagefolder: distractor objects per image (default 0 0)"
+    )
     for command, summary in NEW_EVAL_COMMANDS.items():
         tree["eval"]["subcommands"][command] = summary
         tree["eval"]["subcommand_order"].append(command)
@@ -226,6 +233,15 @@ def test_eval_tracking_flags():
     )
     assert tracking["--run"]["required"] and tracking["--data"]["required"] and tracking["--out"]["required"]
     assert tracking["--size"]["default"] is None and tracking["--device"] == DEVICE
+
+
+def test_eval_saliency_flags():
+    saliency = flag_tree(build_parser())["eval saliency"]["options"]
+    assert sorted(saliency) == sorted(
+        ["--data", "--split", "--method", "--layer", "--seed", "--out", "--debug", "--help", "-h"]
+    )
+    assert saliency["--method"]["choices"] == ["random_cnn", "spectral_residual"]
+    assert saliency["--layer"]["default"] == "layer1" and saliency["--split"]["default"] == "val"
 
 
 def test_baseline_is_not_trivially_small():

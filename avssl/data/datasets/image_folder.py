@@ -15,6 +15,7 @@ and counted as bad (`replace_bad`); otherwise its error names the file.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -27,12 +28,43 @@ from avssl.data.decoding.images import read_image
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
+MASKS_DIR, ANNOTATIONS_DIR = "masks", "annotations"
+
+
+def read_image_annotations(root: str | Path, split: str | None) -> dict[str, dict]:
+    """{"<class>/<file>": {"label", "objects": [{"class", "box": [x0, y0, x1, y1] pixels}], …}} from
+    `root/annotations/<split>.json` (`{"classes": [...], "items": {...}}`; split None: `all.json`), every
+    box checked; the errors name the file and the item."""
+    path = Path(root) / ANNOTATIONS_DIR / f"{split or 'all'}.json"
+    if not path.is_file():
+        raise AnnotationError(path, "no box annotations (annotations/<split>.json) for this image folder")
+    try:
+        items = json.loads(path.read_text())["items"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise AnnotationError(path, f"not an annotation file with an 'items' object ({err})") from None
+    for rel, ann in items.items():
+        objects = ann.get("objects") if isinstance(ann, dict) else None
+        if not isinstance(objects, list):
+            raise AnnotationError(path, f"item {rel!r}: no 'objects' list")
+        for obj in objects:
+            box = obj.get("box") if isinstance(obj, dict) else None
+            if not (isinstance(box, list) and len(box) == 4 and box[0] < box[2] and box[1] < box[3]):
+                raise AnnotationError(
+                    path, f"item {rel!r}: box {box!r} is not [x0, y0, x1, y1] with x0<x1, y0<y1"
+                )
+    return items
+
+
 def image_folder_items(root: str | Path, split: str | None = None) -> tuple[list[tuple[str, int]], list[str]]:
     """([(path, class index)], class names) of every image under `root[/split]`, sorted."""
     folder = Path(root) / split if split else Path(root)
     if not folder.is_dir():
         raise AnnotationError(folder, "image folder not found")
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    # without split folders, the sidecar folders of an annotated tree are not classes
+    sidecars = (
+        {MASKS_DIR, ANNOTATIONS_DIR} if split is None and (folder / ANNOTATIONS_DIR).is_dir() else set()
+    )
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in sidecars)
     items = [
         (str(p), k)
         for k, name in enumerate(classes)

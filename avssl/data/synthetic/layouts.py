@@ -16,18 +16,8 @@ import numpy as np
 
 from avssl.data.media_writer import VideoEncoding, write_image, write_video, write_wav
 from avssl.data.synthetic.action import ACTION_SYNTH_LAYOUTS, ActionSynthSpec, write_action_synthetic
-from avssl.data.synthetic.scene import SceneSpec, make_scene, render_audio, render_frame
+from avssl.data.synthetic.scene import CLASS_NAMES, SceneSpec, make_scene, render_audio, render_frame
 
-CLASS_NAMES = (
-    "dog barking",
-    "bee, wasp, etc. buzzing",
-    "playing acoustic guitar",
-    "car engine knocking",
-    "bird chirping, tweeting",
-    "church bell ringing",
-    "baby laughter",
-    "lions roaring",
-)
 # the layouts write_synthetic writes
 SYNTH_LAYOUTS = (
     "folder",
@@ -40,6 +30,7 @@ SYNTH_LAYOUTS = (
     "pennaction",
     "otb",
 )
+IMAGE_SYNTH_LAYOUTS = ("imagefolder",)  # still images (ImageFolder tree with masks and boxes), not clips
 
 
 @dataclass(frozen=True)
@@ -288,6 +279,21 @@ def write_synthetic(layout: str, out: str | Path, spec: SynthSpec = SynthSpec())
         return write_tracking_synthetic(
             out, TrackSynthSpec(n=spec.n, size=spec.size, frames=frames, seed=spec.seed)
         )
+    if layout == "imagefolder":  # still images with object boxes / masks (`avssl.data.synthetic.images`)
+        from avssl.data.synthetic.images import ImageSynthSpec, write_image_folder
+
+        distractors = spec.silent or (0, 0)
+        image_spec = ImageSynthSpec(
+            size=spec.size,
+            num_classes=spec.num_classes,
+            objects=(1 + distractors[0], min(spec.num_classes, 1 + distractors[1])),
+            size_range=spec.sizes or (0.3, 0.6),
+            background="stripes",
+            background_p=spec.background_p,
+            seed=spec.seed,
+        )
+        n_train = max(1, spec.n * 3 // 4)
+        return write_image_folder(out, {"train": n_train, "val": max(1, spec.n - n_train)}, spec=image_spec)
     if layout == "pennaction":  # frame folders with known phases (`avssl.data.synthetic.phases`)
         from avssl.data.synthetic.phases import ACTIONS, PhaseSynthSpec, write_phase_synthetic
 

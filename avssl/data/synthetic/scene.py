@@ -14,6 +14,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# the synthetic classes, named after VGG-Sound classes (the layouts write these names)
+CLASS_NAMES = (
+    "dog barking",
+    "bee, wasp, etc. buzzing",
+    "playing acoustic guitar",
+    "car engine knocking",
+    "bird chirping, tweeting",
+    "church bell ringing",
+    "baby laughter",
+    "lions roaring",
+)
 SHAPES = ("disc", "square", "triangle", "diamond", "ring", "cross")
 _PALETTE = np.array(
     [
@@ -176,11 +187,11 @@ def mask_box(mask: np.ndarray) -> list[float] | None:
     return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
 
 
-def render_frame(scene: Scene, time_s: float) -> tuple[np.ndarray, np.ndarray, list[list[float]]]:
-    """RGB uint8 (H, W, 3) at `time_s`, the mask (H, W) uint8 of the visible pixels of sounding objects
-    (later objects occlude earlier ones), and one tight box per visible sounding object."""
+def render_layers(scene: Scene, time_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """RGB uint8 (H, W, 3) at `time_s` and the owner map (H, W) int16: the index of the object each pixel
+    shows (later objects occlude earlier ones), −1 for the background."""
     spec = scene.spec
-    frame = scene.background.copy()
+    frame = scene.background.astype(np.float32, copy=True)
     owner = np.full((spec.height, spec.width), -1, dtype=np.int16)
     yy, xx = np.mgrid[0 : spec.height, 0 : spec.width]
     for i, obj in enumerate(scene.objects):
@@ -189,6 +200,14 @@ def render_frame(scene: Scene, time_s: float) -> tuple[np.ndarray, np.ndarray, l
         stripes = 0.75 + 0.25 * np.sign(np.sin((xx + yy * (obj.cls % 3 - 1)) * (0.25 + 0.05 * obj.cls)))
         frame[mask] = colour * stripes[mask][:, None]
         owner[mask] = i
+    return frame.clip(0, 255).astype(np.uint8), owner
+
+
+def render_frame(scene: Scene, time_s: float) -> tuple[np.ndarray, np.ndarray, list[list[float]]]:
+    """RGB uint8 (H, W, 3) at `time_s`, the mask (H, W) uint8 of the visible pixels of sounding objects
+    (later objects occlude earlier ones), and one tight box per visible sounding object."""
+    spec = scene.spec
+    frame, owner = render_layers(scene, time_s)
     sounding = np.zeros((spec.height, spec.width), dtype=np.uint8)
     boxes = []
     for i, obj in enumerate(scene.objects):
@@ -198,7 +217,7 @@ def render_frame(scene: Scene, time_s: float) -> tuple[np.ndarray, np.ndarray, l
             box = mask_box(visible)
             if box is not None:
                 boxes.append(box)
-    return frame.clip(0, 255).astype(np.uint8), sounding, boxes
+    return frame, sounding, boxes
 
 
 def render_audio(
