@@ -102,7 +102,9 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
     from avssl.data.synthetic.layouts import ACTION_SYNTH_LAYOUTS, IMAGE_SYNTH_LAYOUTS, SYNTH_LAYOUTS
 
     synth = add_command(sub, "synth", "write a synthetic dataset (real encoded media) in a benchmark layout")
-    synth.add_argument("--layout", required=True, choices=[*SYNTH_LAYOUTS, *ACTION_SYNTH_LAYOUTS, *IMAGE_SYNTH_LAYOUTS])
+    synth.add_argument(
+        "--layout", required=True, choices=[*SYNTH_LAYOUTS, *ACTION_SYNTH_LAYOUTS, *IMAGE_SYNTH_LAYOUTS]
+    )
     synth.add_argument("--out", required=True)
     synth.add_argument("--n", type=int, default=16, help="number of items")
     synth.add_argument("--seed", type=int, default=0)
