@@ -135,8 +135,8 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
         "--background-p",
         type=float,
         default=0.8,
-        help="action and imagefolder layouts: probability that a train item shows its class's background "
-        "family (the trap)",
+        help="action layouts: probability that a train clip shows its class's background family (the trap); "
+        "imagefolder: that an image does",
     )
     synth.set_defaults(func=_cmd_synth)
 

@@ -53,8 +53,17 @@ class MoCoLoss(nn.Module):
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = temperature
 
-    def forward(self, q: Tensor, k: Tensor, queue: Tensor) -> Tensor:
-        """q (B, D) queries, k (B, D) positive keys, queue (K, D) negatives -> scalar."""
+    def forward(
+        self,
+        q: Tensor,
+        k: Tensor,
+        queue: Tensor,
+        hard: Tensor | None = None,
+        hard_valid: Tensor | None = None,
+    ) -> Tensor:
+        """q (B, D) queries, k (B, D) positive keys, queue (K, D) negatives -> scalar. `hard` (B, D): one
+        extra negative per query (its own row only, e.g. the background-swap hard negative of Ryali et
+        al.), used where the bool (B,) `hard_valid` is true (all rows when None)."""
         if q.shape != k.shape or q.dim() != 2 or queue.dim() != 2 or queue.shape[1] != q.shape[1]:
             raise ValueError(
                 f"expected q, k (B, D) and queue (K, D), got {q.shape}, {k.shape}, {queue.shape}"
@@ -66,6 +75,14 @@ class MoCoLoss(nn.Module):
         negatives = F.normalize(queue.detach(), dim=1).to(q.dtype)  # (K, D)
         l_pos = (q * k).sum(dim=1, keepdim=True)  # (B, 1)
         l_neg = q @ negatives.T  # (B, K)
-        logits = torch.cat([l_pos, l_neg], dim=1) / self.temperature  # (B, 1 + K); positive at 0
+        parts = [l_pos, l_neg]
+        if hard is not None:
+            if hard.shape != q.shape:
+                raise ValueError(f"expected hard negatives (B, D) like q, got {hard.shape}")
+            l_hard = (q * F.normalize(hard.detach(), dim=1).to(q.dtype)).sum(dim=1, keepdim=True)  # (B, 1)
+            if hard_valid is not None:
+                l_hard = l_hard.masked_fill(~hard_valid.view(-1, 1), float("-inf"))
+            parts.append(l_hard)
+        logits = torch.cat(parts, dim=1) / self.temperature  # (B, 1 + K [+ 1]); positive at 0
         labels = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)
         return F.cross_entropy(logits, labels)

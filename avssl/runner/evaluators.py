@@ -113,7 +113,7 @@ def pretext(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     names = _pretexts_so_far(run_dir, cfg, task)
     test = _held_out(cfg, cfg.eval.split)
     return {
-        "pretexts": task.active_pretexts,
+        "pretexts": getattr(task, "active_pretexts", None),
         "pretext": pretext_accuracy(task, test, names, cfg.eval.repeats, cfg.eval.seed),
     }
 
@@ -137,7 +137,7 @@ def image_probe(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     train_x, train_y = _image_features(task, cfg.data, cfg.data.split)
     test_x, test_y = _image_features(task, cfg.data, cfg.eval.split)
     return {
-        "pretexts": task.active_pretexts,
+        "pretexts": getattr(task, "active_pretexts", None),
         "probe": probe_metrics(train_x, train_y, test_x, test_y, int(train_y.max()) + 1),
     }
 
@@ -258,6 +258,52 @@ def attention(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     return {"attention": report}
 
 
+@torch.no_grad()
+def background_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"backgrounds": the background-robustness suite (`avssl.evaluation.background`): linear / kNN top-1
+    on original, only_fg, mixed_same, mixed_rand and mixed_next variants of `eval.split`, and the BG-gap}.
+    Foreground masks: `data.masks`, else the tree's annotated masks when it has them, else random-init
+    saliency."""
+    from avssl.data.loader import build_loader
+    from avssl.evaluation.background import background_variants, robustness_scores
+    from avssl.runner.image_data import image_dataset
+
+    if cfg.eval.split is None:
+        return None
+    data = copy.copy(cfg.data)
+    if not data.masks:
+        annotated = (Path(data.root) / "masks" / cfg.eval.split).is_dir()
+        data.masks = "annotations" if annotated else "saliency"
+    images, masks, labels = [], [], []
+    for batch in build_loader(image_dataset(data, cfg.eval.split, train=False), 64, 0):
+        images.append(batch["video"][:, :, 0])
+        masks.append(batch["views"][0]["mask"].reshape(-1, *batch["video"].shape[-2:]))
+        labels.append(batch["label"])
+    images, masks, labels = torch.cat(images), torch.cat(masks), torch.cat(labels)
+    train_x, train_y = _image_features(task, cfg.data, cfg.data.split)
+    num_classes = int(max(train_y.max(), labels.max())) + 1
+    device = module_device(task)
+    was_training = task.training
+    task.eval()
+    try:
+        features = {
+            name: torch.cat(
+                [
+                    task.embed({"video": chunk[:, :, None].to(device)}, "video").cpu()
+                    for chunk in variant.split(64)
+                ]
+            )
+            for name, variant in background_variants(
+                images, masks, labels, num_classes, cfg.eval.view_seed
+            ).items()
+        }
+    finally:
+        task.train(was_training)
+    report = robustness_scores(train_x, train_y, features, labels, num_classes)
+    report["masks"] = data.masks
+    return {"backgrounds": report}
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "localization": localization,
     "segmentation": segmentation,
@@ -270,4 +316,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "clip_pairs": clip_pairs,
     "background_invariance": background_invariance,
     "attention": attention,
+    "background_robustness": background_robustness,
 }

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from avssl.data.datasets.image_folder import ImageViewsDataset, image_folder_items
+import torch
+
+from avssl.data.datasets.image_folder import MASKS_DIR, ImageViewsDataset, image_folder_items
+from avssl.data.decoding import MediaError
+from avssl.data.decoding.images import read_image
 from avssl.data.loader import ViewConfig, sized_transforms, view_transforms
+from avssl.transforms.saliency import foreground_mask, grid_mask, random_cnn_saliency
 
 
 def _moco_v2_augmentation() -> list[dict]:
@@ -43,6 +49,43 @@ class ImageDataConfig:
     transforms: list[dict] = field(default_factory=_moco_v2_augmentation)
     eval_transforms: list[dict] = field(default_factory=_eval_transforms)
     views: list[ViewConfig] = field(default_factory=list)
+    masks: str = (
+        ""  # foreground masks for the views (`MASK_SOURCES`): "", annotations, saliency, saliency_grid
+    )
+    saliency_layer: str = "layer1"  # saliency masks: the random-init ResNet-18's stage (seed 0)
+
+    def __post_init__(self):
+        if self.masks not in MASK_SOURCES:
+            raise ValueError(f"data.masks must be one of {MASK_SOURCES}, got {self.masks!r}")
+
+
+MASK_SOURCES = ("", "annotations", "saliency", "saliency_grid")
+
+
+class ImageMasks:
+    """Foreground mask (H, W) uint8 of an image of `root[/split]`: the annotated instance masks
+    (`root/masks/<split>/<class>/<image>.png`, any object), or unsupervised saliency computed from the
+    image itself — above the map's mean (`saliency`), or TOBIAS's 4 × 4 cells, 30 % of them (`saliency_grid`)
+    (`avssl.transforms.saliency`, random-init ResNet-18 at `layer`, seed 0). Picklable for workers."""
+
+    def __init__(self, source: str, root: str, split: str | None, layer: str = "layer1"):
+        self.source, self.layer = source, layer
+        self.folder = Path(root) / split if split else Path(root)
+        self.masks = Path(root) / MASKS_DIR / split if split else Path(root) / MASKS_DIR
+
+    def __call__(self, path: str, pixels: torch.Tensor) -> torch.Tensor:
+        if self.source == "annotations":
+            mask_path = self.masks / Path(path).relative_to(self.folder)
+            mask = read_image(mask_path)[..., 0]
+            if mask.shape != pixels.shape[:2]:
+                raise MediaError(
+                    mask_path, f"mask of size {tuple(mask.shape)} for an image of {tuple(pixels.shape[:2])}"
+                )
+            return (mask > 0).to(torch.uint8)
+        maps = random_cnn_saliency(pixels.permute(2, 0, 1), layer=self.layer)
+        if self.source == "saliency_grid":
+            return grid_mask(maps, cells=4, ratio=0.3)[0].to(torch.uint8)
+        return foreground_mask(maps)[0].to(torch.uint8)
 
 
 def image_dataset(cfg: ImageDataConfig, split: str | None, train: bool, seed: int = 0) -> ImageViewsDataset:
@@ -54,4 +97,5 @@ def image_dataset(cfg: ImageDataConfig, split: str | None, train: bool, seed: in
     else:
         transforms = [sized_transforms(cfg.transforms, cfg.size)] * 2
     items, _ = image_folder_items(cfg.root, split)
-    return ImageViewsDataset(items, transforms, seed=seed, skip_bad=train)
+    masks = ImageMasks(cfg.masks, cfg.root, split, cfg.saliency_layer) if cfg.masks else None
+    return ImageViewsDataset(items, transforms, seed=seed, skip_bad=train, mask_fn=masks)

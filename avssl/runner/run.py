@@ -110,6 +110,7 @@ def run_recipe(argv: Sequence[str] | None, default_task: str) -> dict:
     """Train (and evaluate) the run a recipe command line describes; see the module docstring. The run
     directory is claimed first (`avssl.runner.run_dir`: lock, same config on resume, no silent restart)."""
     cfg = parse_recipe(argv, default_task, recipe_schema)
+    recipe_of(cfg.task).resolve(cfg)
     distributed.init_from_launcher(cfg.train.process_group_timeout_s)
     evaluator_names(cfg)  # fail on a misspelt evaluator before training, not after
     run = Path(cfg.output_dir)

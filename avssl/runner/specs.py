@@ -200,14 +200,24 @@ def _synth_action(cfg: Any, run: Path) -> None:
 
 
 def _synth_images(cfg: Any, run: Path) -> None:
-    """With `data.root` empty, a synthetic ImageFolder tree (`data.synthetic` images per split)."""
-    from avssl.data.synthetic.images import write_image_folder
+    """With `data.root` empty, a synthetic ImageFolder tree (`data.synthetic` images per split); with a
+    `synthetic_background_p` key (image_ssl), striped backgrounds with that class-background trap."""
+    from avssl.data.synthetic.images import ImageSynthSpec, write_image_folder
 
     if cfg.data.root:
         return
     root = run / "synthetic"
     if distributed.rank() == 0 and not (root / cfg.data.split).is_dir():
-        write_image_folder(root, cfg.data.synthetic, size=cfg.data.size, seed=cfg.train.seed)
+        spec = ImageSynthSpec(size=cfg.data.size, seed=cfg.train.seed)
+        if hasattr(cfg, "synthetic_background_p"):
+            spec = ImageSynthSpec(
+                size=cfg.data.size,
+                seed=cfg.train.seed,
+                objects=(1, 2),
+                background="stripes",
+                background_p=cfg.synthetic_background_p,
+            )
+        write_image_folder(root, cfg.data.synthetic, spec=spec)
     distributed.barrier()
     cfg.data.root = str(root)
 
@@ -226,10 +236,10 @@ def clip_dataset(cfg: Any):
 def views_dataset(cfg: Any):
     """Two augmented views per training image; warns when the MoCo queues hold every image several times."""
     dataset = image_dataset(cfg.data, cfg.data.split, train=True, seed=cfg.train.seed)
-    queue = max(cfg.model.queue_size, cfg.model.dense_queue_size)
+    queue = max(cfg.model.queue_size, getattr(cfg.model, "dense_queue_size", 0))
     if queue >= len(dataset) and distributed.rank() == 0:
         print(
-            f"multissl_image: warning: a queue of {queue} keys for {len(dataset)} training images holds every "
+            f"{cfg.task}: warning: a queue of {queue} keys for {len(dataset)} training images holds every "
             "image several times as a negative of itself; set model.queue_size / model.dense_queue_size below "
             "the number of images",
             file=sys.stderr,
@@ -356,6 +366,36 @@ class TaskRecipe:
     stages: bool = False
     output_dir: str | None = None  # default run directory (None: runs/<task>)
     extras: tuple[tuple[str, type, Any], ...] = ()
+    resolve: Callable[[Any], None] = lambda cfg: None  # named presets (extras) written into the config
+
+
+# `recipes/image_ssl.py`'s `views=` presets: the background augmentation and where masks come from
+VIEW_PRESETS = {
+    "none": ("none", ""),
+    "bg_rm": ("bg_rm", "saliency"),
+    "bg_random": ("bg_random", "saliency"),
+    "bg_swaps": ("bg_swaps", "saliency"),
+    "tobias": ("bg_random", "saliency_grid"),
+}
+
+
+def image_ssl_presets(cfg: Any) -> None:
+    """`method=moco|byol` sets `model.method`; `views=NAME` (`VIEW_PRESETS`) sets
+    `model.background.mode` and, when `data.masks` is empty, the mask source (unsupervised saliency; TOBIAS:
+    its 4 × 4 grid cells). Empty keys leave the config as written."""
+    from avssl.config import ConfigError
+
+    if cfg.method:
+        if cfg.method not in ("moco", "byol"):
+            raise ConfigError(f"method must be moco or byol, got {cfg.method!r}")
+        cfg.model.method = cfg.method
+    if cfg.views:
+        if cfg.views not in VIEW_PRESETS:
+            raise ConfigError(f"views must be one of {', '.join(VIEW_PRESETS)}, got {cfg.views!r}")
+        mode, masks = VIEW_PRESETS[cfg.views]
+        cfg.model.background.mode = mode
+        if not cfg.data.masks:
+            cfg.data.masks = masks
 
 
 DEFAULT = TaskRecipe()
@@ -408,6 +448,15 @@ RECIPES: dict[str, TaskRecipe] = {
         dataset=views_dataset,
         stages=True,
         output_dir="runs/multissl_image",
+    ),
+    "image_ssl": TaskRecipe(
+        data=ImageDataConfig,
+        eval=ImageEvalConfig,
+        evaluators=("image_probe", "background_robustness"),
+        synthesize=_synth_images,
+        dataset=views_dataset,
+        resolve=image_ssl_presets,
+        extras=(("method", str, ""), ("views", str, ""), ("synthetic_background_p", float, 0.8)),
     ),
     "video_moco": ACTION,
     "maclr": TaskRecipe(

@@ -24,6 +24,7 @@ from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
 from avssl.tasks.fame import FAME, FAMEConfig
 from avssl.tasks.iboot import IBoot, IBootConfig
 from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
+from avssl.tasks.image_ssl import ImageSSL, ImageSSLConfig
 from avssl.tasks.lvs import LVS, LVSConfig
 from avssl.tasks.maclr import MaCLR, MaCLRConfig
 from avssl.tasks.mcl import MCL, MCLConfig
@@ -39,6 +40,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "avs": (AVSConfig, AVSegmenter),
     "binaural_multissl": (BinauralMultiSSLConfig, BinauralMultiSSL),
     "image_multissl": (ImageMultiSSLConfig, ImageMultiSSL),
+    "image_ssl": (ImageSSLConfig, ImageSSL),
     "video_moco": (VideoMoCoConfig, VideoMoCo),
     "maclr": (MaCLRConfig, MaCLR),
     "fame": (FAMEConfig, FAME),

@@ -62,7 +62,7 @@ class ImageMultiSSLConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
 
 
-def _image(video: Tensor) -> Tensor:
+def as_images(video: Tensor) -> Tensor:
     """A batch of one-frame clips (B, C, 1, H, W) as images (B, C, H, W); images pass through."""
     if video.ndim == 5:
         if video.shape[2] != 1:
@@ -114,7 +114,7 @@ class ImageMultiSSL(nn.Module):
         """`batch["video"]` (B, 3, 1, H, W) images (or (B, 3, H, W)) → (B, C) unit-norm pooled backbone
         features."""
         check_modality(self, modality)
-        return F.normalize(self.backbone(_image(batch["video"])).flatten(2).mean(2), dim=1)
+        return F.normalize(self.backbone(as_images(batch["video"])).flatten(2).mean(2), dim=1)
 
     @torch.no_grad()
     def _keys(self, view_k: Tensor) -> dict[str, Tensor]:
@@ -134,7 +134,7 @@ class ImageMultiSSL(nn.Module):
         return out
 
     def forward(self, batch: dict) -> TaskOutput:
-        view_q, view_k = _image(batch["views"][0]["video"]), _image(batch["views"][1]["video"])
+        view_q, view_k = as_images(batch["views"][0]["video"]), as_images(batch["views"][1]["video"])
         maps_q = self.backbone(view_q)  # (B, C, h, w)
         keys = self._keys(view_k)
         losses = {}

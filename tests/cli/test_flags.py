@@ -167,8 +167,8 @@ def expected_tree() -> dict:
         "choices": None,
         "default": 0.8,
         "dest": "background_p",
-        "help": "action and imagefolder layouts: probability that a train item shows its class's background "
-        "family (the trap)",
+        "help": "action layouts: probability that a train clip shows its class's background family (the trap); "
+        "imagefolder: that an image does",
         "type": "float",
     }
     synth["--silent"]["help"] = (

@@ -54,6 +54,14 @@ def _image_batch() -> dict:
     return {"views": views, "video": views[0]["video"]}
 
 
+def _masked_image_batch() -> dict:
+    batch = _image_batch()
+    for view in batch["views"]:
+        view["mask"] = torch.zeros(4, 1, 32, 32, dtype=torch.uint8)
+        view["mask"][:, :, 8:24, 10:20] = 1
+    return batch
+
+
 def _clip_pair_batch(motion: bool = False, track: bool = False) -> dict:
     g = torch.Generator().manual_seed(0)
     views = [{"video": torch.randn(4, 3, 4, 32, 32, generator=g)} for _ in range(2)]
@@ -100,6 +108,10 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
     "image_multissl": (
         {"queue_size": 16, "dense_queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
         _image_batch,
+    ),
+    "image_ssl": (
+        {"queue_size": 16, "hidden_dim": 32, "embed_dim": 16, "background": {"mode": "bg_swaps", "p": 1.0}},
+        _masked_image_batch,
     ),
     "video_moco": (
         {"encoder": {"name": "small_3d"}, "queue_size": 16, "hidden_dim": 32, "embed_dim": 16},

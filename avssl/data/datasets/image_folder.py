@@ -3,7 +3,10 @@
     root/train/dog/img_0001.jpg      a split folder per split (`root/<split>/<class>/…`), or
     root/dog/img_0001.jpg            the classes directly under root (split None)
 
-Class index = position of the class folder in sorted order. `ImageViewsDataset` returns `views`: the
+Class index = position of the class folder in sorted order. An annotated tree (`avssl synth --layout
+imagefolder` writes one) also holds `root/masks/<split>/<class>/<image>.png` (uint8 instance masks, 0 =
+background) and `root/annotations/<split>.json` (boxes per object, `read_image_annotations`); with a
+`mask_fn` each image's foreground mask (1, H, W) goes through the view transforms with it (`views[k]["mask"]`). `ImageViewsDataset` returns `views`: the
 image under one transform per view — the same pipeline twice (MoCo / DenseCL pairs), asymmetric pipelines
 (BYOL) or multi-crop (2 global + N local views of another size, SwAV) — each view a one-frame clip,
 `views[k]["video"]` (B, 3, 1, H_k, W_k) after collate (per view: views of different sizes are not stacked
@@ -16,6 +19,7 @@ and counted as bad (`replace_bad`); otherwise its error names the file.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -82,10 +86,18 @@ class ImageViewsDataset(Dataset):
 
     accepts_epoch_keys = True
 
-    def __init__(self, items: list[tuple[str, int]], transforms: list, seed: int = 0, skip_bad: bool = False):
+    def __init__(
+        self,
+        items: list[tuple[str, int]],
+        transforms: list,
+        seed: int = 0,
+        skip_bad: bool = False,
+        mask_fn: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
+    ):
         if not transforms:
             raise ValueError("an image views dataset needs one transform per view (at least one)")
         self.items, self.transforms, self.seed = items, list(transforms), seed
+        self.mask_fn = mask_fn
         self.skip_bad = skip_bad
         self.epoch = 0
 
@@ -105,7 +117,10 @@ class ImageViewsDataset(Dataset):
     def _load(self, index: int) -> dict | BadItem:
         path, label = self.items[index]
         try:
-            image = read_image(path).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8: a one-frame clip
+            pixels = read_image(path)  # (H, W, 3) uint8
+            sample = {"video": pixels.permute(2, 0, 1)[None]}  # (1, 3, H, W): a one-frame clip
+            if self.mask_fn is not None:  # foreground (1, H, W), cropped / flipped with each view
+                sample["mask"] = self.mask_fn(path, pixels)[None]
         except DATA_ERRORS as err:
             if not self.skip_bad:
                 raise
@@ -113,6 +128,6 @@ class ImageViewsDataset(Dataset):
         views = []
         for v, transform in enumerate(self.transforms):
             seed = hash((self.seed, self.epoch, index, v)) & 0x7FFF_FFFF_FFFF
-            out = transform({"video": image}, torch.Generator().manual_seed(seed))  # video (C, 1, H, W)
+            out = transform(sample, torch.Generator().manual_seed(seed))  # video (C, 1, H, W)
             views.append({"geometry": [], **out})  # the geometric ops recorded, in every view (collate)
         return {"views": views, "video": views[0]["video"], "label": label, "index": index}

@@ -10,11 +10,11 @@ exact per-object boxes and masks, and an optional background trap.
 Each image shows one labelled object (the largest, drawn last so nothing occludes it) and `objects[1] − 1`
 … smaller distractor objects of other classes. Backgrounds: `"texture"` (smooth random noise, the default)
 or `"stripes"`, striped backgrounds whose hue and orientation may belong to a class family: with
-probability `background_p` a *train* image shows its class's family (the background trap of the
-background-bias literature: Xiao, Engstrom, Ilyas & Madry, "Noise or Signal: The Role of Image
-Backgrounds in Object Recognition", ICLR 2021); every other image, and every image of other splits, a
-random one. A model that reads backgrounds is then right on train images for the wrong reason, and the
-background-robustness suite (`avssl.evaluation.background`) measures it.
+probability `background_p` an image (of any split) shows its class's family, else a random one — the
+class-background correlation of natural photos (Xiao, Engstrom, Ilyas & Madry, "Noise or Signal: The
+Role of Image Backgrounds in Object Recognition", ICLR 2021). A model that reads backgrounds is then
+right for the wrong reason, and the background-robustness suite (`avssl.evaluation.background`), which
+swaps backgrounds, measures how much.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def class_folder(cls: int) -> str:
     return CLASS_NAMES[cls].split(",")[0].replace(" ", "_")
 
 
-def render_image(spec: ImageSynthSpec, seed: int, trap: bool) -> tuple[np.ndarray, np.ndarray, dict]:
+def render_image(spec: ImageSynthSpec, seed: int, trap: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
     """One image (H, W, 3) uint8, its instance mask (H, W) uint8 and its annotation."""
     rng = np.random.default_rng(seed)
     n_objects = int(rng.integers(spec.objects[0], spec.objects[1] + 1))
@@ -128,9 +128,7 @@ def write_image_folder(
     for s, (split, n) in enumerate(sorted(n_per_split.items())):
         items = {}
         for i in range(n):
-            image, instances, ann = render_image(
-                spec, spec.seed * 1_000_003 + s * 100_003 + i, trap=split == "train"
-            )
+            image, instances, ann = render_image(spec, spec.seed * 1_000_003 + s * 100_003 + i, trap=True)
             rel = f"{class_folder(ann['label'])}/img_{i:04d}.png"
             write_image(out / split / rel, image)
             write_image(out / MASKS_DIR / split / rel, instances)

@@ -1,0 +1,94 @@
+"""The image_ssl task: MoCo and BYOL bases, background augmentation on the views with masks from the data
+(annotated or random-init saliency, following every crop and flip), the `method=` / `views=` presets."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from avssl.config import ConfigError
+from avssl.data.datasets.image_folder import ImageViewsDataset, image_folder_items
+from avssl.data.decoding.images import read_image
+from avssl.data.loader import build_loader
+from avssl.data.synthetic.images import ImageSynthSpec, write_image_folder
+from avssl.runner.image_data import ImageDataConfig, ImageMasks, image_dataset
+from avssl.runner.specs import image_ssl_presets, recipe_schema
+from avssl.tasks.image_ssl import ImageSSL, ImageSSLConfig
+from avssl.transforms import build_transforms
+from avssl.transforms.image_backgrounds import BackgroundAugConfig
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    spec = ImageSynthSpec(size=32, objects=(1, 2), background="stripes", background_p=0.8)
+    return write_image_folder(tmp_path_factory.mktemp("tree"), {"train": 12}, spec=spec)
+
+
+def test_annotated_masks_follow_the_view_geometry(tree) -> None:
+    items, _ = image_folder_items(tree, "train")
+    flip = build_transforms([{"name": "random_horizontal_flip", "p": 1.0}, {"name": "normalize"}])
+    crop = build_transforms(
+        [{"name": "random_resized_crop", "size": 16, "scale": [0.3, 0.6]}, {"name": "normalize"}]
+    )
+    masks = ImageMasks("annotations", str(tree), "train")
+    sample = ImageViewsDataset(items, [flip, crop], mask_fn=masks)[0]
+    truth = (read_image(tree / "masks" / "train" / str(items[0][0]).split("train/")[1])[..., 0] > 0).to(
+        torch.uint8
+    )
+    assert torch.equal(sample["views"][0]["mask"][0], truth.flip(-1))
+    assert sample["views"][1]["mask"].shape == (1, 16, 16)
+
+
+def test_saliency_masks_are_unsupervised_and_shaped(tree) -> None:
+    items, _ = image_folder_items(tree, "train")
+    pixels = read_image(items[0][0])
+    for source in ("saliency", "saliency_grid"):
+        mask = ImageMasks(source, str(tree), "train")(items[0][0], pixels)
+        assert mask.shape == (32, 32) and mask.dtype == torch.uint8 and 0 < int(mask.sum()) < 32 * 32
+    grid = ImageMasks("saliency_grid", str(tree), "train")(items[0][0], pixels)
+    assert int(grid.sum()) == round(0.3 * 16) * 64  # 5 of 16 cells of 8 × 8
+
+
+@pytest.mark.parametrize(
+    "method,mode", [("moco", "bg_swaps"), ("moco", "bg_random"), ("byol", "bg_swaps"), ("moco", "none")]
+)
+def test_forward_backward(tree, method, mode) -> None:
+    data = ImageDataConfig(root=str(tree), size=32, masks="annotations" if mode != "none" else "")
+    batch = next(iter(build_loader(image_dataset(data, "train", train=True), 6, 0)))
+    task = ImageSSL(
+        ImageSSLConfig(method=method, queue_size=12, background=BackgroundAugConfig(mode=mode, p=1.0))
+    )
+    out = task(batch)
+    out.loss.backward()
+    assert torch.isfinite(out.loss) and (out.logs["bg/changed"] > 0) == (mode != "none")
+    assert task.embed({"video": batch["video"]}, "video").shape[0] == 6
+    task.on_step_end(1, 10)
+
+
+def test_background_modes_need_masks(tree) -> None:
+    batch = next(
+        iter(build_loader(image_dataset(ImageDataConfig(root=str(tree), size=32), "train", train=True), 4, 0))
+    )
+    task = ImageSSL(ImageSSLConfig(queue_size=16, background=BackgroundAugConfig(mode="bg_random")))
+    with pytest.raises(ValueError, match="set data.masks"):
+        task(batch)
+
+
+def test_presets() -> None:
+    cfg = recipe_schema("image_ssl")()
+    cfg.method, cfg.views = "byol", "tobias"
+    image_ssl_presets(cfg)
+    assert (
+        cfg.model.method == "byol"
+        and cfg.model.background.mode == "bg_random"
+        and cfg.data.masks == "saliency_grid"
+    )
+    cfg = recipe_schema("image_ssl")()
+    cfg.views, cfg.data.masks = "bg_swaps", "annotations"
+    image_ssl_presets(cfg)
+    assert cfg.model.background.mode == "bg_swaps" and cfg.data.masks == "annotations"  # masks kept
+    for key, value in (("method", "swav"), ("views", "insloc")):
+        cfg = recipe_schema("image_ssl")()
+        setattr(cfg, key, value)
+        with pytest.raises(ConfigError, match=key):
+            image_ssl_presets(cfg)
