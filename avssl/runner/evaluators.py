@@ -262,8 +262,8 @@ def attention(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
 def background_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     """{"backgrounds": the background-robustness suite (`avssl.evaluation.background`): linear / kNN top-1
     on original, only_fg, mixed_same, mixed_rand and mixed_next variants of `eval.split`, and the BG-gap}.
-    Foreground masks: `data.masks`, else the tree's annotated masks when it has them, else random-init
-    saliency."""
+    Foreground masks: `eval.masks`, else the tree's annotated masks when it has them, else random-init
+    saliency — independent of the training's `data.masks`, so every model is scored on the same variants."""
     from avssl.data.loader import build_loader
     from avssl.evaluation.background import background_variants, robustness_scores
     from avssl.runner.image_data import image_dataset
@@ -271,6 +271,7 @@ def background_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | No
     if cfg.eval.split is None:
         return None
     data = copy.copy(cfg.data)
+    data.masks = cfg.eval.masks
     if not data.masks:
         annotated = (Path(data.root) / "masks" / cfg.eval.split).is_dir()
         data.masks = "annotations" if annotated else "saliency"

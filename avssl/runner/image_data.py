@@ -49,9 +49,8 @@ class ImageDataConfig:
     transforms: list[dict] = field(default_factory=_moco_v2_augmentation)
     eval_transforms: list[dict] = field(default_factory=_eval_transforms)
     views: list[ViewConfig] = field(default_factory=list)
-    masks: str = (
-        ""  # foreground masks for the views (`MASK_SOURCES`): "", annotations, saliency, saliency_grid
-    )
+    # foreground masks for the views (`MASK_SOURCES`): "", annotations, saliency, saliency_grid
+    masks: str = ""
     saliency_layer: str = "layer1"  # saliency masks: the random-init ResNet-18's stage (seed 0)
 
     def __post_init__(self):
@@ -68,10 +67,11 @@ class ImageMasks:
     image itself — above the map's mean (`saliency`), or TOBIAS's 4 × 4 cells, 30 % of them (`saliency_grid`)
     (`avssl.transforms.saliency`, random-init ResNet-18 at `layer`, seed 0). Picklable for workers."""
 
-    def __init__(self, source: str, root: str, split: str | None, layer: str = "layer1"):
+    def __init__(self, source: str, root: str, split: str | None, layer: str = "layer1", cache: int = 8192):
         self.source, self.layer = source, layer
         self.folder = Path(root) / split if split else Path(root)
         self.masks = Path(root) / MASKS_DIR / split if split else Path(root) / MASKS_DIR
+        self.cache_size, self._cache = cache, {}  # saliency masks by path (per worker; first `cache` images)
 
     def __call__(self, path: str, pixels: torch.Tensor) -> torch.Tensor:
         if self.source == "annotations":
@@ -82,6 +82,15 @@ class ImageMasks:
                     mask_path, f"mask of size {tuple(mask.shape)} for an image of {tuple(pixels.shape[:2])}"
                 )
             return (mask > 0).to(torch.uint8)
+        key = (str(path), tuple(pixels.shape))
+        if key not in self._cache:
+            mask = self._saliency(pixels)
+            if len(self._cache) >= self.cache_size:
+                return mask
+            self._cache[key] = mask
+        return self._cache[key].clone()
+
+    def _saliency(self, pixels: torch.Tensor) -> torch.Tensor:
         maps = random_cnn_saliency(pixels.permute(2, 0, 1), layer=self.layer)
         if self.source == "saliency_grid":
             return grid_mask(maps, cells=4, ratio=0.3)[0].to(torch.uint8)

@@ -91,12 +91,17 @@ class MultiSSLEvalConfig(KeepBest):
 class ImageEvalConfig(KeepBest):
     """After training, on `split` (None = skip): linear probe / kNN of the frozen backbone's pooled features,
     and view retrieval — each image's first augmented view (training augmentation, seed `view_seed`)
-    queries the second views of all images (R@k, pessimistic ties): the pretext task on held-out images."""
+    queries the second views of all images (R@k, pessimistic ties): the pretext task on held-out images;
+    the background suite's foreground masks (`masks`), the same for every model compared (never the
+    training's `data.masks`)."""
 
     split: str | None = "val"
     view_seed: int = 12345
     every: int = 0
     evaluators: list[str] | None = None
+    masks: str = (
+        ""  # background suite: annotations | saliency ("": the tree's annotated masks, else saliency)
+    )
 
 
 @dataclass
