@@ -1,0 +1,58 @@
+"""tools/compare_image.py end to end at toy scale (2 steps, 24 / 16 images): every column of the table, a
+strategy's claim line against its base, results.json, a rerun reading the finished runs back, and the
+method names checked before anything trains."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import compare_image  # noqa: E402
+
+TOY = ["train.batch_size=4", "model.queue_size=8", "data.num_workers=0"]
+
+
+def test_compare_image_table_claims_and_reuse(tmp_path, monkeypatch) -> None:
+    args = [
+        "--out",
+        str(tmp_path),
+        "--steps",
+        "2",
+        "--images",
+        "24,16",
+        "--methods",
+        "moco,moco_bg_swaps",
+        *TOY,
+    ]
+    result = compare_image.main(args)
+    lines = (tmp_path / "table.md").read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| method"))
+    assert len(header.strip("|").split("|")) == 9
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("| method")]
+    assert [r.split("|")[1].strip() for r in rows] == ["moco", "moco_bg_swaps"]
+    assert any(c.startswith("- moco_bg_swaps vs moco: BG-gap") for c in result["claims"])
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert set(saved["mean"]["moco"]) == {
+        "knn",
+        "linear",
+        "only_fg",
+        "mixed_same",
+        "mixed_rand",
+        "mixed_next",
+        "gap_linear",
+        "gap_knn",
+    }
+
+    def no_training(*a, **k):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(compare_image, "run_recipe", no_training)
+    assert compare_image.main(args)["mean"] == result["mean"]
+    with pytest.raises(SystemExit):
+        compare_image.main(["--out", str(tmp_path), "--methods", "moco,nope"])

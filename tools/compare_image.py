@@ -1,0 +1,182 @@
+"""The image view strategies on one synthetic trap set, same seed, steps and data: one table.
+
+    .venv/bin/python tools/compare_image.py --out runs/compare_image [--steps 100] [--seeds 0,1] \\
+        [--methods moco,moco_bg_random,...] [key=value ...]
+
+Every method in `METHODS` is `recipes/image_ssl.py` (recipes/configs/image_ssl.yaml) with its `method=` /
+`views=` / mask overrides, trained `--steps` steps at `train.seed` = each of `--seeds` on the same
+synthetic ImageFolder trap set (4 shape classes, 256 train / 96 val images at 64 px, 1–2 objects; each
+image's striped background is its class's family with probability 0.8, in every split), written once
+per seed under OUT/data/. Each model is scored on the val images: kNN / linear top-1 of the frozen
+backbone, and the background-robustness suite (`avssl.evaluation.background`: linear top-1 on only_fg,
+mixed_same, mixed_rand, mixed_next, and the BG-gap = mixed_same − mixed_rand, linear and kNN), always with
+the annotated masks (`eval.masks`), whatever mask source the method trains with.
+
+Below the table, each strategy against its base (the row named by `Method.base`): the BG-gap (claim:
+smaller) and kNN top-1 (claim: not lower). Runs live under OUT/runs/METHOD_sSEED; a rerun reads a finished
+run's evaluation back and resumes an interrupted one. Writes OUT/table.md and OUT/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "tools"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from compare_video import _cell, _mean  # noqa: E402
+
+from avssl.data.synthetic.images import ImageSynthSpec, write_image_folder  # noqa: E402
+from avssl.outputs import write_json  # noqa: E402
+from avssl.runner.run import run_recipe  # noqa: E402
+
+CONFIG = ROOT / "recipes" / "configs" / "image_ssl.yaml"
+ANNOTATED = "data.masks=annotations"
+
+
+class Method(NamedTuple):
+    """Overrides of recipes/configs/image_ssl.yaml, and the row it is compared with (None: a base)."""
+
+    overrides: tuple[str, ...]
+    base: str | None = None
+
+
+METHODS: dict[str, Method] = {
+    "moco": Method(("views=none",)),
+    "moco_bg_rm": Method(("views=bg_rm", ANNOTATED), "moco"),
+    "moco_bg_random": Method(("views=bg_random", ANNOTATED), "moco"),
+    "moco_bg_random_saliency": Method(("views=bg_random",), "moco"),  # random-init saliency masks
+    "moco_bg_swaps": Method(("views=bg_swaps", ANNOTATED), "moco"),
+    "moco_tobias": Method(("views=tobias",), "moco"),  # random-init saliency, 4 × 4 grid cells
+    "byol": Method(("method=byol", "views=none")),
+    "byol_bg_random": Method(("method=byol", "views=bg_random", ANNOTATED), "byol"),
+    "byol_tobias": Method(("method=byol", "views=tobias"), "byol"),
+}
+COMMON = ("optim.lr=0.002", "train.checkpoint_every=50", "train.progress_bar=false", "data.num_workers=1")
+VARIANTS = ("only_fg", "mixed_same", "mixed_rand", "mixed_next")
+
+
+def write_data(out: Path, seed: int, images: tuple[int, int] = (256, 96)) -> Path:
+    """The trap set of `seed` (train / val image counts `images`), once, under OUT/data; its root."""
+    root = out / "data" / f"seed{seed}_{images[0]}_{images[1]}"
+    if not (root / "annotations" / "val.json").is_file():
+        spec = ImageSynthSpec(size=64, objects=(1, 2), background="stripes", background_p=0.8, seed=seed)
+        write_image_folder(root, {"train": images[0], "val": images[1]}, spec=spec)
+    return root
+
+
+def train_method(name: str, run: Path, data: Path, steps: int, seed: int, extra=()) -> dict:
+    """Train (or read back, or resume) `name` in `run`; the run's evaluation."""
+    args = [
+        "--config",
+        str(CONFIG),
+        *COMMON,
+        f"data.root={data}",
+        f"output_dir={run}",
+        f"train.seed={seed}",
+        f"train.max_steps={steps}",
+        *extra,
+        *METHODS[name].overrides,
+    ]
+    done = run / "compare_result.json"
+    if done.is_file() and json.loads(done.read_text())["args"] == args:
+        return json.loads(done.read_text())["eval"]
+    print(f"== {name} seed {seed}: → {run}", flush=True)
+    evaluation = next(iter(run_recipe(args, default_task="image_ssl")["eval"].values()))
+    write_json(done, {"args": args, "eval": evaluation})
+    return evaluation
+
+
+def figures(evaluation: dict) -> dict:
+    suite = evaluation["backgrounds"]
+    return {
+        "knn": evaluation["probe"]["knn"]["top1"],
+        "linear": evaluation["probe"]["linear"]["top1"],
+        **{v: suite["linear"][v] for v in VARIANTS},
+        "gap_linear": suite["bg_gap"]["linear"],
+        "gap_knn": suite["bg_gap"]["knn"],
+    }
+
+
+def claims(means: dict[str, dict]) -> list[str]:
+    """Each strategy against its base: BG-gap smaller (both probes), kNN not lower."""
+    lines = []
+    for name, f in means.items():
+        base = METHODS[name].base
+        if base not in means:
+            continue
+        b = means[base]
+        smaller = f["gap_linear"] < b["gap_linear"] and f["gap_knn"] < b["gap_knn"]
+        kept = f["knn"] >= b["knn"]
+        lines.append(
+            f"- {name} vs {base}: BG-gap linear {f['gap_linear']:.1f} vs {b['gap_linear']:.1f}, kNN "
+            f"{f['gap_knn']:.1f} vs {b['gap_knn']:.1f} (claim: smaller): {'holds' if smaller else 'NOT reproduced'}; "
+            f"kNN top-1 {f['knn']:.1f} vs {b['knn']:.1f} (claim: not lower): {'holds' if kept else 'NOT reproduced'}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="runs/compare_image")
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma list of {', '.join(METHODS)}")
+    parser.add_argument("--seeds", default="0", help="comma list of train.seed (each: its own data too)")
+    parser.add_argument("--images", default="256,96", help="train,val image counts of the synthetic set")
+    parser.add_argument("overrides", nargs="*", help="key=value for every run")
+    args = parser.parse_args(argv)
+    names = args.methods.split(",")
+    unknown = [n for n in names if n not in METHODS]
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out = Path(args.out)
+    results: dict[str, dict] = {name: {} for name in names}
+    for seed in seeds:
+        data = write_data(out, seed, tuple(int(n) for n in args.images.split(",")))
+        for name in names:
+            run = out / "runs" / f"{name}_s{seed}"
+            results[name][seed] = train_method(name, run, data, args.steps, seed, args.overrides)
+    per_seed = {n: [figures(results[n][s]) for s in seeds] for n in names}
+    means = {n: {k: _mean([f[k] for f in fs]) for k in fs[0]} for n, fs in per_seed.items()}
+    columns = ("knn", "linear", *VARIANTS, "gap_linear", "gap_knn")
+    titles = (
+        "kNN",
+        "linear",
+        "only_fg",
+        "mixed_same",
+        "mixed_rand",
+        "mixed_next",
+        "BG-gap linear",
+        "BG-gap kNN",
+    )
+    header = [
+        f"{args.steps} steps, seeds {args.seeds}, {args.images.split(',')[1]} val images (4 classes: chance 25 %); "
+        "top-1 in percent, "
+        f"background variants with the linear probe; overrides: {' '.join(args.overrides) or 'none'}",
+        "",
+        "| method | " + " | ".join(titles) + " |",
+        "|---|" + "--:|" * len(titles),
+    ]
+    rows = [
+        f"| {n} | " + " | ".join(_cell([f[c] for f in per_seed[n]], 1) for c in columns) + " |" for n in names
+    ]
+    verdicts = claims(means)
+    table = "\n".join(header + rows + ([""] + verdicts if verdicts else []))
+    print("\n" + table)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(table + "\n")
+    write_json(
+        out / "results.json", {"args": vars(args), "figures": per_seed, "mean": means, "eval": results}
+    )
+    return {"figures": per_seed, "mean": means, "claims": verdicts}
+
+
+if __name__ == "__main__":
+    raise SystemExit(0 if main() else 1)
