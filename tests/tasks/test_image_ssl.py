@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -92,3 +94,22 @@ def test_presets() -> None:
         setattr(cfg, key, value)
         with pytest.raises(ConfigError, match=key):
             image_ssl_presets(cfg)
+
+
+def test_a_corrupt_image_or_missing_mask_is_counted_and_named(tree, tmp_path) -> None:
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(tree, root)
+    items, _ = image_folder_items(root, "train")
+    Path(items[1][0]).write_bytes(b"not an image")  # a corrupt image
+    rel = Path(items[2][0]).relative_to(root / "train")
+    (root / "masks" / "train" / rel).unlink()  # an image without its mask
+    data = ImageDataConfig(root=str(root), size=32, masks="annotations")
+    train = image_dataset(data, "train", train=True)
+    corrupt, missing = train[1]["replaced"][0], train[2]["replaced"][0]  # each replaced by a stand-in
+    assert corrupt.path == items[1][0] and "not a readable image" in corrupt.reason
+    assert missing.path == items[2][0] and str(root / "masks" / "train" / rel) in missing.reason
+    evaluation = image_dataset(data, "train", train=False)
+    with pytest.raises(Exception, match=str(rel.name)):
+        evaluation[2]
