@@ -134,6 +134,15 @@ def all_reduce_mean(x: Tensor) -> Tensor:
     return out / world_size()
 
 
+def all_reduce_sum(x: Tensor) -> Tensor:
+    """Sum of ``x`` over ranks (a new, detached tensor): the global statistics of a sharded batch (SwAV's
+    Sinkhorn normalisation)."""
+    out = x.detach().clone()
+    if world_size() > 1:
+        dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out
+
+
 def local_labels(batch_size: int, device: torch.device | str | None = None) -> Tensor:
     """Column index of each local row's positive among gathered columns: ``arange(B) + rank * B``.
 

@@ -86,3 +86,22 @@ class MoCoLoss(nn.Module):
         logits = torch.cat(parts, dim=1) / self.temperature  # (B, 1 + K [+ 1]); positive at 0
         labels = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)
         return F.cross_entropy(logits, labels)
+
+
+@torch.no_grad()
+def nearest_keys(keys: Tensor, queue: Tensor, k: int) -> Tensor:
+    """Indices (B, k) of the k queue entries most similar (cosine) to each key (B, D): the nearest-
+    neighbour positives of Van Gansbeke et al., "Revisiting Contrastive Methods for Unsupervised Learning
+    of Visual Representations", NeurIPS 2021 (support set = the queue; top-20 in the paper)."""
+    sims = F.normalize(keys, dim=1) @ F.normalize(queue, dim=1).T.to(keys.dtype)
+    return sims.topk(min(k, queue.shape[0]), dim=1).indices
+
+
+def nn_positive_loss(q: Tensor, k: Tensor, queue: Tensor, neighbours: Tensor, temperature: float) -> Tensor:
+    """MoCo's logits [<q, k>, <q, queue>] / τ with each of the key's nearest queue entries as the
+    positive in turn: mean over samples and neighbours j of −log softmax(logits)[1 + neighbours_j]."""
+    q = F.normalize(q, dim=1)
+    negatives = F.normalize(queue.detach(), dim=1).to(q.dtype)
+    logits = torch.cat([(q * F.normalize(k, dim=1)).sum(1, keepdim=True), q @ negatives.T], 1) / temperature
+    log_p = F.log_softmax(logits, dim=1)
+    return -log_p.gather(1, 1 + neighbours).mean()

@@ -33,19 +33,21 @@ from avssl import distributed
 from avssl.encoders import AnyEncoderConfig, Visual2dConfig, build_encoder
 from avssl.heads.projection import MLPHead
 from avssl.losses.byol import BYOLLoss
-from avssl.losses.moco import MoCoLoss
+from avssl.losses.moco import MoCoLoss, nearest_keys, nn_positive_loss
+from avssl.losses.swav import sinkhorn, swapped_prediction
 from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
 from avssl.tasks.base import TaskOutput, check_modality
 from avssl.tasks.image_multissl import as_images
 from avssl.transforms.image_backgrounds import BackgroundAugConfig, augment_backgrounds
 
-IMAGE_SSL_METHODS = ("moco", "byol")
+IMAGE_SSL_METHODS = ("moco", "byol", "swav")
 
 
 @dataclass
 class ImageSSLConfig:
     """Base `method` (`IMAGE_SSL_METHODS`), backbone, heads (BYOL: the predictor has `hidden_dim` too),
-    queue (MoCo), momentum, temperature (MoCo) and the background augmentation of the views."""
+    queue (MoCo), momentum, temperature (MoCo), the background augmentation of the views, MoCo's
+    nearest-neighbour positives, and SwAV's prototypes, Sinkhorn, temperature and queue."""
 
     method: str = "moco"
     backbone: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="small", output_stride=16))
@@ -56,6 +58,15 @@ class ImageSSLConfig:
     temperature: float = 0.2
     shuffle_bn: bool = True  # MoCo under DDP: keys of the global batch shuffled across ranks
     background: BackgroundAugConfig = field(default_factory=BackgroundAugConfig)
+    nn_positives: int = 0  # MoCo: the key's k nearest queue entries as extra positives (Revisiting: 20)
+    nn_weight: float = 0.4  # their loss weight (Revisiting: 0.4)
+    prototypes: int = 3000  # SwAV: K
+    epsilon: float = 0.05  # SwAV: Sinkhorn's entropy weight
+    sinkhorn_iterations: int = 3
+    swav_temperature: float = 0.1
+    swav_queue_size: int = 0  # SwAV: past projections per code view, for codes of small batches (0: none)
+    swav_queue_start: int = 0  # SwAV: the step from which a full queue is used
+    freeze_prototypes_steps: int = 0  # SwAV: prototypes get no gradient before this step (release: 313)
 
     def __post_init__(self):
         if self.method not in IMAGE_SSL_METHODS:
@@ -73,8 +84,8 @@ def _masks(view: dict, k: int) -> Tensor:
 
 
 class ImageSSL(nn.Module):
-    """`forward(batch)` with `batch["views"]` = two augmented views (one-frame clips) → TaskOutput(loss,
-    {"loss/<method>", "acc/moco" (MoCo), "bg/changed" (fraction of augmented rows)})."""
+    """`forward(batch)` with `batch["views"]` = two or more augmented views (one-frame clips; views 2… are
+    multi-crop's local crops) → TaskOutput(loss, {"loss/<method>", "acc/moco", "bg/changed", …})."""
 
     embeds = frozenset({"video"})
 
@@ -83,11 +94,23 @@ class ImageSSL(nn.Module):
         self.cfg = cfg
         self.backbone = build_encoder(cfg.backbone)
         dim = self.backbone.out_dim
-        byol = cfg.method == "byol"
-        self.head = MLPHead(dim, cfg.embed_dim, cfg.hidden_dim, 2, batch_norm=byol)
-        self.predictor = MLPHead(cfg.embed_dim, cfg.embed_dim, cfg.hidden_dim, 2) if byol else None
-        self.key_backbone, self.key_head = momentum_copy(self.backbone), momentum_copy(self.head)
-        self.queue = None if byol else MemoryQueue(cfg.embed_dim, cfg.queue_size, seed=1)
+        self.head = MLPHead(dim, cfg.embed_dim, cfg.hidden_dim, 2, batch_norm=cfg.method != "moco")
+        self.predictor = (
+            MLPHead(cfg.embed_dim, cfg.embed_dim, cfg.hidden_dim, 2) if cfg.method == "byol" else None
+        )
+        self.key_backbone = self.key_head = self.queue = self.prototypes = None
+        if cfg.method in ("moco", "byol"):
+            self.key_backbone, self.key_head = momentum_copy(self.backbone), momentum_copy(self.head)
+        if cfg.method == "moco":
+            self.queue = MemoryQueue(cfg.embed_dim, cfg.queue_size, seed=1)
+        if cfg.method == "swav":
+            self.prototypes = nn.Linear(cfg.embed_dim, cfg.prototypes, bias=False)
+            if cfg.swav_queue_size:
+                self.swav_queues = nn.ModuleList(
+                    [MemoryQueue(cfg.embed_dim, cfg.swav_queue_size, seed=3 + v) for v in range(2)]
+                )
+                self.register_buffer("swav_queued", torch.zeros((), dtype=torch.long))
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))  # optimiser steps taken (SwAV)
         self.moco_loss, self.byol_loss = MoCoLoss(cfg.temperature), BYOLLoss()
 
     def embed(self, batch: dict, modality: str) -> Tensor:
@@ -100,7 +123,7 @@ class ImageSSL(nn.Module):
 
     @torch.no_grad()
     def _target(self, images: Tensor, shuffle: bool) -> Tensor:
-        """The momentum network's projections (unit norm for MoCo), cross-rank shuffled BN when `shuffle`."""
+        """The momentum network's projections, cross-rank shuffled BN when `shuffle`."""
         inverse = None
         if shuffle:
             images, inverse = distributed.shuffle_across_ranks(images)
@@ -110,46 +133,100 @@ class ImageSSL(nn.Module):
         return out
 
     def views(self, batch: dict) -> tuple[list[Tensor], Tensor | None, Tensor | None, float]:
-        """The two views' images after the background augmentation, the hard negatives (or None), their
-        rows, and the fraction of views changed."""
+        """Every view's images — views 0 and 1 after the background augmentation — the hard negatives (or
+        None), their rows, and the fraction of the two views changed."""
         views = batch.get("views")
         if not views or len(views) < 2:
             raise ValueError(
                 "image_ssl needs two views per image: set data.views (or leave it empty for two)"
             )
-        images = [as_images(v["video"]) for v in views[:2]]
+        images = [as_images(v["video"]) for v in views]
         if self.cfg.background.mode == "none":
             return images, None, None, 0.0
         masks = [_masks(v, k) for k, v in enumerate(views[:2])]
         with torch.no_grad():
-            out, negatives, rows = augment_backgrounds(images, masks, self.cfg.background)
+            out, negatives, rows = augment_backgrounds(images[:2], masks, self.cfg.background)
         changed = sum(float((o != i).flatten(1).any(1).float().mean()) for o, i in zip(out, images)) / 2
-        return out, negatives, rows, changed
+        return [*out, *images[2:]], negatives, rows, changed
 
     def forward(self, batch: dict) -> TaskOutput:
-        (view_q, view_k), negatives, rows, changed = self.views(batch)
+        images, negatives, rows, changed = self.views(batch)
         logs: dict[str, Tensor | float] = {"bg/changed": changed}
         if self.cfg.method == "byol":
-            p1, p2 = self.predictor(self._project(view_q)), self.predictor(self._project(view_k))
-            z1, z2 = self._target(view_q, False), self._target(view_k, False)
-            loss = self.byol_loss.symmetric(p1, p2, z1, z2)
-            logs["loss/byol"] = loss.detach()
-            return TaskOutput(loss, logs)
-        q = F.normalize(self._project(view_q), dim=1)
-        k = F.normalize(self._target(view_k, self.cfg.shuffle_bn), dim=1)
-        hard = None
-        if negatives is not None:
-            hard = F.normalize(self._target(negatives, self.cfg.shuffle_bn), dim=1)
-        loss = self.moco_loss(q, k, self.queue.keys, hard, rows)
-        with torch.no_grad():
-            pos = (q * k).sum(1, keepdim=True)
-            neg = q @ self.queue.keys.T
-            logs["acc/moco"] = (pos > neg.max(1, keepdim=True).values).float().mean()
-        self.queue.enqueue(k)
-        logs["loss/moco"] = loss.detach()
+            loss = self._byol(images)
+        elif self.cfg.method == "swav":
+            loss = self._swav(images, logs)
+        else:
+            loss = self._moco(images, negatives, rows, logs)
+        logs[f"loss/{self.cfg.method}"] = loss.detach()
         return TaskOutput(loss, logs)
 
+    def _byol(self, images: list[Tensor]) -> Tensor:
+        """The symmetric BYOL loss of the two global views; local crops (views 2…) predict both targets."""
+        targets = [self._target(v, False) for v in images[:2]]
+        predictions = [self.predictor(self._project(v)) for v in images]
+        loss = self.byol_loss.symmetric(predictions[0], predictions[1], targets[0], targets[1])
+        for p in predictions[2:]:
+            loss = loss + (self.byol_loss(p, targets[0]) + self.byol_loss(p, targets[1])) / 2
+        return loss
+
+    def _moco(self, images: list[Tensor], negatives, rows, logs: dict) -> Tensor:
+        """View 1 is the key; view 0 and every local crop a query (InfoNCE against the key and the queue,
+        BG_Swaps' hard negative for view 0), plus the nearest-neighbour positives when configured."""
+        cfg = self.cfg
+        k = F.normalize(self._target(images[1], cfg.shuffle_bn), dim=1)
+        hard = None if negatives is None else F.normalize(self._target(negatives, cfg.shuffle_bn), dim=1)
+        queries = [F.normalize(self._project(v), dim=1) for v in [images[0], *images[2:]]]
+        losses = [self.moco_loss(queries[0], k, self.queue.keys, hard, rows)]
+        losses += [self.moco_loss(q, k, self.queue.keys) for q in queries[1:]]
+        loss = torch.stack(losses).mean()
+        if cfg.nn_positives > 0:
+            neighbours = nearest_keys(k, self.queue.keys, cfg.nn_positives)
+            nn_loss = torch.stack(
+                [nn_positive_loss(q, k, self.queue.keys, neighbours, cfg.temperature) for q in queries]
+            ).mean()
+            logs["loss/nn"] = nn_loss.detach()
+            loss = loss + cfg.nn_weight * nn_loss
+        with torch.no_grad():
+            pos = (queries[0] * k).sum(1, keepdim=True)
+            logs["acc/moco"] = (
+                (pos > (queries[0] @ self.queue.keys.T).max(1, keepdim=True).values).float().mean()
+            )
+        self.queue.enqueue(k)
+        return loss
+
+    def _swav(self, images: list[Tensor], logs: dict) -> Tensor:
+        """Codes of the two global views (Sinkhorn, with their queues once full) predicted from every other
+        view's prototype scores (`avssl.losses.swav`)."""
+        cfg = self.cfg
+        with torch.no_grad():  # prototypes on the unit sphere (the release normalises them every step)
+            self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
+        weight = self.prototypes.weight
+        if int(self.step) < cfg.freeze_prototypes_steps:
+            weight = weight.detach()
+        z = [F.normalize(self._project(v), dim=1) for v in images]
+        scores = [zi @ weight.T for zi in z]
+        use_queue = (
+            cfg.swav_queue_size > 0
+            and int(self.step) >= cfg.swav_queue_start
+            and int(self.swav_queued) >= cfg.swav_queue_size
+        )
+        codes = []
+        for v in range(2):
+            s = scores[v].detach()
+            if use_queue:
+                s = torch.cat([s, self.swav_queues[v].keys @ weight.detach().T])
+            codes.append(sinkhorn(s, cfg.epsilon, cfg.sinkhorn_iterations)[: scores[v].shape[0]])
+        if cfg.swav_queue_size:
+            for v in range(2):
+                self.swav_queues[v].enqueue(z[v].detach())
+            self.swav_queued += z[0].shape[0] * distributed.world_size()
+        logs["swav/queue"] = float(use_queue)
+        return swapped_prediction(scores, codes, cfg.swav_temperature)
+
     def on_step_end(self, step: int, max_steps: int) -> None:
-        """Momentum update of the key / target network after each optimizer step (constant momentum)."""
-        ema_update(self.key_backbone, self.backbone, self.cfg.momentum)
-        ema_update(self.key_head, self.head, self.cfg.momentum)
+        """Momentum update of the key / target network (constant momentum); SwAV: count the steps."""
+        self.step.fill_(step)
+        if self.key_backbone is not None:
+            ema_update(self.key_backbone, self.backbone, self.cfg.momentum)
+            ema_update(self.key_head, self.head, self.cfg.momentum)

@@ -52,7 +52,14 @@ def test_saliency_masks_are_unsupervised_and_shaped(tree) -> None:
 
 
 @pytest.mark.parametrize(
-    "method,mode", [("moco", "bg_swaps"), ("moco", "bg_random"), ("byol", "bg_swaps"), ("moco", "none")]
+    "method,mode",
+    [
+        ("moco", "bg_swaps"),
+        ("moco", "bg_random"),
+        ("byol", "bg_swaps"),
+        ("moco", "none"),
+        ("swav", "bg_random"),
+    ],
 )
 def test_forward_backward(tree, method, mode) -> None:
     data = ImageDataConfig(root=str(tree), size=32, masks="annotations" if mode != "none" else "")
@@ -89,7 +96,12 @@ def test_presets() -> None:
     cfg.views, cfg.data.masks = "bg_swaps", "annotations"
     image_ssl_presets(cfg)
     assert cfg.model.background.mode == "bg_swaps" and cfg.data.masks == "annotations"  # masks kept
-    for key, value in (("method", "swav"), ("views", "insloc")):
+    cfg = recipe_schema("image_ssl")()
+    cfg.method, cfg.views = "swav", "multicrop_nn"
+    image_ssl_presets(cfg)
+    assert cfg.model.method == "swav" and cfg.model.nn_positives == 20
+    assert [v.size for v in cfg.data.views] == [None, None, 38, 38, 38, 38]  # 2 global + 4 local at 0.6 × 64
+    for key, value in (("method", "simclr"), ("views", "insloc")):
         cfg = recipe_schema("image_ssl")()
         setattr(cfg, key, value)
         with pytest.raises(ConfigError, match=key):
@@ -113,3 +125,24 @@ def test_a_corrupt_image_or_missing_mask_is_counted_and_named(tree, tmp_path) ->
     evaluation = image_dataset(data, "train", train=False)
     with pytest.raises(Exception, match=str(rel.name)):
         evaluation[2]
+
+
+def test_multicrop_views_train_every_base_and_the_swav_queue_fills(tree) -> None:
+    from avssl.runner.specs import multicrop_views
+
+    data = ImageDataConfig(root=str(tree), size=32)
+    data.views = multicrop_views(data)
+    batch = next(iter(build_loader(image_dataset(data, "train", train=True), 6, 0)))
+    assert [tuple(v["video"].shape[-2:]) for v in batch["views"]] == [(32, 32)] * 2 + [(19, 19)] * 4
+    for method, extra in (("moco", {"nn_positives": 3}), ("byol", {}), ("swav", {"swav_queue_size": 12})):
+        task = ImageSSL(ImageSSLConfig(method=method, queue_size=12, prototypes=10, **extra))
+        out = task(batch)
+        out.loss.backward()
+        assert torch.isfinite(out.loss)
+        if method == "moco":
+            assert "loss/nn" in out.logs
+        if method == "swav":  # the queue is used once it holds swav_queue_size projections
+            assert out.logs["swav/queue"] == 0.0
+            task.on_step_end(1, 10)
+            task(batch)
+            assert task(batch).logs["swav/queue"] == 1.0
