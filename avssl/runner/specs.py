@@ -395,7 +395,11 @@ def multicrop_views(data: Any) -> list:
         {**t, "scale": [0.05, 0.3]} if t.get("name") == "random_resized_crop" else t for t in data.transforms
     ]
     size = max(8, round(data.size * LOCAL_SCALE))
-    return [ViewConfig(), ViewConfig(), *[ViewConfig(transforms=local, size=size) for _ in range(LOCAL_CROPS)]]
+    return [
+        ViewConfig(),
+        ViewConfig(),
+        *[ViewConfig(transforms=local, size=size) for _ in range(LOCAL_CROPS)],
+    ]
 
 
 def image_ssl_presets(cfg: Any) -> None:
