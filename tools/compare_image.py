@@ -57,6 +57,10 @@ METHODS: dict[str, Method] = {
     "byol": Method(("method=byol", "views=none")),
     "byol_bg_random": Method(("method=byol", "views=bg_random", ANNOTATED), "byol"),
     "byol_tobias": Method(("method=byol", "views=tobias"), "byol"),
+    "swav": Method(("method=swav", "views=none")),
+    "swav_bg_random": Method(("method=swav", "views=bg_random", ANNOTATED), "swav"),
+    # Revisiting at equal compute: 2 × 48 px global + 4 × 29 px local crops ≈ the pixels of 2 × 64 px
+    "moco_multicrop_nn": Method(("views=multicrop_nn", "data.size=48"), "moco"),
 }
 COMMON = ("optim.lr=0.002", "train.checkpoint_every=50", "train.progress_bar=false", "data.num_workers=1")
 VARIANTS = ("only_fg", "mixed_same", "mixed_rand", "mixed_next")

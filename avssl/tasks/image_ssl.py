@@ -1,23 +1,35 @@
-"""Image SSL with view strategies: a base method (MoCo v2 or BYOL) on two views of each image, with the
-views changed by a background augmentation (BG_RM / BG_Random / BG_Swaps, TOBIAS's compositing) driven by
-foreground masks from the data (`data.masks`: annotated masks or unsupervised saliency).
+"""Image SSL with view strategies: a base method (MoCo v2, BYOL or SwAV) on two or more views of each image,
+the views changed by a background augmentation (BG_RM / BG_Random / BG_Swaps, TOBIAS's compositing) driven
+by foreground masks from the data (`data.masks`: annotated masks or unsupervised saliency), or multiplied
+by multi-crop, with MoCo's nearest-neighbour positives.
 
 * MoCo v2 — Chen, Fan, Girshick & He, "Improved Baselines with Momentum Contrastive Learning", 2020: MLP
   head, momentum key encoder, queue of keys, τ = 0.2 (`avssl.losses.moco.MoCoLoss`); shuffled BN across
-  processes for the keys (MoCo, He et al. CVPR 2020, Sec. 3.3).
+  processes for the keys (MoCo, He et al. CVPR 2020, Sec. 3.3). View 1 is the key; view 0 and every local
+  crop are queries.
 * BYOL — Grill et al., "Bootstrap Your Own Latent", NeurIPS 2020: online backbone + projector + predictor,
-  an EMA target (backbone + projector), the symmetric 2 − 2 cos loss (`avssl.losses.byol.BYOLLoss`). The
-  target's momentum is constant here (`momentum`; the paper raises it from 0.996 to 1 with a cosine).
+  an EMA target (backbone + projector), the symmetric 2 − 2 cos loss (`avssl.losses.byol.BYOLLoss`); local
+  crops predict both global targets. The target's momentum is constant here (`momentum`; the paper raises
+  it from 0.996 to 1 with a cosine).
+* SwAV — Caron et al., "Unsupervised Learning of Visual Features by Contrasting Cluster Assignments",
+  NeurIPS 2020: projector with BatchNorm, unit-norm projections scored against K unit-norm prototypes
+  (renormalised every step), codes of the two global views by Sinkhorn-Knopp (ε 0.05, 3 iterations, over
+  the global batch), swapped prediction from every other view (τ 0.1) (`avssl.losses.swav`); optional
+  per-view queues of past projections for the codes (`swav_queue_size`, used from `swav_queue_start` once
+  full) and frozen prototypes for the first `freeze_prototypes_steps` steps.
 * Background augmentations — Ryali, Schwab & Morcos, "Characterizing and Improving the Robustness of
   Self-Supervised Learning through Background Augmentations", 2021 (`avssl.transforms.image_backgrounds`):
-  applied to the collated views before the encoders. BG_Swaps' hard negative (another image's foreground
-  on the query's background) is one extra negative logit per query for MoCo; BYOL has no negatives and
-  uses only the swapped positives.
+  applied to views 0 and 1 before the encoders. BG_Swaps' hard negative (another image's foreground on the
+  query's background) is one extra negative logit per query for MoCo; BYOL and SwAV have no negatives and
+  use only the swapped positives.
 * TOBIAS — a randomly initialised CNN's activations localise objects: `data.masks: saliency_grid` (the
-  random-init ResNet-18's saliency over a 4 × 4 grid, 30 % of the cells foreground) with `bg_random` on
-  both views puts each image's foreground on other images' backgrounds (`recipes/configs/image_ssl_tobias.yaml`).
+  random-init ResNet-18's saliency over a 4 × 4 grid, 30 % of the cells foreground) with `bg_random` puts
+  each image's foreground on other images' backgrounds (`views=tobias`).
+* Multi-crop + nearest neighbours — Van Gansbeke, Vandenhende, Georgoulis & Van Gool, "Revisiting
+  Contrastive Methods for Unsupervised Learning of Visual Representations", NeurIPS 2021: MoCo with 2
+  global + N local crops (`data.views`, `views=multicrop`) and the key's `nn_positives` nearest queue
+  entries as extra positives with weight `nn_weight` (`avssl.losses.moco.nn_positive_loss`; top-20, 0.4).
 
-View 1 feeds the query / online network, view 2 the key / target network (BYOL: and the other way round).
 `embed(batch, "video")`: pooled, L2-normalised backbone features (kNN / linear probe / background suite).
 """
 

@@ -57,3 +57,26 @@ def test_two_processes_train_with_background_swaps(images, tmp_path) -> None:
     rows = [row for row in read_metrics(run) if "loss" in row]
     assert [row["step"] for row in rows] == list(range(1, 7))
     assert all(row["bg/changed"] > 0 for row in rows) and all(row["loss"] == row["loss"] for row in rows)
+
+
+@pytest.mark.parametrize(
+    "extra,log",
+    [
+        (("method=swav", "model.swav_queue_size=32", "model.prototypes=16"), "swav/queue"),
+        (("views=multicrop_nn", "model.nn_positives=4"), "loss/nn"),
+    ],
+)
+def test_two_processes_swav_queue_and_nearest_neighbours(images, tmp_path, extra, log) -> None:
+    """SwAV's queue (global batch 16: full after 2 steps, then used) and MoCo's NN support set (the queue,
+    filled with both ranks' keys) under 2 processes."""
+    run = tmp_path / "ddp"
+    args = [a for a in _args(images, run, steps=6) if a not in ("views=bg_swaps", "data.masks=saliency_grid")]
+    finish(launch_recipe("torchrun", RECIPE, [*args, *extra], cwd=ROOT))
+    rows = [row for row in read_metrics(run) if "loss" in row]
+    assert [row["step"] for row in rows] == list(range(1, 7)) and all(
+        row["loss"] == row["loss"] for row in rows
+    )
+    if log == "swav/queue":
+        assert [row[log] for row in rows] == [0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+    else:
+        assert all(row[log] > 0 for row in rows)
