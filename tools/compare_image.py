@@ -30,7 +30,7 @@ for path in (ROOT, ROOT / "tools"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from compare_video import _cell, _mean  # noqa: E402
+from compare_video import _cell, _mean, write_results  # noqa: E402
 
 from avssl.data.synthetic.images import ImageSynthSpec, write_image_folder  # noqa: E402
 from avssl.outputs import write_json  # noqa: E402
@@ -171,15 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows = [
         f"| {n} | " + " | ".join(_cell([f[c] for f in per_seed[n]], 1) for c in columns) + " |" for n in names
     ]
-    verdicts = claims(means)
-    table = "\n".join(header + rows + ([""] + verdicts if verdicts else []))
-    print("\n" + table)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "table.md").write_text(table + "\n")
-    write_json(
-        out / "results.json", {"args": vars(args), "figures": per_seed, "mean": means, "eval": results}
-    )
-    return {"figures": per_seed, "mean": means, "claims": verdicts}
+    return write_results(out, args, header + rows, claims(means), per_seed, means, results)
 
 
 if __name__ == "__main__":

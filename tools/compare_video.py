@@ -282,8 +282,13 @@ def main(argv: list[str] | None = None) -> dict:
         + " |"
         for n in names
     ]
-    verdicts = claims(means)
-    table = "\n".join(header + rows + ([""] + verdicts if verdicts else []))
+    return write_results(out, args, header + rows, claims(means), per_seed, means, results)
+
+
+def write_results(out: Path, args, lines: list[str], verdicts: list[str], per_seed, means, results) -> dict:
+    """Print the table (`lines`, then the claim lines) and write OUT/table.md and OUT/results.json (shared
+    by the compare tools); {"figures", "mean", "claims"}."""
+    table = "\n".join(lines + ([""] + verdicts if verdicts else []))
     print("\n" + table)
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(table + "\n")
