@@ -21,6 +21,8 @@ Donor images are drawn with a fixed `seed`, so a comparison of two models sees t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from avssl.evaluation.probe import knn_scores, linear_probe_scores, topk_accuracy
@@ -51,15 +53,40 @@ def donors(labels: torch.Tensor, num_classes: int, seed: int = 0) -> dict[str, t
     return {"mixed_same": _pick(same, g), "mixed_rand": _pick(rand, g), "mixed_next": _pick(nxt, g)}
 
 
+def iter_variants(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    seed: int = 0,
+    chunk: int = 64,
+) -> Iterator[tuple[str, torch.Tensor]]:
+    """(variant, (n, C, H, W)) chunks of every variant in `VARIANTS` order, rows in image order: memory for
+    the images, their plates and one chunk (not five copies of the set)."""
+    plates = None
+    choice = donors(labels, num_classes, seed)
+    for name in VARIANTS:
+        for start in range(0, images.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            x, m = images[rows], masks[rows]
+            if name == "original":
+                yield name, x
+            elif name == "only_fg":
+                yield name, composite(x, m, torch.zeros_like(x))
+            else:
+                if plates is None:
+                    plates = background_plates(images, masks)
+                yield name, composite(x, m, plates[choice[name][rows]])
+
+
 def background_variants(
     images: torch.Tensor, masks: torch.Tensor, labels: torch.Tensor, num_classes: int, seed: int = 0
 ) -> dict[str, torch.Tensor]:
     """Normalised images (N, C, H, W), foreground masks (N, H, W), labels (N,) → {variant: (N, C, H, W)}."""
-    plates = background_plates(images, masks)
-    out = {"original": images, "only_fg": composite(images, masks, torch.zeros_like(images))}
-    for name, donor in donors(labels, num_classes, seed).items():
-        out[name] = composite(images, masks, plates[donor])
-    return out
+    out: dict[str, list[torch.Tensor]] = {}
+    for name, x in iter_variants(images, masks, labels, num_classes, seed, chunk=max(1, images.shape[0])):
+        out.setdefault(name, []).append(x)
+    return {name: torch.cat(parts) for name, parts in out.items()}
 
 
 def robustness_scores(

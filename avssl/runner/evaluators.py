@@ -265,7 +265,7 @@ def background_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | No
     Foreground masks: `eval.masks`, else the tree's annotated masks when it has them, else random-init
     saliency — independent of the training's `data.masks`, so every model is scored on the same variants."""
     from avssl.data.loader import build_loader
-    from avssl.evaluation.background import background_variants, robustness_scores
+    from avssl.evaluation.background import iter_variants, robustness_scores
     from avssl.runner.image_data import image_dataset
 
     if cfg.eval.split is None:
@@ -286,20 +286,15 @@ def background_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | No
     device = module_device(task)
     was_training = task.training
     task.eval()
+    parts: dict[str, list[torch.Tensor]] = {}
     try:
-        features = {
-            name: torch.cat(
-                [
-                    task.embed({"video": chunk[:, :, None].to(device)}, "video").cpu()
-                    for chunk in variant.split(64)
-                ]
+        for name, chunk in iter_variants(images, masks, labels, num_classes, cfg.eval.view_seed):
+            parts.setdefault(name, []).append(
+                task.embed({"video": chunk[:, :, None].to(device)}, "video").cpu()
             )
-            for name, variant in background_variants(
-                images, masks, labels, num_classes, cfg.eval.view_seed
-            ).items()
-        }
     finally:
         task.train(was_training)
+    features = {name: torch.cat(p) for name, p in parts.items()}
     report = robustness_scores(train_x, train_y, features, labels, num_classes)
     report["masks"] = data.masks
     return {"backgrounds": report}

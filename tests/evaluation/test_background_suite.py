@@ -77,3 +77,16 @@ def test_bg_gap_separates_a_background_reader_from_a_foreground_reader() -> None
         assert bg[kind]["original"] == bg[kind]["mixed_same"] == 100.0
         assert bg[kind]["mixed_next"] == 0.0  # always the next class's label
         assert bg["bg_gap"][kind] == bg[kind]["mixed_same"] - bg[kind]["mixed_rand"] > 50.0
+
+
+def test_chunked_variants_equal_the_whole_set() -> None:
+    from avssl.evaluation.background import iter_variants
+
+    images, masks, labels = trap_images()
+    whole = background_variants(images, masks, labels, 4, seed=3)
+    parts: dict = {}
+    for name, x in iter_variants(images, masks, labels, 4, seed=3, chunk=5):
+        assert x.shape[0] <= 5
+        parts.setdefault(name, []).append(x)
+    for name in VARIANTS:
+        assert torch.equal(torch.cat(parts[name]), whole[name])
