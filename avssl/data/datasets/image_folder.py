@@ -6,8 +6,8 @@
 Class index = position of the class folder in sorted order. An annotated tree (`avssl synth --layout
 imagefolder` writes one) also holds `root/masks/<split>/<class>/<image>.png` (uint8 instance masks, 0 =
 background) and `root/annotations/<split>.json` (boxes per object, `read_image_annotations`); with a
-`mask_fn` each image's foreground mask (1, H, W) goes through the view transforms with it (`views[k]["mask"]`). `ImageViewsDataset` returns `views`: the
-image under one transform per view — the same pipeline twice (MoCo / DenseCL pairs), asymmetric pipelines
+`mask_fn` each image's foreground mask (1, H, W) goes through the view transforms with it
+(`views[k]["mask"]`). `ImageViewsDataset` returns `views`: the image under one transform per view — the same pipeline twice (MoCo / DenseCL pairs), asymmetric pipelines
 (BYOL) or multi-crop (2 global + N local views of another size, SwAV) — each view a one-frame clip,
 `views[k]["video"]` (B, 3, 1, H_k, W_k) after collate (per view: views of different sizes are not stacked
 together), plus `video` = the first view, `label` and `index`. Augmentations depend on (seed, epoch, index,
