@@ -11,7 +11,7 @@ from avssl.data.datasets.image_folder import MASKS_DIR, ImageViewsDataset, image
 from avssl.data.decoding import MediaError
 from avssl.data.decoding.images import read_image
 from avssl.data.loader import ViewConfig, sized_transforms, view_transforms
-from avssl.transforms.saliency import foreground_mask, grid_mask, random_cnn_saliency
+from avssl.transforms.saliency import SALIENCY_METHODS, foreground_mask, grid_mask, saliency
 
 
 def _moco_v2_augmentation() -> list[dict]:
@@ -51,11 +51,16 @@ class ImageDataConfig:
     views: list[ViewConfig] = field(default_factory=list)
     # foreground masks for the views (`MASK_SOURCES`): "", annotations, saliency, saliency_grid
     masks: str = ""
-    saliency_layer: str = "layer1"  # saliency masks: the random-init ResNet-18's stage (seed 0)
+    saliency_method: str = "random_cnn"  # saliency masks: random_cnn (TOBIAS) | spectral_residual
+    saliency_layer: str = "layer1"  # random_cnn: the random-init ResNet-18's stage (seed 0)
 
     def __post_init__(self):
         if self.masks not in MASK_SOURCES:
             raise ValueError(f"data.masks must be one of {MASK_SOURCES}, got {self.masks!r}")
+        if self.saliency_method not in SALIENCY_METHODS:
+            raise ValueError(
+                f"data.saliency_method must be one of {SALIENCY_METHODS}, got {self.saliency_method!r}"
+            )
 
 
 MASK_SOURCES = ("", "annotations", "saliency", "saliency_grid")
@@ -65,10 +70,19 @@ class ImageMasks:
     """Foreground mask (H, W) uint8 of an image of `root[/split]`: the annotated instance masks
     (`root/masks/<split>/<class>/<image>.png`, any object), or unsupervised saliency computed from the
     image itself — above the map's mean (`saliency`), or TOBIAS's 4 × 4 cells, 30 % of them (`saliency_grid`)
-    (`avssl.transforms.saliency`, random-init ResNet-18 at `layer`, seed 0). Picklable for workers."""
+    (`avssl.transforms.saliency`: `method` random_cnn, the random-init ResNet-18 at `layer`, seed 0; or
+    spectral_residual). Picklable for workers."""
 
-    def __init__(self, source: str, root: str, split: str | None, layer: str = "layer1", cache: int = 8192):
-        self.source, self.layer = source, layer
+    def __init__(
+        self,
+        source: str,
+        root: str,
+        split: str | None,
+        layer: str = "layer1",
+        cache: int = 8192,
+        method: str = "random_cnn",
+    ):
+        self.source, self.layer, self.method = source, layer, method
         self.folder = Path(root) / split if split else Path(root)
         self.masks = Path(root) / MASKS_DIR / split if split else Path(root) / MASKS_DIR
         self.cache_size, self._cache = cache, {}  # saliency masks by path (per worker; first `cache` images)
@@ -91,7 +105,8 @@ class ImageMasks:
         return self._cache[key].clone()
 
     def _saliency(self, pixels: torch.Tensor) -> torch.Tensor:
-        maps = random_cnn_saliency(pixels.permute(2, 0, 1), layer=self.layer)
+        kwargs = {"layer": self.layer} if self.method == "random_cnn" else {}
+        maps = saliency(pixels.permute(2, 0, 1), self.method, **kwargs)
         if self.source == "saliency_grid":
             return grid_mask(maps, cells=4, ratio=0.3)[0].to(torch.uint8)
         return foreground_mask(maps)[0].to(torch.uint8)
@@ -106,5 +121,7 @@ def image_dataset(cfg: ImageDataConfig, split: str | None, train: bool, seed: in
     else:
         transforms = [sized_transforms(cfg.transforms, cfg.size)] * 2
     items, _ = image_folder_items(cfg.root, split)
-    masks = ImageMasks(cfg.masks, cfg.root, split, cfg.saliency_layer) if cfg.masks else None
+    masks = None
+    if cfg.masks:
+        masks = ImageMasks(cfg.masks, cfg.root, split, cfg.saliency_layer, method=cfg.saliency_method)
     return ImageViewsDataset(items, transforms, seed=seed, skip_bad=train, mask_fn=masks)

@@ -49,6 +49,12 @@ def test_saliency_masks_are_unsupervised_and_shaped(tree) -> None:
         assert mask.shape == (32, 32) and mask.dtype == torch.uint8 and 0 < int(mask.sum()) < 32 * 32
     grid = ImageMasks("saliency_grid", str(tree), "train")(items[0][0], pixels)
     assert int(grid.sum()) == round(0.3 * 16) * 64  # 5 of 16 cells of 8 × 8
+    classical = ImageMasks("saliency", str(tree), "train", method="spectral_residual")(items[0][0], pixels)
+    assert classical.shape == (32, 32) and not torch.equal(
+        classical, ImageMasks("saliency", str(tree), "train")(items[0][0], pixels)
+    )
+    with pytest.raises(ValueError, match="saliency_method"):
+        ImageDataConfig(saliency_method="itti")
 
 
 @pytest.mark.parametrize(
