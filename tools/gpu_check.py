@@ -46,6 +46,8 @@ SMALL_AVS = ["model.visual.name=small", "model.visual.output_stride=32", "model.
              "model.audio.name=audio_small", "model.channels=16", "data.size=32", "eval.every=0"]  # fmt: skip
 SMALL_IMG = ["data.synthetic.train=16", "data.synthetic.val=8", "data.size=32", "model.queue_size=8",
              "model.dense_queue_size=8"]  # fmt: skip
+SMALL_IMG_SSL = ["data.synthetic.train=16", "data.synthetic.val=8", "data.size=32", "model.queue_size=8",
+                 "views=bg_swaps", "data.masks=annotations"]  # fmt: skip
 # recipe → (config, data layout written for it ("" = the recipe's own synthetic data), toy overrides, verb)
 RECIPES: dict[str, tuple[str, str, list[str], str | None]] = {
     "av_contrastive": ("av_contrastive.yaml", "vggsound", SMALL_AV, None),
@@ -59,6 +61,7 @@ RECIPES: dict[str, tuple[str, str, list[str], str | None]] = {
     "binaural_incremental": ("binaural_multissl_incremental.yaml", "fairplay", [], None),
     "image_joint": ("multissl_image_joint.yaml", "", SMALL_IMG, None),
     "image_incremental": ("multissl_image_incremental.yaml", "", SMALL_IMG, None),
+    "image_ssl": ("image_ssl.yaml", "", SMALL_IMG_SSL, None),
 }
 PRECISIONS = {"fp32": "'no'", "bf16": "bf16", "fp16": "fp16"}  # quoted: YAML reads a bare no as false
 
