@@ -18,7 +18,7 @@ from typing import Any, Literal
 from avssl import distributed
 from avssl.data.loader import DataConfig, ViewConfig, build_dataset
 from avssl.data.sampling import ViewCheck, ViewTiming
-from avssl.runner.image_data import ImageDataConfig, image_dataset
+from avssl.runner.image_data import ImageDataConfig, image_dataset, image_ssl_presets
 from avssl.stages.incremental import StageConfig
 from avssl.tasks import TASKS
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
@@ -372,59 +372,6 @@ class TaskRecipe:
     output_dir: str | None = None  # default run directory (None: runs/<task>)
     extras: tuple[tuple[str, type, Any], ...] = ()
     resolve: Callable[[Any], None] = lambda cfg: None  # named presets (extras) written into the config
-
-
-# `recipes/image_ssl.py`'s `views=` presets: the background augmentation and where masks come from
-VIEW_PRESETS = {
-    "none": ("none", ""),
-    "bg_rm": ("bg_rm", "saliency"),
-    "bg_random": ("bg_random", "saliency"),
-    "bg_swaps": ("bg_swaps", "saliency"),
-    "tobias": ("bg_random", "saliency_grid"),
-    "multicrop": ("none", ""),
-    "multicrop_nn": ("none", ""),
-}
-LOCAL_CROPS, LOCAL_SCALE = 4, 0.6  # Revisiting / SwAV: 2 × 160 px global + 4 × 96 px local crops
-
-
-def multicrop_views(data: Any) -> list:
-    """2 global views of the data's transforms and size, then `LOCAL_CROPS` local ones at `LOCAL_SCALE` of
-    the size whose random-resized crop covers 5–30 % of the image (SwAV's multi-crop: 0.14–1 global,
-    0.05–0.14 local at ImageNet scale; ours keeps the global crop as configured)."""
-    local = [
-        {**t, "scale": [0.05, 0.3]} if t.get("name") == "random_resized_crop" else t for t in data.transforms
-    ]
-    size = max(8, round(data.size * LOCAL_SCALE))
-    return [
-        ViewConfig(),
-        ViewConfig(),
-        *[ViewConfig(transforms=local, size=size) for _ in range(LOCAL_CROPS)],
-    ]
-
-
-def image_ssl_presets(cfg: Any) -> None:
-    """`method=moco|byol|swav` sets `model.method`; `views=NAME` (`VIEW_PRESETS`) sets
-    `model.background.mode` and, when `data.masks` is empty, the mask source (unsupervised saliency; TOBIAS:
-    its 4 × 4 grid cells); `multicrop` sets `data.views` to 2 global + 4 local crops, `multicrop_nn` also
-    `model.nn_positives=20` (MoCo, Revisiting). Empty keys leave the config as written."""
-    from avssl.config import ConfigError
-    from avssl.tasks.image_ssl import IMAGE_SSL_METHODS
-
-    if cfg.method:
-        if cfg.method not in IMAGE_SSL_METHODS:
-            raise ConfigError(f"method must be one of {', '.join(IMAGE_SSL_METHODS)}, got {cfg.method!r}")
-        cfg.model.method = cfg.method
-    if cfg.views:
-        if cfg.views not in VIEW_PRESETS:
-            raise ConfigError(f"views must be one of {', '.join(VIEW_PRESETS)}, got {cfg.views!r}")
-        mode, masks = VIEW_PRESETS[cfg.views]
-        cfg.model.background.mode = mode
-        if masks and not cfg.data.masks:
-            cfg.data.masks = masks
-        if cfg.views.startswith("multicrop") and not cfg.data.views:
-            cfg.data.views = multicrop_views(cfg.data)
-        if cfg.views == "multicrop_nn":
-            cfg.model.nn_positives = cfg.model.nn_positives or 20
 
 
 DEFAULT = TaskRecipe()

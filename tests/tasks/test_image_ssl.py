@@ -13,8 +13,8 @@ from avssl.data.datasets.image_folder import ImageViewsDataset, image_folder_ite
 from avssl.data.decoding.images import read_image
 from avssl.data.loader import build_loader
 from avssl.data.synthetic.images import ImageSynthSpec, write_image_folder
-from avssl.runner.image_data import ImageDataConfig, ImageMasks, image_dataset
-from avssl.runner.specs import image_ssl_presets, recipe_schema
+from avssl.runner.image_data import ImageDataConfig, ImageMasks, image_dataset, image_ssl_presets
+from avssl.runner.specs import recipe_schema
 from avssl.tasks.image_ssl import ImageSSL, ImageSSLConfig
 from avssl.transforms import build_transforms
 from avssl.transforms.image_backgrounds import BackgroundAugConfig
@@ -134,7 +134,7 @@ def test_a_corrupt_image_or_missing_mask_is_counted_and_named(tree, tmp_path) ->
 
 
 def test_multicrop_views_train_every_base_and_the_swav_queue_fills(tree) -> None:
-    from avssl.runner.specs import multicrop_views
+    from avssl.runner.image_data import multicrop_views
 
     data = ImageDataConfig(root=str(tree), size=32)
     data.views = multicrop_views(data)
