@@ -213,16 +213,12 @@ def _synth_images(cfg: Any, run: Path) -> None:
         return
     root = run / "synthetic"
     if distributed.rank() == 0 and not (root / cfg.data.split).is_dir():
-        spec = ImageSynthSpec(size=cfg.data.size, seed=cfg.train.seed)
+        trap = {}
         if hasattr(cfg, "synthetic_background_p"):
-            spec = ImageSynthSpec(
-                size=cfg.data.size,
-                seed=cfg.train.seed,
-                objects=(1, 2),
-                background="stripes",
-                background_p=cfg.synthetic_background_p,
-            )
-        write_image_folder(root, cfg.data.synthetic, spec=spec)
+            trap = {"objects": (1, 2), "background": "stripes", "background_p": cfg.synthetic_background_p}
+        write_image_folder(
+            root, cfg.data.synthetic, spec=ImageSynthSpec(size=cfg.data.size, seed=cfg.train.seed, **trap)
+        )
     distributed.barrier()
     cfg.data.root = str(root)
 
