@@ -83,3 +83,23 @@ def normalize(
     mean_t = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     std_t = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     return ((x - mean_t) / std_t).permute(1, 0, 2, 3).contiguous()
+
+
+def denormalize(
+    images: Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
+) -> Tensor:
+    """Normalised images (B, C, H, W) (``normalize``'s output, frames stacked as a batch) -> float [0, 1]
+    (clamped): the inverse of ``normalize`` for ops that work on pixel values (OpenCV, corruptions)."""
+    mean_t = torch.as_tensor(mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    return (images * std_t + mean_t).clamp(0.0, 1.0)
+
+
+def renormalize(
+    pixels: Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
+) -> Tensor:
+    """[0, 1] images (B, C, H, W) -> normalised ``(x - mean_c) / std_c``, same layout (``denormalize``'s
+    inverse)."""
+    mean_t = torch.as_tensor(mean, dtype=pixels.dtype, device=pixels.device).view(1, -1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=pixels.dtype, device=pixels.device).view(1, -1, 1, 1)
+    return (pixels - mean_t) / std_t
