@@ -136,6 +136,25 @@ VIEW_PRESETS = {
     "tobias": ("bg_random", "saliency_grid"),
     "multicrop": ("none", ""),
     "multicrop_nn": ("none", ""),
+    "insloc": ("none", ""),
+    "insloc_robust": ("none", "saliency"),
+}
+# InsLoc's presets (`model.insloc`): plain InsLoc pastes crops of 20–100 % of the image; the robust views
+# add every switch of the view-design study (ours at CPU scale: crops of 30–100 % centred on the saliency
+# mask, the two crops' IoU in [0.3, 0.8], Poisson blending, texture flattening and elastic deformation on
+# half of the views each)
+INSLOC_PRESETS = {
+    "insloc": {"enabled": True},
+    "insloc_robust": {
+        "enabled": True,
+        "crop_scale": [0.3, 1.0],
+        "min_iou": 0.3,
+        "max_iou": 0.8,
+        "saliency_prior": True,
+        "blend": "poisson",
+        "texture_flatten": 0.5,
+        "elastic": 0.5,
+    },
 }
 LOCAL_CROPS, LOCAL_SCALE = 4, 0.6  # Revisiting / SwAV: 2 × 160 px global + 4 × 96 px local crops
 
@@ -155,11 +174,25 @@ def multicrop_views(data: ImageDataConfig) -> list:
     ]
 
 
+def instance_transforms(transforms: list[dict]) -> list[dict]:
+    """InsLoc's source views: the data's photometric augmentation on the whole image (a random-resized
+    crop becomes resize + centre crop, the flip goes: InsLoc crops, flips and places the instances)."""
+    out: list[dict] = []
+    for t in transforms:
+        if t.get("name") == "random_resized_crop":
+            out += [{"name": "resize"}, {"name": "center_crop"}]
+        elif t.get("name") != "random_horizontal_flip":
+            out.append(t)
+    return out
+
+
 def image_ssl_presets(cfg) -> None:
     """`method=moco|byol|swav` sets `model.method`; `views=NAME` (`VIEW_PRESETS`) sets
     `model.background.mode` and, when `data.masks` is empty, the mask source (unsupervised saliency; TOBIAS:
     its 4 × 4 grid cells); `multicrop` sets `data.views` to 2 global + 4 local crops, `multicrop_nn` also
-    `model.nn_positives=20` (MoCo, Revisiting). Empty keys leave the config as written."""
+    `model.nn_positives=20` (MoCo, Revisiting); `insloc` / `insloc_robust` set `model.insloc`
+    (`INSLOC_PRESETS`) and make the data's views photometric only (`instance_transforms`). Empty keys leave
+    the config as written."""
     from avssl.config import ConfigError
     from avssl.tasks.image_ssl import IMAGE_SSL_METHODS
 
@@ -178,3 +211,7 @@ def image_ssl_presets(cfg) -> None:
             cfg.data.views = multicrop_views(cfg.data)
         if cfg.views == "multicrop_nn":
             cfg.model.nn_positives = cfg.model.nn_positives or 20
+        if cfg.views in INSLOC_PRESETS:
+            for key, value in INSLOC_PRESETS[cfg.views].items():
+                setattr(cfg.model.insloc, key, value)
+            cfg.data.transforms = instance_transforms(cfg.data.transforms)

@@ -25,6 +25,12 @@ by multi-crop, with MoCo's nearest-neighbour positives.
 * TOBIAS — a randomly initialised CNN's activations localise objects: `data.masks: saliency_grid` (the
   random-init ResNet-18's saliency over a 4 × 4 grid, 30 % of the cells foreground) with `bg_random` puts
   each image's foreground on other images' backgrounds (`views=tobias`).
+* InsLoc — Yang et al., "Instance Localization for Self-supervised Detection Pretraining", CVPR 2021
+  (`avssl.transforms.insloc`): views 0 and 1 become two crops of the image pasted at random boxes onto two
+  other images (with the view-design switches: crop percentage, IoU constraint, saliency prior, Poisson
+  blending, texture flattening, elastic deformation); the base method's projections of those two views are
+  RoIAlign features at the pasted boxes (`insloc.roi_size`², averaged; the query's box jittered by
+  `insloc.box_jitter`), so the contrast is between instances, not images.
 * Multi-crop + nearest neighbours — Van Gansbeke, Vandenhende, Georgoulis & Van Gool, "Revisiting
   Contrastive Methods for Unsupervised Learning of Visual Representations", NeurIPS 2021: MoCo with 2
   global + N local crops (`data.views`, `views=multicrop`) and the key's `nn_positives` nearest queue
@@ -40,6 +46,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchvision.ops import roi_align
 
 from avssl import distributed
 from avssl.encoders import AnyEncoderConfig, Visual2dConfig, build_encoder
@@ -51,6 +58,7 @@ from avssl.modules.momentum import MemoryQueue, ema_update, momentum_copy
 from avssl.tasks.base import TaskOutput, check_modality
 from avssl.tasks.image_multissl import as_images
 from avssl.transforms.image_backgrounds import BackgroundAugConfig, augment_backgrounds
+from avssl.transforms.insloc import InsLocConfig, instance_views, jitter_boxes
 
 IMAGE_SSL_METHODS = ("moco", "byol", "swav")
 
@@ -79,6 +87,7 @@ class ImageSSLConfig:
     swav_queue_size: int = 0  # SwAV: past projections per code view, for codes of small batches (0: none)
     swav_queue_start: int = 0  # SwAV: the step from which a full queue is used
     freeze_prototypes_steps: int = 0  # SwAV: prototypes get no gradient before this step (release: 313)
+    insloc: InsLocConfig = field(default_factory=InsLocConfig)  # instance views + RoIAlign (InsLoc)
 
     def __post_init__(self):
         if self.method not in IMAGE_SSL_METHODS:
@@ -124,71 +133,114 @@ class ImageSSL(nn.Module):
                 self.register_buffer("swav_queued", torch.zeros((), dtype=torch.long))
         self.register_buffer("step", torch.zeros((), dtype=torch.long))  # optimiser steps taken (SwAV)
         self.moco_loss, self.byol_loss = MoCoLoss(cfg.temperature), BYOLLoss()
+        if cfg.insloc.enabled and cfg.background.mode == "bg_swaps":
+            raise ValueError("InsLoc's pasted views have no hard negative: use bg_rm / bg_random with it")
 
     def embed(self, batch: dict, modality: str) -> Tensor:
         """`batch["video"]` (B, 3, 1, H, W) (or (B, 3, H, W)) → (B, C) unit-norm pooled backbone features."""
         check_modality(self, modality)
         return F.normalize(self.backbone(as_images(batch["video"])).flatten(2).mean(2), dim=1)
 
-    def _project(self, images: Tensor) -> Tensor:
-        return self.head(self.backbone(images).flatten(2).mean(2))
+    def _pool(self, features: Tensor, images: Tensor, boxes: Tensor | None) -> Tensor:
+        """(B, C, h, w) feature maps → (B, C): the mean over the map, or over RoIAlign's `roi_size`² grid at
+        each image's box (pixels of `images`, x1 / y1 exclusive)."""
+        if boxes is None:
+            return features.flatten(2).mean(2)
+        rois = torch.cat(
+            [torch.arange(len(boxes), device=boxes.device, dtype=boxes.dtype)[:, None], boxes], 1
+        )
+        size = self.cfg.insloc.roi_size
+        pooled = roi_align(
+            features,
+            rois.to(features.dtype),
+            output_size=size,
+            spatial_scale=features.shape[-1] / images.shape[-1],
+            sampling_ratio=2,
+            aligned=True,
+        )
+        return pooled.flatten(2).mean(2)
+
+    def _project(self, images: Tensor, boxes: Tensor | None = None) -> Tensor:
+        return self.head(self._pool(self.backbone(images), images, boxes))
 
     @torch.no_grad()
-    def _target(self, images: Tensor, shuffle: bool) -> Tensor:
-        """The momentum network's projections, cross-rank shuffled BN when `shuffle`."""
-        inverse = None
+    def _target(self, images: Tensor, shuffle: bool, boxes: Tensor | None = None) -> Tensor:
+        """The momentum network's projections (at `boxes` when given), cross-rank shuffled BN when
+        `shuffle` (the feature maps are unshuffled before the RoIs are pooled)."""
+        inverse, shuffled = None, images
         if shuffle:
-            images, inverse = distributed.shuffle_across_ranks(images)
-        out = self.key_head(self.key_backbone(images).flatten(2).mean(2))
+            shuffled, inverse = distributed.shuffle_across_ranks(images)
+        features = self.key_backbone(shuffled)
         if inverse is not None:
-            out = distributed.unshuffle_across_ranks(out, inverse)
-        return out
+            features = distributed.unshuffle_across_ranks(features, inverse)
+        return self.key_head(self._pool(features, images, boxes))
 
-    def views(self, batch: dict) -> tuple[list[Tensor], Tensor | None, Tensor | None, float]:
-        """Every view's images — views 0 and 1 after the background augmentation — the hard negatives (or
-        None), their rows, and the fraction of the two views changed."""
+    def views(self, batch: dict) -> tuple[list[Tensor], Tensor | None, Tensor | None, dict]:
+        """Every view's images — views 0 and 1 after the background augmentation and InsLoc's pasting —
+        the hard negatives (or None), their rows, and {"changed": the fraction of the two views changed,
+        "boxes": InsLoc's (query, target) boxes of views 0 and 1, or None}."""
         views = batch.get("views")
         if not views or len(views) < 2:
             raise ValueError(
                 "image_ssl needs two views per image: set data.views (or leave it empty for two)"
             )
         images = [as_images(v["video"]) for v in views]
-        if self.cfg.background.mode == "none":
-            return images, None, None, 0.0
-        masks = [_masks(v, k) for k, v in enumerate(views[:2])]
-        with torch.no_grad():
-            out, negatives, rows = augment_backgrounds(images[:2], masks, self.cfg.background)
-        changed = sum(float((o != i).flatten(1).any(1).float().mean()) for o, i in zip(out, images)) / 2
-        return [*out, *images[2:]], negatives, rows, changed
+        info: dict = {"changed": 0.0, "boxes": None}
+        negatives = rows = None
+        insloc = self.cfg.insloc
+        needs_masks = self.cfg.background.mode != "none" or (insloc.enabled and insloc.saliency_prior)
+        masks = [_masks(v, k) for k, v in enumerate(views[:2])] if needs_masks else None
+        if self.cfg.background.mode != "none":
+            with torch.no_grad():
+                out, negatives, rows = augment_backgrounds(images[:2], masks, self.cfg.background)
+            info["changed"] = (
+                sum(float((o != i).flatten(1).any(1).float().mean()) for o, i in zip(out, images)) / 2
+            )
+            images = [*out, *images[2:]]
+        if insloc.enabled:
+            with torch.no_grad():
+                pasted, boxes, _ = instance_views(images[:2], insloc, masks)
+            h, w = pasted[0].shape[-2:]
+            queries = [jitter_boxes(x, insloc.box_jitter, h, w) for x in boxes]
+            info["boxes"] = (queries, boxes)
+            images = [*pasted, *images[2:]]
+        return images, negatives, rows, info
 
     def forward(self, batch: dict) -> TaskOutput:
-        images, negatives, rows, changed = self.views(batch)
-        logs: dict[str, Tensor | float] = {"bg/changed": changed}
+        images, negatives, rows, info = self.views(batch)
+        logs: dict[str, Tensor | float] = {"bg/changed": info["changed"]}
+        boxes = info["boxes"] or ([None, None], [None, None])
         if self.cfg.method == "byol":
-            loss = self._byol(images)
+            loss = self._byol(images, boxes)
         elif self.cfg.method == "swav":
-            loss = self._swav(images, logs)
+            loss = self._swav(images, logs, boxes[0])
         else:
-            loss = self._moco(images, negatives, rows, logs)
+            loss = self._moco(images, negatives, rows, logs, boxes)
         logs[f"loss/{self.cfg.method}"] = loss.detach()
         return TaskOutput(loss, logs)
 
-    def _byol(self, images: list[Tensor]) -> Tensor:
-        """The symmetric BYOL loss of the two global views; local crops (views 2…) predict both targets."""
-        targets = [self._target(v, False) for v in images[:2]]
-        predictions = [self.predictor(self._project(v)) for v in images]
+    def _byol(self, images: list[Tensor], boxes) -> Tensor:
+        """The symmetric BYOL loss of the two global views; local crops (views 2…) predict both targets.
+        `boxes`: (online, target) boxes of views 0 and 1 (InsLoc) or Nones."""
+        online, target = boxes
+        targets = [self._target(v, False, target[k]) for k, v in enumerate(images[:2])]
+        predictions = [
+            self.predictor(self._project(v, online[k] if k < 2 else None)) for k, v in enumerate(images)
+        ]
         loss = self.byol_loss.symmetric(predictions[0], predictions[1], targets[0], targets[1])
         for p in predictions[2:]:
             loss = loss + (self.byol_loss(p, targets[0]) + self.byol_loss(p, targets[1])) / 2
         return loss
 
-    def _moco(self, images: list[Tensor], negatives, rows, logs: dict) -> Tensor:
+    def _moco(self, images: list[Tensor], negatives, rows, logs: dict, boxes) -> Tensor:
         """View 1 is the key; view 0 and every local crop a query (InfoNCE against the key and the queue,
-        BG_Swaps' hard negative for view 0), plus the nearest-neighbour positives when configured."""
+        BG_Swaps' hard negative for view 0), plus the nearest-neighbour positives when configured. `boxes`:
+        (query, key) boxes of views 0 and 1 (InsLoc) or Nones."""
         cfg = self.cfg
-        k = F.normalize(self._target(images[1], cfg.shuffle_bn), dim=1)
+        k = F.normalize(self._target(images[1], cfg.shuffle_bn, boxes[1][1]), dim=1)
         hard = None if negatives is None else F.normalize(self._target(negatives, cfg.shuffle_bn), dim=1)
-        queries = [F.normalize(self._project(v), dim=1) for v in [images[0], *images[2:]]]
+        queries = [F.normalize(self._project(images[0], boxes[0][0]), dim=1)]
+        queries += [F.normalize(self._project(v), dim=1) for v in images[2:]]
         losses = [self.moco_loss(queries[0], k, self.queue.keys, hard, rows)]
         losses += [self.moco_loss(q, k, self.queue.keys) for q in queries[1:]]
         loss = torch.stack(losses).mean()
@@ -207,16 +259,16 @@ class ImageSSL(nn.Module):
         self.queue.enqueue(k)
         return loss
 
-    def _swav(self, images: list[Tensor], logs: dict) -> Tensor:
+    def _swav(self, images: list[Tensor], logs: dict, boxes) -> Tensor:
         """Codes of the two global views (Sinkhorn, with their queues once full) predicted from every other
-        view's prototype scores (`avssl.losses.swav`)."""
+        view's prototype scores (`avssl.losses.swav`); `boxes`: InsLoc's boxes of views 0 and 1 or Nones."""
         cfg = self.cfg
         with torch.no_grad():  # prototypes on the unit sphere (the release normalises them every step)
             self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
         weight = self.prototypes.weight
         if int(self.step) < cfg.freeze_prototypes_steps:
             weight = weight.detach()
-        z = [F.normalize(self._project(v), dim=1) for v in images]
+        z = [F.normalize(self._project(v, boxes[k] if k < 2 else None), dim=1) for k, v in enumerate(images)]
         scores = [zi @ weight.T for zi in z]
         use_queue = (
             cfg.swav_queue_size > 0

@@ -116,6 +116,18 @@ def derangement(n: int, generator: torch.Generator | None = None) -> Tensor:
     return out
 
 
+def second_derangement(first: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Another derangement that differs from `first` in every row (redrawn up to 20 times; with 2 images
+    there is only one derangement)."""
+    b = first.shape[0]
+    second = derangement(b, generator).to(first.device)
+    for _ in range(20):
+        if b < 3 or not bool((second == first).any()):
+            break
+        second = derangement(b, generator).to(first.device)
+    return second
+
+
 def static_backgrounds(clips: Tensor, frame: int | None = None) -> Tensor:
     """(B, C, T, H, W) → (B, C, T, H, W): frame `frame` (None: the middle one) of each clip repeated over
     time — a background without motion."""

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from avssl.transforms.background import derangement
+from avssl.transforms.background import derangement, second_derangement
 
 BACKGROUND_MODES = ("none", "bg_rm", "bg_random", "bg_swaps")
 
@@ -96,18 +96,6 @@ def _chosen(n: int, p: float, generator: torch.Generator | None, device) -> Tens
     return (torch.rand(n, generator=generator) < p).to(device).view(n, 1, 1, 1)
 
 
-def _second_donors(first: Tensor, generator: torch.Generator | None) -> Tensor:
-    """Another derangement that differs from `first` in every row (redrawn up to 20 times; with 2 images
-    there is only one derangement)."""
-    b = first.shape[0]
-    second = derangement(b, generator).to(first.device)
-    for _ in range(20):
-        if b < 3 or not bool((second == first).any()):
-            break
-        second = derangement(b, generator).to(first.device)
-    return second
-
-
 def augment_backgrounds(
     views: list[Tensor],
     masks: list[Tensor],
@@ -124,7 +112,7 @@ def augment_backgrounds(
     if cfg.mode == "bg_swaps":
         plates = [background_plates(views[k], masks[k]) for k in (0, 1)]
         first = derangement(b, generator).to(device)
-        second = _second_donors(first, generator)
+        second = second_derangement(first, generator)
         chosen_pairs = _chosen(b, cfg.p, generator, device)
         out[0] = torch.where(chosen_pairs, composite(views[0], masks[0], plates[0][first]), views[0])
         out[1] = torch.where(chosen_pairs, composite(views[1], masks[1], plates[1][second]), views[1])

@@ -107,7 +107,20 @@ def test_presets() -> None:
     image_ssl_presets(cfg)
     assert cfg.model.method == "swav" and cfg.model.nn_positives == 20
     assert [v.size for v in cfg.data.views] == [None, None, 38, 38, 38, 38]  # 2 global + 4 local at 0.6 × 64
-    for key, value in (("method", "simclr"), ("views", "insloc")):
+    cfg = recipe_schema("image_ssl")()
+    cfg.views = "insloc_robust"
+    image_ssl_presets(cfg)
+    insloc = cfg.model.insloc
+    assert (
+        insloc.enabled
+        and insloc.saliency_prior
+        and insloc.blend == "poisson"
+        and cfg.data.masks == "saliency"
+    )
+    names = [t["name"] for t in cfg.data.transforms]  # InsLoc crops, flips and places: photometric views
+    assert names[:2] == ["resize", "center_crop"] and "random_resized_crop" not in names
+    assert "random_horizontal_flip" not in names and "color_jitter" in names
+    for key, value in (("method", "simclr"), ("views", "copy_paste")):
         cfg = recipe_schema("image_ssl")()
         setattr(cfg, key, value)
         with pytest.raises(ConfigError, match=key):
@@ -152,3 +165,73 @@ def test_multicrop_views_train_every_base_and_the_swav_queue_fills(tree) -> None
             task.on_step_end(1, 10)
             task(batch)
             assert task(batch).logs["swav/queue"] == 1.0
+
+
+def test_roi_pooling_reads_the_feature_map_at_the_box() -> None:
+    """RoIAlign (aligned) on a map linear in x and y: the pooled value of a box is the map at the box's
+    centre, in feature coordinates (pixel centre − 0.5) — the instance feature comes from where the box is."""
+    task = ImageSSL(ImageSSLConfig(queue_size=8))
+    ys, xs = torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij")
+    features = torch.stack([xs, ys])[None].expand(3, 2, 8, 8)  # stride 4 on 32-pixel images
+    images = torch.zeros(3, 3, 32, 32)
+    boxes = torch.tensor([[4.0, 8.0, 20.0, 16.0], [10.0, 2.0, 30.0, 30.0], [0.0, 0.0, 32.0, 32.0]])
+    pooled = task._pool(features, images, boxes)
+    centre = torch.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1) / 4 - 0.5
+    assert torch.allclose(pooled[:2], centre[:2], atol=1e-5)
+    assert torch.allclose(task._pool(features, images, None), features.mean((2, 3)))
+
+
+@pytest.mark.parametrize("method", ["moco", "byol", "swav"])
+def test_insloc_views_train_every_base(tree, method) -> None:
+    from avssl.runner.image_data import instance_transforms
+    from avssl.transforms.insloc import InsLocConfig
+
+    data = ImageDataConfig(root=str(tree), size=32, masks="annotations")
+    data.transforms = instance_transforms(data.transforms)
+    batch = next(iter(build_loader(image_dataset(data, "train", train=True), 6, 0)))
+    insloc = InsLocConfig(enabled=True, saliency_prior=True, blend="poisson", elastic=0.5, box_jitter=0.1)
+    task = ImageSSL(ImageSSLConfig(method=method, queue_size=12, prototypes=10, insloc=insloc))
+    out = task(batch)
+    out.loss.backward()
+    assert torch.isfinite(out.loss) and task.backbone.parameters().__next__().grad is not None
+    images, _, _, info = task.views(batch)
+    (queries, exact) = info["boxes"]
+    assert images[0].shape == batch["views"][0]["video"][:, :, 0].shape
+    for k in range(2):  # the online / query boxes are jittered copies of the pasted ones (InsLoc)
+        size = (exact[k][:, 2:] - exact[k][:, :2]).repeat(1, 2)
+        assert not torch.equal(queries[k], exact[k]) and bool(
+            ((queries[k] - exact[k]).abs() <= 0.1 * size).all()
+        )
+    with pytest.raises(ValueError, match="hard negative"):
+        ImageSSL(ImageSSLConfig(insloc=insloc, background=BackgroundAugConfig(mode="bg_swaps")))
+
+
+def test_insloc_moco_loss_is_infonce_between_the_pasted_instances(tree) -> None:
+    """MoCo + InsLoc = InfoNCE (τ) of the query's RoI projection against the key's RoI projection at the
+    pasted boxes and the queue, written out here with torchvision's roi_align."""
+    from torchvision.ops import roi_align
+
+    from avssl.transforms.insloc import InsLocConfig
+
+    data = ImageDataConfig(root=str(tree), size=32)
+    batch = next(iter(build_loader(image_dataset(data, "train", train=True), 6, 0)))
+    task = ImageSSL(ImageSSLConfig(queue_size=12, shuffle_bn=False, insloc=InsLocConfig(enabled=True)))
+    torch.manual_seed(11)
+    images, _, _, info = task.views(batch)
+    queue = task.queue.keys.clone()
+    torch.manual_seed(11)
+    loss = task(batch).loss
+
+    def project(backbone, head, x, boxes):
+        features = backbone(x)
+        rois = torch.cat([torch.arange(6.0)[:, None], boxes], 1)
+        pooled = roi_align(features, rois, 2, features.shape[-1] / x.shape[-1], 2, True).mean((2, 3))
+        return torch.nn.functional.normalize(head(pooled), dim=1)
+
+    q = project(task.backbone, task.head, images[0], info["boxes"][0][0])
+    k = project(task.key_backbone, task.key_head, images[1], info["boxes"][1][1]).detach()
+    expected = 0.0
+    for i in range(6):
+        pos = torch.exp(q[i] @ k[i] / 0.2)
+        expected = expected - torch.log(pos / (pos + torch.exp(queue @ q[i] / 0.2).sum())) / 6
+    assert torch.allclose(loss, expected, atol=1e-5)
