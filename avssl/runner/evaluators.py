@@ -10,7 +10,7 @@ and predicts on the device the task lives on (after `accelerator.prepare`: the a
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from torch import nn
 from avssl.device import module_device
 
 Evaluator = Callable[[nn.Module, Any, Path], "dict | None"]
+SHIFT_SEVERITY = 3  # `shift_robustness`: the corruptions' severity (1–5, ImageNet-C's scale)
 
 
 def localization(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
@@ -259,17 +260,19 @@ def attention(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
 
 
 @torch.no_grad()
-def background_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
-    """{"backgrounds": the background-robustness suite (`avssl.evaluation.background`): linear / kNN top-1
-    on original, only_fg, mixed_same, mixed_rand and mixed_next variants of `eval.split`, and the BG-gap}.
-    Foreground masks: `eval.masks`, else the tree's annotated masks when it has them, else random-init
-    saliency — independent of the training's `data.masks`, so every model is scored on the same variants."""
+def _variant_features(
+    task: nn.Module,
+    cfg: Any,
+    variants: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], Iterator[tuple[str, torch.Tensor]]],
+) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, int, str]:
+    """The images of `eval.split` with their foreground masks and labels, `variants(images, masks, labels,
+    num_classes)`'s (name, chunk) stream embedded by the frozen task → ({variant: features}, test labels,
+    training features, training labels, num_classes, mask source). Masks: `eval.masks`, else the tree's
+    annotated masks when it has them, else random-init saliency — independent of the training's
+    `data.masks`, so every model is scored on the same variants."""
     from avssl.data.loader import build_loader
-    from avssl.evaluation.background import iter_variants, robustness_scores
     from avssl.runner.image_data import image_dataset
 
-    if cfg.eval.split is None:
-        return None
     data = copy.copy(cfg.data)
     data.masks = cfg.eval.masks
     if not data.masks:
@@ -288,16 +291,50 @@ def background_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | No
     task.eval()
     parts: dict[str, list[torch.Tensor]] = {}
     try:
-        for name, chunk in iter_variants(images, masks, labels, num_classes, cfg.eval.view_seed):
+        for name, chunk in variants(images, masks, labels, num_classes):
             parts.setdefault(name, []).append(
                 task.embed({"video": chunk[:, :, None].to(device)}, "video").cpu()
             )
     finally:
         task.train(was_training)
     features = {name: torch.cat(p) for name, p in parts.items()}
+    return features, labels, train_x, train_y, num_classes, data.masks
+
+
+def background_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"backgrounds": the background-robustness suite (`avssl.evaluation.background`): linear / kNN top-1
+    on original, only_fg, mixed_same, mixed_rand and mixed_next variants of `eval.split`, and the BG-gap}.
+    Foreground masks: `eval.masks`, else the tree's annotated masks when it has them, else random-init
+    saliency — independent of the training's `data.masks`, so every model is scored on the same variants."""
+    from avssl.evaluation.background import iter_variants, robustness_scores
+
+    if cfg.eval.split is None:
+        return None
+    seed = cfg.eval.view_seed
+    features, labels, train_x, train_y, num_classes, source = _variant_features(
+        task, cfg, lambda x, m, y, c: iter_variants(x, m, y, c, seed)
+    )
     report = robustness_scores(train_x, train_y, features, labels, num_classes)
-    report["masks"] = data.masks
+    report["masks"] = source
     return {"backgrounds": report}
+
+
+def shift_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"shifts": the appearance- and context-shift suite (`avssl.evaluation.shift`): linear / kNN top-1 on
+    original, colour, texture, fog, snow, rain (severity `SHIFT_SEVERITY`), moved and out_of_context
+    variants of `eval.split`, the drop of each group per probe, "masks", "severity"}; draws seeded by
+    `eval.view_seed`. Foreground masks as `background_robustness` chooses them."""
+    from avssl.evaluation.shift import iter_shift_variants, shift_scores
+
+    if cfg.eval.split is None:
+        return None
+    seed = cfg.eval.view_seed
+    features, labels, train_x, train_y, num_classes, source = _variant_features(
+        task, cfg, lambda x, m, y, c: iter_shift_variants(x, m, y, seed, severity=SHIFT_SEVERITY)
+    )
+    report = shift_scores(train_x, train_y, features, labels, num_classes)
+    report["masks"], report["severity"] = source, SHIFT_SEVERITY
+    return {"shifts": report}
 
 
 EVALUATORS: dict[str, Evaluator] = {
@@ -313,4 +350,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "background_invariance": background_invariance,
     "attention": attention,
     "background_robustness": background_robustness,
+    "shift_robustness": shift_robustness,
 }
