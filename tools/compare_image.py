@@ -9,8 +9,10 @@ synthetic ImageFolder trap set (4 shape classes, 256 train / 96 val images at 64
 image's striped background is its class's family with probability 0.8, in every split), written once
 per seed under OUT/data/. Each model is scored on the val images: kNN / linear top-1 of the frozen
 backbone, and the background-robustness suite (`avssl.evaluation.background`: linear top-1 on only_fg,
-mixed_same, mixed_rand, mixed_next, and the BG-gap = mixed_same − mixed_rand, linear and kNN), always with
-the annotated masks (`eval.masks`), whatever mask source the method trains with.
+mixed_same, mixed_rand, mixed_next, and the BG-gap = mixed_same − mixed_rand, linear and kNN) and the shift suite
+(`avssl.evaluation.shift`: kNN top-1 drop under appearance corruptions and under context shift — the
+object moved on its own background, or put on another class's), always with the annotated masks
+(`eval.masks`), whatever mask source the method trains with.
 
 Below the table, each strategy against its base (the row named by `Method.base`): the BG-gap (claim:
 smaller) and kNN top-1 (claim: not lower). Runs live under OUT/runs/METHOD_sSEED; a rerun reads a finished
@@ -59,6 +61,9 @@ METHODS: dict[str, Method] = {
     "byol_tobias": Method(("method=byol", "views=tobias"), "byol"),
     "swav": Method(("method=swav", "views=none")),
     "swav_bg_random": Method(("method=swav", "views=bg_random", ANNOTATED), "swav"),
+    # InsLoc: crops pasted onto other images, RoIAlign at the boxes; its robust views against plain InsLoc
+    "moco_insloc": Method(("views=insloc",), "moco"),
+    "moco_insloc_robust": Method(("views=insloc_robust",), "moco_insloc"),
     # Revisiting at equal compute: 2 × 48 px global + 4 × 29 px local crops ≈ the pixels of 2 × 64 px
     "moco_multicrop_nn": Method(("views=multicrop_nn", "data.size=48"), "moco"),
 }
@@ -99,13 +104,27 @@ def train_method(name: str, run: Path, data: Path, steps: int, seed: int, extra=
 
 def figures(evaluation: dict) -> dict:
     suite = evaluation["backgrounds"]
+    drops = evaluation.get("shifts", {}).get("drop", {}).get("knn", {})  # runs from before the shift suite
     return {
         "knn": evaluation["probe"]["knn"]["top1"],
         "linear": evaluation["probe"]["linear"]["top1"],
         **{v: suite["linear"][v] for v in VARIANTS},
         "gap_linear": suite["bg_gap"]["linear"],
         "gap_knn": suite["bg_gap"]["knn"],
+        "drop_appearance": drops.get("appearance"),
+        "drop_context": drops.get("context"),
     }
+
+
+def _context_line(f: dict, b: dict) -> str:
+    """The kNN drop under context shift against the base's (InsLoc's claim: smaller), when both have it."""
+    if f["drop_context"] is None or b["drop_context"] is None:
+        return ""
+    smaller = f["drop_context"] < b["drop_context"]
+    return (
+        f"; kNN context-shift drop {f['drop_context']:.1f} vs {b['drop_context']:.1f} (InsLoc's claim: "
+        f"smaller): {'holds' if smaller else 'NOT reproduced'}"
+    )
 
 
 def claims(means: dict[str, dict]) -> list[str]:
@@ -122,6 +141,7 @@ def claims(means: dict[str, dict]) -> list[str]:
             f"- {name} vs {base}: BG-gap linear {f['gap_linear']:.1f} vs {b['gap_linear']:.1f}, kNN "
             f"{f['gap_knn']:.1f} vs {b['gap_knn']:.1f} (claim: smaller): {'holds' if smaller else 'NOT reproduced'}; "
             f"kNN top-1 {f['knn']:.1f} vs {b['knn']:.1f} (claim: not lower): {'holds' if kept else 'NOT reproduced'}"
+            + _context_line(f, b)
         )
     return lines
 
@@ -149,7 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
             results[name][seed] = train_method(name, run, data, args.steps, seed, args.overrides)
     per_seed = {n: [figures(results[n][s]) for s in seeds] for n in names}
     means = {n: {k: _mean([f[k] for f in fs]) for k in fs[0]} for n, fs in per_seed.items()}
-    columns = ("knn", "linear", *VARIANTS, "gap_linear", "gap_knn")
+    columns = ("knn", "linear", *VARIANTS, "gap_linear", "gap_knn", "drop_appearance", "drop_context")
     titles = (
         "kNN",
         "linear",
@@ -159,6 +179,8 @@ def main(argv: list[str] | None = None) -> dict:
         "mixed_next",
         "BG-gap linear",
         "BG-gap kNN",
+        "appearance drop kNN",
+        "context drop kNN",
     )
     header = [
         f"{args.steps} steps, seeds {args.seeds}, {args.images.split(',')[1]} val images (4 classes: chance 25 %); "

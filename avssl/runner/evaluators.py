@@ -20,7 +20,6 @@ from torch import nn
 from avssl.device import module_device
 
 Evaluator = Callable[[nn.Module, Any, Path], "dict | None"]
-SHIFT_SEVERITY = 3  # `shift_robustness`: the corruptions' severity (1–5, ImageNet-C's scale)
 
 
 def localization(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
@@ -321,19 +320,19 @@ def background_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | No
 
 def shift_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     """{"shifts": the appearance- and context-shift suite (`avssl.evaluation.shift`): linear / kNN top-1 on
-    original, colour, texture, fog, snow, rain (severity `SHIFT_SEVERITY`), moved and out_of_context
+    original, colour, texture, fog, snow, rain (severity `eval.shift_severity`), moved and out_of_context
     variants of `eval.split`, the drop of each group per probe, "masks", "severity"}; draws seeded by
     `eval.view_seed`. Foreground masks as `background_robustness` chooses them."""
     from avssl.evaluation.shift import iter_shift_variants, shift_scores
 
     if cfg.eval.split is None:
         return None
-    seed = cfg.eval.view_seed
+    seed, severity = cfg.eval.view_seed, cfg.eval.shift_severity
     features, labels, train_x, train_y, num_classes, source = _variant_features(
-        task, cfg, lambda x, m, y, c: iter_shift_variants(x, m, y, seed, severity=SHIFT_SEVERITY)
+        task, cfg, lambda x, m, y, c: iter_shift_variants(x, m, y, seed, severity=severity)
     )
     report = shift_scores(train_x, train_y, features, labels, num_classes)
-    report["masks"], report["severity"] = source, SHIFT_SEVERITY
+    report["masks"], report["severity"] = source, severity
     return {"shifts": report}
 
 

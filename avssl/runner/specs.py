@@ -102,6 +102,7 @@ class ImageEvalConfig(KeepBest):
     masks: str = (
         ""  # background suite: annotations | saliency ("": the tree's annotated masks, else saliency)
     )
+    shift_severity: int = 3  # shift suite: the corruptions' severity (1–5, ImageNet-C's scale)
 
 
 @dataclass
@@ -424,7 +425,7 @@ RECIPES: dict[str, TaskRecipe] = {
     "image_ssl": TaskRecipe(
         data=ImageDataConfig,
         eval=ImageEvalConfig,
-        evaluators=("image_probe", "background_robustness"),
+        evaluators=("image_probe", "background_robustness", "shift_robustness"),
         synthesize=_synth_images,
         dataset=views_dataset,
         resolve=image_ssl_presets,

@@ -184,7 +184,7 @@ def test_out_of_context_drops_a_background_reader_not_a_foreground_reader() -> N
 
 def test_shift_robustness_evaluator_end_to_end(tmp_path) -> None:
     from avssl.data.synthetic.images import ImageSynthSpec, write_image_folder
-    from avssl.runner.evaluators import EVALUATORS, SHIFT_SEVERITY, image_probe, shift_robustness
+    from avssl.runner.evaluators import EVALUATORS, image_probe, shift_robustness
     from avssl.runner.image_data import ImageDataConfig
     from avssl.runner.specs import ImageEvalConfig
     from avssl.tasks.image_ssl import ImageSSL, ImageSSLConfig
@@ -192,7 +192,8 @@ def test_shift_robustness_evaluator_end_to_end(tmp_path) -> None:
     torch.manual_seed(0)
     root = write_image_folder(tmp_path, {"train": 8, "val": 6}, spec=ImageSynthSpec(size=32, seed=0))
     cfg = SimpleNamespace(
-        data=ImageDataConfig(root=str(root), size=32, num_workers=0), eval=ImageEvalConfig(split="val")
+        data=ImageDataConfig(root=str(root), size=32, num_workers=0),
+        eval=ImageEvalConfig(split="val", shift_severity=2),
     )
     task = ImageSSL(ImageSSLConfig(queue_size=16)).train()
     out = EVALUATORS["shift_robustness"](task, cfg, tmp_path)
@@ -200,7 +201,7 @@ def test_shift_robustness_evaluator_end_to_end(tmp_path) -> None:
     report = out["shifts"]
     assert set(report) == {"linear", "knn", "drop", "num_train", "num_test", "masks", "severity"}
     assert list(report["linear"]) == list(SHIFTS) and report["masks"] == "annotations"
-    assert report["severity"] == SHIFT_SEVERITY and (report["num_train"], report["num_test"]) == (8, 6)
+    assert report["severity"] == 2 and (report["num_train"], report["num_test"]) == (8, 6)
     for kind in ("linear", "knn"):
         assert set(report["drop"][kind]) == {"appearance", "context"}
         top1 = report[kind]

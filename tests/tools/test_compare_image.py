@@ -1,5 +1,5 @@
-"""tools/compare_image.py end to end at toy scale (2 steps, 24 / 16 images): every column of the table, a
-strategy's claim line against its base, results.json, a rerun reading the finished runs back, and the
+"""tools/compare_image.py end to end at toy scale (2 steps, 24 / 16 images): every column of the table (the
+shift suite's drops too), a strategy's claim line against its base (InsLoc's with the context-shift drop), results.json, a rerun reading the finished runs back, and the
 method names checked before anything trains."""
 
 from __future__ import annotations
@@ -27,16 +27,18 @@ def test_compare_image_table_claims_and_reuse(tmp_path, monkeypatch) -> None:
         "--images",
         "24,16",
         "--methods",
-        "moco,moco_bg_swaps",
+        "moco,moco_bg_swaps,moco_insloc",
         *TOY,
     ]
     result = compare_image.main(args)
     lines = (tmp_path / "table.md").read_text().splitlines()
     header = next(line for line in lines if line.startswith("| method"))
-    assert len(header.strip("|").split("|")) == 9
+    assert len(header.strip("|").split("|")) == 11
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| method")]
-    assert [r.split("|")[1].strip() for r in rows] == ["moco", "moco_bg_swaps"]
+    assert [r.split("|")[1].strip() for r in rows] == ["moco", "moco_bg_swaps", "moco_insloc"]
     assert any(c.startswith("- moco_bg_swaps vs moco: BG-gap") for c in result["claims"])
+    insloc = next(c for c in result["claims"] if c.startswith("- moco_insloc vs moco"))
+    assert "context-shift drop" in insloc
     saved = json.loads((tmp_path / "results.json").read_text())
     assert set(saved["mean"]["moco"]) == {
         "knn",
@@ -47,6 +49,8 @@ def test_compare_image_table_claims_and_reuse(tmp_path, monkeypatch) -> None:
         "mixed_next",
         "gap_linear",
         "gap_knn",
+        "drop_appearance",
+        "drop_context",
     }
 
     def no_training(*a, **k):
