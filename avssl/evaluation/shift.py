@@ -50,6 +50,7 @@ from torch import Tensor
 
 from avssl.evaluation.background import robustness_scores
 from avssl.transforms.functional.appearance import denormalize, renormalize
+from avssl.transforms.functional.opencv import serial_cv2
 from avssl.transforms.image_backgrounds import background_plates
 
 APPEARANCE = ("colour", "texture", "fog", "snow", "rain")
@@ -116,7 +117,7 @@ def texture(images: Tensor, severity: int = 3, seed: int = 0, start: int = 0) ->
     regions larger than it and their edges — the object's shape, its colours and its context; i.i.d.
     Gaussian grain (std 0.02–0.1 in pixel units) is the new texture. Normalised (B, 3, H, W) → the same; row
     i draws from the stream (seed, start + i)."""
-    import cv2
+    cv2 = serial_cv2()
 
     fraction = _level(severity, (0.03, 0.05, 0.07, 0.09, 0.11))
     grain = _level(severity, (0.02, 0.04, 0.06, 0.08, 0.1))
@@ -169,7 +170,7 @@ def streaks(
 ) -> Tensor:
     """A layer (h, w) in [0, 1] of `count` anti-aliased line segments: random centres, lengths uniform in
     `length` (pixels), directions `angle` ± `jitter` degrees from the vertical, intensities in [0.7, 1]."""
-    import cv2
+    cv2 = serial_cv2()
 
     layer = np.zeros((h, w), np.uint8)
     for _ in range(count):

@@ -26,7 +26,7 @@ Every switch of the view-design study on InsLoc is a field of `InsLocConfig`:
 `instance_views` returns the views, each instance's box (x0, y0, x1, y1 in pixels, x1/y1 exclusive, the
 extent of its alpha) and its alpha mask, coherent with each other whatever the switches. Random draws come
 from the `generator` given (None: torch's global RNG, which a resumed run restores); OpenCV's operations are
-deterministic.
+deterministic, and run on one thread (`avssl.transforms.functional.opencv`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -43,6 +42,7 @@ from torch import Tensor
 
 from avssl.transforms.background import derangement, second_derangement
 from avssl.transforms.functional.appearance import denormalize, renormalize
+from avssl.transforms.functional.opencv import serial_cv2
 
 BLENDS = ("paste", "poisson")
 
@@ -189,6 +189,7 @@ def _from_bgr(image: np.ndarray) -> Tensor:
 def flatten_texture(pixels: Tensor, alpha: Tensor) -> Tensor:
     """[0, 1] (3, h, w): inside `alpha`, only the gradients at edges kept (OpenCV textureFlattening: Canny
     thresholds 30 / 45, kernel 3)."""
+    cv2 = serial_cv2()
     mask = (alpha.numpy().astype(np.uint8)) * 255
     out = cv2.textureFlattening(_to_bgr(pixels), mask, low_threshold=30, high_threshold=45, kernel_size=3)
     return _from_bgr(out)
@@ -214,6 +215,7 @@ def poisson_paste(instance: Tensor, alpha: Tensor, canvas: Tensor, x0: int, y0: 
         x0 + int(xs.min()) + (int(xs.max() - xs.min()) + 1) // 2,
         y0 + int(ys.min()) + (int(ys.max() - ys.min()) + 1) // 2,
     )
+    cv2 = serial_cv2()
     out = cv2.seamlessClone(src, dst, mask, center, cv2.NORMAL_CLONE)
     out = _from_bgr(out[pad : pad + height, pad : pad + width])
     region = torch.zeros(height, width, dtype=torch.bool)

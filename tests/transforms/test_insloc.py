@@ -184,3 +184,31 @@ def test_box_jitter_stays_bounded_and_inside() -> None:
         assert bool((out[:, 2] > out[:, 0]).all() and (out[:, 3] > out[:, 1]).all())
         assert bool((out[:, [0, 2]] <= 64).all() and (out[:, [1, 3]] <= 48).all() and (out >= 0).all())
     assert torch.equal(jitter_boxes(boxes, 0.0, 48, 64), boxes)
+
+
+def test_data_workers_start_after_insloc_views_in_the_same_process() -> None:
+    """InsLoc's OpenCV operations run in the training process; DataLoader workers forked afterwards (a
+    second or resumed run, new workers) must start: with OpenCV's thread pool started in the parent, the
+    worker's `cv2.setNumThreads` waited forever (`avssl.transforms.functional.opencv`)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import torch
+        from torch.utils.data import DataLoader
+        from avssl.data.datasets.base import worker_init
+        from avssl.transforms.insloc import InsLocConfig, instance_views
+        x = torch.randn(32, 3, 64, 64)
+        cfg = InsLocConfig(enabled=True, blend="poisson", texture_flatten=1.0, elastic=1.0)
+        for _ in range(3):
+            instance_views([x, x], cfg)
+        for _ in range(2):
+            loader = DataLoader(list(range(4)), batch_size=2, num_workers=1, worker_init_fn=worker_init)
+            assert len(list(loader)) == 2
+        print("workers ran")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "workers ran" in done.stdout, done.stderr
