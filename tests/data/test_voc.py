@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from avssl.cli import main
 from avssl.data.annotations import AnnotationError
 from avssl.data.datasets.voc import (
     VOC_CLASSES,
@@ -21,7 +22,6 @@ from avssl.data.datasets.voc import (
     write_palette_png,
 )
 from avssl.data.synthetic.images import ImageSynthSpec, class_folder, render_image
-from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
 from avssl.data.synthetic.voc import voc_box, void_band, write_voc
 
 SPEC = ImageSynthSpec(size=32, num_classes=3, objects=(1, 3), seed=4)
@@ -86,7 +86,11 @@ def test_roots_and_the_synth_command(tmp_path, voc) -> None:
     shutil.copytree(voc, devkit / "VOC2012")
     assert voc_root(tmp_path) == devkit / "VOC2012" == voc_root(devkit)
     assert not is_voc_root(tmp_path / "nothing") and not is_voc_root("")
-    out = write_synthetic("voc", tmp_path / "synth", SynthSpec(n=4, size=32, num_classes=3))
+    out = tmp_path / "synth"
+    assert (
+        main(["synth", "--layout", "voc", "--out", str(out), "--n", "4", "--size", "32", "--classes", "3"])
+        == 0
+    )
     assert len(VOCDataset(out, "train")) == 3 and len(VOCDataset(out, "val", task="main")) == 1
     (devkit / "VOC2012" / "classes.txt").unlink()
     assert VOCDataset(devkit, "train", task="main").classes == VOC_CLASSES  # the download: the 20 classes
