@@ -32,6 +32,8 @@ OUT_KINDS = {
     "eval probe": "file",
     "eval action": "file",
     "eval video-retrieval": "file",
+    "eval dense-probe": "file",
+    "eval voc-classification": "file",
 }
 DEBUG_HELP = "show tracebacks instead of one-line errors"
 DEVICE_HELP = "where the model runs: auto = cuda if available, else mps if available, else cpu"

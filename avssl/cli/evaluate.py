@@ -1,5 +1,5 @@
 """`avssl embed` and `avssl eval retrieval | probe | localization | segmentation | action | video-retrieval |
-frames | tracking | saliency`:
+frames | tracking | saliency | dense-probe | voc-classification`:
 the field's protocols.
 
 The metrics are pure functions in avssl.evaluation; this module reads the command line, gets embeddings or
@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from avssl.cli import benchmarks
+from avssl.cli import benchmarks, voc_eval
 from avssl.cli.common import add_command, add_device, device_of, write_json
 from avssl.config import ConfigError
 
@@ -441,6 +441,8 @@ PROTOCOLS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "frames": _add_frames,
     "tracking": _add_tracking,
     "saliency": _add_saliency,
+    "dense-probe": voc_eval.add_dense_probe,
+    "voc-classification": voc_eval.add_voc_classification,
 }
 
 

@@ -336,6 +336,55 @@ def shift_robustness(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     return {"shifts": report}
 
 
+def _voc_tree(cfg: Any) -> Path | None:
+    """The VOC tree at `eval.root` (when the eval section has one) or else `data.root`; None: neither is."""
+    from avssl.data.datasets.voc import is_voc_root, voc_root
+
+    for root in (getattr(cfg.eval, "root", ""), cfg.data.root):
+        if root and is_voc_root(root):
+            return voc_root(root)
+    return None
+
+
+def _frozen(task: nn.Module, cfg: Any, report: Callable[..., dict], fn: Callable, root: Path) -> dict:
+    """`report(fn, root, data.split or "train", eval.split, data.size, device)` with the task in eval mode."""
+    was_training = task.training
+    task.eval()
+    try:
+        return report(fn, root, cfg.data.split or "train", cfg.eval.split, cfg.data.size, module_device(task))
+    finally:
+        task.train(was_training)
+
+
+def dense_probe(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"dense_probe": mIoU / pixel accuracy of a linear 1 × 1 head on the frozen backbone's feature maps,
+    trained on the VOC tree's Segmentation training split and scored on `eval.split`
+    (`avssl.evaluation.dense`)}; None without a VOC tree at `eval.root` / `data.root`, a split, or a task
+    `backbone` giving feature maps."""
+    from avssl.evaluation.dense import voc_dense_report
+
+    root, backbone = _voc_tree(cfg), getattr(task, "backbone", None)
+    if root is None or cfg.eval.split is None or backbone is None:
+        return None
+    return {"dense_probe": _frozen(task, cfg, voc_dense_report, backbone, root)}
+
+
+def voc_classification(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"voc_classification": VOC07 11-point mAP of one-vs-rest linear classifiers on the frozen pooled
+    features (`task.embed(…, "video")`), Main training split → `eval.split` (`avssl.evaluation.voc_cls`)};
+    None without a VOC tree at `eval.root` / `data.root`, a split, or video embeddings."""
+    from avssl.evaluation.voc_cls import voc_classification_report
+
+    root = _voc_tree(cfg)
+    if root is None or cfg.eval.split is None or "video" not in getattr(task, "embeds", ()):
+        return None
+
+    def pooled(images: torch.Tensor) -> torch.Tensor:
+        return task.embed({"video": images[:, :, None]}, "video")
+
+    return {"voc_classification": _frozen(task, cfg, voc_classification_report, pooled, root)}
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "localization": localization,
     "segmentation": segmentation,
@@ -350,4 +399,6 @@ EVALUATORS: dict[str, Evaluator] = {
     "attention": attention,
     "background_robustness": background_robustness,
     "shift_robustness": shift_robustness,
+    "dense_probe": dense_probe,
+    "voc_classification": voc_classification,
 }

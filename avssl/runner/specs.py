@@ -93,9 +93,11 @@ class ImageEvalConfig(KeepBest):
     and view retrieval — each image's first augmented view (training augmentation, seed `view_seed`)
     queries the second views of all images (R@k, pessimistic ties): the pretext task on held-out images;
     the background suite's foreground masks (`masks`), the same for every model compared (never the
-    training's `data.masks`)."""
+    training's `data.masks`); `root`: a Pascal VOC tree for the `dense_probe` / `voc_classification`
+    evaluators (empty: data.root when it is one)."""
 
     split: str | None = "val"
+    root: str = ""
     view_seed: int = 12345
     every: int = 0
     evaluators: list[str] | None = None

@@ -30,7 +30,8 @@ SYNTH_LAYOUTS = (
     "pennaction",
     "otb",
 )
-IMAGE_SYNTH_LAYOUTS = ("imagefolder",)  # still images (ImageFolder tree with masks and boxes), not clips
+# still images, not clips: an ImageFolder tree with masks and boxes; a Pascal VOC tree (multi-object scenes)
+IMAGE_SYNTH_LAYOUTS = ("imagefolder", "voc")
 
 
 @dataclass(frozen=True)
@@ -279,21 +280,28 @@ def write_synthetic(layout: str, out: str | Path, spec: SynthSpec = SynthSpec())
         return write_tracking_synthetic(
             out, TrackSynthSpec(n=spec.n, size=spec.size, frames=frames, seed=spec.seed)
         )
-    if layout == "imagefolder":  # still images with object boxes / masks (`avssl.data.synthetic.images`)
+    if (
+        layout in IMAGE_SYNTH_LAYOUTS
+    ):  # still images with object boxes / masks (`avssl.data.synthetic.images`)
         from avssl.data.synthetic.images import ImageSynthSpec, write_image_folder
+        from avssl.data.synthetic.voc import write_voc
 
-        distractors = spec.silent or (0, 0)
+        voc = layout == "voc"  # multi-object scenes on textured backgrounds (no background trap)
+        distractors = spec.silent or ((0, 2) if voc else (0, 0))
         image_spec = ImageSynthSpec(
             size=spec.size,
             num_classes=spec.num_classes,
-            objects=(1 + distractors[0], min(spec.num_classes, 1 + distractors[1])),
+            objects=(min(spec.num_classes, 1 + distractors[0]), min(spec.num_classes, 1 + distractors[1])),
             size_range=spec.sizes or (0.3, 0.6),
-            background="stripes",
-            background_p=spec.background_p,
+            background="texture" if voc else "stripes",
+            background_p=0.0 if voc else spec.background_p,
             seed=spec.seed,
         )
         n_train = max(1, spec.n * 3 // 4)
-        return write_image_folder(out, {"train": n_train, "val": max(1, spec.n - n_train)}, spec=image_spec)
+        splits = {"train": n_train, "val": max(1, spec.n - n_train)}
+        if voc:
+            return write_voc(out, splits, spec=image_spec)
+        return write_image_folder(out, splits, spec=image_spec)
     if layout == "pennaction":  # frame folders with known phases (`avssl.data.synthetic.phases`)
         from avssl.data.synthetic.phases import ACTIONS, PhaseSynthSpec, write_phase_synthetic
 
