@@ -89,6 +89,9 @@ NEW_EVAL_COMMANDS = {
     "tracking": "track from the first frame's box on frozen features: OTB success AUC, precision@20",
     # issue #19: unsupervised saliency against box annotations
     "saliency": "unsupervised saliency (random-init CNN, spectral residual) vs the centre prior",
+    # issue #20: dense and VOC07 protocols on a Pascal VOC tree
+    "dense-probe": "linear 1x1 head on frozen feature maps, VOC segmentation: mIoU, pixel accuracy",
+    "voc-classification": "VOC07 linear protocol: one-vs-rest logistic on pooled features, 11-point mAP",
 }
 ACTION_SOURCE_FLAGS = [
     "--batch-size", "--clips", "--data", "--debug", "--device", "--help", "--layout", "--out", "--run",
@@ -159,7 +162,8 @@ def expected_tree() -> dict:
             "pennaction",
             "otb",
             "imagefolder",
-        ]  # #18: pennaction, otb; #19: imagefolder
+            "voc",
+        ]  # #18: pennaction, otb; #19: imagefolder; #20: voc
     )
     synth["--classes"]["help"] = "number of object/sound classes (<= 8; action layouts: motions, <= 10)"
     synth["--background-p"] = {
@@ -172,7 +176,8 @@ def expected_tree() -> dict:
         "type": "float",
     }
     synth["--silent"]["help"] = (
-        "silent distractors per video (default 0 1); imagefolder: distractor objects per image (default 0 0)"
+        "silent distractors per video (default 0 1); imagefolder / voc: objects per image besides the "
+        "largest (default 0 0 / 0 2)"
     )
     for command, summary in NEW_EVAL_COMMANDS.items():
         tree["eval"]["subcommands"][command] = summary
