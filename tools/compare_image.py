@@ -61,6 +61,7 @@ METHODS: dict[str, Method] = {
     "byol_tobias": Method(("method=byol", "views=tobias"), "byol"),
     "swav": Method(("method=swav", "views=none")),
     "swav_bg_random": Method(("method=swav", "views=bg_random", ANNOTATED), "swav"),
+    "swav_cross_attention": Method(("method=swav", "views=none", "model.cross_attention=true"), "swav"),
     # InsLoc: crops pasted onto other images, RoIAlign at the boxes; its robust views against plain InsLoc
     "moco_insloc": Method(("views=insloc",), "moco"),
     "moco_insloc_robust": Method(("views=insloc_robust",), "moco_insloc"),

@@ -31,6 +31,11 @@ by multi-crop, with MoCo's nearest-neighbour positives.
   blending, texture flattening, elastic deformation); the base method's projections of those two views are
   RoIAlign features at the pasted boxes (`insloc.roi_size`², averaged; the query's box jittered by
   `insloc.box_jitter`), so the contrast is between instances, not images.
+* Spatial cross-attention — Seyfi, Banitalebi-Dehkordi & Zhang, "Spatial Cross-Attention Improves
+  Self-Supervised Visual Representation Learning", 2022: SwAV's add-on (`cross_attention`,
+  `avssl.heads.cross_attention`): view 0's feature map pooled where it correlates with the samples of its
+  cluster predicts view 1's code (weight `cross_weight`); training only, removable without changing a
+  weight.
 * Multi-crop + nearest neighbours — Van Gansbeke, Vandenhende, Georgoulis & Van Gool, "Revisiting
   Contrastive Methods for Unsupervised Learning of Visual Representations", NeurIPS 2021: MoCo with 2
   global + N local crops (`data.views`, `views=multicrop`) and the key's `nn_positives` nearest queue
@@ -50,6 +55,7 @@ from torchvision.ops import roi_align
 
 from avssl import distributed
 from avssl.encoders import AnyEncoderConfig, Visual2dConfig, build_encoder
+from avssl.heads.cross_attention import SpatialCrossAttention
 from avssl.heads.projection import MLPHead
 from avssl.losses.byol import BYOLLoss
 from avssl.losses.moco import MoCoLoss, nearest_keys, nn_positive_loss
@@ -88,6 +94,9 @@ class ImageSSLConfig:
     swav_queue_start: int = 0  # SwAV: the step from which a full queue is used
     freeze_prototypes_steps: int = 0  # SwAV: prototypes get no gradient before this step (release: 313)
     insloc: InsLocConfig = field(default_factory=InsLocConfig)  # instance views + RoIAlign (InsLoc)
+    cross_attention: bool = False  # SwAV: the spatial cross-attention add-on (training only)
+    cross_weight: float = 1.0  # its swapped-prediction term's weight
+    cross_temperature: float = 0.1  # its attention's temperature
 
     def __post_init__(self):
         if self.method not in IMAGE_SSL_METHODS:
@@ -124,8 +133,11 @@ class ImageSSL(nn.Module):
             self.key_backbone, self.key_head = momentum_copy(self.backbone), momentum_copy(self.head)
         if cfg.method == "moco":
             self.queue = MemoryQueue(cfg.embed_dim, cfg.queue_size, seed=1)
+        self.cross = None
         if cfg.method == "swav":
             self.prototypes = nn.Linear(cfg.embed_dim, cfg.prototypes, bias=False)
+            if cfg.cross_attention:
+                self.cross = SpatialCrossAttention(dim, cfg.cross_temperature)
             if cfg.swav_queue_size:
                 self.swav_queues = nn.ModuleList(
                     [MemoryQueue(cfg.embed_dim, cfg.swav_queue_size, seed=3 + v) for v in range(2)]
@@ -133,6 +145,8 @@ class ImageSSL(nn.Module):
                 self.register_buffer("swav_queued", torch.zeros((), dtype=torch.long))
         self.register_buffer("step", torch.zeros((), dtype=torch.long))  # optimiser steps taken (SwAV)
         self.moco_loss, self.byol_loss = MoCoLoss(cfg.temperature), BYOLLoss()
+        if cfg.cross_attention and cfg.method != "swav":
+            raise ValueError("model.cross_attention is SwAV's add-on: set model.method=swav")
         if cfg.insloc.enabled and cfg.background.mode == "bg_swaps":
             raise ValueError("InsLoc's pasted views have no hard negative: use bg_rm / bg_random with it")
 
@@ -268,7 +282,13 @@ class ImageSSL(nn.Module):
         weight = self.prototypes.weight
         if int(self.step) < cfg.freeze_prototypes_steps:
             weight = weight.detach()
-        z = [F.normalize(self._project(v, boxes[k] if k < 2 else None), dim=1) for k, v in enumerate(images)]
+        maps = self.backbone(images[0])  # view 0's feature maps: its projection and the add-on's input
+        z = [F.normalize(self.head(self._pool(maps, images[0], boxes[0])), dim=1)]
+        z += [
+            F.normalize(self._project(v, boxes[k] if k < 2 else None), dim=1)
+            for k, v in enumerate(images)
+            if k
+        ]
         scores = [zi @ weight.T for zi in z]
         use_queue = (
             cfg.swav_queue_size > 0
@@ -286,7 +306,19 @@ class ImageSSL(nn.Module):
                 self.swav_queues[v].enqueue(z[v].detach())
             self.swav_queued += z[0].shape[0] * distributed.world_size()
         logs["swav/queue"] = float(use_queue)
-        return swapped_prediction(scores, codes, cfg.swav_temperature)
+        loss = swapped_prediction(scores, codes, cfg.swav_temperature)
+        if self.cross is not None:  # view 0 pooled where it looks like its cluster's samples predicts code 1
+            attended = self.cross(maps, codes[0].argmax(1))
+            crossed = F.normalize(self.head(attended), dim=1) @ weight.T
+            cross = -(codes[1] * F.log_softmax(crossed / cfg.swav_temperature, dim=1)).sum(1).mean()
+            logs["loss/cross"] = cross.detach()
+            loss = loss + cfg.cross_weight * cross
+        return loss
+
+    def remove_cross_attention(self) -> None:
+        """Drop the spatial cross-attention add-on (inference, export): the backbone, head and prototypes
+        are untouched, so every embedding stays what it was."""
+        self.cross = None
 
     def on_step_end(self, step: int, max_steps: int) -> None:
         """Momentum update of the key / target network (constant momentum); SwAV: count the steps."""
