@@ -383,6 +383,44 @@ def voc_classification(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
         return task.embed({"video": images[:, :, None]}, "video")
 
     return {"voc_classification": _frozen(task, cfg, voc_classification_report, pooled, root)}
+@torch.no_grad()
+def scene_object_retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"scene_objects": {"cosine": {mAP, R@1, R@5, …}, "hyperbolic": … (tasks embedding into a Poincaré
+    ball, HCL)}}: each scene of `eval.split` queries every annotated object crop of the split, relevant =
+    its own objects (`avssl.evaluation.scene_objects`); cosine of `embed(·, "video")`, −d_c of `embed_ball`."""
+    from avssl.data.loader import build_loader
+    from avssl.evaluation.scene_objects import cosine_scores, hyperbolic_scores, scene_object_metrics
+    from avssl.runner.hcl_data import scene_object_dataset
+    from avssl.tasks.base import BallEmbedder
+
+    if cfg.eval.split is None:
+        return None
+    ball = isinstance(task, BallEmbedder)
+    device, was_training = module_device(task), task.training
+    task.eval()
+    feats: dict[str, list] = {"scene": [], "object": [], "scene_ball": [], "object_ball": [], "owner": []}
+    seen = 0
+    try:
+        for batch in build_loader(scene_object_dataset(cfg.data, cfg.eval.split), 32, 0):
+            valid = batch["object_valid"]
+            crops = batch["objects"][valid][:, 0].to(device)  # (M, 3, 1, s, s)
+            scenes = batch["video"].to(device)
+            feats["scene"].append(task.embed({"video": scenes}, "video").cpu())
+            feats["object"].append(task.embed({"video": crops}, "video").cpu())
+            if ball:
+                feats["scene_ball"].append(task.embed_ball({"video": scenes}).cpu())
+                feats["object_ball"].append(task.embed_ball({"video": crops}).cpu())
+            owner = torch.arange(len(valid))[:, None].expand_as(valid)[valid] + seen
+            feats["owner"].append(owner)
+            seen += len(valid)
+    finally:
+        task.train(was_training)
+    cat = {key: torch.cat(v) for key, v in feats.items() if v}
+    out = {"cosine": scene_object_metrics(cosine_scores(cat["scene"], cat["object"]), cat["owner"])}
+    if ball:
+        scores = hyperbolic_scores(cat["scene_ball"], cat["object_ball"], float(task.curvature))
+        out["hyperbolic"] = scene_object_metrics(scores, cat["owner"])
+    return {"scene_objects": out}
 
 
 EVALUATORS: dict[str, Evaluator] = {
@@ -401,4 +439,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "shift_robustness": shift_robustness,
     "dense_probe": dense_probe,
     "voc_classification": voc_classification,
+    "scene_object_retrieval": scene_object_retrieval,
 }

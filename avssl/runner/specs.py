@@ -18,6 +18,7 @@ from typing import Any, Literal
 from avssl import distributed
 from avssl.data.loader import DataConfig, ViewConfig, build_dataset
 from avssl.data.sampling import ViewCheck, ViewTiming
+from avssl.runner.hcl_data import HCLDataConfig, hcl_dataset, synth_scenes
 from avssl.runner.image_data import ImageDataConfig, image_dataset, image_ssl_presets
 from avssl.stages.incremental import StageConfig
 from avssl.tasks import TASKS
@@ -432,6 +433,13 @@ RECIPES: dict[str, TaskRecipe] = {
         dataset=views_dataset,
         resolve=image_ssl_presets,
         extras=(("method", str, ""), ("views", str, ""), ("synthetic_background_p", float, 0.8)),
+    ),
+    "hcl": TaskRecipe(
+        data=HCLDataConfig,
+        eval=ImageEvalConfig,
+        evaluators=("image_probe", "scene_object_retrieval"),
+        synthesize=synth_scenes,
+        dataset=hcl_dataset,
     ),
     "video_moco": ACTION,
     "maclr": TaskRecipe(

@@ -22,6 +22,7 @@ from avssl.tasks.constcl import ConSTCL, ConSTCLConfig
 from avssl.tasks.cvrl import CVRL, CVRLConfig
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
 from avssl.tasks.fame import FAME, FAMEConfig
+from avssl.tasks.hcl import HCL, HCLConfig
 from avssl.tasks.iboot import IBoot, IBootConfig
 from avssl.tasks.image_multissl import ImageMultiSSL, ImageMultiSSLConfig
 from avssl.tasks.image_ssl import ImageSSL, ImageSSLConfig
@@ -41,6 +42,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "binaural_multissl": (BinauralMultiSSLConfig, BinauralMultiSSL),
     "image_multissl": (ImageMultiSSLConfig, ImageMultiSSL),
     "image_ssl": (ImageSSLConfig, ImageSSL),
+    "hcl": (HCLConfig, HCL),
     "video_moco": (VideoMoCoConfig, VideoMoCo),
     "maclr": (MaCLRConfig, MaCLR),
     "fame": (FAMEConfig, FAME),

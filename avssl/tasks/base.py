@@ -16,6 +16,8 @@ the methods keep at most one level of subclassing, e.g. ``LVS(AVLocalizer)``):
   driven by it.
 - :class:`Localizer` — ``localize(batch) -> (B, h, w)`` maps, higher = sounding.
 - :class:`Segmenter` — ``segment(batch) -> (B, T, H, W)`` mask probabilities.
+- :class:`BallEmbedder` — ``embed_ball(batch) -> (B, D)`` points of a Poincaré ball of curvature
+  −``curvature`` (HCL's scenes and objects; scene→object retrieval scores them by hyperbolic distance).
 - :class:`StepHook` — ``on_step_end(step, max_steps)``, called by the loop after every optimizer step
   (momentum encoders; ``max_steps`` lets a schedule depend on the progress of the run).
 
@@ -86,6 +88,16 @@ class Segmenter(Protocol):
     """Audio-visual segmentation: ``segment(batch) -> (B, T, H, W)`` mask probabilities."""
 
     def segment(self, batch: dict) -> Tensor: ...
+
+
+@runtime_checkable
+class BallEmbedder(Protocol):
+    """Hyperbolic embeddings (HCL): ``embed_ball(batch) -> (B, D)`` points of the Poincaré ball of curvature
+    −``curvature`` for ``batch["video"]`` (scored by −d_c, ``avssl.modules.hyperbolic``)."""
+
+    curvature: float
+
+    def embed_ball(self, batch: dict) -> Tensor: ...
 
 
 @runtime_checkable

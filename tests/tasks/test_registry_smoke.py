@@ -62,6 +62,15 @@ def _masked_image_batch() -> dict:
     return batch
 
 
+def _scene_objects_batch() -> dict:
+    g = torch.Generator().manual_seed(0)
+    valid = torch.tensor(
+        [[True, True, False], [True, False, False], [True, True, True], [True, False, False]]
+    )
+    objects = torch.randn(4, 3, 2, 3, 1, 16, 16, generator=g) * valid[:, :, None, None, None, None, None]
+    return {"video": torch.randn(4, 3, 1, 32, 32, generator=g), "objects": objects, "object_valid": valid}
+
+
 def _clip_pair_batch(motion: bool = False, track: bool = False) -> dict:
     g = torch.Generator().manual_seed(0)
     views = [{"video": torch.randn(4, 3, 4, 32, 32, generator=g)} for _ in range(2)]
@@ -113,6 +122,7 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
         {"queue_size": 16, "hidden_dim": 32, "embed_dim": 16, "background": {"mode": "bg_swaps", "p": 1.0}},
         _masked_image_batch,
     ),
+    "hcl": ({"queue_size": 16, "hidden_dim": 32, "embed_dim": 16}, _scene_objects_batch),
     "video_moco": (
         {"encoder": {"name": "small_3d"}, "queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
         _clip_pair_batch,
