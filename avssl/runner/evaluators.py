@@ -383,6 +383,8 @@ def voc_classification(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
         return task.embed({"video": images[:, :, None]}, "video")
 
     return {"voc_classification": _frozen(task, cfg, voc_classification_report, pooled, root)}
+
+
 @torch.no_grad()
 def scene_object_retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     """{"scene_objects": {"cosine": {mAP, R@1, R@5, …}, "hyperbolic": … (tasks embedding into a Poincaré

@@ -102,9 +102,7 @@ class ImageEvalConfig(KeepBest):
     view_seed: int = 12345
     every: int = 0
     evaluators: list[str] | None = None
-    masks: str = (
-        ""  # background suite: annotations | saliency ("": the tree's annotated masks, else saliency)
-    )
+    masks: str = ""  # background suite: annotations | saliency ("": the tree's masks, else saliency)
     shift_severity: int = 3  # shift suite: the corruptions' severity (1–5, ImageNet-C's scale)
 
 
