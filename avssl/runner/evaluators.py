@@ -425,6 +425,26 @@ def scene_object_retrieval(task: nn.Module, cfg: Any, run_dir: Path) -> dict | N
     return {"scene_objects": out}
 
 
+def change_detection(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"change_detection": precision / recall / F1 / IoU / OA of the change class after fine-tuning a Siamese
+    copy of the task's backbone with a light decoder on the training split of a LEVIR-CD / WHU-CD layout at
+    `eval.root` / `data.root`, scored on `eval.split`, with the trivial baselines
+    (`avssl.evaluation.change_finetune`; `eval.change_steps` steps, default 200)}; None without such a
+    layout, a split, or a task `backbone`. The task itself is not changed."""
+    from avssl.data.datasets.change import is_change_root
+    from avssl.evaluation.change_finetune import ChangeFinetuneConfig, change_detection_report
+
+    roots = [r for r in (getattr(cfg.eval, "root", ""), cfg.data.root) if r and is_change_root(r)]
+    backbone = getattr(task, "backbone", None)
+    if not roots or cfg.eval.split is None or backbone is None:
+        return None
+    finetune = ChangeFinetuneConfig(steps=int(getattr(cfg.eval, "change_steps", 200)))
+    report = change_detection_report(
+        backbone, roots[0], "train", cfg.eval.split, finetune, module_device(task)
+    )
+    return {"change_detection": report}
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "localization": localization,
     "segmentation": segmentation,
@@ -442,4 +462,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "dense_probe": dense_probe,
     "voc_classification": voc_classification,
     "scene_object_retrieval": scene_object_retrieval,
+    "change_detection": change_detection,
 }

@@ -92,6 +92,9 @@ NEW_EVAL_COMMANDS = {
     # issue #20: dense and VOC07 protocols on a Pascal VOC tree
     "dense-probe": "linear 1x1 head on frozen feature maps, VOC segmentation: mIoU, pixel accuracy",
     "voc-classification": "VOC07 linear protocol: one-vs-rest logistic on pooled features, 11-point mAP",
+    # Image SSL II: change detection on LEVIR-CD / WHU-CD pairs
+    "change-detection": "fine-tune a Siamese backbone + light decoder on LEVIR-CD / WHU-CD pairs: F1, IoU, OA "
+    "of the change class",
 }
 ACTION_SOURCE_FLAGS = [
     "--batch-size", "--clips", "--data", "--debug", "--device", "--help", "--layout", "--out", "--run",
@@ -163,7 +166,8 @@ def expected_tree() -> dict:
             "otb",
             "imagefolder",
             "voc",
-        ]  # #18: pennaction, otb; #19: imagefolder; #20: voc
+            "levir-cd",
+        ]  # #18: pennaction, otb; #19: imagefolder; #20: voc; Image SSL II: levir-cd
     )
     synth["--classes"]["help"] = "number of object/sound classes (<= 8; action layouts: motions, <= 10)"
     synth["--background-p"] = {
@@ -247,6 +251,18 @@ def test_eval_saliency_flags():
     )
     assert saliency["--method"]["choices"] == ["random_cnn", "spectral_residual"]
     assert saliency["--layer"]["default"] == "layer1" and saliency["--split"]["default"] == "val"
+
+
+def test_eval_change_detection_flags():
+    change = flag_tree(build_parser())["eval change-detection"]["options"]
+    assert sorted(change) == sorted(
+        ["--batch-size", "--data", "--debug", "--device", "--freeze", "--fuse", "--help", "--init", "--lr",
+         "--out", "--run", "--seed", "--size", "--steps", "--test-split", "--train-split", "-h"]
+    )  # fmt: skip
+    assert change["--data"]["required"] and change["--out"]["required"] and not change["--run"]["required"]
+    assert change["--init"]["choices"] == ["random", "run"] and change["--init"]["default"] == "run"
+    assert change["--steps"]["default"] == 200 and change["--test-split"]["default"] == "test"
+    assert change["--fuse"]["choices"] == ["concat", "diff"] and change["--device"] == DEVICE
 
 
 def test_baseline_is_not_trivially_small():

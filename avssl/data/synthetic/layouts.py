@@ -30,8 +30,9 @@ SYNTH_LAYOUTS = (
     "pennaction",
     "otb",
 )
-# still images, not clips: an ImageFolder tree with masks and boxes; a Pascal VOC tree (multi-object scenes)
-IMAGE_SYNTH_LAYOUTS = ("imagefolder", "voc")
+# still images, not clips: an ImageFolder tree with masks and boxes; a Pascal VOC tree (multi-object scenes);
+# bi-temporal pairs with change masks in the LEVIR-CD layout
+IMAGE_SYNTH_LAYOUTS = ("imagefolder", "voc", "levir-cd")
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,12 @@ def write_synthetic(layout: str, out: str | Path, spec: SynthSpec = SynthSpec())
         return write_tracking_synthetic(
             out, TrackSynthSpec(n=spec.n, size=spec.size, frames=frames, seed=spec.seed)
         )
+    if layout == "levir-cd":  # image pairs with change masks (`avssl.data.synthetic.change`)
+        from avssl.data.synthetic.change import ChangeSynthSpec, write_change_detection
+
+        n_test, n_val = max(1, spec.n // 5), max(1, spec.n // 10)
+        splits = {"train": max(1, spec.n - n_test - n_val), "val": n_val, "test": n_test}
+        return write_change_detection(out, splits, ChangeSynthSpec(size=spec.size, seed=spec.seed))
     if (
         layout in IMAGE_SYNTH_LAYOUTS
     ):  # still images with object boxes / masks (`avssl.data.synthetic.images`)
