@@ -94,7 +94,8 @@ class ImageEvalConfig(KeepBest):
     queries the second views of all images (R@k, pessimistic ties): the pretext task on held-out images;
     the background suite's foreground masks (`masks`), the same for every model compared (never the
     training's `data.masks`); `root`: a Pascal VOC tree for the `dense_probe` / `voc_classification`
-    evaluators (empty: data.root when it is one)."""
+    evaluators or a COCO tree for `detection` (empty: data.root when it is one); `detection_steps`: the
+    detection evaluator's fine-tuning steps."""
 
     split: str | None = "val"
     root: str = ""
@@ -105,6 +106,7 @@ class ImageEvalConfig(KeepBest):
         ""  # background suite: annotations | saliency ("": the tree's annotated masks, else saliency)
     )
     shift_severity: int = 3  # shift suite: the corruptions' severity (1–5, ImageNet-C's scale)
+    detection_steps: int = 300  # detection evaluator: SGD steps of Faster R-CNN fine-tuning
 
 
 @dataclass

@@ -92,6 +92,8 @@ NEW_EVAL_COMMANDS = {
     # issue #20: dense and VOC07 protocols on a Pascal VOC tree
     "dense-probe": "linear 1x1 head on frozen feature maps, VOC segmentation: mIoU, pixel accuracy",
     "voc-classification": "VOC07 linear protocol: one-vs-rest logistic on pooled features, 11-point mAP",
+    # Image SSL II: detection fine-tuning on a COCO tree
+    "detection": "Faster R-CNN fine-tuned from the run's backbone on a COCO tree: AP, AP50, AP75 (pycocotools)",
 }
 ACTION_SOURCE_FLAGS = [
     "--batch-size", "--clips", "--data", "--debug", "--device", "--help", "--layout", "--out", "--run",
@@ -163,7 +165,8 @@ def expected_tree() -> dict:
             "otb",
             "imagefolder",
             "voc",
-        ]  # #18: pennaction, otb; #19: imagefolder; #20: voc
+            "coco",
+        ]  # #18: pennaction, otb; #19: imagefolder; #20: voc; Image SSL II: coco
     )
     synth["--classes"]["help"] = "number of object/sound classes (<= 8; action layouts: motions, <= 10)"
     synth["--background-p"] = {
@@ -176,8 +179,8 @@ def expected_tree() -> dict:
         "type": "float",
     }
     synth["--silent"]["help"] = (
-        "silent distractors per video (default 0 1); imagefolder / voc: objects per image besides the "
-        "largest (default 0 0 / 0 2)"
+        "silent distractors per video (default 0 1); imagefolder / voc / coco: objects per image besides "
+        "the largest (default 0 0 / 0 2 / 0 2)"
     )
     for command, summary in NEW_EVAL_COMMANDS.items():
         tree["eval"]["subcommands"][command] = summary

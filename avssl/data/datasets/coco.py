@@ -195,15 +195,16 @@ class COCODataset:
                 if img.size != entry.size:
                     raise AnnotationError(
                         path,
-                        f"image is {img.size[0]}x{img.size[1]}, its entry says {entry.size[0]}x{entry.size[1]}",
+                        f"image is {img.size[0]}x{img.size[1]}, "
+                        f"its entry says {entry.size[0]}x{entry.size[1]}",
                     )
                 return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
         except (UnidentifiedImageError, OSError, SyntaxError) as err:
             raise AnnotationError(path, f"not a readable image ({err})") from None
 
     def target(self, index: int, crowd: bool = False) -> dict[str, np.ndarray]:
-        """{"boxes": float32 (N, 4) [x0, y0, x1, y1] in pixels, "labels": int64 (N,) in 0..K−1} of the image's
-        objects (crowd regions only with `crowd`)."""
+        """{"boxes": float32 (N, 4) [x0, y0, x1, y1] in pixels, "labels": int64 (N,) in 0..K−1} of the
+        image's objects (crowd regions only with `crowd`)."""
         objects = [o for o in self.images[index].objects if crowd or not o.iscrowd]
         return {
             "boxes": np.array([o.box for o in objects], np.float32).reshape(-1, 4),
