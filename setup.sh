@@ -10,7 +10,7 @@ fi
 if ! .venv/bin/python -c "import torch, torchvision, torchaudio" 2>/dev/null; then
   .venv/bin/pip install -q -r requirements-torch.txt
 fi
-if ! .venv/bin/python -c "import avssl, pytest, ruff, cv2, h5py, psutil, timm, matplotlib, scipy, librosa, sklearn, skimage" 2>/dev/null; then
+if ! .venv/bin/python -c "import avssl, pytest, ruff, cv2, h5py, psutil, timm, matplotlib, scipy, librosa, sklearn, skimage, pycocotools" 2>/dev/null; then
   .venv/bin/pip install -q -c requirements-torch.txt -e ".[dev]"
 fi
 echo "avssl environment ready: $(pwd)/.venv"

@@ -122,8 +122,8 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
         type=int,
         nargs=2,
         metavar=("MIN", "MAX"),
-        help="silent distractors per video (default 0 1); imagefolder / voc: objects per image besides the "
-        "largest (default 0 0 / 0 2)",
+        help="silent distractors per video (default 0 1); imagefolder / voc / coco: objects per image besides "
+        "the largest (default 0 0 / 0 2 / 0 2)",
     )
     synth.add_argument(
         "--object-sizes",

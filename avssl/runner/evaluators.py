@@ -445,6 +445,23 @@ def change_detection(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     return {"change_detection": report}
 
 
+def detection(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
+    """{"detection": COCO AP / AP50 / AP75 (pycocotools) of Faster R-CNN fine-tuned from a copy of the task's
+    `backbone` for `eval.detection_steps` steps on train2017 of the COCO tree at `eval.root` / `data.root`
+    and scored on val2017 (`avssl.evaluation.detection`)}; None without a COCO tree or a `backbone`. Not in
+    any recipe's defaults (it trains a detector): name it in `eval.evaluators`."""
+    from avssl.data.datasets.coco import is_coco_root
+    from avssl.evaluation.detection import DetectionConfig, detection_report
+
+    roots = [r for r in (getattr(cfg.eval, "root", ""), cfg.data.root) if r and is_coco_root(r)]
+    backbone = getattr(task, "backbone", None)
+    if not roots or backbone is None or not hasattr(backbone, "out_dim"):
+        return None
+    steps = int(getattr(cfg.eval, "detection_steps", DetectionConfig.steps))
+    cfg_det = DetectionConfig(steps=steps, size=int(cfg.data.size))
+    return {"detection": detection_report(backbone, roots[0], cfg_det, "run", module_device(task))}
+
+
 EVALUATORS: dict[str, Evaluator] = {
     "localization": localization,
     "segmentation": segmentation,
@@ -463,4 +480,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "voc_classification": voc_classification,
     "scene_object_retrieval": scene_object_retrieval,
     "change_detection": change_detection,
+    "detection": detection,
 }

@@ -90,12 +90,10 @@ class MultiSSLEvalConfig(KeepBest):
 
 @dataclass
 class ImageEvalConfig(KeepBest):
-    """After training, on `split` (None = skip): linear probe / kNN of the frozen backbone's pooled features,
-    and view retrieval — each image's first augmented view (training augmentation, seed `view_seed`)
-    queries the second views of all images (R@k, pessimistic ties): the pretext task on held-out images;
-    the background suite's foreground masks (`masks`), the same for every model compared (never the
-    training's `data.masks`); `root`: a Pascal VOC tree for the `dense_probe` / `voc_classification`
-    evaluators (empty: data.root when it is one)."""
+    """After training, on `split` (None = skip): probes of the frozen backbone, view retrieval (held-out
+    pretext), the background / shift suites on masks `masks` (never the training's `data.masks`); `root`: a
+    VOC tree (`dense_probe`, `voc_classification`), COCO tree (`detection`) or LEVIR-CD tree
+    (`change_detection`), empty: data.root when it is one; the fine-tuning steps of the last two."""
 
     split: str | None = "val"
     root: str = ""
@@ -104,6 +102,8 @@ class ImageEvalConfig(KeepBest):
     evaluators: list[str] | None = None
     masks: str = ""  # background suite: annotations | saliency ("": the tree's masks, else saliency)
     shift_severity: int = 3  # shift suite: the corruptions' severity (1–5, ImageNet-C's scale)
+    detection_steps: int = 300  # detection evaluator: SGD steps of Faster R-CNN fine-tuning
+    change_steps: int = 200  # change_detection evaluator: steps of the Siamese fine-tuning
 
 
 @dataclass

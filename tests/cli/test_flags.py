@@ -95,6 +95,8 @@ NEW_EVAL_COMMANDS = {
     # Image SSL II: change detection on LEVIR-CD / WHU-CD pairs
     "change-detection": "fine-tune a Siamese backbone + light decoder on LEVIR-CD / WHU-CD pairs: F1, IoU, OA "
     "of the change class",
+    # Image SSL II: detection fine-tuning on a COCO tree
+    "detection": "Faster R-CNN fine-tuned from the run's backbone on a COCO tree: AP, AP50, AP75 (pycocotools)",
 }
 ACTION_SOURCE_FLAGS = [
     "--batch-size", "--clips", "--data", "--debug", "--device", "--help", "--layout", "--out", "--run",
@@ -167,7 +169,8 @@ def expected_tree() -> dict:
             "imagefolder",
             "voc",
             "levir-cd",
-        ]  # #18: pennaction, otb; #19: imagefolder; #20: voc; Image SSL II: levir-cd
+            "coco",
+        ]  # #18: pennaction, otb; #19: imagefolder; #20: voc, levir-cd, coco
     )
     synth["--classes"]["help"] = "number of object/sound classes (<= 8; action layouts: motions, <= 10)"
     synth["--background-p"] = {
@@ -180,8 +183,8 @@ def expected_tree() -> dict:
         "type": "float",
     }
     synth["--silent"]["help"] = (
-        "silent distractors per video (default 0 1); imagefolder / voc: objects per image besides the "
-        "largest (default 0 0 / 0 2)"
+        "silent distractors per video (default 0 1); imagefolder / voc / coco: objects per image besides "
+        "the largest (default 0 0 / 0 2 / 0 2)"
     )
     for command, summary in NEW_EVAL_COMMANDS.items():
         tree["eval"]["subcommands"][command] = summary

@@ -30,9 +30,9 @@ SYNTH_LAYOUTS = (
     "pennaction",
     "otb",
 )
-# still images, not clips: an ImageFolder tree with masks and boxes; a Pascal VOC tree (multi-object scenes);
-# bi-temporal pairs with change masks in the LEVIR-CD layout
-IMAGE_SYNTH_LAYOUTS = ("imagefolder", "voc", "levir-cd")
+# still images, not clips: an ImageFolder tree with masks and boxes; a Pascal VOC tree and a COCO tree (the
+# same multi-object scenes); bi-temporal pairs with change masks in the LEVIR-CD layout
+IMAGE_SYNTH_LAYOUTS = ("imagefolder", "voc", "coco", "levir-cd")
 
 
 @dataclass(frozen=True)
@@ -290,10 +290,11 @@ def write_synthetic(layout: str, out: str | Path, spec: SynthSpec = SynthSpec())
     if (
         layout in IMAGE_SYNTH_LAYOUTS
     ):  # still images with object boxes / masks (`avssl.data.synthetic.images`)
+        from avssl.data.synthetic.coco import write_coco
         from avssl.data.synthetic.images import ImageSynthSpec, write_image_folder
         from avssl.data.synthetic.voc import write_voc
 
-        voc = layout == "voc"  # multi-object scenes on textured backgrounds (no background trap)
+        voc = layout in ("voc", "coco")  # multi-object scenes on textured backgrounds (no background trap)
         distractors = spec.silent or ((0, 2) if voc else (0, 0))
         image_spec = ImageSynthSpec(
             size=spec.size,
@@ -306,6 +307,8 @@ def write_synthetic(layout: str, out: str | Path, spec: SynthSpec = SynthSpec())
         )
         n_train = max(1, spec.n * 3 // 4)
         splits = {"train": n_train, "val": max(1, spec.n - n_train)}
+        if layout == "coco":
+            return write_coco(out, splits, spec=image_spec)
         if voc:
             return write_voc(out, splits, spec=image_spec)
         return write_image_folder(out, splits, spec=image_spec)
