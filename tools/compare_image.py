@@ -118,13 +118,13 @@ def figures(evaluation: dict) -> dict:
 
 
 def _context_line(f: dict, b: dict) -> str:
-    """The kNN drop under context shift against the base's (InsLoc's claim: smaller), when both have it."""
+    """The kNN drop under context shift against the base's, when both have it (InsLoc's rows: its claim)."""
     if f["drop_context"] is None or b["drop_context"] is None:
         return ""
     smaller = f["drop_context"] < b["drop_context"]
     return (
-        f"; kNN context-shift drop {f['drop_context']:.1f} vs {b['drop_context']:.1f} (InsLoc's claim: "
-        f"smaller): {'holds' if smaller else 'NOT reproduced'}"
+        f"; kNN context-shift drop {f['drop_context']:.1f} vs {b['drop_context']:.1f}: "
+        f"{'smaller' if smaller else 'not smaller'}"
     )
 
 
