@@ -80,7 +80,35 @@ def image_folder_items(root: str | Path, split: str | None = None) -> tuple[list
     return items, classes
 
 
-class ImageViewsDataset(Dataset):
+class EpochItems(Dataset):
+    """The item protocol of the image datasets: `len(items)` items, `dataset[(index, epoch)]` keys (the
+    training loop keeps its workers and passes the epoch with the index), `set_epoch`, and in training mode
+    (`skip_bad`) a bad item replaced by a stand-in (`replace_bad`). Subclasses set `items`, `seed`,
+    `skip_bad`, `epoch` and define `_load(index) -> dict | BadItem`."""
+
+    items: list
+    seed: int = 0
+    skip_bad: bool = False
+    epoch: int = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _load(self, index: int) -> dict | BadItem:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict | BadItem:
+        if isinstance(key, tuple):
+            key, self.epoch = key
+        if not self.skip_bad:
+            return self._load(int(key))
+        return replace_bad(self._load, int(key), len(self.items), self.seed, self.epoch)
+
+
+class ImageViewsDataset(EpochItems):
     """Images → {"views": [{"video": (3, 1, H_k, W_k), "geometry": …}] (view k through `transforms[k]`),
     "video": first view, "label", "index"}."""
 
@@ -100,19 +128,6 @@ class ImageViewsDataset(Dataset):
         self.mask_fn = mask_fn
         self.skip_bad = skip_bad
         self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __getitem__(self, key: int | tuple[int, int]) -> dict | BadItem:
-        if isinstance(key, tuple):
-            key, self.epoch = key
-        if not self.skip_bad:
-            return self._load(key)
-        return replace_bad(self._load, key, len(self.items), self.seed, self.epoch)
 
     def _load(self, index: int) -> dict | BadItem:
         path, label = self.items[index]

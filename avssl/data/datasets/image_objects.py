@@ -25,9 +25,9 @@ from collections.abc import Callable
 
 import torch
 import torchvision.transforms.functional as TF
-from torch.utils.data import Dataset
 
-from avssl.data.datasets.base import DATA_ERRORS, BadItem, replace_bad
+from avssl.data.datasets.base import DATA_ERRORS, BadItem
+from avssl.data.datasets.image_folder import EpochItems
 from avssl.data.decoding.images import read_image
 
 BoxesFn = Callable[[str, torch.Tensor], list[list[float]]]
@@ -44,7 +44,7 @@ def crop_box(pixels: torch.Tensor, box: list[float], size: int) -> torch.Tensor:
     return TF.resize(crop, [size, size], antialias=True)
 
 
-class ImageObjectsDataset(Dataset):
+class ImageObjectsDataset(EpochItems):
     """Images of `items` [(path, label)] → scene + object-crop samples (module docstring)."""
 
     accepts_epoch_keys = True
@@ -66,19 +66,6 @@ class ImageObjectsDataset(Dataset):
         self.object_transforms, self.boxes_fn = list(object_transforms), boxes_fn
         self.object_size, self.max_objects = object_size, max_objects
         self.seed, self.skip_bad, self.epoch = seed, skip_bad, 0
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __getitem__(self, key: int | tuple[int, int]) -> dict | BadItem:
-        if isinstance(key, tuple):
-            key, self.epoch = key
-        if not self.skip_bad:
-            return self._load(key)
-        return replace_bad(self._load, key, len(self.items), self.seed, self.epoch)
 
     def _generator(self, index: int, *parts: int) -> torch.Generator:
         return torch.Generator().manual_seed(hash((self.seed, self.epoch, index, *parts)) & 0x7FFF_FFFF_FFFF)
