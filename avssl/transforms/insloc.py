@@ -244,12 +244,12 @@ def _paste_one(
         instance, alpha = elastic_warp(
             instance, alpha, cfg.elastic_alpha * side, max(1.0, cfg.elastic_sigma * side), generator
         )
+        if not bool(alpha.any()):  # a warp that left nothing: paste the warped pixels' whole rectangle
+            alpha = torch.ones(bh, bw, dtype=torch.bool)
     if float(torch.rand((), generator=generator)) < cfg.texture_flatten:
         instance = flatten_texture(instance, alpha)
     y0 = int(torch.randint(height - bh + 1, (), generator=generator))
     x0 = int(torch.randint(width - bw + 1, (), generator=generator))
-    if not bool(alpha.any()):  # a warp that left nothing: paste the unwarped rectangle
-        alpha = torch.ones(bh, bw, dtype=torch.bool)
     if cfg.blend == "poisson":
         view = poisson_paste(instance, alpha, canvas, x0, y0)
     else:
