@@ -31,7 +31,7 @@ from avssl.transforms.image_backgrounds import background_plates, composite
 VARIANTS = ("original", "only_fg", "mixed_same", "mixed_rand", "mixed_next")
 
 
-def _pick(candidates: list[torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+def pick_one(candidates: list[torch.Tensor], generator: torch.Generator) -> torch.Tensor:
     """One random element of each candidate index list."""
     return torch.stack([c[torch.randint(len(c), (1,), generator=generator)][0] for c in candidates])
 
@@ -50,7 +50,7 @@ def donors(labels: torch.Tensor, num_classes: int, seed: int = 0) -> dict[str, t
         rand.append(idx[idx != i] if n > 1 else idx[i : i + 1])
         next_class = idx[labels == (c + 1) % num_classes]
         nxt.append(next_class if len(next_class) else idx[i : i + 1])
-    return {"mixed_same": _pick(same, g), "mixed_rand": _pick(rand, g), "mixed_next": _pick(nxt, g)}
+    return {"mixed_same": pick_one(same, g), "mixed_rand": pick_one(rand, g), "mixed_next": pick_one(nxt, g)}
 
 
 def iter_variants(

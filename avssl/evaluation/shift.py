@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from avssl.evaluation.background import robustness_scores
+from avssl.evaluation.background import pick_one, robustness_scores
 from avssl.transforms.functional.appearance import denormalize, renormalize
 from avssl.transforms.functional.opencv import serial_cv2
 from avssl.transforms.image_backgrounds import background_plates
@@ -299,15 +299,14 @@ def paste_foregrounds(
 def other_class_donors(labels: Tensor, seed: int = 0) -> Tensor:
     """(N,) index of a random image of another class for each image (another image of any class when all
     share one; itself when it is alone)."""
-    g = torch.Generator().manual_seed(seed)
     idx = torch.arange(labels.shape[0])
-    out = []
+    pools = []
     for i in range(labels.shape[0]):
         pool = idx[labels != labels[i]]
         if len(pool) == 0:
             pool = idx[idx != i] if len(idx) > 1 else idx[i : i + 1]
-        out.append(pool[torch.randint(len(pool), (1,), generator=g)][0])
-    return torch.stack(out) if out else idx
+        pools.append(pool)
+    return pick_one(pools, torch.Generator().manual_seed(seed)) if pools else idx
 
 
 def moved(images: Tensor, masks: Tensor, seed: int = 0, start: int = 0) -> tuple[Tensor, Tensor]:
