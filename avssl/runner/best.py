@@ -1,4 +1,4 @@
-"""Keep a run's best model by a held-out criterion (`eval.keep_best`, see `avssl.runner.specs.KeepBest`).
+"""Keep a run's best model by a held-out criterion (`eval.keep_best`, see `avssl.runner.keep_best.KeepBest`).
 
 After each evaluation during training (and the final one) the runner calls :func:`update_best`: when the
 named metric improves on RUN/best/best.json, the model is exported to RUN/best/ — config.yaml, model/ and

@@ -9,7 +9,6 @@ layout, evaluators only when `eval.evaluators` names them — adding a method ne
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
@@ -18,8 +17,8 @@ from typing import Any, Literal
 from avssl import distributed
 from avssl.data.loader import DataConfig, ViewConfig, build_dataset
 from avssl.data.sampling import ViewCheck, ViewTiming
-from avssl.runner.hcl_data import HCLDataConfig, hcl_dataset, synth_scenes
-from avssl.runner.image_data import ImageDataConfig, image_dataset, image_ssl_presets
+from avssl.runner.image_recipes import IMAGE_RECIPES, ImageEvalConfig  # noqa: F401 (re-exported)
+from avssl.runner.keep_best import KeepBest
 from avssl.stages.incremental import StageConfig
 from avssl.tasks import TASKS
 from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
@@ -28,18 +27,6 @@ from avssl.train.config import OptimConfig, ScheduleConfig, TrainConfig
 # synthetic Flickr / VGG-SS test images (0.45–0.65, see STILL_SIZES) and of real Flickr-SoundNet boxes;
 # trained on the default 0.25–0.4 the demo scored 16.7 cIoU against 41.7 (measured here, 200 steps).
 SYNTHETIC_TRAIN_SIZES = (0.4, 0.65)
-
-
-@dataclass
-class KeepBest:
-    """`keep_best`: a metric of the evaluations (a dotted key of RUN/eval.json, e.g. "cIoU", "mIoU",
-    "audio_to_video.R@1"); each periodic and the final evaluation that improves it (`best_mode`: "max" or
-    "min") exports the model to RUN/best/, a run directory of its own (config.yaml, model/, best.json with
-    the step and the value). None: off. The criterion is whatever the evaluators measure: on a labelled test set
-    (eval.root) the kept model is chosen on that set."""
-
-    keep_best: str | None = None
-    best_mode: Literal["max", "min"] = "max"
 
 
 @dataclass
@@ -86,24 +73,6 @@ class MultiSSLEvalConfig(KeepBest):
     probe: bool = True
     every: int = 0
     evaluators: list[str] | None = None
-
-
-@dataclass
-class ImageEvalConfig(KeepBest):
-    """After training, on `split` (None = skip): probes of the frozen backbone, view retrieval (held-out
-    pretext), the background / shift suites on masks `masks` (never the training's `data.masks`); `root`: a
-    VOC tree (`dense_probe`, `voc_classification`), COCO tree (`detection`) or LEVIR-CD tree
-    (`change_detection`), empty: data.root when it is one; the fine-tuning steps of the last two."""
-
-    split: str | None = "val"
-    root: str = ""
-    view_seed: int = 12345
-    every: int = 0
-    evaluators: list[str] | None = None
-    masks: str = ""  # background suite: annotations | saliency ("": the tree's masks, else saliency)
-    shift_severity: int = 3  # shift suite: the corruptions' severity (1–5, ImageNet-C's scale)
-    detection_steps: int = 300  # detection evaluator: SGD steps of Faster R-CNN fine-tuning
-    change_steps: int = 200  # change_detection evaluator: steps of the Siamese fine-tuning
 
 
 @dataclass
@@ -206,25 +175,6 @@ def _synth_action(cfg: Any, run: Path) -> None:
     cfg.data.root = str(root)
 
 
-def _synth_images(cfg: Any, run: Path) -> None:
-    """With `data.root` empty, a synthetic ImageFolder tree (`data.synthetic` images per split); with a
-    `synthetic_background_p` key (image_ssl), striped backgrounds with that class-background trap."""
-    from avssl.data.synthetic.images import ImageSynthSpec, write_image_folder
-
-    if cfg.data.root:
-        return
-    root = run / "synthetic"
-    if distributed.rank() == 0 and not (root / cfg.data.split).is_dir():
-        trap = {}
-        if hasattr(cfg, "synthetic_background_p"):
-            trap = {"objects": (1, 2), "background": "stripes", "background_p": cfg.synthetic_background_p}
-        write_image_folder(
-            root, cfg.data.synthetic, spec=ImageSynthSpec(size=cfg.data.size, seed=cfg.train.seed, **trap)
-        )
-    distributed.barrier()
-    cfg.data.root = str(root)
-
-
 def clip_dataset(cfg: Any):
     """The training clips of `cfg.data`, this process's shard."""
     return build_dataset(
@@ -234,20 +184,6 @@ def clip_dataset(cfg: Any):
         rank=distributed.rank(),
         world_size=distributed.world_size(),
     )
-
-
-def views_dataset(cfg: Any):
-    """Two augmented views per training image; warns when the MoCo queues hold every image several times."""
-    dataset = image_dataset(cfg.data, cfg.data.split, train=True, seed=cfg.train.seed)
-    queue = max(cfg.model.queue_size, getattr(cfg.model, "dense_queue_size", 0))
-    if queue >= len(dataset) and distributed.rank() == 0:
-        print(
-            f"{cfg.task}: warning: a queue of {queue} keys for {len(dataset)} training images holds every "
-            "image several times as a negative of itself; set model.queue_size / model.dense_queue_size below "
-            "the number of images",
-            file=sys.stderr,
-        )
-    return dataset
 
 
 def localization_data() -> DataConfig:
@@ -414,31 +350,7 @@ RECIPES: dict[str, TaskRecipe] = {
         stages=True,
         extras=(("synthetic_items", int, 96),),
     ),
-    "image_multissl": TaskRecipe(
-        data=ImageDataConfig,
-        eval=ImageEvalConfig,
-        evaluators=("image_probe", "view_retrieval"),
-        synthesize=_synth_images,
-        dataset=views_dataset,
-        stages=True,
-        output_dir="runs/multissl_image",
-    ),
-    "image_ssl": TaskRecipe(
-        data=ImageDataConfig,
-        eval=ImageEvalConfig,
-        evaluators=("image_probe", "background_robustness", "shift_robustness"),
-        synthesize=_synth_images,
-        dataset=views_dataset,
-        resolve=image_ssl_presets,
-        extras=(("method", str, ""), ("views", str, ""), ("synthetic_background_p", float, 0.8)),
-    ),
-    "hcl": TaskRecipe(
-        data=HCLDataConfig,
-        eval=ImageEvalConfig,
-        evaluators=("image_probe", "scene_object_retrieval"),
-        synthesize=synth_scenes,
-        dataset=hcl_dataset,
-    ),
+    **{task: TaskRecipe(**parts) for task, parts in IMAGE_RECIPES.items()},
     "video_moco": ACTION,
     "maclr": TaskRecipe(
         data=motion_action_data,
