@@ -2,6 +2,12 @@
 
     .venv/bin/python tools/compare_image.py --out runs/compare_image [--steps 100] [--seeds 0,1] \\
         [--methods moco,moco_bg_random,...] [key=value ...]
+    .venv/bin/python tools/compare_image.py --suite dense --out runs/compare_dense [--steps 300] \\
+        [--methods random,moco,hcl,...] [--detection-steps 150] [--change-steps 200]
+
+`--suite dense` (`tools/dense_suite.py`): pretraining on multi-object scenes, scored by the dense probe,
+VOC07 classification, detection and change-detection fine-tuning and scene → object retrieval against the
+untrained architecture and plain MoCo v2. The default suite, `backgrounds`:
 
 Every method in `METHODS` is `recipes/image_ssl.py` (recipes/configs/image_ssl.yaml) with its `method=` /
 `views=` / mask overrides, trained `--steps` steps at `train.seed` = each of `--seeds` on the same
@@ -147,16 +153,67 @@ def claims(means: dict[str, dict]) -> list[str]:
     return lines
 
 
+def dense_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
+    """`--suite dense`: the table of `tools/dense_suite.py`'s protocols, one row per method."""
+    from dense_suite import (
+        COLUMNS,
+        DENSE_METHODS,
+        dense_claims,
+        evaluate_dense,
+        train_dense,
+        write_dense_data,
+    )
+
+    names = (args.methods or ",".join(DENSE_METHODS)).split(",")
+    unknown = [n for n in names if n not in DENSE_METHODS]
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(DENSE_METHODS)}")
+    seeds, out = [int(s) for s in args.seeds.split(",")], Path(args.out)
+    steps = args.steps or 300
+    settings = {"detection_steps": args.detection_steps, "change_steps": args.change_steps}
+    per_seed: dict[str, list[dict]] = {name: [] for name in names}
+    for seed in seeds:
+        trees = write_dense_data(out, seed, tuple(int(n) for n in args.images.split(",")))
+        for name in names:
+            trained = "moco" if DENSE_METHODS[name].recipe is None else name
+            run = train_dense(
+                trained, out / "runs" / f"{trained}_s{seed}", trees["scenes"], steps, seed, args.overrides
+            )
+            per_seed[name].append(evaluate_dense(name, run, trees, seed, settings))
+    means = {n: {k: _mean([f[k] for f in fs]) for k in COLUMNS} for n, fs in per_seed.items()}
+    header = [
+        f"{steps} pretraining steps on 64 px scenes, seeds {args.seeds}; detection {args.detection_steps} and change "
+        f"detection {args.change_steps} fine-tuning steps; percent; overrides: {' '.join(args.overrides) or 'none'}",
+        "",
+        "| method | " + " | ".join(COLUMNS.values()) + " |",
+        "|---|" + "--:|" * len(COLUMNS),
+    ]
+    rows = [
+        f"| {n} | " + " | ".join(_cell([f[c] for f in per_seed[n]], 1) for c in COLUMNS) + " |" for n in names
+    ]
+    return write_results(out, args, header + rows, dense_claims(means), per_seed, means, {})
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", choices=("backgrounds", "dense"), default="backgrounds")
     parser.add_argument("--out", default="runs/compare_image")
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma list of {', '.join(METHODS)}")
+    parser.add_argument("--steps", type=int, help="pretraining steps (default: 100; dense suite: 300)")
+    parser.add_argument(
+        "--methods",
+        help=f"comma list (default: all) of {', '.join(METHODS)}; dense suite: "
+        "random, moco, hcl, hcl_saliency, …",
+    )
+    parser.add_argument("--detection-steps", type=int, default=150, help="dense suite: Faster R-CNN steps")
+    parser.add_argument("--change-steps", type=int, default=200, help="dense suite: change-detection steps")
     parser.add_argument("--seeds", default="0", help="comma list of train.seed (each: its own data too)")
     parser.add_argument("--images", default="256,96", help="train,val image counts of the synthetic set")
     parser.add_argument("overrides", nargs="*", help="key=value for every run")
     args = parser.parse_args(argv)
-    names = args.methods.split(",")
+    if args.suite == "dense":
+        return dense_main(args, parser)
+    args.steps = args.steps or 100
+    names = (args.methods or ",".join(METHODS)).split(",")
     unknown = [n for n in names if n not in METHODS]
     if unknown:
         parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")

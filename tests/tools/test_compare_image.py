@@ -60,3 +60,35 @@ def test_compare_image_table_claims_and_reuse(tmp_path, monkeypatch) -> None:
     assert compare_image.main(args)["mean"] == result["mean"]
     with pytest.raises(SystemExit):
         compare_image.main(["--out", str(tmp_path), "--methods", "moco,nope"])
+
+
+def test_dense_suite_table_claims_and_reuse(tmp_path, monkeypatch) -> None:
+    """`--suite dense`: random (moco's architecture reinitialised, moco's run not trained twice), moco and hcl
+    at 2 steps, every column filled by the evaluators, claim lines against random and moco, a rerun
+    reading every evaluation back."""
+    args = [
+        "--suite", "dense", "--out", str(tmp_path), "--steps", "2", "--images", "24,16",
+        "--methods", "random,moco,hcl", "--detection-steps", "2", "--change-steps", "2", *TOY,
+    ]  # fmt: skip
+    result = compare_image.main(args)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["hcl_s0", "moco_s0"]
+    columns = {"knn", "linear", "scene_object_map", "dense_miou", "voc07_map", "det_ap", "det_ap50", "cd_f1"}
+    for name in ("random", "moco", "hcl"):
+        assert set(result["mean"][name]) == columns
+        assert all(0 <= v <= 100 for v in result["mean"][name].values()), result["mean"][name]
+    assert result["mean"]["random"] != result["mean"]["moco"]  # another backbone, not the run's
+    assert any(c.startswith("- hcl vs moco: higher on") for c in result["claims"])
+    assert any(c.startswith("- moco vs random:") for c in result["claims"])
+    header = next(
+        line for line in (tmp_path / "table.md").read_text().splitlines() if line.startswith("| method")
+    )
+    assert "dense mIoU" in header and "CD F1" in header and "det AP50" in header
+
+    def no_work(*a, **k):
+        raise AssertionError("a finished run was trained or evaluated again")
+
+    import dense_suite
+
+    monkeypatch.setattr(dense_suite, "run_recipe", no_work)
+    monkeypatch.setattr(dense_suite, "dense_figures", no_work)
+    assert compare_image.main(args)["mean"] == result["mean"]
