@@ -9,12 +9,13 @@ Data, once per seed under OUT/data/dense_seedS: `scenes/` (ImageFolder, annotate
 pretraining images; 1–3 objects of 4 shape classes on textured backgrounds, 64 px), `voc/`, `coco/` and
 `levir/` (the evaluation trees, each drawn from its own seed). Every figure is computed by the evaluator a
 run uses (`avssl.runner.evaluators`), so the table measures what `eval.evaluators` would report. A run's
-evaluation is kept in RUN/dense_eval.json (rerun: read back; a changed setting: recomputed).
+evaluation is kept in RUN/dense_eval_*.json per settings (rerun: read back; other settings: computed).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -53,6 +54,7 @@ COLUMNS = {  # figure → (title, higher is better)
     "knn": "kNN",
     "linear": "linear",
     "scene_object_map": "scene→object mAP",
+    "scene_object_map_ball": "scene→object mAP (ball)",
     "dense_miou": "dense mIoU",
     "voc07_map": "VOC07 mAP",
     "det_ap": "det AP",
@@ -122,63 +124,90 @@ def _cfg(data, root: Path | str = "", **eval_keys) -> SimpleNamespace:
     return SimpleNamespace(data=data, eval=ImageEvalConfig(root=str(root), **eval_keys))
 
 
-def dense_figures(task, trees: dict[str, Path], detection_steps: int, change_steps: int) -> dict:
-    """Every column of `COLUMNS` for `task` (evaluators of `avssl.runner.evaluators`), and the raw reports."""
+def dense_figures(
+    task, trees: dict[str, Path], detection_steps: int, change_steps: int, columns=tuple(COLUMNS)
+) -> dict:
+    """The `columns` (of `COLUMNS`) for `task`, each by its evaluator (`avssl.runner.evaluators`), and the raw
+    reports: {"figures", "reports"}."""
     from avssl.runner.evaluators import EVALUATORS as E
 
     scenes = ImageDataConfig(root=str(trees["scenes"]), size=SIZE, num_workers=0)
     objects = HCLDataConfig(root=str(trees["scenes"]), size=SIZE, num_workers=0, objects="annotations")
     voc = ImageDataConfig(root=str(trees["voc"]), size=SIZE, num_workers=0)
-    reports = {
-        **E["image_probe"](task, _cfg(scenes), Path()),
-        **E["scene_object_retrieval"](task, _cfg(objects), Path()),
-        **E["dense_probe"](task, _cfg(voc, trees["voc"]), Path()),
-        **E["voc_classification"](task, _cfg(voc, trees["voc"]), Path()),
-        **E["detection"](task, _cfg(scenes, trees["coco"], detection_steps=detection_steps), Path()),
-        **E["change_detection"](
-            task, _cfg(scenes, trees["levir"], split="test", change_steps=change_steps), Path()
+    calls = {  # report key → (evaluator, cfg, [(column, path in the report)])
+        "probe": ("image_probe", _cfg(scenes), [("knn", "knn.top1"), ("linear", "linear.top1")]),
+        "scene_objects": (
+            "scene_object_retrieval",
+            _cfg(objects),
+            [("scene_object_map", "cosine.mAP"), ("scene_object_map_ball", "hyperbolic.mAP")],
+        ),
+        "dense_probe": ("dense_probe", _cfg(voc, trees["voc"]), [("dense_miou", "mIoU")]),
+        "voc_classification": ("voc_classification", _cfg(voc, trees["voc"]), [("voc07_map", "mAP")]),
+        "detection": (
+            "detection",
+            _cfg(scenes, trees["coco"], detection_steps=detection_steps),
+            [("det_ap", "AP"), ("det_ap50", "AP50")],
+        ),
+        "change_detection": (
+            "change_detection",
+            _cfg(scenes, trees["levir"], split="test", change_steps=change_steps),
+            [("cd_f1", "F1")],
         ),
     }
-    figures = {
-        "knn": reports["probe"]["knn"]["top1"],
-        "linear": reports["probe"]["linear"]["top1"],
-        "scene_object_map": reports["scene_objects"]["cosine"]["mAP"],
-        "dense_miou": reports["dense_probe"]["mIoU"],
-        "voc07_map": reports["voc_classification"]["mAP"],
-        "det_ap": reports["detection"]["AP"],
-        "det_ap50": reports["detection"]["AP50"],
-        "cd_f1": reports["change_detection"]["F1"],
-    }
+    figures: dict[str, float | None] = {}
+    reports: dict[str, dict] = {}
+    for key, (evaluator, cfg, picks) in calls.items():
+        if not any(column in columns for column, _ in picks):
+            continue
+        reports[key] = E[evaluator](task, cfg, Path())[key]
+        for column, path in picks:
+            value = reports[key]
+            for part in path.split("."):
+                value = value.get(part) if value is not None else None  # hyperbolic: ball tasks only
+            figures[column] = value
     return {"figures": figures, "reports": reports}
 
 
 def evaluate_dense(name: str, run: Path, trees: dict[str, Path], seed: int, settings: dict) -> dict:
     """The figures of `name` (its run in `run`; `random`: that run's architecture reinitialised with `seed`),
-    kept in RUN/dense_eval[_random].json next to the settings they were computed with."""
+    kept in RUN/dense_eval[_random]_<hash of the settings>.json with the settings and the raw reports."""
     from avssl.inference.load import load_run
 
-    path = run / ("dense_eval_random.json" if DENSE_METHODS[name].recipe is None else "dense_eval.json")
-    if path.is_file() and json.loads(path.read_text())["settings"] == settings:
+    key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+    path = run / f"dense_eval{'_random' if DENSE_METHODS[name].recipe is None else ''}_{key}.json"
+    if path.is_file():
         return json.loads(path.read_text())["figures"]
     task, _ = load_run(str(run), "cpu")
     if DENSE_METHODS[name].recipe is None:
         task = copy.deepcopy(task)
         task.backbone = reinitialised(task.backbone, seed)
-    result = dense_figures(task, trees, settings["detection_steps"], settings["change_steps"])
+    columns = settings.get("columns", tuple(COLUMNS))
+    result = dense_figures(task, trees, settings["detection_steps"], settings["change_steps"], columns)
     write_json(path, {"settings": settings, **result})
     return result["figures"]
 
 
+def _best_scene_map(f: dict) -> float | None:
+    """Scene → object mAP by the method's own best scoring (cosine, or hyperbolic for ball tasks)."""
+    values = [v for v in (f.get("scene_object_map"), f.get("scene_object_map_ball")) if v is not None]
+    return max(values) if values else None
+
+
 def dense_claims(means: dict[str, dict]) -> list[str]:
-    """Each method against the untrained architecture and against plain MoCo v2 (same steps), column by column."""
+    """Each method against the untrained architecture and against plain MoCo v2 (same steps), column by
+    column (scene → object mAP by each method's best scoring)."""
+    titles = {c: t for c, t in COLUMNS.items() if not c.startswith("scene_object")}
     lines = []
     for name, f in means.items():
         for base in ("random", BASE):
             if name in ("random", base) or base not in means:
                 continue
             b = means[base]
-            better = [COLUMNS[c] for c in COLUMNS if f[c] is not None and b[c] is not None and f[c] > b[c]]
-            worse = [COLUMNS[c] for c in COLUMNS if f[c] is not None and b[c] is not None and f[c] <= b[c]]
+            pairs = {"scene→object mAP": (_best_scene_map(f), _best_scene_map(b))}
+            pairs.update({t: (f[c], b[c]) for c, t in titles.items()})
+            pairs = {t: p for t, p in pairs.items() if None not in p}
+            better = [t for t, (x, y) in pairs.items() if x > y]
+            worse = [t for t, (x, y) in pairs.items() if x <= y]
             lines.append(
                 f"- {name} vs {base}: higher on {', '.join(better) or 'nothing'}; "
                 f"not higher on {', '.join(worse) or 'nothing'}"

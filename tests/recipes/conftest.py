@@ -1,6 +1,7 @@
-"""Shared by the recipe tests, built once per session: synthetic VGG-Sound-layout data, and the video
+"""Shared by the recipe tests, built once per session: synthetic VGG-Sound-layout data, the video
 learning tests' synthetic action set with its two baselines (untrained and video MoCo, trained by
-`tools/compare_video.py`'s harness at the learning-test scale)."""
+`tools/compare_video.py`'s harness at the learning-test scale), and the dense image learning tests' scenes
+and evaluation trees with plain MoCo v2 and the untrained architecture (`tools/dense_suite.py`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
 from compare_video import figures, train_method, write_data  # noqa: E402
+from dense_suite import evaluate_dense, train_dense, write_dense_data  # noqa: E402
 
 VIDEO_STEPS, VIDEO_SIZE, VIDEO_SEED = 150, 32, 0  # the video learning tests' scale (compare_video's defaults)
 
@@ -53,3 +55,33 @@ class VideoBench:
 @pytest.fixture(scope="session")
 def video_bench(tmp_path_factory) -> VideoBench:
     return VideoBench(tmp_path_factory.mktemp("video_bench"))
+
+
+DENSE_STEPS, DENSE_SEED = 150, 0  # the dense image learning tests' scale
+
+
+class DenseBench:
+    """The dense image learning tests' data (`dense_suite.write_dense_data`: 256 / 96 scenes at 64 px, VOC,
+    COCO and LEVIR-CD trees) and `figures(name, columns)`: a `dense_suite` method pretrained on the scenes
+    (150 steps, seed 0, one thread; each trained once per session) scored on `columns`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.trees = write_dense_data(root, DENSE_SEED)
+
+    def run_dir(self, name: str) -> Path:
+        return self.root / "runs" / ("moco" if name == "random" else name)
+
+    def figures(self, name: str, columns: tuple[str, ...], detection_steps: int = 0) -> dict:
+        torch.set_num_threads(1)
+        trained = "moco" if name == "random" else name
+        run = train_dense(trained, self.run_dir(name), self.trees["scenes"], DENSE_STEPS, DENSE_SEED)
+        settings = {"detection_steps": detection_steps, "change_steps": 200, "columns": list(columns)}
+        result = evaluate_dense(name, run, self.trees, DENSE_SEED, settings)
+        print(name, {k: v if v is None else round(v, 2) for k, v in result.items()})
+        return result
+
+
+@pytest.fixture(scope="session")
+def dense_bench(tmp_path_factory) -> DenseBench:
+    return DenseBench(tmp_path_factory.mktemp("dense_bench"))

@@ -74,8 +74,10 @@ def test_dense_suite_table_claims_and_reuse(tmp_path, monkeypatch) -> None:
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["hcl_s0", "moco_s0"]
     columns = {"knn", "linear", "scene_object_map", "dense_miou", "voc07_map", "det_ap", "det_ap50", "cd_f1"}
     for name in ("random", "moco", "hcl"):
-        assert set(result["mean"][name]) == columns
-        assert all(0 <= v <= 100 for v in result["mean"][name].values()), result["mean"][name]
+        assert set(result["mean"][name]) == {*columns, "scene_object_map_ball"}
+        assert all(0 <= result["mean"][name][c] <= 100 for c in columns), result["mean"][name]
+    assert result["mean"]["moco"]["scene_object_map_ball"] is None  # no Poincaré ball: an empty cell
+    assert 0 <= result["mean"]["hcl"]["scene_object_map_ball"] <= 100
     assert result["mean"]["random"] != result["mean"]["moco"]  # another backbone, not the run's
     assert any(c.startswith("- hcl vs moco: higher on") for c in result["claims"])
     assert any(c.startswith("- moco vs random:") for c in result["claims"])
