@@ -11,6 +11,8 @@ Segmentation", ECCV 2022).
   from a seeded generator); the centroids then label every pixel of the bilinearly upsampled features (the
   release labels the feature cells and zooms them with nearest neighbours: ours gives smoother borders at
   our low feature resolution).
+* `snap_to_regions` — ours, not the paper's: the bootstrapped clusters voted within each superpixel, so the
+  masks keep the superpixels' borders and the features decide which superpixels belong together.
 """
 
 from __future__ import annotations
@@ -88,3 +90,13 @@ def kmeans_segments(
     pixels = F.normalize(up.flatten(1).T, dim=1)
     labels = (pixels @ centroids.T).argmax(1).reshape(size)
     return compact_labels(labels, max_segments)
+
+
+def snap_to_regions(labels: Tensor, regions: Tensor, max_segments: int = 16) -> Tensor:
+    """Every region of `regions` (H, W) (e.g. superpixels) takes the label most of its pixels have in
+    `labels` (H, W) (ties: the smaller label), compacted (`compact_labels`): clusters with the regions'
+    borders."""
+    lab, reg = labels.long().flatten(), regions.long().flatten()
+    n_lab, n_reg = int(lab.max()) + 1, int(reg.max()) + 1
+    votes = torch.bincount(reg * n_lab + lab, minlength=n_reg * n_lab).reshape(n_reg, n_lab)
+    return compact_labels(votes.argmax(1)[reg].reshape(labels.shape), max_segments)

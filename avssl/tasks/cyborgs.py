@@ -37,7 +37,7 @@ from avssl.encoders import AnyEncoderConfig, Visual2dConfig, build_encoder
 from avssl.heads.projection import MLPHead
 from avssl.losses.detcon import MaskContrastLoss, mask_pool
 from avssl.modules.momentum import ema_update, momentum_copy
-from avssl.modules.segments import kmeans_segments, superpixels
+from avssl.modules.segments import kmeans_segments, snap_to_regions, superpixels
 from avssl.tasks.base import TaskOutput, check_modality
 from avssl.tasks.image_multissl import as_images
 from avssl.transforms.functional.geometry import apply_geometry_to_maps
@@ -75,6 +75,7 @@ class CYBORGSConfig:
     clusters: int = 4
     bank_images: int = 0
     mask_size: int = 64
+    snap: bool = True  # ours: bootstrapped clusters voted within each superpixel (False: the paper's)
 
     def __post_init__(self):
         if self.refresh_every < 1 or self.bootstrap_start < 0:
@@ -140,16 +141,23 @@ class CYBORGS(nn.Module):
     @torch.no_grad()
     def segment(self, images: Tensor, seed: Tensor | None = None) -> Tensor:
         """Whole normalised images (B, 3, H, W) → (B, H, W) uint8 k-means segments of the momentum
-        network's feature maps (k-means seeded by `seed` (B,), else 0)."""
+        network's feature maps (k-means seeded by `seed` (B,), else 0), voted within each superpixel when
+        `snap` (`snap_to_regions`)."""
         features = self.key_backbone(images)
         size = tuple(images.shape[-2:])
         seeds = [0] * len(images) if seed is None else [int(s) for s in seed]
-        return torch.stack(
+        labels = torch.stack(
             [
                 kmeans_segments(f, size, self.cfg.clusters, self.cfg.max_segments, seed=s)
                 for f, s in zip(features.cpu(), seeds)
             ]
-        ).to(images.device)
+        )
+        if self.cfg.snap:
+            regions = self.superpixels(images).cpu()
+            labels = torch.stack(
+                [snap_to_regions(x, r, self.cfg.max_segments) for x, r in zip(labels, regions)]
+            )
+        return labels.to(images.device)
 
     def superpixels(self, images: Tensor) -> Tensor:
         """Whole normalised images (B, 3, H, W) → (B, H, W) uint8 superpixel labels."""
