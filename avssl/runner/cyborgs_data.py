@@ -79,14 +79,15 @@ def _labels_at(labels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def segment_report(task: nn.Module, root: str, split: str, bank: bool = False, batch: int = 32) -> dict:
     """Best-overlap mIoU (`avssl.evaluation.segments`) of the images of `root/split` against their
     annotated instance masks: {"superpixels": the start, "bootstrapped": the momentum network's k-means
-    segments now, "constant": one segment per image, "images"}; `bank`: also "bank", the task's stored
+    segments now (as the bank would store them), "kmeans": the same without the superpixel vote (the
+    paper's), "constant": one segment per image, "images"}; `bank`: also "bank", the task's stored
     segments of these images (the training split, in dataset order)."""
     from avssl.evaluation.segments import segment_miou
 
     items, _ = image_folder_items(root, split)
     folder, masks = Path(root) / split, Path(root) / MASKS_DIR / split
     transform = whole_image_transform(task.cfg.mask_size)
-    targets, sp, boot = [], [], []
+    targets, sp, boot, raw = [], [], [], []
     device = next(task.parameters()).device
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
@@ -98,16 +99,20 @@ def segment_report(task: nn.Module, root: str, split: str, bank: bool = False, b
         images = torch.stack(images).to(device)
         sp += list(task.superpixels(images).cpu())
         boot += list(task.segment(images).cpu())
-    resize = [lambda x, t=t: _labels_at(x, tuple(t.shape)) for t in targets]
+        raw += list(task.segment(images, snap=False).cpu())
+
+    def score(maps: list[torch.Tensor]) -> float:
+        return segment_miou([_labels_at(x, tuple(t.shape)) for x, t in zip(maps, targets)], targets)
+
     report = {
-        "superpixels": segment_miou([f(x) for f, x in zip(resize, sp)], targets),
-        "bootstrapped": segment_miou([f(x) for f, x in zip(resize, boot)], targets),
-        "constant": segment_miou([torch.zeros_like(t) for t in targets], targets),
+        "superpixels": score(sp),
+        "bootstrapped": score(boot),
+        "kmeans": score(raw),
+        "constant": score([torch.zeros_like(t) for t in targets]),
         "images": len(targets),
     }
     if bank and task.bank.shape[0] >= len(items) and bool((task.bank_round[: len(items)] >= 0).all()):
-        stored = task.bank[: len(items)].cpu()
-        report["bank"] = segment_miou([f(x) for f, x in zip(resize, stored)], targets)
+        report["bank"] = score(list(task.bank[: len(items)].cpu()))
         report["bank_round"] = int(task.bank_round[: len(items)].min())
     return report
 

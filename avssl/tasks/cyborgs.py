@@ -139,10 +139,10 @@ class CYBORGS(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
-    def segment(self, images: Tensor, seed: Tensor | None = None) -> Tensor:
+    def segment(self, images: Tensor, seed: Tensor | None = None, snap: bool | None = None) -> Tensor:
         """Whole normalised images (B, 3, H, W) → (B, H, W) uint8 k-means segments of the momentum
         network's feature maps (k-means seeded by `seed` (B,), else 0), voted within each superpixel when
-        `snap` (`snap_to_regions`)."""
+        `snap` (None: `cfg.snap`; `snap_to_regions`)."""
         features = self.key_backbone(images)
         size = tuple(images.shape[-2:])
         seeds = [0] * len(images) if seed is None else [int(s) for s in seed]
@@ -152,7 +152,7 @@ class CYBORGS(nn.Module):
                 for f, s in zip(features.cpu(), seeds)
             ]
         )
-        if self.cfg.snap:
+        if self.cfg.snap if snap is None else snap:
             regions = self.superpixels(images).cpu()
             labels = torch.stack(
                 [snap_to_regions(x, r, self.cfg.max_segments) for x, r in zip(labels, regions)]
