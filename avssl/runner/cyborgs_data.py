@@ -98,8 +98,8 @@ def segment_report(task: nn.Module, root: str, split: str, bank: bool = False, b
             targets.append(read_image(masks / Path(path).relative_to(folder))[..., 0].long())
         images = torch.stack(images).to(device)
         sp += list(task.superpixels(images).cpu())
-        boot += list(task.segment(images).cpu())
-        raw += list(task.segment(images, snap=False).cpu())
+        boot += list(task.segment_images(images).cpu())
+        raw += list(task.segment_images(images, snap=False).cpu())
 
     def score(maps: list[torch.Tensor]) -> float:
         return segment_miou([_labels_at(x, tuple(t.shape)) for x, t in zip(maps, targets)], targets)

@@ -20,7 +20,7 @@ are gathered so that every rank holds the same bank.
 
 Each view's masks: the bank's one-hot labels warped through the view's geometry (`apply_geometry_to_maps`)
 and area-pooled to the feature map; a segment is used when it covers `min_area` of a feature cell or more
-in both views. `embed(batch, "video")`: the pooled, L2-normalised backbone features; `segment(images)`: the
+in both views. `embed(batch, "video")`: the pooled, L2-normalised backbone features; `segment_images(images)`: the
 momentum network's k-means segmentation of whole images (what the bootstrapping would store).
 """
 
@@ -139,7 +139,7 @@ class CYBORGS(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
-    def segment(self, images: Tensor, seed: Tensor | None = None, snap: bool | None = None) -> Tensor:
+    def segment_images(self, images: Tensor, seed: Tensor | None = None, snap: bool | None = None) -> Tensor:
         """Whole normalised images (B, 3, H, W) → (B, H, W) uint8 k-means segments of the momentum
         network's feature maps (k-means seeded by `seed` (B,), else 0), voted within each superpixel when
         `snap` (None: `cfg.snap`; `snap_to_regions`)."""
@@ -181,7 +181,7 @@ class CYBORGS(nn.Module):
             if current == 0:
                 labels[stale] = self.superpixels(images[stale])
             else:  # seeded by (image, round): the same entry again after a resume
-                labels[stale] = self.segment(images[stale], index[stale] * 1009 + current)
+                labels[stale] = self.segment_images(images[stale], index[stale] * 1009 + current)
         every_stale = distributed.all_gather_no_grad(stale)
         every_labels = distributed.all_gather_no_grad(labels)
         rows = every_index[every_stale]
