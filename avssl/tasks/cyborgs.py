@@ -5,7 +5,8 @@ Detection", ICCV 2021; `avssl.losses.detcon`): features pooled inside each segme
 segment matched across the two views of an image. The segments start as unsupervised superpixels
 (Felzenszwalb–Huttenlocher, `avssl.modules.segments.superpixels`) and are then bootstrapped from the
 partially trained model: k-means over each image's dense features of the momentum (EMA) network
-(`kmeans_segments`, `clusters` clusters), refreshed every `refresh_every` steps from `bootstrap_start` on.
+(`kmeans_segments`, `clusters` clusters; ours: voted within superpixels when `snap`, `snap_to_regions`),
+refreshed every `refresh_every` steps from `bootstrap_start` on.
 
 Batch: `views` 0 and 1 are the augmented crops (their `geometry` records map them to the image), view 2 the
 whole image resized to the segment bank's square (`avssl.runner.cyborgs_data`), `index` the images' dataset
