@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from avssl.device import module_device
+from avssl.runner.cyborgs_data import segment_quality
 
 Evaluator = Callable[[nn.Module, Any, Path], "dict | None"]
 
@@ -481,4 +482,5 @@ EVALUATORS: dict[str, Evaluator] = {
     "scene_object_retrieval": scene_object_retrieval,
     "change_detection": change_detection,
     "detection": detection,
+    "segment_quality": segment_quality,
 }

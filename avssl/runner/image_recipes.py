@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from avssl import distributed
+from avssl.runner.cyborgs_data import CYBORGSDataConfig, cyborgs_dataset, synth_cyborgs
 from avssl.runner.hcl_data import HCLDataConfig, hcl_dataset, synth_scenes
 from avssl.runner.image_data import ImageDataConfig, image_dataset, image_ssl_presets
 from avssl.runner.keep_best import KeepBest
@@ -90,5 +91,12 @@ IMAGE_RECIPES: dict[str, dict[str, Any]] = {
         evaluators=("image_probe", "scene_object_retrieval"),
         synthesize=synth_scenes,
         dataset=hcl_dataset,
+    ),
+    "cyborgs": dict(
+        data=CYBORGSDataConfig,
+        eval=ImageEvalConfig,
+        evaluators=("segment_quality", "dense_probe", "image_probe"),
+        synthesize=synth_cyborgs,
+        dataset=cyborgs_dataset,
     ),
 }

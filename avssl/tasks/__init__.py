@@ -20,6 +20,7 @@ from avssl.tasks.carl import CARL, CARLConfig
 from avssl.tasks.concur import ConCur, ConCurConfig
 from avssl.tasks.constcl import ConSTCL, ConSTCLConfig
 from avssl.tasks.cvrl import CVRL, CVRLConfig
+from avssl.tasks.cyborgs import CYBORGS, CYBORGSConfig
 from avssl.tasks.ezvsl import EZVSL, EZVSLConfig
 from avssl.tasks.fame import FAME, FAMEConfig
 from avssl.tasks.hcl import HCL, HCLConfig
@@ -43,6 +44,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "image_multissl": (ImageMultiSSLConfig, ImageMultiSSL),
     "image_ssl": (ImageSSLConfig, ImageSSL),
     "hcl": (HCLConfig, HCL),
+    "cyborgs": (CYBORGSConfig, CYBORGS),
     "video_moco": (VideoMoCoConfig, VideoMoCo),
     "maclr": (MaCLRConfig, MaCLR),
     "fame": (FAMEConfig, FAME),

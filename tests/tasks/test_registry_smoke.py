@@ -62,6 +62,16 @@ def _masked_image_batch() -> dict:
     return batch
 
 
+def _segment_views_batch() -> dict:
+    """Two crops and the whole image (cyborgs): identity geometry, the images' dataset indices."""
+    g = torch.Generator().manual_seed(0)
+    whole = torch.randn(4, 3, 1, 32, 32, generator=g)
+    views = [{"video": whole + 0.1 * torch.randn(whole.shape, generator=g)} for _ in range(2)] + [
+        {"video": whole}
+    ]
+    return {"views": views, "video": whole, "index": torch.arange(4)}
+
+
 def _scene_objects_batch() -> dict:
     g = torch.Generator().manual_seed(0)
     valid = torch.tensor(
@@ -123,6 +133,10 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
         _masked_image_batch,
     ),
     "hcl": ({"queue_size": 16, "hidden_dim": 32, "embed_dim": 16}, _scene_objects_batch),
+    "cyborgs": (
+        {"hidden_dim": 32, "embed_dim": 16, "mask_size": 32, "bootstrap_start": 0},
+        _segment_views_batch,
+    ),
     "video_moco": (
         {"encoder": {"name": "small_3d"}, "queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
         _clip_pair_batch,
