@@ -9,7 +9,7 @@ linear probe and scene → object retrieval (mAP, R@1/5; cosine and hyperbolic).
 `data.root` is an ImageFolder tree (`root/<split>/<class>/*.jpg`) with `annotations/<split>.json` boxes for
 the evaluation split (and for training with `data.objects=annotations`; the default `saliency` finds one
 box per image without labels); empty: synthetic scenes of 1–3 objects are written into OUTPUT/synthetic.
-Results: RUN/eval.json (`probe`, `scene_objects`). Measured: see tests/recipes/test_hcl_learning.py.
+Results: RUN/eval.json (`probe`, `scene_objects`). Measured against plain MoCo v2: tests/recipes/test_dense_learning.py.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ DENSE_METHODS: dict[str, DenseMethod] = {
     "moco": DenseMethod("image_ssl", ("views=none",)),
     "hcl": DenseMethod("hcl", ("data.objects=annotations",)),
     "hcl_saliency": DenseMethod("hcl", ("data.objects=saliency",)),
+    "cyborgs": DenseMethod("cyborgs"),
 }
 BASE = "moco"
 COLUMNS = {  # figure → (title, higher is better)
