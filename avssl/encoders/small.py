@@ -74,10 +74,8 @@ class SmallVisualEncoder(nn.Module):
         self.feature_dims: tuple[int, ...] = tuple(b[0].out_channels for b in self.net.blocks)[-4:]
 
     def forward_features(self, x: Tensor) -> list[Tensor]:
-        """Outputs of the last 4 blocks ((B, D_i, h_i, w_i), or per frame (B, D_i, T, h_i, w_i) for clips);
-        needs output stride 16 or 32 (4 or 5 blocks)."""
-        if len(self.net.blocks) < 4:
-            raise ValueError("multi-scale features need output_stride 16 or 32 (at 8 there are 3 blocks)")
+        """Outputs of the last 4 blocks ((B, D_i, h_i, w_i), or per frame (B, D_i, T, h_i, w_i) for clips),
+        finest first, `feature_dims` channels; at output stride 8 (3 blocks) the 3 there are."""
         clip = x.ndim == 5
         if clip:
             batch = x.shape[0]

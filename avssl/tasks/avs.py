@@ -71,6 +71,11 @@ class AVSegmenter(nn.Module):
             raise ValueError(
                 f"visual encoder {cfg.visual.name!r} has no multi-scale features (forward_features)"
             )
+        if len(self.visual_encoder.feature_dims) != 4:
+            raise ValueError(
+                f"visual encoder {cfg.visual.name!r} gives {len(self.visual_encoder.feature_dims)} feature "
+                "levels; the AVS head needs 4 (the small encoder: output_stride 16 or 32)"
+            )
         self.audio_encoder = build_encoder(cfg.audio)
         self.head = AVSegmentationHead(
             self.visual_encoder.feature_dims, self.audio_encoder.out_dim, cfg.channels, cfg.tpavi_stages

@@ -123,6 +123,17 @@ def test_tiny_finetuning_beats_all_no_change(tree) -> None:
     assert 0 <= base["pixel_difference"]["F1"] <= 100 and report["final_loss"] > 0
 
 
+def test_an_output_stride_8_backbone_gives_its_3_levels(tree) -> None:
+    """CYBORGS' backbone (small, output stride 8: 3 blocks) is fine-tuned with its 3 levels, finest first."""
+    from avssl.encoders import Visual2dConfig
+    from avssl.evaluation.change_finetune import backbone_levels
+
+    backbone = build_encoder(Visual2dConfig(name="small", output_stride=8))
+    assert backbone_levels(backbone, 32, multiscale=True) == ((32, 64, 128), True)
+    report = change_detection_report(backbone, tree, cfg=ChangeFinetuneConfig(steps=2))
+    assert 0 <= report["F1"] <= 100
+
+
 def _run(tmp_path, task) -> str:
     run = tmp_path / "run"
     (run / "model").mkdir(parents=True)

@@ -105,6 +105,14 @@ def _small_model(**changes) -> AVSegmenter:
     return AVSegmenter(cfg)
 
 
+def test_a_backbone_with_3_levels_is_refused_by_name() -> None:
+    cfg = AVSConfig(
+        visual=Visual2dConfig(name="small", output_stride=8), audio=AudioCNNConfig(name="audio_small")
+    )
+    with pytest.raises(ValueError, match="'small' gives 3 feature levels; the AVS head needs 4"):
+        AVSegmenter(cfg)
+
+
 def _batch(frames: int = 5, size: int = 64) -> dict:
     g = torch.Generator().manual_seed(0)
     return {
