@@ -12,6 +12,7 @@ from avssl import distributed
 from avssl.runner.hcl_data import HCLDataConfig, hcl_dataset, synth_scenes
 from avssl.runner.image_data import ImageDataConfig, image_dataset, image_ssl_presets
 from avssl.runner.keep_best import KeepBest
+from avssl.runner.sadl_data import SaDLDataConfig, sadl_dataset, synth_change_pairs
 
 
 @dataclass
@@ -30,6 +31,13 @@ class ImageEvalConfig(KeepBest):
     shift_severity: int = 3  # shift suite: the corruptions' severity (1–5, ImageNet-C's scale)
     detection_steps: int = 300  # detection evaluator: SGD steps of Faster R-CNN fine-tuning
     change_steps: int = 200  # change_detection evaluator: steps of the Siamese fine-tuning
+
+
+@dataclass
+class SaDLEvalConfig(ImageEvalConfig):
+    """`ImageEvalConfig` scored on the change tree's `test` split (SaDL-CD: `change_detection`)."""
+
+    split: str | None = "test"
 
 
 def _synth_images(cfg: Any, run: Path) -> None:
@@ -90,5 +98,12 @@ IMAGE_RECIPES: dict[str, dict[str, Any]] = {
         evaluators=("image_probe", "scene_object_retrieval"),
         synthesize=synth_scenes,
         dataset=hcl_dataset,
+    ),
+    "sadl": dict(
+        data=SaDLDataConfig,
+        eval=SaDLEvalConfig,
+        evaluators=("change_detection",),
+        synthesize=synth_change_pairs,
+        dataset=sadl_dataset,
     ),
 }
