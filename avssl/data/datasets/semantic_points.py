@@ -100,7 +100,8 @@ def random_geometry(
     area = (scale[0] + (scale[1] - scale[0]) * u[0]) * height * width
     ratio = math.exp(math.log(3 / 4) + (math.log(4 / 3) - math.log(3 / 4)) * u[1])
     w = min(width, max(1, round(math.sqrt(area * ratio))))
-    h = min(height, max(1, round(math.sqrt(area / ratio))))
+    h = min(height, max(1, round(area / w)))
+    w = min(width, max(1, round(area / h)))  # a side clipped to the image: the other keeps the area
     x0, y0 = int(u[2] * (width - w + 1)), int(u[3] * (height - h + 1))
     x0, y0 = min(x0, width - w), min(y0, height - h)
     flips = torch.rand(2, generator=g).tolist()
