@@ -31,6 +31,7 @@ class ImageEvalConfig(KeepBest):
     shift_severity: int = 3  # shift suite: the corruptions' severity (1–5, ImageNet-C's scale)
     detection_steps: int = 300  # detection evaluator: SGD steps of Faster R-CNN fine-tuning
     change_steps: int = 200  # change_detection evaluator: steps of the Siamese fine-tuning
+    change_backbone_lr_scale: float = 1.0  # change_detection: backbone lr / decoder lr (0: frozen backbone)
 
 
 @dataclass
