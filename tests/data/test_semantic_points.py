@@ -141,3 +141,27 @@ def test_bad_input_is_named_in_eval_mode_and_counted_in_training(tmp_path) -> No
         semantic_items(root, "train", ["A", "B"], {"A": "semantic/A"})
     with pytest.raises(AnnotationError, match="no A/ folder"):
         semantic_items(root, "val", ["A"], None)
+
+
+def test_synthetic_semantic_masks_show_each_dates_structures(tmp_path) -> None:
+    """Without misregistration the two dates' masks differ exactly by the change label; with it, the change
+    label is inside their union; the writer puts them at <split>/semantic/<date>/<name>."""
+    from avssl.data.synthetic.change import (
+        ChangeSynthSpec,
+        render_pair,
+        semantic_masks,
+        write_change_detection,
+    )
+
+    spec = ChangeSynthSpec(size=32, changes=(1, 3))
+    for seed in range(6):
+        _, _, label, record = render_pair(spec, seed, nuisance=False)
+        mask_a, mask_b = semantic_masks(record, 32)
+        assert np.array_equal(mask_a ^ mask_b, label) and mask_a.any()
+        _, _, label, record = render_pair(spec, seed)
+        mask_a, mask_b = semantic_masks(record, 32)
+        assert not (label & ~(mask_a | mask_b)).any()
+    root = write_change_detection(tmp_path, {"train": 2}, spec)
+    written = np.asarray(Image.open(root / "train" / "semantic" / "B" / "train_1.png"))
+    _, _, _, record = render_pair(spec, 0)
+    assert np.array_equal(written > 0, semantic_masks(record, 32)[1])
