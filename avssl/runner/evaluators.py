@@ -430,7 +430,8 @@ def change_detection(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     """{"change_detection": precision / recall / F1 / IoU / OA of the change class after fine-tuning a Siamese
     copy of the task's backbone with a light decoder on the training split of a LEVIR-CD / WHU-CD layout at
     `eval.root` / `data.root`, scored on `eval.split`, with the trivial baselines
-    (`avssl.evaluation.change_finetune`; `eval.change_steps` steps, default 200)}; None without such a
+    (`avssl.evaluation.change_finetune`; `eval.change_steps` steps, default 200; the backbone's lr scaled by
+    `eval.change_backbone_lr_scale`, 0 freezes it)}; None without such a
     layout, a split, or a task `backbone`. The task itself is not changed."""
     from avssl.data.datasets.change import is_change_root
     from avssl.evaluation.change_finetune import ChangeFinetuneConfig, change_detection_report
@@ -439,7 +440,10 @@ def change_detection(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     backbone = getattr(task, "backbone", None)
     if not roots or cfg.eval.split is None or backbone is None:
         return None
-    finetune = ChangeFinetuneConfig(steps=int(getattr(cfg.eval, "change_steps", 200)))
+    finetune = ChangeFinetuneConfig(
+        steps=int(getattr(cfg.eval, "change_steps", 200)),
+        backbone_lr_scale=float(getattr(cfg.eval, "change_backbone_lr_scale", 1.0)),
+    )
     report = change_detection_report(
         backbone, roots[0], "train", cfg.eval.split, finetune, module_device(task)
     )

@@ -13,6 +13,7 @@ from avssl.runner.cyborgs_data import CYBORGSDataConfig, cyborgs_dataset, synth_
 from avssl.runner.hcl_data import HCLDataConfig, hcl_dataset, synth_scenes
 from avssl.runner.image_data import ImageDataConfig, image_dataset, image_ssl_presets
 from avssl.runner.keep_best import KeepBest
+from avssl.runner.sadl_data import SaDLDataConfig, sadl_dataset, synth_change_pairs
 
 
 @dataclass
@@ -31,6 +32,14 @@ class ImageEvalConfig(KeepBest):
     shift_severity: int = 3  # shift suite: the corruptions' severity (1–5, ImageNet-C's scale)
     detection_steps: int = 300  # detection evaluator: SGD steps of Faster R-CNN fine-tuning
     change_steps: int = 200  # change_detection evaluator: steps of the Siamese fine-tuning
+    change_backbone_lr_scale: float = 1.0  # change_detection: backbone lr / decoder lr (0: frozen backbone)
+
+
+@dataclass
+class SaDLEvalConfig(ImageEvalConfig):
+    """`ImageEvalConfig` scored on the change tree's `test` split (SaDL-CD: `change_detection`)."""
+
+    split: str | None = "test"
 
 
 def _synth_images(cfg: Any, run: Path) -> None:
@@ -98,5 +107,12 @@ IMAGE_RECIPES: dict[str, dict[str, Any]] = {
         evaluators=("segment_quality", "dense_probe", "image_probe"),
         synthesize=synth_cyborgs,
         dataset=cyborgs_dataset,
+    ),
+    "sadl": dict(
+        data=SaDLDataConfig,
+        eval=SaDLEvalConfig,
+        evaluators=("change_detection",),
+        synthesize=synth_change_pairs,
+        dataset=sadl_dataset,
     ),
 }

@@ -31,6 +31,7 @@ from avssl.tasks.lvs import LVS, LVSConfig
 from avssl.tasks.maclr import MaCLR, MaCLRConfig
 from avssl.tasks.mcl import MCL, MCLConfig
 from avssl.tasks.previts import PreViTS, PreViTSConfig
+from avssl.tasks.sadl import SaDL, SaDLConfig
 from avssl.tasks.ssl_tie import SSLTIE, SSLTIEConfig
 from avssl.tasks.video_moco import VideoMoCo, VideoMoCoConfig
 
@@ -45,6 +46,7 @@ TASKS: dict[str, tuple[type, Callable[[Any], nn.Module]]] = {
     "image_ssl": (ImageSSLConfig, ImageSSL),
     "hcl": (HCLConfig, HCL),
     "cyborgs": (CYBORGSConfig, CYBORGS),
+    "sadl": (SaDLConfig, SaDL),
     "video_moco": (VideoMoCoConfig, VideoMoCo),
     "maclr": (MaCLRConfig, MaCLR),
     "fame": (FAMEConfig, FAME),

@@ -81,6 +81,21 @@ def _scene_objects_batch() -> dict:
     return {"video": torch.randn(4, 3, 1, 32, 32, generator=g), "objects": objects, "object_valid": valid}
 
 
+def _semantic_points_batch() -> dict:
+    g = torch.Generator().manual_seed(0)
+    masks = torch.zeros(4, 1, 1, 32, 32, dtype=torch.uint8)
+    masks[..., 8:24, 8:24] = 1
+    views = [{"video": torch.randn(4, 3, 1, 32, 32, generator=g), "mask": masks} for _ in range(2)]
+    points = torch.rand(4, 2, 8, 2, generator=g) * 32
+    return {
+        "views": views,
+        "video": views[0]["video"],
+        "points": points,
+        "point_class": torch.tensor([0] * 4 + [1] * 4).repeat(4, 1),
+        "point_valid": torch.ones(4, 8, dtype=torch.bool),
+    }
+
+
 def _clip_pair_batch(motion: bool = False, track: bool = False) -> dict:
     g = torch.Generator().manual_seed(0)
     views = [{"video": torch.randn(4, 3, 4, 32, 32, generator=g)} for _ in range(2)]
@@ -137,6 +152,7 @@ TINY: dict[str, tuple[dict, Callable[[], dict]]] = {
         {"hidden_dim": 32, "embed_dim": 16, "mask_size": 32, "bootstrap_start": 0},
         _segment_views_batch,
     ),
+    "sadl": ({"hidden_dim": 32, "embed_dim": 16, "predictor_hidden_dim": 8}, _semantic_points_batch),
     "video_moco": (
         {"encoder": {"name": "small_3d"}, "queue_size": 16, "hidden_dim": 32, "embed_dim": 16},
         _clip_pair_batch,

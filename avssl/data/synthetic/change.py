@@ -5,6 +5,9 @@ the reader is `avssl.data.datasets.change`):
     out/<split>/A/<split>_<i>.png      time 1, RGB
     out/<split>/B/<split>_<i>.png      time 2
     out/<split>/label/<split>_<i>.png  0 no change, 255 change (8-bit grayscale)
+    out/<split>/semantic/A/<split>_<i>.png, semantic/B/…   the structures shown by each date: 255 on a
+                                       structure's pixels, 0 elsewhere (building labels of both dates, as
+                                       WHU provides; SaDL-CD's pretraining masks, `avssl.tasks.sadl`)
     out/synth_gt.json                  per pair: the structures, which appeared / disappeared, the nuisance
 
 A pair shows one place twice. Both images share a terrain texture (smooth multi-octave noise in earthy /
@@ -177,6 +180,19 @@ def render_pair(
     return _u8(a), _u8(b), label, record
 
 
+def semantic_masks(record: dict, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The structures each date of a pair shows, from its record: (A's, B's) (size, size) bool — A: the
+    static and disappearing ones, B: the static and appearing ones, moved by B's shift."""
+    shift = tuple(record["shift"])
+    mask_a, mask_b = np.zeros((size, size), bool), np.zeros((size, size), bool)
+    for st in record["structures"]:
+        if st["change"] in ("none", "disappear"):
+            mask_a |= structure_mask(st, size)
+        if st["change"] in ("none", "appear"):
+            mask_b |= structure_mask(st, size, shift)
+    return mask_a, mask_b
+
+
 def _shifted(image: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
     """`image` moved by (dx, dy) pixels, the uncovered border repeated from the edge."""
     dx, dy = shift
@@ -193,7 +209,7 @@ def write_change_detection(
     out: str | Path, n_per_split: dict[str, int], spec: ChangeSynthSpec | None = None
 ) -> Path:
     """Write `n_per_split` pairs per split ({"train": 48, "val": 8, "test": 16}) in the LEVIR-CD layout under
-    `out`, with `synth_gt.json`. Returns `out`."""
+    `out`, with `synth_gt.json` and each date's semantic masks (`semantic/A`, `semantic/B`). Returns `out`."""
     out = Path(out)
     spec = spec or ChangeSynthSpec()
     items = {}
@@ -204,6 +220,8 @@ def write_change_detection(
             write_image(out / split / "A" / name, a)
             write_image(out / split / "B" / name, b)
             write_image(out / split / "label" / name, label.astype(np.uint8) * 255)
+            for date, mask in zip("AB", semantic_masks(record, spec.size)):
+                write_image(out / split / "semantic" / date / name, mask.astype(np.uint8) * 255)
             items[f"{split}/{name}"] = {**record, "changed_pixels": int(label.sum())}
     meta = {"layout": "levir-cd", "spec": asdict(spec)}
     (out / "synth_gt.json").write_text(json.dumps({**meta, "items": items}))
