@@ -23,6 +23,9 @@ from recipes.binaural_multissl import main
 
 CONFIG = Path(__file__).resolve().parents[2] / "recipes" / "configs" / "binaural_multissl_single.yaml"
 STEPS = {"spatial": 120, "sync": 150, "gap": 120}
+# The suite runs one pretext alone (gap: the 3-class one, the cheapest) and the joint model, which must learn
+# every pretext; spatial and sync alone pass the same bar (docs/results.md) and stay out of the 45-min suite.
+ALONE = ["gap"]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,7 @@ def fairplay96(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pretext", ["spatial", "sync", "gap"])
+@pytest.mark.parametrize("pretext", ALONE)
 def test_pretext_task_beats_chance_on_held_out_clips(fairplay96: Path, tmp_path: Path, pretext: str) -> None:
     torch.set_num_threads(1)
     out = main(
