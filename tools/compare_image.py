@@ -161,6 +161,7 @@ def dense_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dic
         dense_claims,
         evaluate_dense,
         train_dense,
+        trained_as,
         write_dense_data,
     )
 
@@ -175,7 +176,7 @@ def dense_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dic
     for seed in seeds:
         trees = write_dense_data(out, seed, tuple(int(n) for n in args.images.split(",")))
         for name in names:
-            trained = "moco" if DENSE_METHODS[name].recipe is None else name
+            trained = trained_as(name)
             run = train_dense(
                 trained, out / "runs" / f"{trained}_s{seed}", trees["scenes"], steps, seed, args.overrides
             )

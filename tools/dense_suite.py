@@ -37,20 +37,35 @@ SIZE = 64
 
 
 class DenseMethod(NamedTuple):
-    """A recipe (recipes/configs/<recipe>.yaml) with overrides, trained on the scenes; None: untrained."""
+    """A recipe (recipes/configs/<recipe>.yaml) with overrides, trained on the scenes; None: untrained, the
+    architecture of `like` reinitialised. `baselines`: the rows of the same architecture it is claimed
+    against (untrained, plain MoCo v2)."""
 
     recipe: str | None
     overrides: tuple[str, ...] = ()
+    like: str = "moco"
+    baselines: tuple[str, ...] = ("random", "moco")
 
 
+OS8 = ("model.backbone.output_stride=8",)  # CYBORGS' backbone: 8 × 8 maps of 64-px scenes
 DENSE_METHODS: dict[str, DenseMethod] = {
-    "random": DenseMethod(None),  # moco's architecture, reinitialised: the floor every method must clear
-    "moco": DenseMethod("image_ssl", ("views=none",)),
+    "random": DenseMethod(None, baselines=()),  # moco's architecture reinitialised: the floor to clear
+    "moco": DenseMethod("image_ssl", ("views=none",), baselines=("random",)),
     "hcl": DenseMethod("hcl", ("data.objects=annotations",)),
     "hcl_saliency": DenseMethod("hcl", ("data.objects=saliency",)),
-    "cyborgs": DenseMethod("cyborgs"),
+    "random_os8": DenseMethod(None, like="cyborgs", baselines=()),
+    "moco_os8": DenseMethod("image_ssl", ("views=none", *OS8), baselines=("random_os8",)),
+    "cyborgs": DenseMethod("cyborgs", baselines=("random_os8", "moco_os8")),
 }
 BASE = "moco"
+
+
+def trained_as(name: str) -> str:
+    """The method whose run `name` is evaluated on (itself, or the architecture an untrained row copies)."""
+    method = DENSE_METHODS[name]
+    return name if method.recipe else method.like
+
+
 COLUMNS = {  # figure → (title, higher is better)
     "knn": "kNN",
     "linear": "linear",
@@ -60,6 +75,7 @@ COLUMNS = {  # figure → (title, higher is better)
     "voc07_map": "VOC07 mAP",
     "det_ap": "det AP",
     "det_ap50": "det AP50",
+    "det_ap_frozen": "det AP (frozen)",
     "cd_f1": "CD F1",
 }
 
@@ -93,10 +109,9 @@ def write_dense_data(out: Path, seed: int, images: tuple[int, int] = (256, 96)) 
 
 
 def train_dense(name: str, run: Path, scenes: Path, steps: int, seed: int, extra=()) -> Path:
-    """Train (or find, or resume) `name` on the scenes in `run`; the run directory (of `moco` for `random`)."""
-    method = DENSE_METHODS[name]
-    recipe = method.recipe or "image_ssl"
-    overrides = method.overrides if method.recipe else DENSE_METHODS[BASE].overrides
+    """Train (or find, or resume) `name` (a trained method: see `trained_as`) on the scenes in `run`."""
+    method = DENSE_METHODS[trained_as(name)]
+    recipe, overrides = method.recipe, method.overrides
     args = [
         "--config",
         str(ROOT / "recipes" / "configs" / f"{recipe}.yaml"),
@@ -135,7 +150,7 @@ def dense_figures(
     scenes = ImageDataConfig(root=str(trees["scenes"]), size=SIZE, num_workers=0)
     objects = HCLDataConfig(root=str(trees["scenes"]), size=SIZE, num_workers=0, objects="annotations")
     voc = ImageDataConfig(root=str(trees["voc"]), size=SIZE, num_workers=0)
-    calls = {  # report key → (evaluator, cfg, [(column, path in the report)])
+    calls = {  # report key (+ "_frozen") → (evaluator, cfg, [(column, path in the report)])
         "probe": ("image_probe", _cfg(scenes), [("knn", "knn.top1"), ("linear", "linear.top1")]),
         "scene_objects": (
             "scene_object_retrieval",
@@ -149,6 +164,11 @@ def dense_figures(
             _cfg(scenes, trees["coco"], detection_steps=detection_steps),
             [("det_ap", "AP"), ("det_ap50", "AP50")],
         ),
+        "detection_frozen": (
+            "detection",
+            _cfg(scenes, trees["coco"], detection_steps=detection_steps, detection_frozen=True),
+            [("det_ap_frozen", "AP")],
+        ),
         "change_detection": (
             "change_detection",
             _cfg(scenes, trees["levir"], split="test", change_steps=change_steps),
@@ -160,7 +180,7 @@ def dense_figures(
     for key, (evaluator, cfg, picks) in calls.items():
         if not any(column in columns for column, _ in picks):
             continue
-        reports[key] = E[evaluator](task, cfg, Path())[key]
+        reports[key] = E[evaluator](task, cfg, Path())[key.removesuffix("_frozen")]
         for column, path in picks:
             value = reports[key]
             for part in path.split("."):
@@ -170,22 +190,29 @@ def dense_figures(
 
 
 def evaluate_dense(name: str, run: Path, trees: dict[str, Path], seed: int, settings: dict) -> dict:
-    """The figures of `name` (its run in `run`; `random`: that run's architecture reinitialised with `seed`),
-    kept in RUN/dense_eval[_random]_<hash of the settings>.json with the settings and the raw reports."""
+    """The `settings["columns"]` figures of `name` (its run in `run`; an untrained row: that run's architecture
+    reinitialised with `seed`), kept in RUN/dense_eval[_random]_<hash of the other settings>.json with the
+    raw reports; a rerun computes only the columns not stored yet."""
     from avssl.inference.load import load_run
 
-    key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+    columns = list(settings.get("columns", COLUMNS))
+    shared = {k: v for k, v in settings.items() if k != "columns"}
+    key = hashlib.sha1(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:8]
     path = run / f"dense_eval{'_random' if DENSE_METHODS[name].recipe is None else ''}_{key}.json"
-    if path.is_file():
-        return json.loads(path.read_text())["figures"]
-    task, _ = load_run(str(run), "cpu")
-    if DENSE_METHODS[name].recipe is None:
-        task = copy.deepcopy(task)
-        task.backbone = reinitialised(task.backbone, seed)
-    columns = settings.get("columns", tuple(COLUMNS))
-    result = dense_figures(task, trees, settings["detection_steps"], settings["change_steps"], columns)
-    write_json(path, {"settings": settings, **result})
-    return result["figures"]
+    stored = (
+        json.loads(path.read_text()) if path.is_file() else {"settings": shared, "figures": {}, "reports": {}}
+    )
+    missing = [c for c in columns if c not in stored["figures"]]
+    if missing:  # only the columns not computed before
+        task, _ = load_run(str(run), "cpu")
+        if DENSE_METHODS[name].recipe is None:
+            task = copy.deepcopy(task)
+            task.backbone = reinitialised(task.backbone, seed)
+        result = dense_figures(task, trees, settings["detection_steps"], settings["change_steps"], missing)
+        stored["figures"].update(result["figures"])
+        stored["reports"].update(result["reports"])
+        write_json(path, stored)
+    return {c: stored["figures"][c] for c in columns}
 
 
 def _best_scene_map(f: dict) -> float | None:
@@ -195,13 +222,13 @@ def _best_scene_map(f: dict) -> float | None:
 
 
 def dense_claims(means: dict[str, dict]) -> list[str]:
-    """Each method against the untrained architecture and against plain MoCo v2 (same steps), column by
-    column (scene → object mAP by each method's best scoring)."""
+    """Each method against its baselines (the same architecture untrained, plain MoCo v2 for the same steps),
+    column by column (scene → object mAP by each method's best scoring)."""
     titles = {c: t for c, t in COLUMNS.items() if not c.startswith("scene_object")}
     lines = []
     for name, f in means.items():
-        for base in ("random", BASE):
-            if name in ("random", base) or base not in means:
+        for base in DENSE_METHODS[name].baselines:
+            if base not in means:
                 continue
             b = means[base]
             pairs = {"scene→object mAP": (_best_scene_map(f), _best_scene_map(b))}
@@ -209,8 +236,10 @@ def dense_claims(means: dict[str, dict]) -> list[str]:
             pairs = {t: p for t, p in pairs.items() if None not in p}
             better = [t for t, (x, y) in pairs.items() if x > y]
             worse = [t for t, (x, y) in pairs.items() if x <= y]
-            lines.append(
-                f"- {name} vs {base}: higher on {', '.join(better) or 'nothing'}; "
-                f"not higher on {', '.join(worse) or 'nothing'}"
-            )
+            if not worse:
+                lines.append(f"- {name} vs {base}: higher on every column ({', '.join(better)})")
+            else:
+                lines.append(
+                    f"- {name} vs {base}: higher on {', '.join(better) or 'nothing'}; not higher on {', '.join(worse)}"
+                )
     return lines

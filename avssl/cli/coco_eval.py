@@ -24,7 +24,12 @@ def _cmd_detection(args: argparse.Namespace) -> int:
     size = args.size or int((config.get("data") or {}).get("size") or 128)
     try:
         cfg = DetectionConfig(
-            steps=args.steps, batch_size=args.batch_size, lr=args.lr, size=size, seed=args.seed
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            size=size,
+            seed=args.seed,
+            frozen_backbone=args.frozen_backbone,
         )
     except ValueError as err:
         raise ConfigError(str(err)) from None
@@ -58,6 +63,11 @@ def add_detection(evals: argparse._SubParsersAction) -> None:
         "--size", type=int, help="images resized to a shorter side of SIZE (default: the run's data.size)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--frozen-backbone",
+        action="store_true",
+        help="keep the backbone's weights and batch-norm statistics; train only the detector's heads",
+    )
     add_device(parser)
     parser.add_argument("--out", required=True)
     parser.set_defaults(func=_cmd_detection)

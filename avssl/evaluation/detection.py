@@ -44,7 +44,10 @@ INITS = ("run", "random")
 @dataclass
 class DetectionConfig:
     """Fine-tuning: steps, images per batch, SGD learning rate, input size (shorter side, px), seed, RoI head
-    width, RoIs sampled per image, channels of the feature map the heads read (0: the encoder's own)."""
+    width, RoIs sampled per image, channels of the feature map the heads read (0: the encoder's own), and
+    `frozen_backbone`: the encoder's weights and batch-norm statistics stay as given (only the lateral 1 × 1
+    projection, the RPN and the RoI heads train) — the detection analogue of a linear probe, which measures
+    the pretrained feature maps themselves."""
 
     steps: int = 300
     batch_size: int = 8
@@ -54,6 +57,7 @@ class DetectionConfig:
     head_dim: int = 256
     rois_per_image: int = 64
     channels: int = 64
+    frozen_backbone: bool = False
 
     def __post_init__(self):
         if self.steps < 0 or self.batch_size < 1 or self.lr <= 0 or self.size < 16:
@@ -68,12 +72,21 @@ class DetectionBackbone(nn.Module):
     `out_dim` channels to C' = `channels`, as an FPN's lateral layer does (it also keeps RoIAlign's cost,
     linear in C', low on a CPU); without, C' = C. A video map (B, C, 1, h, w) is squeezed."""
 
-    def __init__(self, encoder: nn.Module, channels: int | None = None):
+    def __init__(self, encoder: nn.Module, channels: int | None = None, frozen: bool = False):
         super().__init__()
         self.body = encoder
+        self.frozen = frozen
+        if frozen:
+            encoder.requires_grad_(False)
         dim = int(encoder.out_dim)
         self.lateral = nn.Conv2d(dim, channels, 1) if channels else nn.Identity()
         self.out_channels = int(channels or dim)
+
+    def train(self, mode: bool = True) -> DetectionBackbone:
+        super().train(mode)
+        if self.frozen:
+            self.body.eval()  # frozen: batch-norm statistics stay the encoder's
+        return self
 
     def forward(self, images: Tensor) -> OrderedDict[str, Tensor]:
         features = self.body(images)
@@ -101,7 +114,7 @@ def build_detector(backbone: nn.Module, num_classes: int, cfg: DetectionConfig) 
     from torchvision.models.detection.faster_rcnn import TwoMLPHead
     from torchvision.ops import MultiScaleRoIAlign
 
-    body = DetectionBackbone(copy.deepcopy(backbone), cfg.channels or None)
+    body = DetectionBackbone(copy.deepcopy(backbone), cfg.channels or None, cfg.frozen_backbone)
     sizes = tuple(max(4, int(round(cfg.size * f))) for f in (1 / 8, 1 / 4, 1 / 2))
     anchors = AnchorGenerator(sizes=(sizes,), aspect_ratios=((0.5, 1.0, 2.0),))
     roi_pool = MultiScaleRoIAlign(featmap_names=["0"], output_size=7, sampling_ratio=1)
@@ -254,6 +267,8 @@ def detection_report(
     detector = build_detector(backbone, train.num_classes, cfg).to(device)
     for p in detector.parameters():
         p.requires_grad_(True)
+    if cfg.frozen_backbone:
+        detector.backbone.body.requires_grad_(False)
     losses = train_detector(detector, train, cfg)
     scores = coco_ap(ground_truth(val), predict_detections(detector, val, cfg.batch_size))
     return {

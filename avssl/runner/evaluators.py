@@ -452,7 +452,7 @@ def change_detection(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
 
 def detection(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     """{"detection": COCO AP / AP50 / AP75 (pycocotools) of Faster R-CNN fine-tuned from a copy of the task's
-    `backbone` for `eval.detection_steps` steps on train2017 of the COCO tree at `eval.root` / `data.root`
+    `backbone` (frozen with `eval.detection_frozen`) for `eval.detection_steps` steps on train2017 of the COCO tree at `eval.root` / `data.root`
     and scored on val2017 (`avssl.evaluation.detection`)}; None without a COCO tree or a `backbone`. Not in
     any recipe's defaults (it trains a detector): name it in `eval.evaluators`."""
     from avssl.data.datasets.coco import is_coco_root
@@ -463,7 +463,8 @@ def detection(task: nn.Module, cfg: Any, run_dir: Path) -> dict | None:
     if not roots or backbone is None or not hasattr(backbone, "out_dim"):
         return None
     steps = int(getattr(cfg.eval, "detection_steps", DetectionConfig.steps))
-    cfg_det = DetectionConfig(steps=steps, size=int(cfg.data.size))
+    frozen = bool(getattr(cfg.eval, "detection_frozen", False))
+    cfg_det = DetectionConfig(steps=steps, size=int(cfg.data.size), frozen_backbone=frozen)
     return {"detection": detection_report(backbone, roots[0], cfg_det, "run", module_device(task))}
 
 

@@ -31,6 +31,9 @@ class ImageEvalConfig(KeepBest):
     masks: str = ""  # background suite: annotations | saliency ("": the tree's masks, else saliency)
     shift_severity: int = 3  # shift suite: the corruptions' severity (1–5, ImageNet-C's scale)
     detection_steps: int = 300  # detection evaluator: SGD steps of Faster R-CNN fine-tuning
+    detection_frozen: bool = (
+        False  # detection evaluator: the backbone frozen (only the detector's heads train)
+    )
     change_steps: int = 200  # change_detection evaluator: steps of the Siamese fine-tuning
     change_backbone_lr_scale: float = 1.0  # change_detection: backbone lr / decoder lr (0: frozen backbone)
 

@@ -93,6 +93,22 @@ def test_finetuning_raises_ap_over_the_untrained_detector(coco, task) -> None:
     assert 0 <= trained["AP"] <= trained["AP50"] <= 100
 
 
+def test_a_frozen_backbone_keeps_its_weights_and_statistics(coco, task) -> None:
+    from avssl.evaluation.detection import COCODataset, build_detector, train_detector
+
+    cfg = DetectionConfig(steps=3, size=64, batch_size=4, frozen_backbone=True)
+    detector = build_detector(task.backbone, 3, cfg)
+    before = {k: v.clone() for k, v in detector.state_dict().items()}
+    train_detector(detector, COCODataset(str(coco), "train2017"), cfg)
+    after = detector.state_dict()
+    body = [k for k in before if k.startswith("backbone.body.")]
+    assert body and any("running_mean" in k for k in body)
+    assert all(torch.equal(before[k], after[k]) for k in body)  # weights and batch-norm statistics
+    heads = [k for k in before if k.startswith(("backbone.lateral", "rpn.", "roi_heads.")) and "weight" in k]
+    assert heads and all(not torch.equal(before[k], after[k]) for k in heads)  # everything else trains
+    assert all(not p.requires_grad for p in detector.backbone.body.parameters())
+
+
 def test_evaluator_and_cli(coco, task, tmp_path, capsys) -> None:
     cfg = SimpleNamespace(
         data=ImageDataConfig(root="", size=64, num_workers=0),
@@ -111,8 +127,9 @@ def test_evaluator_and_cli(coco, task, tmp_path, capsys) -> None:
     save_file(state, str(run / "model" / "model.safetensors"))
     out = tmp_path / "det.json"
     args = ["eval", "detection", "--run", str(run), "--data", str(coco), "--steps", "2", "--out", str(out)]
-    assert main([*args, "--init", "random", "--batch-size", "2"]) == 0
+    assert main([*args, "--init", "random", "--batch-size", "2", "--frozen-backbone"]) == 0
     written = json.loads(out.read_text())
+    assert written["config"]["frozen_backbone"] is True
     assert (
         written["init"] == "random"
         and written["config"]["size"] == 64

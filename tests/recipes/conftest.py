@@ -16,7 +16,7 @@ from avssl.data.synthetic.layouts import SynthSpec, write_synthetic
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
 from compare_video import figures, train_method, write_data  # noqa: E402
-from dense_suite import evaluate_dense, train_dense, write_dense_data  # noqa: E402
+from dense_suite import evaluate_dense, train_dense, trained_as, write_dense_data  # noqa: E402
 
 VIDEO_STEPS, VIDEO_SIZE, VIDEO_SEED = 150, 32, 0  # the video learning tests' scale (compare_video's defaults)
 
@@ -70,12 +70,11 @@ class DenseBench:
         self.trees = write_dense_data(root, DENSE_SEED)
 
     def run_dir(self, name: str) -> Path:
-        return self.root / "runs" / ("moco" if name == "random" else name)
+        return self.root / "runs" / trained_as(name)
 
     def figures(self, name: str, columns: tuple[str, ...], detection_steps: int = 0) -> dict:
         torch.set_num_threads(1)
-        trained = "moco" if name == "random" else name
-        run = train_dense(trained, self.run_dir(name), self.trees["scenes"], DENSE_STEPS, DENSE_SEED)
+        run = train_dense(name, self.run_dir(name), self.trees["scenes"], DENSE_STEPS, DENSE_SEED)
         settings = {"detection_steps": detection_steps, "change_steps": 200, "columns": list(columns)}
         result = evaluate_dense(name, run, self.trees, DENSE_SEED, settings)
         print(name, {k: v if v is None else round(v, 2) for k, v in result.items()})

@@ -73,9 +73,10 @@ def test_dense_suite_table_claims_and_reuse(tmp_path, monkeypatch) -> None:
     result = compare_image.main(args)
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["hcl_s0", "moco_s0"]
     columns = {"knn", "linear", "scene_object_map", "dense_miou", "voc07_map", "det_ap", "det_ap50", "cd_f1"}
+    columns |= {"det_ap_frozen"}
     for name in ("random", "moco", "hcl"):
         assert set(result["mean"][name]) == {*columns, "scene_object_map_ball"}
-        assert all(0 <= result["mean"][name][c] <= 100 for c in columns), result["mean"][name]
+        assert all(0 <= result["mean"][name][c] <= 100 for c in columns), (name, result["mean"][name])
     assert result["mean"]["moco"]["scene_object_map_ball"] is None  # no Poincaré ball: an empty cell
     assert 0 <= result["mean"]["hcl"]["scene_object_map_ball"] <= 100
     assert result["mean"]["random"] != result["mean"]["moco"]  # another backbone, not the run's
@@ -94,3 +95,17 @@ def test_dense_suite_table_claims_and_reuse(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(dense_suite, "run_recipe", no_work)
     monkeypatch.setattr(dense_suite, "dense_figures", no_work)
     assert compare_image.main(args)["mean"] == result["mean"]
+
+    # a stored evaluation without a column (a column added later): only that column is computed
+    stored_path = next((tmp_path / "runs" / "hcl_s0").glob("dense_eval_*.json"))
+    stored = json.loads(stored_path.read_text())
+    del stored["figures"]["cd_f1"]
+    stored_path.write_text(json.dumps(stored))
+    asked = []
+
+    def only_cd(task, trees, detection_steps, change_steps, columns):
+        asked.append(list(columns))
+        return {"figures": {"cd_f1": 50.0}, "reports": {}}
+
+    monkeypatch.setattr(dense_suite, "dense_figures", only_cd)
+    assert compare_image.main(args)["mean"]["hcl"]["cd_f1"] == 50.0 and asked == [["cd_f1"]]
