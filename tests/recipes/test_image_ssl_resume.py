@@ -65,12 +65,13 @@ def test_two_processes_train_with_background_swaps(images, tmp_path) -> None:
         (("method=swav", "model.swav_queue_size=32", "model.prototypes=16"), "swav/queue"),
         (("views=multicrop_nn", "model.nn_positives=4"), "loss/nn"),
         (("views=insloc_robust",), "loss/moco"),
+        (("method=swav", "model.prototypes=16", "model.cross_attention=true"), "loss/cross"),
     ],
 )
 def test_two_processes_swav_queue_and_nearest_neighbours(images, tmp_path, extra, log) -> None:
     """SwAV's queue (global batch 16: full after 2 steps, then used), MoCo's NN support set (the queue,
-    filled with both ranks' keys) and InsLoc's robust views (RoIAlign on key feature maps shuffled across
-    the ranks and back) under 2 processes."""
+    filled with both ranks' keys), InsLoc's robust views (RoIAlign on key feature maps shuffled across
+    the ranks and back) and SwAV's spatial cross-attention add-on under 2 processes."""
     run = tmp_path / "ddp"
     args = [a for a in _args(images, run, steps=6) if a not in ("views=bg_swaps", "data.masks=saliency_grid")]
     finish(launch_recipe("torchrun", RECIPE, [*args, *extra], cwd=ROOT))
