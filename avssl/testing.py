@@ -151,3 +151,28 @@ def kill_after_step(proc: subprocess.Popen, run: str | Path, step: int, timeout:
         except psutil.NoSuchProcess:
             pass
     proc.communicate(timeout=60)  # returns once no killed process holds the output pipe
+
+
+def assert_resume_is_exact(
+    recipe: Path, args: Callable[[Path], list[str]], tmp: Path, cwd: Path, steps: int = 16, kill_at: int = 12
+) -> tuple[dict, dict]:
+    """Run `recipe` with `args(run)` uninterrupted, and again SIGKILLed once step `kill_at` is logged, then
+    resumed by the same command; assert the resumed run logged every step's loss and saved every model
+    tensor as the uninterrupted one did (within 1e-5). `args` must checkpoint before `kill_at`. Returns the
+    two runs' model state (uninterrupted, resumed) for the task's own checks."""
+    from safetensors.torch import load_file
+
+    full, cut = tmp / "full", tmp / "cut"
+    finish(launch_recipe("python", recipe, args(full), cwd=cwd))
+    kill_after_step(launch_recipe("python", recipe, args(cut), cwd=cwd), cut, kill_at)
+    assert any((cut / "checkpoints").glob("step_*")), "no checkpoint before the kill"
+    finish(launch_recipe("python", recipe, args(cut), cwd=cwd))
+    a, b = logged_losses(full), logged_losses(cut)
+    assert sorted(b) == list(range(1, steps + 1))
+    for step in range(1, steps + 1):  # the steps run twice: the log keeps the resumed values
+        assert abs(b[step] - a[step]) <= 1e-5, (step, a[step], b[step])
+    x, y = load_file(full / "model" / "model.safetensors"), load_file(cut / "model" / "model.safetensors")
+    assert x.keys() == y.keys()
+    for key in x:
+        assert (x[key].double() - y[key].double()).abs().max() <= 1e-5, key
+    return x, y

@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--methods",
         help=f"comma list (default: all) of {', '.join(METHODS)}; dense suite: "
-        "random, moco, hcl, hcl_saliency, …",
+        "random, moco, hcl, hcl_saliency, swav, swav_cross, random_os8, moco_os8, cyborgs",
     )
     parser.add_argument("--detection-steps", type=int, default=150, help="dense suite: Faster R-CNN steps")
     parser.add_argument("--change-steps", type=int, default=200, help="dense suite: change-detection steps")

@@ -53,6 +53,10 @@ DENSE_METHODS: dict[str, DenseMethod] = {
     "moco": DenseMethod("image_ssl", ("views=none",), baselines=("random",)),
     "hcl": DenseMethod("hcl", ("data.objects=annotations",)),
     "hcl_saliency": DenseMethod("hcl", ("data.objects=saliency",)),
+    "swav": DenseMethod("image_ssl", ("method=swav", "views=none"), baselines=("random", "moco")),
+    "swav_cross": DenseMethod(
+        "image_ssl", ("method=swav", "views=none", "model.cross_attention=true"), baselines=("random", "swav")
+    ),
     "random_os8": DenseMethod(None, like="cyborgs", baselines=()),
     "moco_os8": DenseMethod("image_ssl", ("views=none", *OS8), baselines=("random_os8",)),
     "cyborgs": DenseMethod("cyborgs", baselines=("random_os8", "moco_os8")),

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
 from avssl.data.synthetic.change import ChangeSynthSpec, write_change_detection
-from avssl.testing import finish, kill_after_step, launch_recipe, logged_losses
+from avssl.testing import assert_resume_is_exact, finish, launch_recipe
 from avssl.train.logging import read_metrics
 from recipes.sadl import main
 
@@ -41,19 +40,8 @@ def _args(data, out, steps: int = 16) -> list[str]:
 
 
 def test_kill_and_resume_gives_the_uninterrupted_run(tree, tmp_path) -> None:
-    full, cut = tmp_path / "full", tmp_path / "cut"
-    finish(launch_recipe("python", RECIPE, _args(tree, full), cwd=ROOT))
-    kill_after_step(launch_recipe("python", RECIPE, _args(tree, cut), cwd=ROOT), cut, 12)
-    assert (cut / "checkpoints" / "step_10").is_dir()
-    finish(launch_recipe("python", RECIPE, _args(tree, cut), cwd=ROOT))
-    a, b = logged_losses(full), logged_losses(cut)
-    assert sorted(b) == list(range(1, 17))
-    for step in range(1, 17):
-        assert b[step] == pytest.approx(a[step], abs=1e-5), step
-    x, y = load_file(full / "model" / "model.safetensors"), load_file(cut / "model" / "model.safetensors")
-    assert x.keys() == y.keys() and any(k.startswith("projector.") for k in x)
-    for key in x:
-        assert (x[key].double() - y[key].double()).abs().max() <= 1e-5, key
+    x, y = assert_resume_is_exact(RECIPE, lambda run: _args(tree, run), tmp_path, ROOT)
+    assert any(k.startswith("projector.") for k in x)
 
 
 def test_two_processes_train(tree, tmp_path) -> None:
