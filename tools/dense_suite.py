@@ -184,7 +184,12 @@ def dense_figures(
     for key, (evaluator, cfg, picks) in calls.items():
         if not any(column in columns for column, _ in picks):
             continue
-        reports[key] = E[evaluator](task, cfg, Path())[key.removesuffix("_frozen")]
+        report = E[evaluator](task, cfg, Path())
+        if report is None:
+            raise ValueError(
+                f"dense suite: evaluator {evaluator!r} found nothing to score in {cfg.eval.root}"
+            )
+        reports[key] = report[key.removesuffix("_frozen")]
         for column, path in picks:
             value = reports[key]
             for part in path.split("."):
@@ -195,12 +200,14 @@ def dense_figures(
 
 def evaluate_dense(name: str, run: Path, trees: dict[str, Path], seed: int, settings: dict) -> dict:
     """The `settings["columns"]` figures of `name` (its run in `run`; an untrained row: that run's architecture
-    reinitialised with `seed`), kept in RUN/dense_eval[_random]_<hash of the other settings>.json with the
-    raw reports; a rerun computes only the columns not stored yet."""
+    reinitialised with `seed`), kept in RUN/dense_eval[_random]_<hash of the other settings and the run's
+    training arguments>.json with the raw reports; a rerun computes only the columns not stored yet."""
     from avssl.inference.load import load_run
 
     columns = list(settings.get("columns", COLUMNS))
     shared = {k: v for k, v in settings.items() if k != "columns"}
+    trained = run / "compare_args.json"  # a run trained again (other steps, overrides) is evaluated again
+    shared["trained"] = json.loads(trained.read_text()) if trained.is_file() else None
     key = hashlib.sha1(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:8]
     path = run / f"dense_eval{'_random' if DENSE_METHODS[name].recipe is None else ''}_{key}.json"
     stored = (

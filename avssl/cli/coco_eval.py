@@ -29,7 +29,7 @@ def _cmd_detection(args: argparse.Namespace) -> int:
             lr=args.lr,
             size=size,
             seed=args.seed,
-            frozen_backbone=args.frozen_backbone,
+            frozen_backbone=args.freeze,
         )
     except ValueError as err:
         raise ConfigError(str(err)) from None
@@ -64,9 +64,9 @@ def add_detection(evals: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--frozen-backbone",
+        "--freeze",
         action="store_true",
-        help="keep the backbone's weights and batch-norm statistics; train only the detector's heads",
+        help="keep the backbone's weights and batch-norm statistics frozen (train the detector's heads only)",
     )
     add_device(parser)
     parser.add_argument("--out", required=True)

@@ -34,6 +34,7 @@ OUT_KINDS = {
     "eval video-retrieval": "file",
     "eval dense-probe": "file",
     "eval voc-classification": "file",
+    "eval segments": "file",
 }
 DEBUG_HELP = "show tracebacks instead of one-line errors"
 DEVICE_HELP = "where the model runs: auto = cuda if available, else mps if available, else cpu"

@@ -1,6 +1,6 @@
 """`avssl embed` and `avssl eval retrieval | probe | localization | segmentation | action | video-retrieval |
-frames | tracking | saliency | dense-probe | voc-classification | change-detection | detection`:
-the field's protocols.
+frames | tracking | saliency | dense-probe | voc-classification | change-detection | detection |
+segments`: the field's protocols.
 
 The metrics are pure functions in avssl.evaluation; this module reads the command line, gets embeddings or
 predictions (from a run, a file or a baseline), calls them and writes M.json / the npz.
@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from avssl.cli import benchmarks, change_eval, coco_eval, voc_eval
+from avssl.cli import benchmarks, change_eval, coco_eval, segment_eval, voc_eval
 from avssl.cli.common import add_command, add_device, device_of, write_json
 from avssl.config import ConfigError
 
@@ -445,6 +445,7 @@ PROTOCOLS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "voc-classification": voc_eval.add_voc_classification,
     "change-detection": change_eval.add_change_detection,
     "detection": coco_eval.add_detection,
+    "segments": segment_eval.add_segments,
 }
 
 

@@ -11,7 +11,8 @@ of an image in view a, and the momentum network's projections k of view b, all u
 
 k_m⁺ the same mask of the same image in view b; K_b every valid mask of view b of every image of the global
 batch (other images' masks and the same image's other masks are the negatives). A mask is valid in a pair of
-views when it covers some of both (`valid`); the loss averages ℓ over valid query masks, for a → b and
+views when the task marks it so (`valid`; CYBORGS: at least `model.min_area` of a feature cell in both);
+the loss averages ℓ over valid query masks, for a → b and
 b → a, and adds the two directions (as the release). τ = 0.1. Ours: the release also contrasts q_m with
 the same view's other masks (`logits_aa`); we keep the cross-view negatives only.
 """

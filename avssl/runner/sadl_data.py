@@ -60,19 +60,20 @@ class SaDLDataConfig(ImageDataConfig):
 
 def sadl_dataset(cfg: Any) -> SemanticPointsDataset:
     """The training images of `cfg.data` with two views and aligned points each. Errors (AnnotationError):
-    no first-date folder, or (`folders`) its mask folder missing — naming the folder and the fix."""
+    no first-date folder, or (`folders`) a date's mask folder missing — naming the folder and the fix."""
     data: SaDLDataConfig = cfg.data
     folders = data.semantic_masks == "folders"
     if folders:
         base = Path(data.root) / data.split if data.split else Path(data.root)
-        first = Path(data.mask_dirs.get(data.dates[0], ""))
-        first = first if first.is_absolute() else base / first
-        if data.dates[0] not in data.mask_dirs or not first.is_dir():
-            raise AnnotationError(
-                first,
-                "no semantic mask folder: set data.mask_dirs (date -> folder of label PNGs) or "
-                "data.semantic_masks=saliency (unsupervised masks)",
-            )
+        for date in data.dates:
+            folder = Path(data.mask_dirs.get(date, ""))
+            folder = folder if folder.is_absolute() else base / folder
+            if date not in data.mask_dirs or not folder.is_dir():
+                raise AnnotationError(
+                    folder,
+                    f"no semantic mask folder for date {date}: set data.mask_dirs (date -> folder of label "
+                    "PNGs) or data.semantic_masks=saliency (unsupervised masks)",
+                )
     items = semantic_items(data.root, data.split, data.dates, data.mask_dirs if folders else None)
     masks = None
     if not folders:

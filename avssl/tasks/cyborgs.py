@@ -144,7 +144,12 @@ class CYBORGS(nn.Module):
         """Whole normalised images (B, 3, H, W) → (B, H, W) uint8 k-means segments of the momentum
         network's feature maps (k-means seeded by `seed` (B,), else 0), voted within each superpixel when
         `snap` (None: `cfg.snap`; `snap_to_regions`)."""
-        features = self.key_backbone(images)
+        was_training = self.key_backbone.training
+        self.key_backbone.eval()  # its EMA statistics: a segment does not depend on the batch it is made in
+        try:
+            features = self.key_backbone(images)
+        finally:
+            self.key_backbone.train(was_training)
         size = tuple(images.shape[-2:])
         seeds = [0] * len(images) if seed is None else [int(s) for s in seed]
         labels = torch.stack(

@@ -43,7 +43,7 @@ class SaDLConfig:
     backbone: AnyEncoderConfig = field(default_factory=lambda: Visual2dConfig(name="small", output_stride=16))
     embed_dim: int = 128
     hidden_dim: int = 512
-    predictor_hidden_dim: int = 64  # the release: embed_dim / 4
+    predictor_hidden_dim: int = 64  # ours; the release sizes it embed_dim / 4
     push_weight: float = 1.0
     swap_weight: float = 0.5
     classes: int = 2

@@ -97,6 +97,7 @@ NEW_EVAL_COMMANDS = {
     "of the change class",
     # Image SSL II: detection fine-tuning on a COCO tree
     "detection": "Faster R-CNN fine-tuned from the run's backbone on a COCO tree: AP, AP50, AP75 (pycocotools)",
+    "segments": "a CYBORGS run's segments against annotated instance masks: best-overlap mIoU",
 }
 ACTION_SOURCE_FLAGS = [
     "--batch-size", "--clips", "--data", "--debug", "--device", "--help", "--layout", "--out", "--run",
@@ -266,6 +267,21 @@ def test_eval_change_detection_flags():
     assert change["--init"]["choices"] == ["random", "run"] and change["--init"]["default"] == "run"
     assert change["--steps"]["default"] == 200 and change["--test-split"]["default"] == "test"
     assert change["--fuse"]["choices"] == ["concat", "diff"] and change["--device"] == DEVICE
+
+
+def test_eval_detection_and_segments_flags():
+    tree = flag_tree(build_parser())
+    detection, segments = tree["eval detection"]["options"], tree["eval segments"]["options"]
+    assert sorted(detection) == sorted(
+        ["--batch-size", "--data", "--debug", "--device", "--freeze", "--help", "--init", "--lr", "--out",
+         "--run", "--seed", "--size", "--steps", "--train-split", "--val-split", "-h"]
+    )  # fmt: skip
+    assert detection["--freeze"]["action"] == "_StoreTrueAction" and detection["--steps"]["default"] == 300
+    assert sorted(segments) == sorted(
+        ["--batch-size", "--data", "--debug", "--device", "--help", "--out", "--run", "--split", "-h"]
+    )
+    assert segments["--run"]["required"] and segments["--data"]["required"] and segments["--out"]["required"]
+    assert segments["--split"]["default"] == "val" and segments["--device"] == DEVICE
 
 
 def test_baseline_is_not_trivially_small():

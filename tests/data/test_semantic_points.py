@@ -17,6 +17,7 @@ from avssl.data.datasets.semantic_points import (
     ViewGeometry,
     overlap,
     random_geometry,
+    read_mask,
     sample_points,
     semantic_items,
 )
@@ -165,3 +166,14 @@ def test_synthetic_semantic_masks_show_each_dates_structures(tmp_path) -> None:
     written = np.asarray(Image.open(root / "train" / "semantic" / "B" / "train_1.png"))
     _, _, _, record = render_pair(spec, 0)
     assert np.array_equal(written > 0, semantic_masks(record, 32)[1])
+
+
+def test_an_alpha_channel_is_not_a_class(tmp_path) -> None:
+    grey = np.zeros((4, 4), np.uint8)
+    grey[1, 2] = 255
+    alpha = np.full((4, 4), 255, np.uint8)
+    Image.fromarray(np.stack([grey, alpha], -1), "LA").save(tmp_path / "la.png")
+    Image.fromarray(np.stack([grey, grey, grey, alpha], -1), "RGBA").save(tmp_path / "rgba.png")
+    for name in ("la.png", "rgba.png"):
+        mask = read_mask(tmp_path / name, (4, 4))
+        assert int(mask.sum()) == 1 and mask[1, 2] == 1, name

@@ -127,7 +127,7 @@ def test_evaluator_and_cli(coco, task, tmp_path, capsys) -> None:
     save_file(state, str(run / "model" / "model.safetensors"))
     out = tmp_path / "det.json"
     args = ["eval", "detection", "--run", str(run), "--data", str(coco), "--steps", "2", "--out", str(out)]
-    assert main([*args, "--init", "random", "--batch-size", "2", "--frozen-backbone"]) == 0
+    assert main([*args, "--init", "random", "--batch-size", "2", "--freeze"]) == 0
     written = json.loads(out.read_text())
     assert written["config"]["frozen_backbone"] is True
     assert (

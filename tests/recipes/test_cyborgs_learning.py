@@ -11,8 +11,8 @@
   same steps, data, batch and seed.
 
 One torch thread (set here). Measured (100 steps, 192 train / 48 val images, seeds 0 / 1; mIoU on val):
-superpixels 53.6, bootstrapped 66.4 / 64.6 (untrained network: 53.8), bank of the training images 64.8 /
-64.6 (their superpixels 52.6), unsnapped k-means 39.0 / 36.8 (untrained: 32.8); dense probe 91.7 / 91.7
+superpixels 53.6, bootstrapped 66.4 / 64.5 (untrained network: 53.8), bank of the training images 65.3 /
+64.9 (their superpixels 52.6), unsnapped k-means 38.8 / 37.2 (untrained: 32.8); dense probe 92.2 / 92.2
 against MoCo v2's 89.7 / 87.9. Bars: the masks ≥ 5 points above the superpixels and the untrained network's,
 the dense probe ≥ 1 point above MoCo v2's.
 """

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -72,8 +73,20 @@ def test_a_corrupt_image_is_counted_in_training_and_named_in_evaluation(images, 
     torch.set_num_threads(1)
     out = main([*_args(data, tmp_path / "run", steps=8), "data.num_workers=0"])
     assert out["train"][-1]["bad_items"] == 1 and out["train"][-1]["skipped_steps"] == 0
+    # `avssl eval segments` on the trained run: the report of the run's own model
+    from avssl.cli import main as cli
+    from avssl.inference.load import load_run
+
+    run, seg = tmp_path / "run", tmp_path / "seg.json"
+    assert cli(["eval", "segments", "--run", str(run), "--data", str(data), "--out", str(seg)]) == 0
+    written = json.loads(seg.read_text())
+    assert written == pytest.approx(segment_report(load_run(str(run), "cpu")[0].eval(), str(data), "val"))
+    assert written["images"] == 8 and written["bootstrapped"] > 0
+    assert cli(["eval", "segments", "--run", str(run), "--data", str(tmp_path), "--out", str(seg)]) == 2
+    assert cli(["eval", "segments", "--run", str(images), "--data", str(data), "--out", str(seg)]) == 2
     broken = sorted((data / "val").rglob("*.png"))[2]
     broken.write_bytes(b"broken")
     task = CYBORGS(CYBORGSConfig(mask_size=32, hidden_dim=16, embed_dim=8))
     with pytest.raises(MediaError, match=str(broken)):
         segment_report(task, str(data), "val")
+    assert cli(["eval", "segments", "--run", str(run), "--data", str(data), "--out", str(seg)]) == 2

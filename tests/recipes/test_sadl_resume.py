@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from avssl.data.annotations import AnnotationError
 from avssl.data.synthetic.change import ChangeSynthSpec, write_change_detection
 from avssl.testing import assert_resume_is_exact, finish, launch_recipe
 from avssl.train.logging import read_metrics
@@ -60,6 +61,9 @@ def test_bad_input_is_counted_in_training_and_missing_masks_are_named(tree, tmp_
     args = [*_args(bad, tmp_path / "run", steps=6), "data.max_bad_fraction=0.5"]  # one epoch
     torch.set_num_threads(1)
     assert main(args[2:] + ["--config", args[1]])["train"][0]["bad_items"] == 2
+    shutil.rmtree(bad / "train" / "semantic" / "B")  # one date's masks missing: named before training
+    with pytest.raises(AnnotationError, match="semantic/B: no semantic mask folder for date B"):
+        main(["--config", args[1], *args[2:], f"output_dir={tmp_path / 'no_b'}"])
     shutil.rmtree(bad / "train" / "semantic")
     proc = launch_recipe("python", RECIPE, _args(bad, tmp_path / "none", steps=2), cwd=ROOT)
     text, _ = proc.communicate(timeout=300)

@@ -4,6 +4,8 @@ views' geometry, the bank in the state dict (restored into a model built without
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -50,9 +52,10 @@ def test_bank_starts_with_superpixels_then_bootstraps_once_per_round() -> None:
     whole = batch["views"][2]["video"][:, :, 0]
     assert torch.equal(task.bank, task.superpixels(whole))
     assert task(batch).logs["masks/new"] == 0.0  # same round: nothing made again
-    task.on_step_end(2, 10)  # round 1: the momentum network's segments
+    task.on_step_end(2, 10)  # round 1: the momentum network's segments (in eval mode: its EMA statistics)
+    before = copy.deepcopy(task)  # the key network as the bank saw it (the step's key pass moves its stats)
     assert task(batch).logs["masks/new"] == 4.0 and task.bank_round.tolist() == [1, 1, 1, 1]
-    expected = task.segment_images(whole, torch.arange(4) * 1009 + 1)
+    expected = before.segment_images(whole, torch.arange(4) * 1009 + 1)
     assert torch.equal(task.bank, expected)
     assert task(_batch(index=(5, 6, 7, 8))).logs["masks/new"] == 4.0  # grown on demand
     assert task.bank.shape[0] == 9 and task.bank_round[4] == -1

@@ -105,7 +105,13 @@ def test_dense_suite_table_claims_and_reuse(tmp_path, monkeypatch) -> None:
 
     def only_cd(task, trees, detection_steps, change_steps, columns):
         asked.append(list(columns))
-        return {"figures": {"cd_f1": 50.0}, "reports": {}}
+        return {"figures": {c: 50.0 for c in columns}, "reports": {}}
 
     monkeypatch.setattr(dense_suite, "dense_figures", only_cd)
     assert compare_image.main(args)["mean"]["hcl"]["cd_f1"] == 50.0 and asked == [["cd_f1"]]
+
+    # a run trained further (--steps 3): evaluated again, not read from the 2-step figures
+    monkeypatch.setattr(dense_suite, "run_recipe", compare_image.run_recipe)
+    asked.clear()
+    compare_image.main([a if a != "2" else "3" for a in args[:6]] + args[6:])
+    assert len(asked) == 3, asked

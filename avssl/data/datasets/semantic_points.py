@@ -175,15 +175,15 @@ def semantic_items(
 
 def read_mask(path: str | Path, shape: tuple[int, int]) -> torch.Tensor:
     """A label image as binary class indices (H, W) long: 0 background, foreground wherever the stored value
-    (a grayscale / 1-bit / palette index, or any RGB channel) is nonzero. Its size must be `shape`. Errors
+    (a grayscale / 1-bit / palette index, or any RGB channel; alpha ignored) is nonzero. Its size must be `shape`. Errors
     (AnnotationError naming the file): missing or unreadable, another size than its image."""
     try:
         with Image.open(path) as img:
             values = np.asarray(img.convert("L") if img.mode == "1" else img).copy()
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise AnnotationError(path, f"not a readable mask ({err})") from None
-    if values.ndim == 3:
-        values = values[..., :3].max(-1)
+    if values.ndim == 3:  # colour channels only: a grey + alpha or RGBA mask's alpha is not a class
+        values = values[..., : 1 if values.shape[-1] == 2 else 3].max(-1)
     if tuple(values.shape) != tuple(shape):
         raise AnnotationError(
             path, f"mask is {values.shape[1]}x{values.shape[0]} but its image is {shape[1]}x{shape[0]}"
