@@ -42,10 +42,10 @@ from PIL import Image, UnidentifiedImageError
 
 from avssl.data.annotations import AnnotationError
 from avssl.data.datasets.base import DATA_ERRORS, BadItem
+from avssl.data.datasets.change import IMAGE_SUFFIXES
 from avssl.data.datasets.image_folder import EpochItems
 from avssl.data.decoding.images import read_image
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 MaskFn = Callable[[str, torch.Tensor], torch.Tensor]
 
 
