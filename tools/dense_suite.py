@@ -61,7 +61,6 @@ DENSE_METHODS: dict[str, DenseMethod] = {
     "moco_os8": DenseMethod("image_ssl", ("views=none", *OS8), baselines=("random_os8",)),
     "cyborgs": DenseMethod("cyborgs", baselines=("random_os8", "moco_os8")),
 }
-BASE = "moco"
 
 
 def trained_as(name: str) -> str:
