@@ -6,6 +6,10 @@ the authors' released training code computes them.
   mask its training split has), MS3 all five (the released ``nn.BCELoss`` on sigmoid(logits) is the mean
   over exactly these pixels; here it is computed from the logits, which differs only where float32's
   sigmoid saturates and ``BCELoss`` clamps log(0) to −100).
+- :func:`frame_dice`: the soft Dice loss (Milletari et al., "V-Net", 3DV 2016) per supervised frame,
+  1 − (2 Σ p·g + 1) / (Σ p + Σ g + 1) with p = sigmoid(logits), averaged over those frames. Not in the
+  AVS paper's S4 objective (BCE only); later AVS models add it (e.g. AVSegFormer, Gao et al., AAAI 2024)
+  because a per-pixel mean BCE lets a small object's pixels be outvoted by the background.
 - :class:`AudioVisualMappingLoss`: the paper's L_AVM (Eq. 4) as the released MS3 model was trained
   (``--masked_av_flag --kl_flag``, no ``--threshold_flag``, no ``--norm_fea_flag``, λ = 0.5). At each TPAVI
   stage with map Z (N, C, h, w) and audio feature A (N, C) (N = B·T frames):
@@ -37,6 +41,21 @@ def frame_bce(logits: Tensor, masks: Tensor, supervised: Tensor) -> Tensor:
     per_frame = F.binary_cross_entropy_with_logits(logits, masks.to(logits.dtype), reduction="none").mean(
         dim=(2, 3)
     )
+    weight = supervised.to(per_frame.dtype)
+    return (per_frame * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def frame_dice(logits: Tensor, masks: Tensor, supervised: Tensor, smooth: float = 1.0) -> Tensor:
+    """Mean soft Dice loss of the supervised frames; logits and masks (B, T, H, W), supervised (B, T) bool.
+
+    An empty mask predicted empty costs ~0 (the ``smooth`` term); zero (with a gradient path) when no frame
+    is supervised."""
+    if logits.shape != masks.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and masks {tuple(masks.shape)} differ")
+    dtype = torch.promote_types(logits.dtype, torch.float32)  # half-precision logits: sums in float32
+    probs, target = torch.sigmoid(logits.to(dtype)), masks.to(dtype)
+    overlap = (probs * target).sum(dim=(2, 3))
+    per_frame = 1.0 - (2.0 * overlap + smooth) / (probs.sum(dim=(2, 3)) + target.sum(dim=(2, 3)) + smooth)
     weight = supervised.to(per_frame.dtype)
     return (per_frame * weight).sum() / weight.sum().clamp_min(1.0)
 

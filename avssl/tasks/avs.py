@@ -15,7 +15,9 @@ A randomly initialised audio encoder (the small CPU demo) is trained with ``free
 Batch: `video` (B, 3, T, H, W), `audio` (B, ch, S) covering the T frames, `mask` (B, T, H, W) {0, 1},
 `mask_valid` (B, T). Loss = BCE on the supervised frames (`supervise="first"`: frame 0 only, the S4
 protocol; `"all"`: every frame that has a mask, MS3) + `avm_weight` · L_AVM (released: 0.5 for MS3, not used
-for S4). `zero_audio=True` feeds silence instead of the audio: the audio-ignoring variant used as an ablation.
+for S4) + `dice_weight` · soft Dice (:func:`~avssl.losses.avs.frame_dice`; 0 as released, not in the paper:
+a per-pixel mean BCE lets a small object's pixels be outvoted by the background, and a small model trained
+from scratch on few videos under-segments). `zero_audio=True` feeds silence instead of the audio: the audio-ignoring variant used as an ablation.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from torch import Tensor, nn
 
 from avssl.encoders import AnyEncoderConfig, VGGishConfig, Visual2dConfig, build_encoder
 from avssl.heads.segmentation import AVSegmentationHead
-from avssl.losses.avs import AudioVisualMappingLoss, frame_bce
+from avssl.losses.avs import AudioVisualMappingLoss, frame_bce, frame_dice
 from avssl.tasks.base import TaskOutput
 
 
@@ -43,6 +45,7 @@ class AVSConfig:
     tpavi_stages: list[int] = field(default_factory=lambda: [0, 1, 2, 3])
     supervise: Literal["first", "all"] = "first"
     avm_weight: float = 0.0
+    dice_weight: float = 0.0
     zero_audio: bool = False
     freeze_audio: bool = True
     audio_relu: bool = True
@@ -122,6 +125,10 @@ class AVSegmenter(nn.Module):
         bce = frame_bce(logits, masks, supervised)
         out: dict[str, Tensor | float] = {"loss/bce": bce.detach()}
         loss = bce
+        if self.cfg.dice_weight > 0:
+            dice = frame_dice(logits, masks, supervised)
+            loss = loss + self.cfg.dice_weight * dice
+            out["loss/dice"] = dice.detach()
         if self.cfg.avm_weight > 0:
             avm = self.avm([(v, a) for v, a in fused], logits.flatten(0, 1))
             loss = loss + self.cfg.avm_weight * avm

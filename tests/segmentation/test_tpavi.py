@@ -3,6 +3,8 @@ audio extractor, and the audio-visual mapping loss against a loop written from t
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from einops import rearrange
@@ -10,7 +12,7 @@ from einops import rearrange
 from avssl.encoders import AudioCNNConfig, Visual2dConfig
 from avssl.heads.segmentation import AVSegmentationHead
 from avssl.heads.tpavi import TPAVI
-from avssl.losses.avs import AudioVisualMappingLoss, frame_bce, masked_mean
+from avssl.losses.avs import AudioVisualMappingLoss, frame_bce, frame_dice, masked_mean
 from avssl.tasks.avs import AVSConfig, AVSegmenter, per_frame_audio
 
 
@@ -184,6 +186,53 @@ def test_frame_bce_and_masked_mean_by_hand() -> None:
     logits = torch.tensor([[[big, big, -big, -big], [big, big, -big, -big], [-big] * 4, [-big] * 4]])
     # logits pooled to 2×2: only the top-left cell is foreground; the mean runs over all 4 cells
     torch.testing.assert_close(masked_mean(features, logits), torch.tensor([[0.0, 1.0]]), atol=1e-6, rtol=0)
+
+
+def _naive_dice(logits: torch.Tensor, masks: torch.Tensor, supervised: torch.Tensor) -> float:
+    """Milletari et al.'s soft Dice, pixel by pixel: 1 − (2 Σ p g + 1) / (Σ p + Σ g + 1) per supervised frame,
+    the mean over those frames."""
+    losses = []
+    for b in range(logits.shape[0]):
+        for t in range(logits.shape[1]):
+            if not supervised[b, t]:
+                continue
+            inter = total_p = total_g = 0.0
+            for i in range(logits.shape[2]):
+                for j in range(logits.shape[3]):
+                    p = 1.0 / (1.0 + math.exp(-float(logits[b, t, i, j])))
+                    g = float(masks[b, t, i, j])
+                    inter, total_p, total_g = inter + p * g, total_p + p, total_g + g
+            losses.append(1.0 - (2.0 * inter + 1.0) / (total_p + total_g + 1.0))
+    return sum(losses) / len(losses)
+
+
+def test_dice_loss_equals_a_pixel_loop_and_counts_supervised_frames_only() -> None:
+    g = torch.Generator().manual_seed(3)
+    logits = 3 * torch.randn(2, 3, 5, 6, generator=g, dtype=torch.float64)
+    masks = (torch.rand(2, 3, 5, 6, generator=g) > 0.7).double()
+    masks[1, 2] = 0.0  # an empty mask
+    supervised = torch.tensor([[True, False, True], [False, True, True]])
+    loss = frame_dice(logits, masks, supervised)
+    assert loss.item() == pytest.approx(_naive_dice(logits, masks, supervised), rel=1e-6)
+    # a perfect confident prediction costs ~0, its complement ~1; no supervised frame: zero with a gradient
+    perfect = 60 * (2 * masks - 1)
+    assert frame_dice(perfect, masks, supervised).item() < 1e-6
+    assert frame_dice(-perfect[:, :2], masks[:, :2], supervised[:, :2]).item() > 0.95
+    none = frame_dice(logits.requires_grad_(), masks, torch.zeros_like(supervised))
+    assert none.item() == 0.0 and none.requires_grad
+    with pytest.raises(ValueError, match="differ"):
+        frame_dice(logits, masks[:, :2], supervised)
+
+
+def test_dice_weight_adds_the_dice_term_to_the_task_loss() -> None:
+    torch.manual_seed(10)
+    batch = _batch()
+    plain, dice = _small_model(), _small_model(dice_weight=0.5)
+    dice.load_state_dict(plain.state_dict())
+    out, out_dice = plain(batch), dice(batch)
+    assert "loss/dice" not in out.logs and set(out_dice.logs) == {"loss/bce", "loss/dice"}
+    torch.testing.assert_close(out_dice.loss, out.loss + 0.5 * out_dice.logs["loss/dice"])
+    assert 0.0 < out_dice.logs["loss/dice"].item() < 1.0
 
 
 def _naive_avm(stages, logits: torch.Tensor) -> torch.Tensor:

@@ -113,13 +113,18 @@ def _clip_pair_batch(motion: bool = False, track: bool = False) -> dict:
 
 
 def _teacher_weights() -> str:
-    """iboot's frozen teacher: a small 2D encoder's state dict, written once per process to a temp folder."""
+    """iboot's frozen teacher: a small 2D encoder's state dict, written once per process to a temp folder
+    that is removed when the process exits."""
+    import atexit
+    import shutil
     import tempfile
     from pathlib import Path
 
     from avssl.encoders import Visual2dConfig, build_encoder
 
-    path = Path(tempfile.mkdtemp(prefix="avssl_teacher_")) / "teacher.pth"
+    folder = Path(tempfile.mkdtemp(prefix="avssl_teacher_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "teacher.pth"
     torch.manual_seed(1)
     torch.save(build_encoder(Visual2dConfig(name="small")).state_dict(), path)
     return str(path)
