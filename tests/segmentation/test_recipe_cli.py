@@ -51,6 +51,18 @@ def test_recipe_trains_exports_and_evaluates(s4_run) -> None:
     assert any("loss/bce" in row for row in log)
 
 
+def test_cpu_scale_s4_config_trains_with_dice_and_augmented_masks(tmp_path, s4_synth) -> None:
+    torch.set_num_threads(1)
+    args = ["--config", "recipes/configs/avs_s4_small.yaml", f"output_dir={tmp_path}", f"data.root={s4_synth}"]
+    small = ["data.num_workers=0", "train.batch_size=2", "train.progress_bar=false", "train.log_every=1"]
+    metrics = recipe_main([*args, *small, "train.max_steps=2"])["eval"][str(tmp_path)]
+    assert metrics["num_frames"] == 2 * 5
+    config = (tmp_path / "config.yaml").read_text()
+    assert "random_horizontal_flip" in config and "dice_weight: 1.0" in config
+    log = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert any("loss/dice" in row and "loss/bce" in row for row in log)
+
+
 def test_ms3_recipe_with_avm_loss_synthesizes_and_runs(tmp_path) -> None:
     torch.set_num_threads(1)
     metrics = recipe_main(
