@@ -53,7 +53,12 @@ def test_recipe_trains_exports_and_evaluates(s4_run) -> None:
 
 def test_cpu_scale_s4_config_trains_with_dice_and_augmented_masks(tmp_path, s4_synth) -> None:
     torch.set_num_threads(1)
-    args = ["--config", "recipes/configs/avs_s4_small.yaml", f"output_dir={tmp_path}", f"data.root={s4_synth}"]
+    args = [
+        "--config",
+        "recipes/configs/avs_s4_small.yaml",
+        f"output_dir={tmp_path}",
+        f"data.root={s4_synth}",
+    ]
     small = ["data.num_workers=0", "train.batch_size=2", "train.progress_bar=false", "train.log_every=1"]
     metrics = recipe_main([*args, *small, "train.max_steps=2"])["eval"][str(tmp_path)]
     assert metrics["num_frames"] == 2 * 5
