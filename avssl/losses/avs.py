@@ -8,8 +8,9 @@ the authors' released training code computes them.
   sigmoid saturates and ``BCELoss`` clamps log(0) to −100).
 - :func:`frame_dice`: the soft Dice loss (Milletari et al., "V-Net", 3DV 2016) per supervised frame,
   1 − (2 Σ p·g + 1) / (Σ p + Σ g + 1) with p = sigmoid(logits), averaged over those frames. Not in the
-  AVS paper's S4 objective (BCE only); later AVS models add it (e.g. AVSegFormer, Gao et al., AAAI 2024)
-  because a per-pixel mean BCE lets a small object's pixels be outvoted by the background.
+  AVS paper's S4 objective (BCE only); mask losses of later segmentation models pair BCE with it (e.g.
+  Mask2Former, Cheng et al., CVPR 2022) because a per-pixel mean BCE lets a small object's pixels be
+  outvoted by the background.
 - :class:`AudioVisualMappingLoss`: the paper's L_AVM (Eq. 4) as the released MS3 model was trained
   (``--masked_av_flag --kl_flag``, no ``--threshold_flag``, no ``--norm_fea_flag``, λ = 0.5). At each TPAVI
   stage with map Z (N, C, h, w) and audio feature A (N, C) (N = B·T frames):

@@ -17,7 +17,8 @@ Batch: `video` (B, 3, T, H, W), `audio` (B, ch, S) covering the T frames, `mask`
 protocol; `"all"`: every frame that has a mask, MS3) + `avm_weight` · L_AVM (released: 0.5 for MS3, not used
 for S4) + `dice_weight` · soft Dice (:func:`~avssl.losses.avs.frame_dice`; 0 as released, not in the paper:
 a per-pixel mean BCE lets a small object's pixels be outvoted by the background, and a small model trained
-from scratch on few videos under-segments). `zero_audio=True` feeds silence instead of the audio: the audio-ignoring variant used as an ablation.
+from scratch on few videos under-segments). `zero_audio=True` feeds silence instead of the audio: the
+audio-ignoring variant used as an ablation.
 """
 
 from __future__ import annotations
