@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from avssl.data.datasets.change import ChangeDetectionDataset
 from avssl.evaluation.change import ChangeCounts, change_counts, change_scores
+from avssl.losses.dice import soft_dice
 from avssl.transforms.functional.appearance import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -149,12 +150,6 @@ def _augment(a: Tensor, b: Tensor, y: Tensor, g: torch.Generator) -> tuple[Tenso
     return tuple(torch.stack(t) for t in zip(*out))
 
 
-def dice_loss(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
-    """Soft dice loss of the change class, 1 − (2 Σ p t + eps) / (Σ p + Σ t + eps) over the batch."""
-    p = logits.sigmoid()
-    return 1 - (2 * (p * target).sum() + eps) / (p.sum() + target.sum() + eps)
-
-
 def backbone_levels(
     backbone: nn.Module, size: int, multiscale: bool, device: torch.device | str = "cpu"
 ) -> tuple[tuple[int, ...], bool]:
@@ -204,7 +199,7 @@ def finetune_change(
         logits = model(normalise(a, size).to(device), normalise(b, size).to(device), tuple(y.shape[-2:]))
         loss = F.binary_cross_entropy_with_logits(logits, y)
         if cfg.dice > 0:
-            loss = loss + cfg.dice * dice_loss(logits, y)
+            loss = loss + cfg.dice * soft_dice(logits, y)  # the change class, over the batch
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

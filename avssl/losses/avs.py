@@ -6,7 +6,7 @@ the authors' released training code computes them.
   mask its training split has), MS3 all five (the released ``nn.BCELoss`` on sigmoid(logits) is the mean
   over exactly these pixels; here it is computed from the logits, which differs only where float32's
   sigmoid saturates and ``BCELoss`` clamps log(0) to −100).
-- :func:`frame_dice`: the soft Dice loss (Milletari et al., "V-Net", 3DV 2016) per supervised frame,
+- :func:`frame_dice`: the soft Dice loss (:func:`avssl.losses.dice.soft_dice`) per supervised frame,
   1 − (2 Σ p·g + 1) / (Σ p + Σ g + 1) with p = sigmoid(logits), averaged over those frames. Not in the
   AVS paper's S4 objective (BCE only); mask losses of later segmentation models pair BCE with it (e.g.
   Mask2Former, Cheng et al., CVPR 2022) because a per-pixel mean BCE lets a small object's pixels be
@@ -32,18 +32,30 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from avssl.losses.dice import soft_dice
+
+
+def _check_shapes(logits: Tensor, masks: Tensor) -> None:
+    if logits.shape != masks.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and masks {tuple(masks.shape)} differ")
+
+
+def _supervised_mean(per_frame: Tensor, supervised: Tensor) -> Tensor:
+    """Mean of a per-frame loss (B, T) over the supervised frames (B, T) bool; zero (with a gradient path)
+    when none is."""
+    weight = supervised.to(per_frame.dtype)
+    return (per_frame * weight).sum() / weight.sum().clamp_min(1.0)
+
 
 def frame_bce(logits: Tensor, masks: Tensor, supervised: Tensor) -> Tensor:
     """Mean BCE over the pixels of supervised frames; logits and masks (B, T, H, W), supervised (B, T) bool.
 
     Zero (with a gradient path) when no frame is supervised."""
-    if logits.shape != masks.shape:
-        raise ValueError(f"logits {tuple(logits.shape)} and masks {tuple(masks.shape)} differ")
+    _check_shapes(logits, masks)
     per_frame = F.binary_cross_entropy_with_logits(logits, masks.to(logits.dtype), reduction="none").mean(
         dim=(2, 3)
     )
-    weight = supervised.to(per_frame.dtype)
-    return (per_frame * weight).sum() / weight.sum().clamp_min(1.0)
+    return _supervised_mean(per_frame, supervised)
 
 
 def frame_dice(logits: Tensor, masks: Tensor, supervised: Tensor, smooth: float = 1.0) -> Tensor:
@@ -51,14 +63,8 @@ def frame_dice(logits: Tensor, masks: Tensor, supervised: Tensor, smooth: float 
 
     An empty mask predicted empty costs ~0 (the ``smooth`` term); zero (with a gradient path) when no frame
     is supervised."""
-    if logits.shape != masks.shape:
-        raise ValueError(f"logits {tuple(logits.shape)} and masks {tuple(masks.shape)} differ")
-    dtype = torch.promote_types(logits.dtype, torch.float32)  # half-precision logits: sums in float32
-    probs, target = torch.sigmoid(logits.to(dtype)), masks.to(dtype)
-    overlap = (probs * target).sum(dim=(2, 3))
-    per_frame = 1.0 - (2.0 * overlap + smooth) / (probs.sum(dim=(2, 3)) + target.sum(dim=(2, 3)) + smooth)
-    weight = supervised.to(per_frame.dtype)
-    return (per_frame * weight).sum() / weight.sum().clamp_min(1.0)
+    _check_shapes(logits, masks)
+    return _supervised_mean(soft_dice(logits, masks, dim=(2, 3), smooth=smooth), supervised)
 
 
 def masked_mean(features: Tensor, logits: Tensor) -> Tensor:

@@ -13,6 +13,7 @@ from avssl.encoders import AudioCNNConfig, Visual2dConfig
 from avssl.heads.segmentation import AVSegmentationHead
 from avssl.heads.tpavi import TPAVI
 from avssl.losses.avs import AudioVisualMappingLoss, frame_bce, frame_dice, masked_mean
+from avssl.losses.dice import soft_dice
 from avssl.tasks.avs import AVSConfig, AVSegmenter, per_frame_audio
 
 
@@ -222,6 +223,11 @@ def test_dice_loss_equals_a_pixel_loop_and_counts_supervised_frames_only() -> No
     assert none.item() == 0.0 and none.requires_grad
     with pytest.raises(ValueError, match="differ"):
         frame_dice(logits, masks[:, :2], supervised)
+    # over every element (change-detection fine-tuning's batch-pooled form): one frame holding all pixels
+    pooled = _naive_dice(
+        logits.reshape(1, 1, -1, 1), masks.reshape(1, 1, -1, 1), torch.ones(1, 1, dtype=torch.bool)
+    )
+    assert soft_dice(logits, masks).item() == pytest.approx(pooled, rel=1e-6)
 
 
 def test_dice_weight_adds_the_dice_term_to_the_task_loss() -> None:
